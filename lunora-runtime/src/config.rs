@@ -1,0 +1,249 @@
+//! Step configuration: what users write ([`StepConfig`]), what the engine resolves it to
+//! ([`ResolvedStepConfig`]) and the retry delay formula (spec §2).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::{millis, DurationInput};
+use crate::error::Error;
+
+/// Cloudflare's production default delay between retries. The local JS engine uses 1 s; the
+/// embedded engine follows production (override with `EngineBuilder::default_retry_delay`).
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(10);
+/// Default retry limit: at most `limit + 1` attempts.
+pub const DEFAULT_RETRY_LIMIT: u32 = 5;
+/// Default per-attempt timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// Production's cap on `retries.limit`.
+pub const MAX_RETRY_LIMIT: u32 = 10_000;
+
+/// How the delay grows between attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backoff {
+    /// `delay` every time.
+    Constant,
+    /// `delay × n` after the n-th failed attempt.
+    Linear,
+    /// `delay × 2^(n−1)` after the n-th failed attempt.
+    Exponential,
+}
+
+impl Backoff {
+    /// Parses `constant`, `linear` or `exponential`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "constant" => Ok(Backoff::Constant),
+            "linear" => Ok(Backoff::Linear),
+            "exponential" => Ok(Backoff::Exponential),
+            other => Err(format!(
+                "unknown backoff \"{other}\"; expected \"constant\", \"linear\" or \"exponential\""
+            )),
+        }
+    }
+}
+
+/// What to hide of a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sensitive {
+    /// The output is shown as `"[REDACTED]"` in logs, status and timelines.
+    Output,
+}
+
+/// The `retries` part of a step config. Fields left `None` keep the default (shallow merge).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RetryConfig {
+    pub limit: Option<u32>,
+    pub delay: Option<DurationInput>,
+    pub backoff: Option<Backoff>,
+}
+
+/// A step's durability config, merged over the defaults like Cloudflare does:
+/// `{...default, ...user, retries: {...default.retries, ...user.retries}}`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepConfig {
+    pub retries: Option<RetryConfig>,
+    pub timeout: Option<DurationInput>,
+    pub sensitive: Option<Sensitive>,
+}
+
+impl StepConfig {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `retries.limit` and `retries.delay` (Cloudflare requires both together).
+    pub fn retries(mut self, limit: u32, delay: impl Into<DurationInput>) -> Self {
+        let retries = self.retries.get_or_insert_with(RetryConfig::default);
+        retries.limit = Some(limit);
+        retries.delay = Some(delay.into());
+        self
+    }
+
+    /// Sets `retries.backoff`.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.retries.get_or_insert_with(RetryConfig::default).backoff = Some(backoff);
+        self
+    }
+
+    /// Sets the per-attempt timeout.
+    pub fn timeout(mut self, timeout: impl Into<DurationInput>) -> Self {
+        self.timeout = Some(timeout.into());
+        self
+    }
+
+    /// Redacts the output in status and logs.
+    pub fn sensitive_output(mut self) -> Self {
+        self.sensitive = Some(Sensitive::Output);
+        self
+    }
+
+    /// Merges `self` over `defaults` and validates the result.
+    /// `step_name` only feeds the error message.
+    pub fn resolve(
+        &self,
+        defaults: &ResolvedStepConfig,
+        step_name: &str,
+    ) -> Result<ResolvedStepConfig, Error> {
+        let invalid = |detail: String| {
+            Error::fatal(format!(
+                "Step config for \"{step_name}\" is in a invalid format: {detail}"
+            ))
+        };
+        let mut out = defaults.clone();
+        if let Some(retries) = &self.retries {
+            if let Some(limit) = retries.limit {
+                if limit > MAX_RETRY_LIMIT {
+                    return Err(invalid(format!(
+                        "retries.limit is {limit}, the maximum is {MAX_RETRY_LIMIT}"
+                    )));
+                }
+                out.retries.limit = limit;
+            }
+            if let Some(delay) = &retries.delay {
+                let delay = delay.resolve().map_err(|e| invalid(format!("retries.delay: {e}")))?;
+                out.retries.delay_ms = millis(delay);
+            }
+            if let Some(backoff) = retries.backoff {
+                out.retries.backoff = backoff;
+            }
+        }
+        if let Some(timeout) = &self.timeout {
+            let timeout = timeout.resolve().map_err(|e| invalid(format!("timeout: {e}")))?;
+            if timeout.is_zero() {
+                return Err(invalid("timeout must be greater than 0".to_owned()));
+            }
+            out.timeout_ms = millis(timeout);
+        }
+        if self.sensitive.is_some() {
+            out.sensitive = self.sensitive;
+        }
+        Ok(out)
+    }
+}
+
+/// The resolved retry policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedRetries {
+    pub limit: u32,
+    pub delay_ms: i64,
+    pub backoff: Backoff,
+}
+
+/// The config a step actually runs with; persisted at its first execution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedStepConfig {
+    pub retries: ResolvedRetries,
+    pub timeout_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive: Option<Sensitive>,
+}
+
+impl ResolvedStepConfig {
+    /// Cloudflare's defaults with the given retry delay.
+    pub fn defaults(retry_delay: Duration) -> Self {
+        Self {
+            retries: ResolvedRetries {
+                limit: DEFAULT_RETRY_LIMIT,
+                delay_ms: millis(retry_delay),
+                backoff: Backoff::Exponential,
+            },
+            timeout_ms: millis(DEFAULT_TIMEOUT),
+            sensitive: None,
+        }
+    }
+
+    /// Attempts allowed in total: `limit + 1`.
+    pub fn max_attempts(&self) -> u32 {
+        self.retries.limit.saturating_add(1)
+    }
+
+    /// Delay before attempt `failed_attempt + 1`.
+    pub fn delay_after(&self, failed_attempt: u32) -> Duration {
+        let base = self.retries.delay_ms.max(0) as u64;
+        let n = u64::from(failed_attempt.max(1));
+        let ms = match self.retries.backoff {
+            Backoff::Constant => base,
+            Backoff::Linear => base.saturating_mul(n),
+            Backoff::Exponential => {
+                let shift = (n - 1).min(62) as u32;
+                base.saturating_mul(1u64 << shift)
+            }
+        };
+        Duration::from_millis(ms)
+    }
+}
+
+impl Default for ResolvedStepConfig {
+    fn default() -> Self {
+        Self::defaults(DEFAULT_RETRY_DELAY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_exponential_delays_are_10_20_40_80_160_seconds() {
+        let cfg = ResolvedStepConfig::default();
+        let delays: Vec<u64> = (1..=5).map(|n| cfg.delay_after(n).as_secs()).collect();
+        assert_eq!(delays, [10, 20, 40, 80, 160]);
+        assert_eq!(cfg.max_attempts(), 6);
+    }
+
+    #[test]
+    fn linear_and_constant_backoff() {
+        let mut cfg = ResolvedStepConfig::defaults(Duration::from_secs(2));
+        cfg.retries.backoff = Backoff::Linear;
+        assert_eq!(cfg.delay_after(3), Duration::from_secs(6));
+        cfg.retries.backoff = Backoff::Constant;
+        assert_eq!(cfg.delay_after(3), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn merge_is_shallow_over_retries() {
+        let user = StepConfig::new().backoff(Backoff::Linear);
+        let cfg = user.resolve(&ResolvedStepConfig::default(), "charge").unwrap();
+        assert_eq!(cfg.retries.limit, 5, "limit kept from the defaults");
+        assert_eq!(cfg.retries.delay_ms, 10_000);
+        assert_eq!(cfg.retries.backoff, Backoff::Linear);
+    }
+
+    #[test]
+    fn invalid_configs_name_the_step_and_the_field() {
+        let defaults = ResolvedStepConfig::default();
+        let err = StepConfig::new().retries(10_001, "1 second").resolve(&defaults, "charge").unwrap_err();
+        assert_eq!(err.name(), "WorkflowFatalError");
+        assert_eq!(
+            err.message(),
+            "Step config for \"charge\" is in a invalid format: retries.limit is 10001, the maximum is 10000"
+        );
+        let err = StepConfig::new().timeout("5 mins").resolve(&defaults, "charge").unwrap_err();
+        assert!(err.message().contains("timeout: invalid duration \"5 mins\": unknown unit"), "{err}");
+        let err = StepConfig::new().timeout(0u64).resolve(&defaults, "charge").unwrap_err();
+        assert!(err.message().ends_with("timeout must be greater than 0"), "{err}");
+    }
+}

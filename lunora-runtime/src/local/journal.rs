@@ -1,0 +1,640 @@
+//! The SQLite journal: instances, steps (with attempts), events.
+//!
+//! One file in WAL mode (or `:memory:`). Every state change is one transaction, so a kill at
+//! any point leaves either the old or the new state. Step completions are fsynced
+//! (`synchronous = FULL`); attempt-start markers only need to survive a process kill, which
+//! WAL guarantees without an fsync, so they are committed with `synchronous = NORMAL` and
+//! made durable by the next full commit.
+//!
+//! A file that is not ours (another application's SQLite database, or not SQLite at all) is
+//! rejected before anything is written to it.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ResolvedStepConfig;
+use crate::error::Error;
+use crate::status::{InstanceStatusKind, RollbackState, StepKind};
+use crate::step::Json;
+
+/// `PRAGMA application_id` of lunora journals: "LNRA".
+pub const APPLICATION_ID: i64 = 0x4C4E_5241;
+/// Schema version in `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE instances (
+    workflow    TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    params      TEXT NOT NULL,
+    retention   TEXT,
+    created_at  INTEGER NOT NULL,
+    started_at  INTEGER,
+    ended_at    INTEGER,
+    output      TEXT,
+    error       TEXT,
+    rollback    TEXT,
+    wake_at     INTEGER,
+    paused_at   INTEGER,
+    phase       TEXT,
+    PRIMARY KEY (workflow, id)
+) WITHOUT ROWID;
+CREATE TABLE steps (
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    count       INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    output      TEXT,
+    error       TEXT,
+    config      TEXT,
+    started_at  INTEGER NOT NULL,
+    ended_at    INTEGER,
+    wake_at     INTEGER,
+    attempt_log TEXT,
+    PRIMARY KEY (workflow, instance, kind, name, count)
+) WITHOUT ROWID;
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    timestamp   INTEGER NOT NULL,
+    consumed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX events_pending ON events (workflow, instance, type, consumed, seq);
+";
+
+/// How hard commits push data to disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Step completions are fsynced: survives power loss and process kills.
+    #[default]
+    Full,
+    /// No fsyncs: survives process kills (WAL), not power loss. Faster.
+    Normal,
+}
+
+/// A persisted step: `do`, `sleep`, `waitForEvent` or a rollback of a `do`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRow {
+    pub kind: RowKind,
+    pub name: String,
+    pub count: u32,
+    pub seq: i64,
+    pub state: StepState,
+    pub attempts: u32,
+    pub output: Option<Json>,
+    pub error: Option<Error>,
+    pub config: Option<ResolvedStepConfig>,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub wake_at: Option<i64>,
+    pub attempt_log: Vec<AttemptRecord>,
+}
+
+/// The kind column: a forward step kind, or the rollback of a `do` step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RowKind {
+    Do,
+    Sleep,
+    WaitForEvent,
+    Rollback,
+}
+
+impl RowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowKind::Do => "do",
+            RowKind::Sleep => "sleep",
+            RowKind::WaitForEvent => "waitForEvent",
+            RowKind::Rollback => "rollback",
+        }
+    }
+
+    fn parse(s: &str) -> rusqlite::Result<Self> {
+        Ok(match s {
+            "do" => RowKind::Do,
+            "sleep" => RowKind::Sleep,
+            "waitForEvent" => RowKind::WaitForEvent,
+            "rollback" => RowKind::Rollback,
+            other => return Err(corrupt(format!("unknown step kind {other:?}"))),
+        })
+    }
+}
+
+impl From<StepKind> for RowKind {
+    fn from(k: StepKind) -> Self {
+        match k {
+            StepKind::Do => RowKind::Do,
+            StepKind::Sleep => RowKind::Sleep,
+            StepKind::WaitForEvent => RowKind::WaitForEvent,
+        }
+    }
+}
+
+/// Where a step stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepState {
+    /// An attempt started (or, after a crash, was interrupted).
+    Running,
+    /// Waiting for a timer: a sleep, an event (with its timeout) or the next retry.
+    Waiting,
+    /// Finished with an output.
+    Done,
+    /// Finished with its final error (memoised: a replay rethrows it).
+    Failed,
+}
+
+impl StepState {
+    fn as_str(self) -> &'static str {
+        match self {
+            StepState::Running => "running",
+            StepState::Waiting => "waiting",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> rusqlite::Result<Self> {
+        Ok(match s {
+            "running" => StepState::Running,
+            "waiting" => StepState::Waiting,
+            "done" => StepState::Done,
+            "failed" => StepState::Failed,
+            other => return Err(corrupt(format!("unknown step state {other:?}"))),
+        })
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, StepState::Done | StepState::Failed)
+    }
+}
+
+/// One attempt of a `do` step or rollback.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub start: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<i64>,
+    pub success: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Error>,
+}
+
+/// A persisted instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceRow {
+    pub status: InstanceStatusKind,
+    pub params: Json,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub output: Option<Json>,
+    pub error: Option<Error>,
+    pub rollback: Option<RollbackState>,
+    pub wake_at: Option<i64>,
+    pub paused_at: Option<i64>,
+    pub phase: Option<Phase>,
+}
+
+/// A rollback chain in progress, persisted so a crash mid-rollback resumes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    /// The error handed to rollback handlers.
+    pub error: Error,
+    /// Status to end in: `errored` (failure) or `terminated` (terminate with rollback).
+    pub end_status: String,
+}
+
+/// What a new instance is created with.
+pub struct NewInstance<'a> {
+    pub workflow: &'a str,
+    pub id: &'a str,
+    pub params: &'a str,
+    pub retention: Option<&'a str>,
+    pub created_at: i64,
+}
+
+fn corrupt(msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
+}
+
+fn json_col<T: for<'de> Deserialize<'de>>(s: Option<String>) -> rusqlite::Result<Option<T>> {
+    s.map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("bad JSON in journal: {e}"))))
+        .transpose()
+}
+
+fn to_text<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("journal values are plain JSON")
+}
+
+/// Storage failures surface as `WorkflowInternalError`s naming the operation.
+pub fn storage(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::internal(format!("journal {what} failed: {e}"))
+}
+
+/// An open journal.
+pub struct Journal {
+    conn: Connection,
+    durability: Durability,
+    synchronous_full: bool,
+}
+
+impl Journal {
+    /// Opens (creating if absent) the journal at `path`, or an in-memory one for `None`.
+    pub fn open(path: Option<&Path>, durability: Durability) -> Result<Self, Error> {
+        let shown = path.map(|p| p.display().to_string()).unwrap_or_else(|| ":memory:".into());
+        let bad = |e: rusqlite::Error| {
+            Error::internal(format!(
+                "cannot open the lunora journal {shown}: {e}. If this file is not a lunora \
+                 journal, point the engine at another path; it was left untouched."
+            ))
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match path {
+            Some(p) => Connection::open_with_flags(p, flags),
+            None => Connection::open_in_memory(),
+        }
+        .map_err(bad)?;
+        // Identify the file before writing anything: no pragma that changes the header runs
+        // until we know the file is empty or ours.
+        let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(bad)?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .map_err(bad)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(bad)?;
+        if app_id == 0 && tables == 0 {
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(bad)?;
+            conn.execute_batch(&format!(
+                "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; \
+                 PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(bad)?;
+        } else if app_id != APPLICATION_ID {
+            return Err(Error::internal(format!(
+                "{shown} is not a lunora journal: it is a SQLite database of another application \
+                 (application_id {app_id:#x}, {tables} schema objects). lunora left it untouched; \
+                 point the engine at a new or lunora-created file."
+            )));
+        } else if version != SCHEMA_VERSION {
+            return Err(Error::internal(format!(
+                "{shown} is a lunora journal of schema version {version}, this lunora reads \
+                 version {SCHEMA_VERSION}. It was left untouched; use the lunora version that \
+                 created it."
+            )));
+        } else {
+            let check: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).map_err(bad)?;
+            if check != "ok" {
+                return Err(Error::internal(format!(
+                    "the lunora journal {shown} is corrupt ({check}); it was left untouched. \
+                     Restore it from a backup or start a new journal."
+                )));
+            }
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(bad)?;
+        }
+        conn.pragma_update(None, "synchronous", "FULL").map_err(bad)?;
+        conn.pragma_update(None, "foreign_keys", "OFF").map_err(bad)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Self { conn, durability, synchronous_full: true })
+    }
+
+    /// Chooses the sync level of the next transaction.
+    fn sync(&mut self, full: bool) -> rusqlite::Result<()> {
+        let full = full && self.durability == Durability::Full;
+        if full != self.synchronous_full {
+            self.conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })?;
+            self.synchronous_full = full;
+        }
+        Ok(())
+    }
+
+    // ----- instances -------------------------------------------------------------------
+
+    /// Inserts a queued instance; `false` when the id already exists.
+    pub fn insert_instance(&mut self, new: &NewInstance<'_>) -> rusqlite::Result<bool> {
+        self.sync(true)?;
+        let n = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO instances (workflow, id, status, params, retention, created_at)
+             VALUES (?1, ?2, 'queued', ?3, ?4, ?5)",
+        )?
+        .execute(params![new.workflow, new.id, new.params, new.retention, new.created_at])?;
+        Ok(n == 1)
+    }
+
+    /// Inserts many instances in one transaction; returns which were new.
+    pub fn insert_instances(&mut self, batch: &[NewInstance<'_>]) -> rusqlite::Result<Vec<bool>> {
+        self.sync(true)?;
+        let tx = self.conn.transaction()?;
+        let mut inserted = Vec::with_capacity(batch.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO instances (workflow, id, status, params, retention, created_at)
+                 VALUES (?1, ?2, 'queued', ?3, ?4, ?5)",
+            )?;
+            for new in batch {
+                let n = stmt.execute(params![new.workflow, new.id, new.params, new.retention, new.created_at])?;
+                inserted.push(n == 1);
+            }
+        }
+        tx.commit()?;
+        Ok(inserted)
+    }
+
+    pub fn instance(&self, workflow: &str, id: &str) -> rusqlite::Result<Option<InstanceRow>> {
+        self.conn
+            .prepare_cached(
+                "SELECT status, params, created_at, started_at, ended_at, output, error, rollback,
+                        wake_at, paused_at, phase
+                 FROM instances WHERE workflow = ?1 AND id = ?2",
+            )?
+            .query_row(params![workflow, id], |r| {
+                Ok(InstanceRow {
+                    status: InstanceStatusKind::parse(&r.get::<_, String>(0)?),
+                    params: json_col(Some(r.get(1)?))?.unwrap_or(Json::Null),
+                    created_at: r.get(2)?,
+                    started_at: r.get(3)?,
+                    ended_at: r.get(4)?,
+                    output: json_col(r.get(5)?)?,
+                    error: json_col(r.get(6)?)?,
+                    rollback: json_col(r.get(7)?)?,
+                    wake_at: r.get(8)?,
+                    paused_at: r.get(9)?,
+                    phase: json_col(r.get(10)?)?,
+                })
+            })
+            .optional()
+    }
+
+    /// Sets the status (and clears the wake time unless `wake_at` is given).
+    pub fn set_status(
+        &mut self,
+        workflow: &str,
+        id: &str,
+        status: InstanceStatusKind,
+        wake_at: Option<i64>,
+    ) -> rusqlite::Result<()> {
+        self.sync(true)?;
+        self.conn
+            .prepare_cached("UPDATE instances SET status = ?3, wake_at = ?4 WHERE workflow = ?1 AND id = ?2")?
+            .execute(params![workflow, id, status.as_str(), wake_at])?;
+        Ok(())
+    }
+
+    /// Marks the instance running, recording the first start time.
+    pub fn mark_running(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
+        self.sync(false)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE instances SET status = 'running', wake_at = NULL,
+                        started_at = coalesce(started_at, ?3)
+                 WHERE workflow = ?1 AND id = ?2",
+            )?
+            .execute(params![workflow, id, now])?;
+        Ok(())
+    }
+
+    pub fn set_paused(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
+        self.sync(true)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE instances SET status = 'paused', paused_at = coalesce(paused_at, ?3)
+                 WHERE workflow = ?1 AND id = ?2",
+            )?
+            .execute(params![workflow, id, now])?;
+        Ok(())
+    }
+
+    /// Resumes a paused instance: every pending timer moves later by the pause's length.
+    /// Returns the instance's new wake time.
+    pub fn resume(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
+        self.sync(true)?;
+        let tx = self.conn.transaction()?;
+        let paused_at: Option<i64> = tx
+            .query_row("SELECT paused_at FROM instances WHERE workflow = ?1 AND id = ?2", params![workflow, id], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let shift = paused_at.map(|p| (now - p).max(0)).unwrap_or(0);
+        tx.execute(
+            "UPDATE steps SET wake_at = wake_at + ?3
+             WHERE workflow = ?1 AND instance = ?2 AND wake_at IS NOT NULL AND state IN ('waiting', 'running')",
+            params![workflow, id, shift],
+        )?;
+        tx.execute(
+            "UPDATE instances SET status = 'queued', paused_at = NULL, wake_at = NULL
+             WHERE workflow = ?1 AND id = ?2",
+            params![workflow, id],
+        )?;
+        tx.commit()
+    }
+
+    /// Ends the instance.
+    pub fn finish(
+        &mut self,
+        workflow: &str,
+        id: &str,
+        status: InstanceStatusKind,
+        output: Option<&str>,
+        error: Option<&Error>,
+        rollback: Option<&RollbackState>,
+        now: i64,
+    ) -> rusqlite::Result<()> {
+        self.sync(true)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE instances SET status = ?3, output = ?4, error = ?5, rollback = ?6,
+                        ended_at = ?7, wake_at = NULL, paused_at = NULL, phase = NULL
+                 WHERE workflow = ?1 AND id = ?2",
+            )?
+            .execute(params![
+                workflow,
+                id,
+                status.as_str(),
+                output,
+                error.map(to_text),
+                rollback.map(to_text),
+                now
+            ])?;
+        Ok(())
+    }
+
+    /// Records that a rollback chain is starting (so a crash resumes it).
+    pub fn set_phase(&mut self, workflow: &str, id: &str, phase: &Phase) -> rusqlite::Result<()> {
+        self.sync(true)?;
+        self.conn
+            .prepare_cached("UPDATE instances SET phase = ?3, status = 'running' WHERE workflow = ?1 AND id = ?2")?
+            .execute(params![workflow, id, to_text(phase)])?;
+        Ok(())
+    }
+
+    /// Erases the instance's state for a restart, keeping steps that started before `keep_before_seq`.
+    pub fn reset(&mut self, workflow: &str, id: &str, keep_before_seq: Option<i64>) -> rusqlite::Result<()> {
+        self.sync(true)?;
+        let tx = self.conn.transaction()?;
+        let keep = keep_before_seq.unwrap_or(i64::MIN);
+        tx.execute(
+            "DELETE FROM steps WHERE workflow = ?1 AND instance = ?2 AND (seq >= ?3 OR kind = 'rollback')",
+            params![workflow, id, keep],
+        )?;
+        tx.execute(
+            "DELETE FROM events WHERE workflow = ?1 AND instance = ?2 AND consumed = 1",
+            params![workflow, id],
+        )?;
+        tx.execute(
+            "UPDATE instances SET status = 'queued', output = NULL, error = NULL, rollback = NULL,
+                    ended_at = NULL, wake_at = NULL, paused_at = NULL, phase = NULL
+             WHERE workflow = ?1 AND id = ?2",
+            params![workflow, id],
+        )?;
+        tx.commit()
+    }
+
+    /// Instances the engine must pick up after opening: `(workflow, id, status, wake_at)`.
+    pub fn unfinished(&self) -> rusqlite::Result<Vec<(String, String, InstanceStatusKind, Option<i64>)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT workflow, id, status, wake_at FROM instances
+             WHERE status IN ('queued', 'running', 'waiting', 'waitingForPause')",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, InstanceStatusKind::parse(&r.get::<_, String>(2)?), r.get(3)?))
+        })?;
+        rows.collect()
+    }
+
+    // ----- steps -----------------------------------------------------------------------
+
+    /// Every step row of an instance, in start order.
+    pub fn steps(&self, workflow: &str, id: &str) -> rusqlite::Result<Vec<StepRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT kind, name, count, seq, state, attempts, output, error, config, started_at,
+                    ended_at, wake_at, attempt_log
+             FROM steps WHERE workflow = ?1 AND instance = ?2 ORDER BY seq, kind",
+        )?;
+        let rows = stmt.query_map(params![workflow, id], |r| {
+            Ok(StepRow {
+                kind: RowKind::parse(&r.get::<_, String>(0)?)?,
+                name: r.get(1)?,
+                count: r.get(2)?,
+                seq: r.get(3)?,
+                state: StepState::parse(&r.get::<_, String>(4)?)?,
+                attempts: r.get(5)?,
+                output: json_col(r.get(6)?)?,
+                error: json_col(r.get(7)?)?,
+                config: json_col(r.get(8)?)?,
+                started_at: r.get(9)?,
+                ended_at: r.get(10)?,
+                wake_at: r.get(11)?,
+                attempt_log: json_col(r.get(12)?)?.unwrap_or_default(),
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// Writes a step row whole (insert or replace). `durable` chooses an fsynced commit.
+    pub fn put_step(&mut self, workflow: &str, id: &str, row: &StepRow, durable: bool) -> rusqlite::Result<()> {
+        self.sync(durable)?;
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
+                    attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?
+            .execute(params![
+                workflow,
+                id,
+                row.kind.as_str(),
+                row.name,
+                row.count,
+                row.seq,
+                row.state.as_str(),
+                row.attempts,
+                row.output.as_ref().map(to_text),
+                row.error.as_ref().map(to_text),
+                row.config.as_ref().map(to_text),
+                row.started_at,
+                row.ended_at,
+                row.wake_at,
+                if row.attempt_log.is_empty() { None } else { Some(to_text(&row.attempt_log)) },
+            ])?;
+        Ok(())
+    }
+
+    // ----- events ----------------------------------------------------------------------
+
+    pub fn insert_event(
+        &mut self,
+        workflow: &str,
+        id: &str,
+        event_type: &str,
+        payload: &str,
+        timestamp: i64,
+    ) -> rusqlite::Result<()> {
+        self.sync(true)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (workflow, instance, type, payload, timestamp) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![workflow, id, event_type, payload, timestamp])?;
+        Ok(())
+    }
+
+    /// Takes the oldest unconsumed event of `event_type` and records it as the output of
+    /// `row`, in one transaction. Returns the stored event JSON, or `None` if none is queued.
+    pub fn consume_event(
+        &mut self,
+        workflow: &str,
+        id: &str,
+        event_type: &str,
+        row: &mut StepRow,
+        now: i64,
+    ) -> rusqlite::Result<Option<Json>> {
+        self.sync(true)?;
+        let tx = self.conn.transaction()?;
+        let found: Option<(i64, String, i64)> = tx
+            .prepare_cached(
+                "SELECT seq, payload, timestamp FROM events
+                 WHERE workflow = ?1 AND instance = ?2 AND type = ?3 AND consumed = 0
+                 ORDER BY seq LIMIT 1",
+            )?
+            .query_row(params![workflow, id, event_type], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((seq, payload, timestamp)) = found else {
+            return Ok(None);
+        };
+        tx.prepare_cached("UPDATE events SET consumed = 1 WHERE seq = ?1")?.execute([seq])?;
+        let payload: Json = serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?;
+        let event = serde_json::json!({ "payload": payload, "timestamp": timestamp, "type": event_type });
+        row.state = StepState::Done;
+        row.output = Some(event.clone());
+        row.ended_at = Some(now);
+        row.wake_at = None;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
+                attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, NULL, NULL, ?9, ?10, NULL, NULL)",
+        )?
+        .execute(params![
+            workflow,
+            id,
+            row.kind.as_str(),
+            row.name,
+            row.count,
+            row.seq,
+            row.state.as_str(),
+            to_text(&event),
+            row.started_at,
+            now
+        ])?;
+        tx.commit()?;
+        Ok(Some(event))
+    }
+}

@@ -1,0 +1,14 @@
+//! The embedded durable engine (native): Cloudflare Workflows' semantics on a SQLite journal.
+
+mod clock;
+mod engine;
+mod journal;
+mod modifiers;
+mod run;
+mod validate;
+
+pub use clock::{Clock, SystemClock, VirtualClock};
+pub use engine::{Engine, EngineBuilder};
+pub use journal::{AttemptRecord, Durability, RowKind, StepRow, StepState, APPLICATION_ID};
+pub use modifiers::{Modifiers, StepSelector};
+pub use validate::{DEFAULT_STEP_LIMIT, MAX_BATCH, MAX_STEP_LIMIT, MAX_VALUE_BYTES};

@@ -1,0 +1,697 @@
+//! One execution of a workflow body against its journal: the embedded [`StepBackend`].
+//!
+//! A step that must wait *parks*: its future never resolves and it records when the instance
+//! should wake. [`Run::execute`] polls the body and, as soon as nothing is in flight and some
+//! branch is parked, stops and reports `Suspended`; the engine then drops the body (hibernation).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::poll_fn;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+
+use crate::config::{ResolvedStepConfig, StepConfig};
+use crate::context::{Logger, RollbackContext, StepContext};
+use crate::duration::{millis, DurationInput};
+use crate::error::{Error, Result};
+use crate::local::engine::{lock, Control, Inner, InstanceKey};
+use crate::local::journal::{storage, AttemptRecord, RowKind, StepRow, StepState};
+use crate::local::modifiers::{MockedAttempt, Modifiers};
+use crate::local::validate;
+use crate::status::{Event, RollbackOutcome, RollbackState, StepId, Timestamp};
+use crate::step::{AttemptFn, BoxFuture, Json, RollbackSpec, StepBackend, UNSERIALIZABLE};
+
+const MAX_WAIT_MS: i64 = 365 * 24 * 3_600_000;
+const DEFAULT_EVENT_TIMEOUT_MS: i64 = 24 * 3_600_000;
+
+/// What the execution is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Normal forward execution.
+    Normal,
+    /// Replays memoised steps only, to re-register rollback handlers; parks at the first
+    /// step that is not finished.
+    Collect,
+    /// Rollback handlers are running: new steps are refused.
+    RollingBack,
+}
+
+/// How an execution ended.
+pub(crate) enum Outcome {
+    Finished(Result<Json>),
+    /// Every live branch waits; wake at this time (`None`: only an event or resume wakes it).
+    Suspended { wake_at: Option<i64> },
+    /// Failed in a way that skips rollback (an unserialisable value, a journal failure).
+    Fatal(Error),
+    /// Stopped by terminate or restart.
+    Aborted,
+}
+
+struct Registration {
+    name: String,
+    count: u32,
+    spec: RollbackSpec,
+    attempt: u32,
+    config: ResolvedStepConfig,
+    output: Option<Json>,
+}
+
+struct RunState {
+    mode: Mode,
+    journal: HashMap<(RowKind, String, u32), StepRow>,
+    counts: HashMap<(RowKind, String), u32>,
+    do_calls: u32,
+    next_seq: i64,
+    in_flight: u32,
+    parked: u32,
+    wake_at: Option<i64>,
+    fatal: Option<Error>,
+    rollbacks: BTreeMap<i64, Registration>,
+}
+
+pub(crate) struct Run {
+    inner: Arc<Inner>,
+    key: InstanceKey,
+    pub log: Logger,
+    step_limit: u32,
+    control: Arc<Control>,
+    modifiers: Option<Arc<Modifiers>>,
+    state: Mutex<RunState>,
+}
+
+impl Run {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        inner: Arc<Inner>,
+        key: InstanceKey,
+        export_name: &str,
+        step_limit: u32,
+        control: Arc<Control>,
+        modifiers: Option<Arc<Modifiers>>,
+        steps: Vec<StepRow>,
+        mode: Mode,
+    ) -> Arc<Self> {
+        let next_seq = steps.iter().map(|s| s.seq + 1).max().unwrap_or(1);
+        let journal = steps.into_iter().map(|s| ((s.kind, s.name.clone(), s.count), s)).collect();
+        let log = Logger::new(export_name, inner.sink.clone());
+        let state = RunState {
+            mode,
+            journal,
+            counts: HashMap::new(),
+            do_calls: 0,
+            next_seq,
+            in_flight: 0,
+            parked: 0,
+            wake_at: None,
+            fatal: None,
+            rollbacks: BTreeMap::new(),
+        };
+        Arc::new(Self { inner, key, log, step_limit, control, modifiers, state: Mutex::new(state) })
+    }
+
+    fn st(&self) -> std::sync::MutexGuard<'_, RunState> {
+        lock(&self.state)
+    }
+
+    fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+
+    /// Polls the body until it finishes, every branch waits, or an owner stops it.
+    pub async fn execute(&self, mut body: BoxFuture<'static, Result<Json>>) -> Outcome {
+        poll_fn(|cx| {
+            if self.control.abort.load(Ordering::SeqCst) {
+                return Poll::Ready(Outcome::Aborted);
+            }
+            self.control.set_waker(cx.waker());
+            if let Poll::Ready(result) = body.as_mut().poll(cx) {
+                return Poll::Ready(Outcome::Finished(result));
+            }
+            let mut st = self.st();
+            if let Some(err) = st.fatal.take() {
+                return Poll::Ready(Outcome::Fatal(err));
+            }
+            let pausing = self.control.pause.load(Ordering::SeqCst);
+            if st.in_flight == 0 && (st.parked > 0 || pausing) {
+                return Poll::Ready(Outcome::Suspended { wake_at: st.wake_at });
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    pub fn has_rollbacks(&self) -> bool {
+        !self.st().rollbacks.is_empty()
+    }
+
+    /// Never resolves: this branch waits until `wake_at` (or an event / resume).
+    async fn park<T>(&self, wake_at: Option<i64>) -> T {
+        {
+            let mut st = self.st();
+            st.parked += 1;
+            if let Some(at) = wake_at {
+                st.wake_at = Some(st.wake_at.map_or(at, |w| w.min(at)));
+            }
+        }
+        std::future::pending().await
+    }
+
+    /// Fails the instance without rollback and parks this branch.
+    async fn fail_fatally<T>(&self, err: Error) -> T {
+        self.st().fatal = Some(err);
+        self.park(None).await
+    }
+
+    /// Allocates the next occurrence count of a step name, at call time.
+    fn allocate(&self, kind: RowKind, name: &str) -> u32 {
+        let mut st = self.st();
+        let count = st.counts.entry((kind, name.to_owned())).or_insert(0);
+        *count += 1;
+        *count
+    }
+
+    fn stored(&self, kind: RowKind, name: &str, count: u32) -> Option<StepRow> {
+        self.st().journal.get(&(kind, name.to_owned(), count)).cloned()
+    }
+
+    fn new_row(&self, kind: RowKind, name: &str, count: u32, state: StepState) -> StepRow {
+        let seq = {
+            let mut st = self.st();
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            seq
+        };
+        StepRow {
+            kind,
+            name: name.to_owned(),
+            count,
+            seq,
+            state,
+            attempts: 0,
+            output: None,
+            error: None,
+            config: None,
+            started_at: self.now(),
+            ended_at: None,
+            wake_at: None,
+            attempt_log: Vec::new(),
+        }
+    }
+
+    /// Writes a step row to the journal and the in-memory copy.
+    fn save(&self, row: &StepRow, durable: bool) -> Result<()> {
+        lock(&self.inner.journal)
+            .put_step(&self.key.workflow, &self.key.id, row, durable)
+            .map_err(storage("step write"))?;
+        self.st().journal.insert((row.kind, row.name.clone(), row.count), row.clone());
+        self.inner.notify_changed();
+        Ok(())
+    }
+
+    fn mode(&self) -> Mode {
+        self.st().mode
+    }
+
+    fn refuse_during_rollback(&self) -> Result<()> {
+        if self.mode() == Mode::RollingBack {
+            return Err(Error::fatal("Cannot execute steps during rollback phase"));
+        }
+        Ok(())
+    }
+
+    fn pausing(&self) -> bool {
+        self.control.pause.load(Ordering::SeqCst)
+    }
+
+    fn step_context(&self, name: &str, count: u32, attempt: u32, config: ResolvedStepConfig) -> StepContext {
+        StepContext {
+            step: StepId { name: name.to_owned(), count },
+            attempt,
+            config,
+            env: self.inner.env.clone(),
+            log: self.log.clone(),
+        }
+    }
+
+    fn register_rollback(&self, spec: &Option<RollbackSpec>, row: &StepRow) {
+        let Some(spec) = spec else { return };
+        let registration = Registration {
+            name: row.name.clone(),
+            count: row.count,
+            spec: spec.clone(),
+            attempt: row.attempts.max(1),
+            config: row.config.clone().unwrap_or_else(|| self.inner.defaults.clone()),
+            output: if row.state == StepState::Done { row.output.clone() } else { None },
+        };
+        self.st().rollbacks.insert(row.seq, registration);
+    }
+
+    /// Runs the registered rollback handlers in reverse step-start order, each as a durable
+    /// step with its own retries; stops at the first that exhausts them.
+    pub async fn run_rollbacks(&self, error: &Error) -> RollbackState {
+        let registrations: Vec<(i64, Registration)> = {
+            let mut st = self.st();
+            st.mode = Mode::RollingBack;
+            std::mem::take(&mut st.rollbacks).into_iter().rev().collect()
+        };
+        for (seq, reg) in registrations {
+            if let Err(err) = self.run_one_rollback(seq, &reg, error).await {
+                return RollbackState { outcome: RollbackOutcome::Failed, error: Some(err) };
+            }
+        }
+        RollbackState { outcome: RollbackOutcome::Complete, error: None }
+    }
+
+    async fn run_one_rollback(&self, seq: i64, reg: &Registration, error: &Error) -> Result<()> {
+        let mut row = match self.stored(RowKind::Rollback, &reg.name, reg.count) {
+            Some(row) if row.state == StepState::Done => return Ok(()),
+            Some(row) if row.state == StepState::Failed => {
+                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")))
+            }
+            Some(row) => row,
+            None => {
+                let mut row = self.new_row(RowKind::Rollback, &reg.name, reg.count, StepState::Running);
+                row.seq = seq;
+                row
+            }
+        };
+        let label = format!("rollback of {}-{}", reg.name, reg.count);
+        let config = match &reg.spec.config {
+            Some(cfg) => cfg.resolve(&self.inner.defaults, &label)?,
+            None => self.inner.defaults.clone(),
+        };
+        row.config = Some(config.clone());
+        let forward = self.step_context(&reg.name, reg.count, reg.attempt, reg.config.clone());
+        loop {
+            if let Some(err) = close_interrupted_attempt(&mut row, self.now()) {
+                if row.attempts >= config.max_attempts() {
+                    return self.fail_rollback(row, err);
+                }
+            }
+            row.attempts += 1;
+            row.state = StepState::Running;
+            row.attempt_log.push(AttemptRecord { start: self.now(), end: None, success: None, error: None });
+            self.save(&row, false)?;
+            let rc = RollbackContext {
+                ctx: forward.clone(),
+                error: error.clone(),
+                output: reg.output.clone(),
+                env: self.inner.env.clone(),
+                log: self.log.clone(),
+            };
+            let deadline = self.now() + config.timeout_ms;
+            let result = tokio::select! {
+                r = (reg.spec.handler)(rc) => r,
+                _ = self.inner.clock.sleep_until(deadline) => Err(timeout_error(config.timeout_ms)),
+            };
+            let now = self.now();
+            match result {
+                Ok(()) => {
+                    close_attempt(&mut row, now, None);
+                    row.state = StepState::Done;
+                    row.ended_at = Some(now);
+                    return self.save(&row, true);
+                }
+                Err(err) => {
+                    close_attempt(&mut row, now, Some(err.clone()));
+                    if err.is_non_retryable() || row.attempts >= config.max_attempts() {
+                        return self.fail_rollback(row, err);
+                    }
+                    self.save(&row, false)?;
+                    let no_delay = self.modifiers.as_ref().is_some_and(|m| m.retry_delays_disabled(&reg.name));
+                    if !no_delay {
+                        let delay = millis(config.delay_after(row.attempts));
+                        self.inner.clock.sleep_until(now + delay).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn fail_rollback(&self, mut row: StepRow, err: Error) -> Result<()> {
+        row.state = StepState::Failed;
+        row.error = Some(err.clone());
+        row.ended_at = Some(self.now());
+        self.save(&row, true)?;
+        Err(err)
+    }
+
+    async fn do_step_inner<'a>(
+        &'a self,
+        name: String,
+        count: u32,
+        config: Option<StepConfig>,
+        mut attempt_fn: AttemptFn<'a>,
+        rollback: Option<RollbackSpec>,
+    ) -> Result<Json> {
+        self.refuse_during_rollback()?;
+        let existing = self.stored(RowKind::Do, &name, count);
+        if let Some(row) = &existing {
+            match row.state {
+                StepState::Done => {
+                    self.register_rollback(&rollback, row);
+                    return Ok(row.output.clone().unwrap_or(Json::Null));
+                }
+                StepState::Failed => {
+                    self.register_rollback(&rollback, row);
+                    return Err(row.error.clone().unwrap_or_else(|| Error::internal("step failed")));
+                }
+                _ => {}
+            }
+        }
+        if self.mode() == Mode::Collect {
+            if let Some(row) = &existing {
+                self.register_rollback(&rollback, row);
+            }
+            return self.park(None).await;
+        }
+        if self.pausing() {
+            return self.park(None).await;
+        }
+        let mut row = match existing {
+            Some(row) => row,
+            None => {
+                let resolved = match &config {
+                    Some(cfg) => cfg.resolve(&self.inner.defaults, &name)?,
+                    None => self.inner.defaults.clone(),
+                };
+                let mut row = self.new_row(RowKind::Do, &name, count, StepState::Running);
+                row.config = Some(resolved);
+                row
+            }
+        };
+        // The config persisted at first execution wins over the code's current one.
+        let config = row.config.clone().unwrap_or_else(|| self.inner.defaults.clone());
+        self.register_rollback(&rollback, &row);
+        loop {
+            let now = self.now();
+            if let Some(err) = close_interrupted_attempt(&mut row, now) {
+                if row.attempts >= config.max_attempts() {
+                    return self.fail_step(row, err, &rollback);
+                }
+            }
+            if row.state == StepState::Waiting {
+                if let Some(at) = row.wake_at.filter(|at| *at > now) {
+                    return self.park(Some(at)).await;
+                }
+            }
+            if self.pausing() {
+                return self.park(None).await;
+            }
+            row.attempts += 1;
+            row.state = StepState::Running;
+            row.wake_at = None;
+            row.attempt_log.push(AttemptRecord { start: now, end: None, success: None, error: None });
+            // Not fsynced: losing this marker on power loss only un-counts one attempt.
+            self.save(&row, false)?;
+            self.st().in_flight += 1;
+            let ctx = self.step_context(&name, count, row.attempts, config.clone());
+            let result = self.attempt(&name, count, &config, &mut attempt_fn, ctx).await;
+            self.st().in_flight -= 1;
+            let now = self.now();
+            match result {
+                Ok(output) => {
+                    let size = output.to_string().len();
+                    if let Err(why) = validate::size("the output", size) {
+                        let err = Error::internal(format!("Step {name}-{count} output is too large: {why}"));
+                        close_attempt(&mut row, now, Some(err.clone()));
+                        return self.fail_step(row, err, &rollback);
+                    }
+                    close_attempt(&mut row, now, None);
+                    row.state = StepState::Done;
+                    row.output = Some(output.clone());
+                    row.ended_at = Some(now);
+                    self.save(&row, true)?;
+                    self.register_rollback(&rollback, &row);
+                    return Ok(output);
+                }
+                Err(err) if err.name() == UNSERIALIZABLE => {
+                    let err = Error::fatal(format!("Step {name}-{count} returned a value that cannot be serialised: {}", err.message()));
+                    return self.fail_fatally(err).await;
+                }
+                Err(err) => {
+                    close_attempt(&mut row, now, Some(err.clone()));
+                    if err.is_non_retryable() || row.attempts >= config.max_attempts() {
+                        return self.fail_step(row, err, &rollback);
+                    }
+                    let no_delay = self.modifiers.as_ref().is_some_and(|m| m.retry_delays_disabled(&name));
+                    let delay = millis(config.delay_after(row.attempts));
+                    if no_delay || delay == 0 {
+                        continue;
+                    }
+                    row.state = StepState::Waiting;
+                    row.wake_at = Some(now + delay);
+                    self.save(&row, false)?;
+                }
+            }
+        }
+    }
+
+    /// One attempt: a mock if the harness set one, else the callback raced against the timeout.
+    async fn attempt<'a>(
+        &self,
+        name: &str,
+        count: u32,
+        config: &ResolvedStepConfig,
+        attempt_fn: &mut AttemptFn<'a>,
+        ctx: StepContext,
+    ) -> Result<Json> {
+        match self.modifiers.as_ref().and_then(|m| m.attempt(name, count)) {
+            Some(MockedAttempt::Result(v)) => return Ok(v),
+            Some(MockedAttempt::Error(e)) => return Err(e),
+            Some(MockedAttempt::Timeout) => return Err(timeout_error(config.timeout_ms)),
+            None => {}
+        }
+        let deadline = self.now() + config.timeout_ms;
+        tokio::select! {
+            r = attempt_fn(ctx) => r,
+            _ = self.inner.clock.sleep_until(deadline) => Err(timeout_error(config.timeout_ms)),
+        }
+    }
+
+    fn fail_step(&self, mut row: StepRow, err: Error, rollback: &Option<RollbackSpec>) -> Result<Json> {
+        row.state = StepState::Failed;
+        row.error = Some(err.clone());
+        row.ended_at = Some(self.now());
+        row.wake_at = None;
+        self.save(&row, true)?;
+        self.register_rollback(rollback, &row);
+        Err(err)
+    }
+
+    /// Shared by `sleep` and `sleep_until`: `target` computes the wake time at first call.
+    async fn sleep_inner(&self, name: String, count: u32, target: impl FnOnce(i64) -> Result<i64>) -> Result<()> {
+        self.refuse_during_rollback()?;
+        let existing = self.stored(RowKind::Sleep, &name, count);
+        if existing.as_ref().is_some_and(|r| r.state == StepState::Done) {
+            return Ok(());
+        }
+        if self.mode() == Mode::Collect || self.pausing() {
+            return self.park(None).await;
+        }
+        let now = self.now();
+        let mut row = match existing {
+            Some(row) => row,
+            None => {
+                let wake_at = target(now)?;
+                let mut row = self.new_row(RowKind::Sleep, &name, count, StepState::Waiting);
+                row.wake_at = Some(wake_at);
+                row
+            }
+        };
+        let skip = self.modifiers.as_ref().is_some_and(|m| m.sleeps_disabled(&name));
+        let wake_at = row.wake_at.unwrap_or(now);
+        if skip || wake_at <= now {
+            row.state = StepState::Done;
+            row.ended_at = Some(now);
+            row.wake_at = None;
+            return self.save(&row, true);
+        }
+        self.save(&row, false)?;
+        self.park(Some(wake_at)).await
+    }
+
+    async fn wait_inner(
+        &self,
+        name: String,
+        count: u32,
+        event_type: String,
+        timeout: Option<DurationInput>,
+    ) -> Result<Event<Json>> {
+        self.refuse_during_rollback()?;
+        validate::event_type(&event_type)?;
+        let existing = self.stored(RowKind::WaitForEvent, &name, count);
+        match &existing {
+            Some(row) if row.state == StepState::Done => {
+                return decode_event(row.output.clone().unwrap_or(Json::Null));
+            }
+            Some(row) if row.state == StepState::Failed => {
+                return Err(row.error.clone().unwrap_or_else(|| Error::timeout("event wait timed out")));
+            }
+            _ => {}
+        }
+        if self.mode() == Mode::Collect || self.pausing() {
+            return self.park(None).await;
+        }
+        let timeout_ms = match timeout {
+            None => DEFAULT_EVENT_TIMEOUT_MS,
+            Some(t) => {
+                let ms = t.resolve().map(millis).map_err(|e| {
+                    Error::fatal(format!("waitForEvent \"{name}\": timeout: {e}"))
+                })?;
+                if !(1_000..=MAX_WAIT_MS).contains(&ms) {
+                    return Err(Error::fatal(format!(
+                        "waitForEvent \"{name}\": timeout is {ms}ms, it must lie between 1 second and 365 days"
+                    )));
+                }
+                ms
+            }
+        };
+        let now = self.now();
+        let fresh = existing.is_none();
+        let mut row = existing.unwrap_or_else(|| {
+            let mut row = self.new_row(RowKind::WaitForEvent, &name, count, StepState::Waiting);
+            row.wake_at = Some(now + timeout_ms);
+            row
+        });
+        let forced = self.modifiers.as_ref().is_some_and(|m| m.event_timeout(&name, count));
+        if !forced {
+            let consumed = lock(&self.inner.journal)
+                .consume_event(&self.key.workflow, &self.key.id, &event_type, &mut row, now)
+                .map_err(storage("event delivery"))?;
+            if let Some(event) = consumed {
+                self.st().journal.insert((row.kind, row.name.clone(), row.count), row.clone());
+                self.inner.notify_changed();
+                return decode_event(event);
+            }
+        }
+        let deadline = row.wake_at.unwrap_or(now);
+        if forced || deadline <= now {
+            let err = Error::timeout(format!(
+                "waitForEvent \"{name}\" for type \"{event_type}\" timed out after {timeout_ms}ms"
+            ));
+            row.state = StepState::Failed;
+            row.error = Some(err.clone());
+            row.ended_at = Some(now);
+            row.wake_at = None;
+            self.save(&row, true)?;
+            return Err(err);
+        }
+        if fresh {
+            self.save(&row, false)?;
+        }
+        self.park(Some(deadline)).await
+    }
+}
+
+fn timeout_error(timeout_ms: i64) -> Error {
+    Error::timeout(format!("Execution timed out after {timeout_ms}ms"))
+}
+
+fn decode_event(json: Json) -> Result<Event<Json>> {
+    serde_json::from_value(json).map_err(|e| Error::internal(format!("stored event is malformed: {e}")))
+}
+
+fn close_attempt(row: &mut StepRow, now: i64, error: Option<Error>) {
+    if let Some(last) = row.attempt_log.last_mut() {
+        last.end = Some(now);
+        last.success = Some(error.is_none());
+        last.error = error.clone();
+    }
+    if error.is_some() {
+        row.error = error;
+    }
+}
+
+/// An attempt that started but never ended was interrupted by a crash: it counts as failed.
+fn close_interrupted_attempt(row: &mut StepRow, now: i64) -> Option<Error> {
+    let open = row.state == StepState::Running && row.attempt_log.last().is_some_and(|a| a.end.is_none());
+    if !open {
+        return None;
+    }
+    let err = Error::internal(format!(
+        "attempt {} of step {}-{} was interrupted (the engine stopped while it ran)",
+        row.attempts, row.name, row.count
+    ));
+    close_attempt(row, now, Some(err.clone()));
+    Some(err)
+}
+
+impl StepBackend for Run {
+    fn do_step<'a>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        attempt: AttemptFn<'a>,
+        rollback: Option<RollbackSpec>,
+    ) -> BoxFuture<'a, Result<Json>> {
+        let count = self.allocate(RowKind::Do, &name);
+        let admitted = {
+            let mut st = self.st();
+            st.do_calls += 1;
+            if st.do_calls > self.step_limit {
+                Err(Error::fatal(format!(
+                    "The limit of {} steps has been reached. Raise limits.steps (at most {}) or split the work across instances.",
+                    self.step_limit,
+                    validate::MAX_STEP_LIMIT
+                )))
+            } else {
+                validate::step_name(&name)
+            }
+        };
+        Box::pin(async move {
+            admitted?;
+            self.do_step_inner(name, count, config, attempt, rollback).await
+        })
+    }
+
+    fn sleep<'a>(&'a self, name: String, duration: DurationInput) -> BoxFuture<'a, Result<()>> {
+        let count = self.allocate(RowKind::Sleep, &name);
+        let admitted = validate::step_name(&name);
+        Box::pin(async move {
+            admitted?;
+            let label = name.clone();
+            self.sleep_inner(name, count, move |now| {
+                let ms = duration
+                    .resolve()
+                    .map(millis)
+                    .map_err(|e| Error::fatal(format!("sleep \"{label}\": {e}")))?;
+                if ms > MAX_WAIT_MS {
+                    return Err(Error::fatal(format!("sleep \"{label}\": {ms}ms exceeds the maximum of 365 days")));
+                }
+                Ok(now + ms)
+            })
+            .await
+        })
+    }
+
+    fn sleep_until<'a>(&'a self, name: String, at: Timestamp) -> BoxFuture<'a, Result<()>> {
+        let count = self.allocate(RowKind::Sleep, &name);
+        let admitted = validate::step_name(&name);
+        Box::pin(async move {
+            admitted?;
+            let label = name.clone();
+            self.sleep_inner(name, count, move |now| {
+                if at.0 - now > MAX_WAIT_MS {
+                    return Err(Error::fatal(format!("sleepUntil \"{label}\": {at} is more than 365 days away")));
+                }
+                Ok(at.0)
+            })
+            .await
+        })
+    }
+
+    fn wait_for_event<'a>(
+        &'a self,
+        name: String,
+        event_type: String,
+        timeout: Option<DurationInput>,
+    ) -> BoxFuture<'a, Result<Event<Json>>> {
+        let count = self.allocate(RowKind::WaitForEvent, &name);
+        let admitted = validate::step_name(&name);
+        Box::pin(async move {
+            admitted?;
+            self.wait_inner(name, count, event_type, timeout).await
+        })
+    }
+}

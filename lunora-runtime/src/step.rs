@@ -1,0 +1,255 @@
+//! The durable step API (`ctx.step`), typed over an object-safe, JSON-level backend.
+//!
+//! Both backends (the embedded engine and, on wasm32, Cloudflare's `WorkflowStep`) implement
+//! [`StepBackend`]; [`WorkflowStep`] adds the serde conversions so users work with their own
+//! types. Step identities (name, count) are allocated when a step method is *called*, not when
+//! its future is first polled, so `join!`ed steps get counts in call order on every replay.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::StepConfig;
+use crate::context::{RollbackContext, StepContext};
+use crate::duration::DurationInput;
+use crate::error::{Error, Result};
+use crate::status::{Event, Timestamp};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// Values cross the backend boundary as JSON, the format both engines persist.
+pub type Json = serde_json::Value;
+
+/// One attempt of a step callback, type-erased.
+pub type AttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<Json>> + Send + 'a>;
+/// A rollback handler, type-erased. Called once per rollback attempt.
+pub type RollbackFn =
+    Arc<dyn Fn(RollbackContext<Json>) -> BoxFuture<'static, Result<()>> + Send + Sync>;
+
+/// A rollback handler with its own config.
+#[derive(Clone)]
+pub struct RollbackSpec {
+    pub handler: RollbackFn,
+    pub config: Option<StepConfig>,
+}
+
+/// The name serialisation failures carry so the engine can fail the instance fatally.
+pub(crate) const UNSERIALIZABLE: &str = "WorkflowUnserializableValue";
+
+/// The step primitives a backend provides.
+pub trait StepBackend: Send + Sync {
+    fn do_step<'a>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        attempt: AttemptFn<'a>,
+        rollback: Option<RollbackSpec>,
+    ) -> BoxFuture<'a, Result<Json>>;
+
+    fn sleep<'a>(&'a self, name: String, duration: DurationInput) -> BoxFuture<'a, Result<()>>;
+
+    fn sleep_until<'a>(&'a self, name: String, at: Timestamp) -> BoxFuture<'a, Result<()>>;
+
+    fn wait_for_event<'a>(
+        &'a self,
+        name: String,
+        event_type: String,
+        timeout: Option<DurationInput>,
+    ) -> BoxFuture<'a, Result<Event<Json>>>;
+}
+
+/// A typed rollback handler for a step whose output is `T`.
+pub struct Rollback<T> {
+    handler: Arc<dyn Fn(RollbackContext<T>) -> BoxFuture<'static, Result<()>> + Send + Sync>,
+    config: Option<StepConfig>,
+}
+
+impl<T: DeserializeOwned + Send + 'static> Rollback<T> {
+    /// A rollback handler; it runs as a durable step with the default config unless
+    /// [`Rollback::config`] sets one.
+    pub fn new<F, Fut>(handler: F) -> Self
+    where
+        F: Fn(RollbackContext<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        Self { handler: Arc::new(move |rc| Box::pin(handler(rc))), config: None }
+    }
+
+    /// The rollback's own retries and timeout (`rollbackConfig`).
+    pub fn config(mut self, config: StepConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    fn erase(self) -> RollbackSpec {
+        let typed = self.handler;
+        let handler: RollbackFn = Arc::new(move |rc: RollbackContext<Json>| {
+            let typed = typed.clone();
+            Box::pin(async move {
+                let output = match rc.output {
+                    Some(json) => Some(from_json::<T>(json, &rc.ctx.step.to_string())?),
+                    None => None,
+                };
+                let rc = RollbackContext { ctx: rc.ctx, error: rc.error, output, env: rc.env, log: rc.log };
+                typed(rc).await
+            })
+        });
+        RollbackSpec { handler, config: self.config }
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Json> {
+    serde_json::to_value(value)
+        .map_err(|e| Error::named(UNSERIALIZABLE, format!("value cannot be serialised: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(json: Json, what: &str) -> Result<T> {
+    serde_json::from_value(json).map_err(|e| {
+        Error::fatal(format!(
+            "Stored value of {what} does not match the type the code expects: {e}. \
+             Did the step's return type change while instances were in flight?"
+        ))
+    })
+}
+
+/// `ctx.step`: the durable step API. Cheap to clone.
+#[derive(Clone)]
+pub struct WorkflowStep {
+    backend: Arc<dyn StepBackend>,
+}
+
+impl WorkflowStep {
+    pub fn new(backend: Arc<dyn StepBackend>) -> Self {
+        Self { backend }
+    }
+
+    /// `step.do(name, callback)`: runs `callback` once per attempt (default config) and
+    /// memoises its output; a replay returns the stored output without calling it.
+    pub fn do_<'a, T, F, Fut>(
+        &'a self,
+        name: impl Into<String>,
+        callback: F,
+    ) -> impl Future<Output = Result<T>> + Send + 'a
+    where
+        T: Serialize + DeserializeOwned + Send + 'a,
+        F: FnMut(StepContext) -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        self.run_step(name.into(), None, callback, None)
+    }
+
+    /// `step.do(name, config, callback)`.
+    pub fn do_with<'a, T, F, Fut>(
+        &'a self,
+        name: impl Into<String>,
+        config: StepConfig,
+        callback: F,
+    ) -> impl Future<Output = Result<T>> + Send + 'a
+    where
+        T: Serialize + DeserializeOwned + Send + 'a,
+        F: FnMut(StepContext) -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        self.run_step(name.into(), Some(config), callback, None)
+    }
+
+    /// `step.do(name, config?, callback, {rollback, rollbackConfig})`: the rollback runs if the
+    /// instance later fails terminally (or is terminated with `rollback: true`).
+    pub fn do_with_rollback<'a, T, F, Fut>(
+        &'a self,
+        name: impl Into<String>,
+        config: Option<StepConfig>,
+        callback: F,
+        rollback: Rollback<T>,
+    ) -> impl Future<Output = Result<T>> + Send + 'a
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnMut(StepContext) -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        self.run_step(name.into(), config, callback, Some(rollback.erase()))
+    }
+
+    fn run_step<'a, T, F, Fut>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        mut callback: F,
+        rollback: Option<RollbackSpec>,
+    ) -> impl Future<Output = Result<T>> + Send + 'a
+    where
+        T: Serialize + DeserializeOwned + Send + 'a,
+        F: FnMut(StepContext) -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        let what = name.clone();
+        let attempt: AttemptFn<'a> = Box::new(move |ctx| {
+            let fut = callback(ctx);
+            Box::pin(async move { to_json(&fut.await?) })
+        });
+        // Called now, not in the async block: the backend allocates the step's count here.
+        let pending = self.backend.do_step(name, config, attempt, rollback);
+        async move { from_json(pending.await?, &what) }
+    }
+
+    /// `step.sleep(name, duration)`: at most 365 days; not counted in the step limit.
+    pub fn sleep(
+        &self,
+        name: impl Into<String>,
+        duration: impl Into<DurationInput>,
+    ) -> BoxFuture<'_, Result<()>> {
+        self.backend.sleep(name.into(), duration.into())
+    }
+
+    /// `step.sleepUntil(name, at)`.
+    pub fn sleep_until(&self, name: impl Into<String>, at: impl Into<Timestamp>) -> BoxFuture<'_, Result<()>> {
+        self.backend.sleep_until(name.into(), at.into())
+    }
+
+    /// `step.waitForEvent(name, {type, timeout?})` with the default 24 h timeout.
+    pub fn wait_for_event<'a, T: DeserializeOwned + Send + 'a>(
+        &'a self,
+        name: impl Into<String>,
+        event_type: impl Into<String>,
+    ) -> impl Future<Output = Result<Event<T>>> + Send + 'a {
+        self.wait_for_event_inner(name.into(), event_type.into(), None)
+    }
+
+    /// `step.waitForEvent(name, {type, timeout})`; the timeout must lie in 1 s..=365 days.
+    pub fn wait_for_event_with_timeout<'a, T: DeserializeOwned + Send + 'a>(
+        &'a self,
+        name: impl Into<String>,
+        event_type: impl Into<String>,
+        timeout: impl Into<DurationInput>,
+    ) -> impl Future<Output = Result<Event<T>>> + Send + 'a {
+        self.wait_for_event_inner(name.into(), event_type.into(), Some(timeout.into()))
+    }
+
+    fn wait_for_event_inner<'a, T: DeserializeOwned + Send + 'a>(
+        &'a self,
+        name: String,
+        event_type: String,
+        timeout: Option<DurationInput>,
+    ) -> impl Future<Output = Result<Event<T>>> + Send + 'a {
+        let what = name.clone();
+        let pending = self.backend.wait_for_event(name, event_type, timeout);
+        async move {
+            let event = pending.await?;
+            Ok(Event {
+                payload: from_json(event.payload, &what)?,
+                timestamp: event.timestamp,
+                event_type: event.event_type,
+            })
+        }
+    }
+}
+
+impl From<std::time::SystemTime> for Timestamp {
+    fn from(t: std::time::SystemTime) -> Self {
+        let ms = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        Timestamp(ms)
+    }
+}

@@ -1,0 +1,238 @@
+//! The `Workflow` trait (what `#[workflow]` implements) and the typed workflows handle
+//! (create / create_batch / get; status / pause / resume / terminate / restart / send_event)
+//! over an object-safe backend that both engines implement.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::context::WorkflowContext;
+use crate::error::{Error, Result};
+use crate::status::{CreateOptions, InstanceStatus, RestartFrom, Retention};
+use crate::step::{BoxFuture, Json};
+
+/// A durable workflow: typed params and output plus its deployed identity.
+pub trait Workflow: Send + Sync + 'static {
+    type Params: Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+
+    /// The deployed workflow name (`[[workflows]].name`), ≤ 64 chars of `[a-zA-Z0-9_-]`.
+    const NAME: &'static str;
+    /// The export name used in log prefixes, e.g. `orderPipeline`.
+    const EXPORT_NAME: &'static str;
+    /// `limits.steps`; `None` keeps the engine's default (10,000).
+    const STEP_LIMIT: Option<u32> = None;
+
+    /// The workflow body.
+    fn run(ctx: WorkflowContext<Self::Params>) -> impl Future<Output = Result<Self::Output>> + Send;
+}
+
+/// `create` as it crosses the backend boundary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateRequest {
+    pub id: Option<String>,
+    pub params: Option<Json>,
+    pub retention: Option<Retention>,
+}
+
+/// `status()` as it crosses the backend boundary.
+pub type RawStatus = InstanceStatus<Json>;
+
+/// The instance operations a backend provides, keyed by deployed workflow name.
+pub trait WorkflowsBackend: Send + Sync {
+    fn create<'a>(&'a self, workflow: &'a str, request: CreateRequest) -> BoxFuture<'a, Result<String>>;
+    fn create_batch<'a>(
+        &'a self,
+        workflow: &'a str,
+        requests: Vec<CreateRequest>,
+    ) -> BoxFuture<'a, Result<Vec<String>>>;
+    /// Succeeds when the instance exists (`instance.not_found` otherwise).
+    fn exists<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn status<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<RawStatus>>;
+    fn pause<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn resume<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>>;
+    fn terminate<'a>(&'a self, workflow: &'a str, id: &'a str, rollback: bool) -> BoxFuture<'a, Result<()>>;
+    fn restart<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        from: Option<RestartFrom>,
+    ) -> BoxFuture<'a, Result<()>>;
+    fn send_event<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        event_type: &'a str,
+        payload: Json,
+    ) -> BoxFuture<'a, Result<()>>;
+}
+
+/// A handle on one workflow, typed by its descriptor `W`.
+pub struct WorkflowHandle<W> {
+    backend: Arc<dyn WorkflowsBackend>,
+    name: String,
+    _workflow: PhantomData<fn() -> W>,
+}
+
+impl<W> Clone for WorkflowHandle<W> {
+    fn clone(&self) -> Self {
+        Self { backend: self.backend.clone(), name: self.name.clone(), _workflow: PhantomData }
+    }
+}
+
+fn encode<P: Serialize>(params: Option<P>) -> Result<Option<Json>> {
+    params
+        .map(|p| serde_json::to_value(p))
+        .transpose()
+        .map_err(|e| Error::workflow("instance.invalid_params", format!("params cannot be serialised: {e}")))
+}
+
+impl<W: Workflow> WorkflowHandle<W> {
+    pub fn new(backend: Arc<dyn WorkflowsBackend>) -> Self {
+        Self::named(backend, W::NAME)
+    }
+}
+
+impl<W> WorkflowHandle<W> {
+    /// A handle on the workflow deployed under `name`.
+    pub fn named(backend: Arc<dyn WorkflowsBackend>, name: impl Into<String>) -> Self {
+        Self { backend, name: name.into(), _workflow: PhantomData }
+    }
+
+    /// The deployed workflow name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// An instance handle by id; fails with `instance.not_found` when there is none.
+    pub async fn get(&self, id: &str) -> Result<InstanceHandle<W>> {
+        self.backend.exists(&self.name, id).await?;
+        Ok(self.instance(id.to_owned()))
+    }
+
+    fn instance(&self, id: String) -> InstanceHandle<W> {
+        InstanceHandle { workflow: self.clone(), id }
+    }
+}
+
+impl<W: Workflow> WorkflowHandle<W> {
+    /// Starts an instance.
+    pub async fn create(&self, options: CreateOptions<W::Params>) -> Result<InstanceHandle<W>> {
+        let request = CreateRequest { id: options.id, params: encode(options.params)?, retention: options.retention };
+        let id = self.backend.create(&self.name, request).await?;
+        Ok(self.instance(id))
+    }
+
+    /// Starts 1–100 instances at once; ids that already exist are skipped (idempotent).
+    pub async fn create_batch(
+        &self,
+        batch: Vec<CreateOptions<W::Params>>,
+    ) -> Result<Vec<InstanceHandle<W>>> {
+        let requests = batch
+            .into_iter()
+            .map(|o| Ok(CreateRequest { id: o.id, params: encode(o.params)?, retention: o.retention }))
+            .collect::<Result<Vec<_>>>()?;
+        let ids = self.backend.create_batch(&self.name, requests).await?;
+        Ok(ids.into_iter().map(|id| self.instance(id)).collect())
+    }
+}
+
+/// A handle on one instance.
+pub struct InstanceHandle<W> {
+    workflow: WorkflowHandle<W>,
+    id: String,
+}
+
+impl<W> Clone for InstanceHandle<W> {
+    fn clone(&self) -> Self {
+        Self { workflow: self.workflow.clone(), id: self.id.clone() }
+    }
+}
+
+impl<W> std::fmt::Debug for InstanceHandle<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceHandle").field("workflow", &self.workflow.name).field("id", &self.id).finish()
+    }
+}
+
+impl<W> InstanceHandle<W> {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The deployed name of the instance's workflow.
+    pub fn workflow_name(&self) -> &str {
+        &self.workflow.name
+    }
+
+    fn parts(&self) -> (&dyn WorkflowsBackend, &str, &str) {
+        (&*self.workflow.backend, &self.workflow.name, &self.id)
+    }
+
+    /// The status with the output left as JSON.
+    pub async fn status_json(&self) -> Result<RawStatus> {
+        let (b, w, id) = self.parts();
+        b.status(w, id).await
+    }
+
+    /// running/waiting → waitingForPause → paused; terminal instances cannot be paused.
+    pub async fn pause(&self) -> Result<()> {
+        let (b, w, id) = self.parts();
+        b.pause(w, id).await
+    }
+
+    /// paused → queued (timers shift by the pause length); other states: no effect.
+    pub async fn resume(&self) -> Result<()> {
+        let (b, w, id) = self.parts();
+        b.resume(w, id).await
+    }
+
+    /// Terminates without rollback; a terminal instance gives `instance.cannot_terminate`.
+    pub async fn terminate(&self) -> Result<()> {
+        let (b, w, id) = self.parts();
+        b.terminate(w, id, false).await
+    }
+
+    /// Terminates after running the rollback handlers in reverse step-start order.
+    pub async fn terminate_with_rollback(&self) -> Result<()> {
+        let (b, w, id) = self.parts();
+        b.terminate(w, id, true).await
+    }
+
+    /// Erases the instance's state and runs it again from the top.
+    pub async fn restart(&self) -> Result<()> {
+        let (b, w, id) = self.parts();
+        b.restart(w, id, None).await
+    }
+
+    /// Re-runs from a step, keeping every step started before it.
+    pub async fn restart_from(&self, from: RestartFrom) -> Result<()> {
+        let (b, w, id) = self.parts();
+        b.restart(w, id, Some(from)).await
+    }
+
+    /// Sends an event; it satisfies the next `wait_for_event` of its type (FIFO per type).
+    pub async fn send_event<T: Serialize>(&self, event_type: &str, payload: T) -> Result<()> {
+        let payload = serde_json::to_value(payload).map_err(|e| {
+            Error::workflow("instance.invalid_event", format!("event payload cannot be serialised: {e}"))
+        })?;
+        let (b, w, id) = self.parts();
+        b.send_event(w, id, event_type, payload).await
+    }
+}
+
+impl<W: Workflow> InstanceHandle<W> {
+    /// `{status, error?, output?, rollback}` with the output decoded as `W::Output`.
+    pub async fn status(&self) -> Result<InstanceStatus<W::Output>> {
+        let raw = self.status_json().await?;
+        let output = raw
+            .output
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| Error::internal(format!("instance output does not decode as the workflow's output type: {e}")))?;
+        Ok(InstanceStatus { status: raw.status, error: raw.error, output, rollback: raw.rollback })
+    }
+}
