@@ -1,0 +1,216 @@
+//! kill -9 at many points of a run, then reopen: no completed step runs again and nothing that
+//! was accepted (instance, event, output) is lost.
+//!
+//! The parent test re-executes this test binary as a child (`crash_child`, ignored on its own),
+//! which runs four instances of a 16-step workflow on a journal file and prints what the
+//! engine accepted. The parent kills it with SIGKILL after a varying delay, over and over,
+//! until a child finishes. Each step callback appends `<instance> <step> <nonce>` to an effects
+//! file *before* it returns its nonce, so afterwards the stored output of every step must be
+//! the last nonce logged for it: a step that ran again after completing would have logged a
+//! newer one.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use lunora_runtime::local::{Engine, RowKind};
+use lunora_runtime::*;
+
+const INSTANCES: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
+const STEPS: usize = 16;
+const MAX_CHILD_RUNS: usize = 200;
+
+struct Chain;
+
+static NONCE: AtomicU64 = AtomicU64::new(0);
+
+impl Workflow for Chain {
+    type Params = String;
+    type Output = Vec<String>;
+    const NAME: &'static str = "chain";
+    const EXPORT_NAME: &'static str = "chain";
+
+    async fn run(ctx: WorkflowContext<String>) -> Result<Vec<String>> {
+        let effects = PathBuf::from(&ctx.params);
+        let mut outputs = Vec::new();
+        for i in 0..STEPS {
+            if i == STEPS / 2 {
+                ctx.step.sleep("breather", "30 ms").await?;
+                ctx.step.wait_for_event_with_timeout::<String>("go", "go", "1 hour").await?;
+            }
+            let effects = effects.clone();
+            let instance = ctx.event.instance_id.clone();
+            // Interrupted attempts count as failed ones: allow plenty, the test kills often.
+            let retries = StepConfig::new().retries(10_000, "1 ms").backoff(Backoff::Constant);
+            let out: String = ctx
+                .step
+                .do_with(format!("s{i}"), retries, move |_| {
+                    let effects = effects.clone();
+                    let instance = instance.clone();
+                    async move {
+                        let nonce = format!("{}:{}", std::process::id(), NONCE.fetch_add(1, Ordering::SeqCst));
+                        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&effects)?;
+                        f.write_all(format!("{instance} s{i} {nonce}\n").as_bytes())?;
+                        tokio::time::sleep(Duration::from_millis(1 + (i as u64 % 3))).await;
+                        Ok(nonce)
+                    }
+                })
+                .await?;
+            outputs.push(out);
+        }
+        Ok(outputs)
+    }
+}
+
+async fn open(db: &Path) -> Engine {
+    Engine::builder()
+        .path(db)
+        .register::<Chain>()
+        .default_retry_delay(Duration::from_millis(5))
+        .open()
+        .await
+        .expect("journal opens")
+}
+
+/// The child: create what is not yet accepted, send the events not yet accepted, wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of kill_nine_at_many_points_loses_nothing"]
+async fn crash_child() {
+    let dir = PathBuf::from(std::env::var("LUNORA_CRASH_DIR").expect("run by the parent test"));
+    let accepted: BTreeSet<String> = std::env::var("LUNORA_ACCEPTED").unwrap_or_default().split(',').map(str::to_owned).collect();
+    let engine = open(&dir.join("journal.db")).await;
+    let wf = engine.workflow::<Chain>();
+    let effects = dir.join("effects.log").display().to_string();
+    let mut out = std::io::stdout();
+    for id in INSTANCES {
+        if !accepted.contains(&format!("create:{id}")) {
+            let batch = vec![CreateOptions::params(effects.clone()).with_id(id)];
+            wf.create_batch(batch).await.expect("create");
+            writeln!(out, "ACCEPTED create:{id}").unwrap();
+            out.flush().unwrap();
+        }
+    }
+    for id in INSTANCES {
+        if !accepted.contains(&format!("event:{id}")) {
+            wf.get(id).await.unwrap().send_event("go", "now").await.expect("send");
+            writeln!(out, "ACCEPTED event:{id}").unwrap();
+            out.flush().unwrap();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for id in INSTANCES {
+        let inst = wf.get(id).await.unwrap();
+        loop {
+            let status = inst.status().await.unwrap();
+            if status.status.is_terminal() {
+                assert_eq!(status.status, InstanceStatusKind::Complete, "{id}: {status:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "{id} stuck in {}", status.status);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    writeln!(out, "ALL-DONE").unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_at_many_points_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut accepted: BTreeSet<String> = BTreeSet::new();
+    let mut kill_points = BTreeSet::new();
+    let mut finished = false;
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    for run in 0..MAX_CHILD_RUNS {
+        let mut child = Command::new(&exe)
+            .args(["--ignored", "--exact", "crash_child", "--nocapture", "--test-threads=1"])
+            .env("LUNORA_CRASH_DIR", dir.path())
+            .env("LUNORA_ACCEPTED", accepted.iter().cloned().collect::<Vec<_>>().join(","))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(stdout).lines().map_while(|l| l.ok()).collect::<Vec<String>>()
+        });
+        // xorshift. Two runs in three are killed 0-5 ms after steps start running again
+        // (mid-step, mid-commit); the others 1-15 ms after spawn (start-up, creation, events,
+        // the sleep, replays).
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let lines_before = count_lines(&dir.path().join("effects.log"));
+        let by_progress = run % 3 != 2;
+        let delay = Duration::from_millis(if by_progress { rng % 6 } else { 1 + rng % 15 });
+        let start = Instant::now();
+        let mut clock_from = (!by_progress).then_some(start);
+        let mut killed = false;
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if clock_from.is_none() && count_lines(&dir.path().join("effects.log")) > lines_before {
+                clock_from = Some(Instant::now());
+            }
+            let due = clock_from.is_some_and(|t| t.elapsed() >= delay);
+            if due && run + 1 < MAX_CHILD_RUNS {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                killed = true;
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "child run {run} hung");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let lines = reader.join().unwrap();
+        if std::env::var_os("LUNORA_DEBUG_CRASH").is_some() { eprintln!("run {run} killed={killed} {lines:?}"); }
+        for line in &lines {
+            // The test harness may print "test crash_child ... " on the same line.
+            if let Some((_, what)) = line.split_once("ACCEPTED ") {
+                accepted.insert(what.to_owned());
+            }
+        }
+        if killed {
+            kill_points.insert(count_lines(&dir.path().join("effects.log")));
+        }
+        if lines.iter().any(|l| l.contains("ALL-DONE")) {
+            finished = true;
+            break;
+        }
+    }
+    assert!(finished, "no child finished in {MAX_CHILD_RUNS} runs");
+    assert!(kill_points.len() >= 20, "kills landed at too few distinct points: {kill_points:?}");
+
+    // Every accepted instance and event made it: all three completed (each needed its event).
+    let all: BTreeSet<String> = INSTANCES.iter().flat_map(|i| [format!("create:{i}"), format!("event:{i}")]).collect();
+    assert_eq!(accepted, all);
+    let engine = open(&dir.path().join("journal.db")).await;
+    let effects = std::fs::read_to_string(dir.path().join("effects.log")).unwrap();
+    let mut last_nonce: HashMap<(String, String), String> = HashMap::new();
+    for line in effects.lines() {
+        let mut parts = line.split(' ');
+        let (inst, step, nonce) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        last_nonce.insert((inst.to_owned(), step.to_owned()), nonce.to_owned());
+    }
+    for id in INSTANCES {
+        let status = engine.workflow::<Chain>().get(id).await.unwrap().status().await.unwrap();
+        assert_eq!(status.status, InstanceStatusKind::Complete, "{id}");
+        let output = status.output.unwrap();
+        assert_eq!(output.len(), STEPS);
+        for (i, nonce) in output.iter().enumerate() {
+            let logged = &last_nonce[&(id.to_owned(), format!("s{i}"))];
+            assert_eq!(logged, nonce, "{id} s{i} ran again after it completed");
+        }
+        let steps = engine.steps("chain", id).unwrap();
+        assert_eq!(steps.iter().filter(|s| s.kind == RowKind::Do).count(), STEPS);
+    }
+    eprintln!("kill -9 at {} distinct points over the run: {kill_points:?}", kill_points.len());
+}
+
+fn count_lines(path: &Path) -> usize {
+    std::fs::read(path).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
+}
