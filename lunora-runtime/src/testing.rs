@@ -187,6 +187,17 @@ impl TestEngine {
     /// Runs the instance to a terminal status, jumping the virtual clock to each timer it
     /// waits on (sleeps, retry delays, event timeouts).
     pub async fn run_to_completion<W>(&self, instance: &InstanceHandle<W>) -> Result<RawStatus> {
+        self.run_until(instance, "a terminal status", |s, _| s.status.is_terminal()).await
+    }
+
+    /// Jumps the virtual clock from timer to timer until `done` holds for the instance's status
+    /// and step timeline (checked whenever the instance settles: hibernating or terminal).
+    pub async fn run_until<W>(
+        &self,
+        instance: &InstanceHandle<W>,
+        what: &str,
+        done: impl Fn(&RawStatus, &[StepRow]) -> bool,
+    ) -> Result<RawStatus> {
         let (workflow, id) = (instance.workflow_name(), instance.id());
         for _ in 0..MAX_TIMER_HOPS {
             // Settled: terminal, or hibernating (only a timer or an event can move it on).
@@ -198,7 +209,7 @@ impl TestEngine {
                     Ok(settled.then_some((s, wake)))
                 })
                 .await?;
-            if current.status.is_terminal() {
+            if done(&current, &self.engine.steps(workflow, id)?) {
                 return Ok(current);
             }
             match (current.status, wake_at) {
@@ -214,12 +225,13 @@ impl TestEngine {
                 }
                 (status, _) => {
                     return Err(Error::new(format!(
-                        "instance {id} is {status} with no timer to advance to; send the event it waits for, mock it, or resume it"
+                        "instance {id} is {status} with no timer to advance to, before {what}{}",
+                        current.error.map(|e| format!(" ({e})")).unwrap_or_default()
                     )))
                 }
             }
         }
-        Err(Error::new(format!("instance {id} did not finish after {MAX_TIMER_HOPS} timers")))
+        Err(Error::new(format!("instance {id} did not reach {what} after {MAX_TIMER_HOPS} timers")))
     }
 
     /// The step timeline of an instance.

@@ -746,17 +746,21 @@ impl Inner {
         lock(&self.journal)
             .insert_event(workflow, id, event_type, &text, self.clock.now())
             .map_err(storage("event insert"))?;
-        let status = {
+        {
             let live = lock(&self.live);
             if let Some(owner) = live.get(&key) {
                 owner.poke.store(true, Ordering::SeqCst);
                 return Ok(());
             }
-            self.require_instance(workflow, id)?.status
-        };
-        if matches!(status, InstanceStatusKind::Waiting | InstanceStatusKind::Queued) {
-            self.spawn_drive(key, Reason::Poke);
+            // A hibernating instance becomes runnable at once: say so before the drive starts.
+            let status = self.require_instance(workflow, id)?.status;
+            if status != InstanceStatusKind::Waiting && status != InstanceStatusKind::Queued {
+                return Ok(());
+            }
+            lock(&self.journal).set_status(workflow, id, InstanceStatusKind::Queued, None).map_err(storage("wake-up"))?;
         }
+        self.notify_changed();
+        self.spawn_drive(key, Reason::Poke);
         Ok(())
     }
 }

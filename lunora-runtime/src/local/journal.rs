@@ -512,12 +512,13 @@ impl Journal {
 
     // ----- steps -----------------------------------------------------------------------
 
-    /// Every step row of an instance, in start order.
+    /// Every step row of an instance: forward steps in start order, then rollbacks as they ran.
     pub fn steps(&self, workflow: &str, id: &str) -> rusqlite::Result<Vec<StepRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT kind, name, count, seq, state, attempts, output, error, config, started_at,
                     ended_at, wake_at, attempt_log
-             FROM steps WHERE workflow = ?1 AND instance = ?2 ORDER BY seq, kind",
+             FROM steps WHERE workflow = ?1 AND instance = ?2
+             ORDER BY kind = 'rollback', CASE WHEN kind = 'rollback' THEN started_at ELSE seq END, seq",
         )?;
         let rows = stmt.query_map(params![workflow, id], |r| {
             Ok(StepRow {
