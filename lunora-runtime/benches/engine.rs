@@ -1,1 +1,298 @@
-fn main(){}
+//! Engine benchmarks: durable step throughput against raw SQLite with the same settings, and
+//! resident memory per sleeping (hibernated) instance.
+//!
+//! Run with `cargo bench -p lunora-runtime --bench engine`. Prints one line per figure.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lunora_runtime::local::Engine;
+use lunora_runtime::{CreateOptions, InstanceStatusKind, Result, Workflow, WorkflowContext};
+
+/// Instances of the step workflow run concurrently in the throughput figure.
+const STEP_INSTANCES: u32 = 4;
+/// Sequential `do` steps per instance.
+const STEPS_PER_INSTANCE: u32 = 1_000;
+/// Engine and raw runs alternate (E R, R E, E R, …) so disk-speed drift hits both alike.
+const ROUNDS: u32 = 8;
+/// Sleeping instances in the memory figure.
+const SLEEPERS: usize = 10_000;
+/// Instances created (and left hibernating) before the first RSS reading.
+const WARMUP_SLEEPERS: usize = 100;
+/// createBatch's maximum.
+const CHUNK: usize = 100;
+
+const STEPS_DEADLINE: Duration = Duration::from_secs(120);
+const SLEEP_DEADLINE: Duration = Duration::from_secs(120);
+const POLL: Duration = Duration::from_millis(5);
+
+/// N sequential durable steps.
+struct BenchSteps;
+
+impl Workflow for BenchSteps {
+    type Params = u32;
+    type Output = u64;
+    const NAME: &'static str = "bench-steps";
+    const EXPORT_NAME: &'static str = "benchSteps";
+    const STEP_LIMIT: Option<u32> = Some(25_000);
+
+    async fn run(ctx: WorkflowContext<u32>) -> Result<u64> {
+        let mut sum = 0u64;
+        for i in 0..ctx.params {
+            sum += ctx.step.do_(format!("s{i}"), move |_| async move { Ok(i as u64) }).await?;
+        }
+        Ok(sum)
+    }
+}
+
+/// Sleeps for 30 days, then returns.
+struct BenchNap;
+
+impl Workflow for BenchNap {
+    type Params = ();
+    type Output = ();
+    const NAME: &'static str = "bench-nap";
+    const EXPORT_NAME: &'static str = "benchNap";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<()> {
+        ctx.step.sleep("nap", "30 days").await?;
+        Ok(())
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    rt.block_on(async {
+        println!(
+            "lunora-runtime engine bench ({} cores)",
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        );
+        let dir = tempfile::tempdir().expect("a temp dir");
+
+        let (mut engine_time, mut raw_time) = (Duration::ZERO, Duration::ZERO);
+        let mut sample = None;
+        for round in 0..ROUNDS {
+            let engine_path = dir.path().join(format!("journal-{round}.db"));
+            let raw_path = dir.path().join(format!("raw-{round}.db"));
+            if round % 2 == 0 {
+                let (t, s) = engine_steps(&engine_path).await;
+                engine_time += t;
+                raw_time += raw_sqlite(&raw_path, sample.get_or_insert(s));
+            } else {
+                raw_time += raw_sqlite(&raw_path, sample.as_ref().expect("round 0 sampled a row"));
+                engine_time += engine_steps(&engine_path).await.0;
+            }
+        }
+        let total = f64::from(ROUNDS * STEP_INSTANCES * STEPS_PER_INSTANCE);
+        let engine_rate = total / engine_time.as_secs_f64();
+        let raw_rate = total / raw_time.as_secs_f64();
+        println!("durable steps/s (engine, file, synchronous=FULL): {engine_rate:.0}");
+        println!("raw sqlite single-row txns/s (same settings): {raw_rate:.0}");
+        println!("ratio engine/raw: {:.2} (goal >= 0.70)", engine_rate / raw_rate);
+
+        sleeping_memory(true).await;
+        sleeping_memory(false).await;
+    });
+}
+
+/// What a completed step row of the engine holds, so the raw baseline writes the same bytes.
+struct SampleRow {
+    output: Option<String>,
+    config: Option<String>,
+    attempt_log: Option<String>,
+}
+
+/// Runs STEP_INSTANCES × STEPS_PER_INSTANCE durable steps on a fresh journal; returns the time
+/// from the first create to the last completion, and one completed step row as stored.
+async fn engine_steps(path: &Path) -> (Duration, SampleRow) {
+    let engine = Engine::builder().path(path).register::<BenchSteps>().open().await.expect("the engine opens");
+    let wf = engine.workflow::<BenchSteps>();
+
+    let start = Instant::now();
+    let mut instances = Vec::new();
+    for i in 0..STEP_INSTANCES {
+        let opts = CreateOptions::params(STEPS_PER_INSTANCE).with_id(format!("steps-{i}"));
+        instances.push(wf.create(opts).await.expect("create"));
+    }
+    let deadline = start + STEPS_DEADLINE;
+    let expected: u64 = (0..STEPS_PER_INSTANCE as u64).sum();
+    for instance in &instances {
+        loop {
+            let status = instance.status().await.expect("status");
+            match status.status {
+                InstanceStatusKind::Complete => {
+                    assert_eq!(status.output, Some(expected), "{} output", instance.id());
+                    break;
+                }
+                s if s.is_terminal() => panic!("{} ended {s}: {:?}", instance.id(), status.error),
+                s => assert!(
+                    Instant::now() < deadline,
+                    "step bench: {} still {s} after {STEPS_DEADLINE:?}",
+                    instance.id()
+                ),
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    let elapsed = start.elapsed();
+
+    let steps = engine.steps(BenchSteps::NAME, instances[0].id()).expect("steps");
+    assert_eq!(steps.len(), STEPS_PER_INSTANCE as usize, "journal rows of one instance");
+    drop(engine);
+
+    // The exact text the engine stored for one completed step.
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("journal opens read-only");
+    let sample = conn
+        .query_row("SELECT output, config, attempt_log FROM steps WHERE name = 's500' LIMIT 1", [], |r| {
+            Ok(SampleRow { output: r.get(0)?, config: r.get(1)?, attempt_log: r.get(2)? })
+        })
+        .expect("a sample step row");
+    (elapsed, sample)
+}
+
+/// As many rows as one engine round commits steps, one autocommit INSERT each, into a fresh
+/// file with a table shaped like the engine's steps table, WAL + synchronous=FULL. Returns the
+/// time the inserts took.
+fn raw_sqlite(path: &Path, sample: &SampleRow) -> Duration {
+    let conn = rusqlite::Connection::open(path).expect("raw db opens");
+    conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
+    conn.pragma_update(None, "synchronous", "FULL").expect("synchronous=FULL");
+    conn.execute_batch(
+        "CREATE TABLE steps (
+            workflow    TEXT NOT NULL,
+            instance    TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            count       INTEGER NOT NULL,
+            seq         INTEGER NOT NULL,
+            state       TEXT NOT NULL,
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            output      TEXT,
+            error       TEXT,
+            config      TEXT,
+            started_at  INTEGER NOT NULL,
+            ended_at    INTEGER,
+            wake_at     INTEGER,
+            attempt_log TEXT,
+            PRIMARY KEY (workflow, instance, kind, name, count)
+        ) WITHOUT ROWID;",
+    )
+    .expect("schema");
+    let now = 1_700_000_000_000i64;
+    let mut stmt = conn
+        .prepare(
+            "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
+                attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
+             VALUES (?1, ?2, 'do', ?3, 1, ?4, 'done', 1, ?5, NULL, ?6, ?7, ?7, NULL, ?8)",
+        )
+        .expect("prepare");
+    let start = Instant::now();
+    let deadline = start + STEPS_DEADLINE;
+    let mut rows = 0u64;
+    for i in 0..STEP_INSTANCES {
+        let instance = format!("steps-{i}");
+        for s in 0..STEPS_PER_INSTANCE {
+            stmt.execute(rusqlite::params![
+                BenchSteps::NAME,
+                instance,
+                format!("s{s}"),
+                s,
+                sample.output,
+                sample.config,
+                now,
+                sample.attempt_log,
+            ])
+            .expect("insert");
+            rows += 1;
+            assert!(Instant::now() < deadline, "raw bench: only {rows} rows after {STEPS_DEADLINE:?}");
+        }
+    }
+    start.elapsed()
+}
+
+/// Resident set size in bytes (second field of /proc/self/statm × 4 KiB pages).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|f| f.parse().ok()).expect("statm's resident field");
+    pages * 4096
+}
+
+fn nap_id(i: usize) -> String {
+    format!("nap-{i:05}")
+}
+
+/// Creates instances `from..to` in batches of CHUNK and waits until each reports `waiting`.
+/// `paced`: each batch hibernates before the next is created (a steady arrival rate); else
+/// all batches are created at once, so up to `to - from` instances run simultaneously.
+/// Ids are regenerated rather than kept, so the bench itself holds nothing per instance.
+async fn create_sleepers(engine: &Engine, from: usize, to: usize, paced: bool) {
+    if paced && to - from > CHUNK {
+        let mut i = from;
+        while i < to {
+            let end = (i + CHUNK).min(to);
+            Box::pin(create_sleepers(engine, i, end, false)).await;
+            i = end;
+        }
+        return;
+    }
+    let wf = engine.workflow::<BenchNap>();
+    let mut i = from;
+    while i < to {
+        let end = (i + CHUNK).min(to);
+        let batch = (i..end).map(|j| CreateOptions::<()>::default().with_id(nap_id(j))).collect();
+        let created = wf.create_batch(batch).await.expect("create_batch");
+        assert_eq!(created.len(), end - i, "create_batch created every instance");
+        i = end;
+    }
+    let backend = engine.backend();
+    let deadline = Instant::now() + SLEEP_DEADLINE;
+    for j in from..to {
+        let id = nap_id(j);
+        loop {
+            let status = backend.status(BenchNap::NAME, &id).await.expect("status");
+            match status.status {
+                InstanceStatusKind::Waiting => break,
+                s if s.is_terminal() => panic!("{id} ended {s}: {:?}", status.error),
+                s => assert!(Instant::now() < deadline, "memory bench: {id} still {s} after {SLEEP_DEADLINE:?}"),
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    // Waiting is written as the runner lets go; wait for every timer to be queued too.
+    while engine.pending_timers() < to {
+        assert!(
+            Instant::now() < deadline,
+            "memory bench: {} timers pending, expected {to}, after {SLEEP_DEADLINE:?}",
+            engine.pending_timers()
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Resident memory per hibernating instance, on a fresh journal.
+async fn sleeping_memory(paced: bool) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let engine = Engine::builder()
+        .path(dir.path().join("journal.db"))
+        .register::<BenchNap>()
+        .open()
+        .await
+        .expect("the engine opens");
+
+    create_sleepers(&engine, 0, WARMUP_SLEEPERS, true).await;
+    let before = rss();
+    create_sleepers(&engine, WARMUP_SLEEPERS, WARMUP_SLEEPERS + SLEEPERS, paced).await;
+    let after = rss();
+
+    let per = after.saturating_sub(before) / SLEEPERS as u64;
+    if paced {
+        println!("rss per sleeping instance: {per} bytes ({SLEEPERS} instances created 100 at a time, goal < 2048)");
+    } else {
+        println!(
+            "rss per sleeping instance after a burst: {per} bytes ({SLEEPERS} instances running at once \
+             first; includes memory the allocator keeps from the burst)"
+        );
+    }
+    println!("pending timers: {}", engine.pending_timers());
+}

@@ -37,9 +37,7 @@ impl Backoff {
             "constant" => Ok(Backoff::Constant),
             "linear" => Ok(Backoff::Linear),
             "exponential" => Ok(Backoff::Exponential),
-            other => Err(format!(
-                "unknown backoff \"{other}\"; expected \"constant\", \"linear\" or \"exponential\""
-            )),
+            other => Err(format!("unknown backoff \"{other}\"; expected \"constant\", \"linear\" or \"exponential\"")),
         }
     }
 }
@@ -102,23 +100,14 @@ impl StepConfig {
 
     /// Merges `self` over `defaults` and validates the result.
     /// `step_name` only feeds the error message.
-    pub fn resolve(
-        &self,
-        defaults: &ResolvedStepConfig,
-        step_name: &str,
-    ) -> Result<ResolvedStepConfig, Error> {
-        let invalid = |detail: String| {
-            Error::fatal(format!(
-                "Step config for \"{step_name}\" is in a invalid format: {detail}"
-            ))
-        };
+    pub fn resolve(&self, defaults: &ResolvedStepConfig, step_name: &str) -> Result<ResolvedStepConfig, Error> {
+        let invalid =
+            |detail: String| Error::fatal(format!("Step config for \"{step_name}\" is in a invalid format: {detail}"));
         let mut out = defaults.clone();
         if let Some(retries) = &self.retries {
             if let Some(limit) = retries.limit {
                 if limit > MAX_RETRY_LIMIT {
-                    return Err(invalid(format!(
-                        "retries.limit is {limit}, the maximum is {MAX_RETRY_LIMIT}"
-                    )));
+                    return Err(invalid(format!("retries.limit is {limit}, the maximum is {MAX_RETRY_LIMIT}")));
                 }
                 out.retries.limit = limit;
             }

@@ -42,21 +42,16 @@ fn unit_list() -> String {
 
 /// Parses `"10 seconds"`, `"1 minute"`, `"1.5 days"`, `"250 ms"`.
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
-    let (number, unit) = input.split_once(' ').ok_or_else(|| {
-        DurationError::new(input, "expected \"<number> <unit>\", e.g. \"10 seconds\"")
-    })?;
+    let (number, unit) = input
+        .split_once(' ')
+        .ok_or_else(|| DurationError::new(input, "expected \"<number> <unit>\", e.g. \"10 seconds\""))?;
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Err(DurationError::new(input, format!("\"{number}\" is not a non-negative number")));
     }
-    let value: f64 = number
-        .parse()
-        .map_err(|_| DurationError::new(input, format!("\"{number}\" is not a number")))?;
+    let value: f64 = number.parse().map_err(|_| DurationError::new(input, format!("\"{number}\" is not a number")))?;
     let singular = unit.strip_suffix('s').filter(|s| *s != "m").unwrap_or(unit);
-    let per_unit = UNITS
-        .iter()
-        .find(|(name, _)| *name == singular || *name == unit)
-        .map(|(_, ms)| *ms)
-        .ok_or_else(|| {
+    let per_unit =
+        UNITS.iter().find(|(name, _)| *name == singular || *name == unit).map(|(_, ms)| *ms).ok_or_else(|| {
             DurationError::new(input, format!("unknown unit \"{unit}\"; expected one of {}", unit_list()))
         })?;
     let millis = value * per_unit;

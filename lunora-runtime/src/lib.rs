@@ -25,8 +25,8 @@ pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, Wo
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
 pub use status::{
-    CreateOptions, Event, InstanceStatus, InstanceStatusKind, RestartFrom, Retention, RollbackOutcome,
-    RollbackState, StepId, StepKind, Timestamp,
+    CreateOptions, Event, InstanceStatus, InstanceStatusKind, RestartFrom, Retention, RollbackOutcome, RollbackState,
+    StepId, StepKind, Timestamp,
 };
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{InstanceHandle, Workflow, WorkflowHandle, WorkflowsBackend};

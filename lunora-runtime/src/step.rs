@@ -26,8 +26,7 @@ pub type Json = serde_json::Value;
 /// One attempt of a step callback, type-erased.
 pub type AttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<Json>> + Send + 'a>;
 /// A rollback handler, type-erased. Called once per rollback attempt.
-pub type RollbackFn =
-    Arc<dyn Fn(RollbackContext<Json>) -> BoxFuture<'static, Result<()>> + Send + Sync>;
+pub type RollbackFn = Arc<dyn Fn(RollbackContext<Json>) -> BoxFuture<'static, Result<()>> + Send + Sync>;
 
 /// A rollback handler with its own config.
 #[derive(Clone)]
@@ -102,8 +101,7 @@ impl<T: DeserializeOwned + Send + 'static> Rollback<T> {
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Json> {
-    serde_json::to_value(value)
-        .map_err(|e| Error::named(UNSERIALIZABLE, format!("value cannot be serialised: {e}")))
+    serde_json::to_value(value).map_err(|e| Error::named(UNSERIALIZABLE, format!("value cannot be serialised: {e}")))
 }
 
 fn from_json<T: DeserializeOwned>(json: Json, what: &str) -> Result<T> {
@@ -196,11 +194,7 @@ impl WorkflowStep {
     }
 
     /// `step.sleep(name, duration)`: at most 365 days; not counted in the step limit.
-    pub fn sleep(
-        &self,
-        name: impl Into<String>,
-        duration: impl Into<DurationInput>,
-    ) -> BoxFuture<'_, Result<()>> {
+    pub fn sleep(&self, name: impl Into<String>, duration: impl Into<DurationInput>) -> BoxFuture<'_, Result<()>> {
         self.backend.sleep(name.into(), duration.into())
     }
 

@@ -141,7 +141,11 @@ impl TestEngine {
 
     /// Waits until the instance has `status`. Fails at once, with the instance's error, if it
     /// ends in another terminal status.
-    pub async fn wait_for_status<W>(&self, instance: &InstanceHandle<W>, status: InstanceStatusKind) -> Result<RawStatus> {
+    pub async fn wait_for_status<W>(
+        &self,
+        instance: &InstanceHandle<W>,
+        status: InstanceStatusKind,
+    ) -> Result<RawStatus> {
         let (workflow, id) = (instance.workflow_name(), instance.id());
         let what = format!("instance {id} to reach status {status}");
         self.wait_for(&what, || {

@@ -55,12 +55,7 @@ pub trait WorkflowsBackend: Send + Sync {
     fn pause<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>>;
     fn resume<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>>;
     fn terminate<'a>(&'a self, workflow: &'a str, id: &'a str, rollback: bool) -> BoxFuture<'a, Result<()>>;
-    fn restart<'a>(
-        &'a self,
-        workflow: &'a str,
-        id: &'a str,
-        from: Option<RestartFrom>,
-    ) -> BoxFuture<'a, Result<()>>;
+    fn restart<'a>(&'a self, workflow: &'a str, id: &'a str, from: Option<RestartFrom>) -> BoxFuture<'a, Result<()>>;
     fn send_event<'a>(
         &'a self,
         workflow: &'a str,
@@ -127,10 +122,7 @@ impl<W: Workflow> WorkflowHandle<W> {
     }
 
     /// Starts 1–100 instances at once; ids that already exist are skipped (idempotent).
-    pub async fn create_batch(
-        &self,
-        batch: Vec<CreateOptions<W::Params>>,
-    ) -> Result<Vec<InstanceHandle<W>>> {
+    pub async fn create_batch(&self, batch: Vec<CreateOptions<W::Params>>) -> Result<Vec<InstanceHandle<W>>> {
         let requests = batch
             .into_iter()
             .map(|o| Ok(CreateRequest { id: o.id, params: encode(o.params)?, retention: o.retention }))
@@ -228,11 +220,9 @@ impl<W: Workflow> InstanceHandle<W> {
     /// `{status, error?, output?, rollback}` with the output decoded as `W::Output`.
     pub async fn status(&self) -> Result<InstanceStatus<W::Output>> {
         let raw = self.status_json().await?;
-        let output = raw
-            .output
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| Error::internal(format!("instance output does not decode as the workflow's output type: {e}")))?;
+        let output = raw.output.map(serde_json::from_value).transpose().map_err(|e| {
+            Error::internal(format!("instance output does not decode as the workflow's output type: {e}"))
+        })?;
         Ok(InstanceStatus { status: raw.status, error: raw.error, output, rollback: raw.rollback })
     }
 }

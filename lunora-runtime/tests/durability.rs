@@ -80,7 +80,8 @@ async fn open(db: &Path) -> Engine {
 #[ignore = "child process of kill_nine_at_many_points_loses_nothing"]
 async fn crash_child() {
     let dir = PathBuf::from(std::env::var("LUNORA_CRASH_DIR").expect("run by the parent test"));
-    let accepted: BTreeSet<String> = std::env::var("LUNORA_ACCEPTED").unwrap_or_default().split(',').map(str::to_owned).collect();
+    let accepted: BTreeSet<String> =
+        std::env::var("LUNORA_ACCEPTED").unwrap_or_default().split(',').map(str::to_owned).collect();
     let engine = open(&dir.join("journal.db")).await;
     let wf = engine.workflow::<Chain>();
     let effects = dir.join("effects.log").display().to_string();
@@ -134,9 +135,8 @@ async fn kill_nine_at_many_points_loses_nothing() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(|l| l.ok()).collect::<Vec<String>>()
-        });
+        let reader =
+            std::thread::spawn(move || BufReader::new(stdout).lines().map_while(|l| l.ok()).collect::<Vec<String>>());
         // xorshift. Two runs in three are killed 0-5 ms after steps start running again
         // (mid-step, mid-commit); the others 1-15 ms after spawn (start-up, creation, events,
         // the sleep, replays).
@@ -167,7 +167,9 @@ async fn kill_nine_at_many_points_loses_nothing() {
             std::thread::sleep(Duration::from_micros(200));
         }
         let lines = reader.join().unwrap();
-        if std::env::var_os("LUNORA_DEBUG_CRASH").is_some() { eprintln!("run {run} killed={killed} {lines:?}"); }
+        if std::env::var_os("LUNORA_DEBUG_CRASH").is_some() {
+            eprintln!("run {run} killed={killed} {lines:?}");
+        }
         for line in &lines {
             // The test harness may print "test crash_child ... " on the same line.
             if let Some((_, what)) = line.split_once("ACCEPTED ") {

@@ -11,7 +11,10 @@ use lunora_runtime::*;
 #[tokio::test]
 async fn a_thirty_day_sleep_finishes_in_milliseconds_and_steps_are_memoised() {
     let (t, fx) = engine_with(|b| b.register::<Pipeline>()).await;
-    t.modify_instance::<Pipeline>("o-1", Modifiers::new().mock_event("shipment-created", serde_json::json!({"tracking": "T-9"})));
+    t.modify_instance::<Pipeline>(
+        "o-1",
+        Modifiers::new().mock_event("shipment-created", serde_json::json!({"tracking": "T-9"})),
+    );
     let wall = Instant::now();
     let inst = t
         .workflow::<Pipeline>()
@@ -84,12 +87,17 @@ async fn harness_mocks_step_errors_results_and_timeouts() {
             .mock_step_error(StepSelector::name("call"), Error::new("mocked outage"), Some(2))
             .disable_retry_delays(None),
     );
-    let inst = t.workflow::<FlakyFlow>().create(CreateOptions::params(params.clone()).with_id("mocked-error")).await.unwrap();
+    let inst =
+        t.workflow::<FlakyFlow>().create(CreateOptions::params(params.clone()).with_id("mocked-error")).await.unwrap();
     assert_eq!(t.wait_for_step_result::<_, String>(&inst, StepSelector::name("call")).await.unwrap(), "ok on 3");
     assert_eq!(fx.all(), ["attempt 3"], "the two mocked attempts never ran the callback");
 
-    t.modify_instance::<FlakyFlow>("mocked-result", Modifiers::new().mock_step_result(StepSelector::name("call"), "from mock"));
-    let inst = t.workflow::<FlakyFlow>().create(CreateOptions::params(params.clone()).with_id("mocked-result")).await.unwrap();
+    t.modify_instance::<FlakyFlow>(
+        "mocked-result",
+        Modifiers::new().mock_step_result(StepSelector::name("call"), "from mock"),
+    );
+    let inst =
+        t.workflow::<FlakyFlow>().create(CreateOptions::params(params.clone()).with_id("mocked-result")).await.unwrap();
     t.wait_for_status(&inst, InstanceStatusKind::Complete).await.unwrap();
     assert_eq!(inst.status().await.unwrap().output.unwrap(), "from mock");
 
@@ -188,7 +196,8 @@ async fn terminate_rolls_back_only_when_asked_and_refuses_terminal_instances() {
     let status = rb.status().await.unwrap();
     assert_eq!(status.status, InstanceStatusKind::Terminated);
     assert_eq!(status.rollback.unwrap().outcome, RollbackOutcome::Complete);
-    let undone: Vec<String> = fx.all().into_iter().filter(|e| e.starts_with("undo")).map(|e| e[5..12].to_owned()).collect();
+    let undone: Vec<String> =
+        fx.all().into_iter().filter(|e| e.starts_with("undo")).map(|e| e[5..12].to_owned()).collect();
     assert_eq!(undone, ["ship-1 ", "charge-", "reserve"]);
 }
 
@@ -215,7 +224,9 @@ async fn pause_interrupts_a_sleep_and_resume_shifts_it_by_the_pause_length() {
 #[tokio::test]
 async fn restart_from_a_step_keeps_the_steps_before_it() {
     let (t, fx) = engine_with(|b| b.register::<Pipeline>()).await;
-    t.modify_workflow::<Pipeline>(Modifiers::new().mock_event("shipment-created", serde_json::json!({"tracking": "T"})));
+    t.modify_workflow::<Pipeline>(
+        Modifiers::new().mock_event("shipment-created", serde_json::json!({"tracking": "T"})),
+    );
     let inst = t.workflow::<Pipeline>().create(CreateOptions::params(Order { order_id: "1".into() })).await.unwrap();
     t.run_to_completion(&inst).await.unwrap();
     assert_eq!(fx.all(), ["load", "charge"]);
@@ -287,7 +298,10 @@ async fn bad_instance_ids_params_events_and_unknown_instances_are_rejected() {
 
     let huge = vec!["x".repeat(1 << 20)];
     let err = wf.create(CreateOptions::params(huge)).await.unwrap_err();
-    assert_eq!(err.to_string(), "WorkflowError: (instance.invalid_params) params is 1048580 bytes, the limit is 1 MiB (1048576 bytes)");
+    assert_eq!(
+        err.to_string(),
+        "WorkflowError: (instance.invalid_params) params is 1048580 bytes, the limit is 1 MiB (1048576 bytes)"
+    );
 
     let err = wf.get("missing").await.unwrap_err();
     assert_eq!(err.to_string(), "WorkflowError: (instance.not_found) no instance \"missing\" in workflow \"waiter\"");
@@ -304,7 +318,14 @@ async fn bad_instance_ids_params_events_and_unknown_instances_are_rejected() {
     let untyped: WorkflowHandle<Pipeline> = WorkflowHandle::named(t.engine().backend(), "pipeline");
     let backend = t.engine().backend();
     let err = backend
-        .create("pipeline", lunora_runtime::workflow::CreateRequest { id: Some("p".into()), params: Some(serde_json::json!({"nope": 1})), retention: None })
+        .create(
+            "pipeline",
+            lunora_runtime::workflow::CreateRequest {
+                id: Some("p".into()),
+                params: Some(serde_json::json!({"nope": 1})),
+                retention: None,
+            },
+        )
         .await
         .unwrap_err();
     assert!(err.message().starts_with("(instance.invalid_params) params do not match workflow \"pipeline\""), "{err}");
@@ -327,4 +348,105 @@ async fn create_batch_is_bounded_and_idempotent_on_ids() {
     assert_eq!(again.iter().map(|i| i.id()).collect::<Vec<_>>(), ["a", "c"]);
     let status = t.wait_for_status(&again[0], InstanceStatusKind::Complete).await.unwrap();
     assert_eq!(status.output.unwrap(), serde_json::json!(["e=\"first\""]), "the existing instance was not reset");
+}
+
+async fn gated_engine() -> (testing::TestEngine, Effects, Gate) {
+    let gate = Gate::default();
+    let fx = Effects::default();
+    let t = testing::TestEngine::builder()
+        .env(Env::new().with(fx.clone()).with(gate.clone()))
+        .register::<Gated>()
+        .open()
+        .await
+        .unwrap();
+    (t, fx, gate)
+}
+
+async fn until_effect(fx: &Effects, what: &str) {
+    for _ in 0..2_000 {
+        if fx.count(what) > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("{what:?} never happened: {:?}", fx.all());
+}
+
+#[tokio::test]
+async fn pause_lets_the_in_flight_step_finish_and_starts_no_new_one() {
+    let (t, fx, gate) = gated_engine().await;
+    let inst = t.workflow::<Gated>().create(CreateOptions::default()).await.unwrap();
+    until_effect(&fx, "first started").await;
+    inst.pause().await.unwrap();
+    assert_eq!(inst.status().await.unwrap().status, InstanceStatusKind::WaitingForPause);
+    gate.0.add_permits(1);
+    t.wait_for_status(&inst, InstanceStatusKind::Paused).await.unwrap();
+    assert_eq!(fx.all(), ["first started", "first done"], "second did not start while pausing");
+    inst.resume().await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Complete).await.unwrap();
+    assert_eq!(fx.all(), ["first started", "first done", "second"]);
+}
+
+#[tokio::test]
+async fn resume_while_waiting_for_pause_just_continues() {
+    let (t, fx, gate) = gated_engine().await;
+    let inst = t.workflow::<Gated>().create(CreateOptions::default()).await.unwrap();
+    until_effect(&fx, "first started").await;
+    inst.pause().await.unwrap();
+    inst.resume().await.unwrap();
+    assert_eq!(inst.status().await.unwrap().status, InstanceStatusKind::Running);
+    gate.0.add_permits(1);
+    t.wait_for_status(&inst, InstanceStatusKind::Complete).await.unwrap();
+    assert_eq!(fx.all(), ["first started", "first done", "second"]);
+}
+
+#[tokio::test]
+async fn terminate_stops_a_running_step_at_once() {
+    let (t, fx, _gate) = gated_engine().await;
+    let inst = t.workflow::<Gated>().create(CreateOptions::default()).await.unwrap();
+    until_effect(&fx, "first started").await;
+    inst.terminate().await.unwrap();
+    let status = inst.status().await.unwrap();
+    assert_eq!((status.status, status.error), (InstanceStatusKind::Terminated, None));
+    assert_eq!(inst.send_event("x", 1).await.unwrap_err().code(), Some("instance.cannot_send_event"));
+}
+
+struct Panicky;
+
+impl Workflow for Panicky {
+    type Params = bool;
+    type Output = String;
+    const NAME: &'static str = "panicky";
+    const EXPORT_NAME: &'static str = "panicky";
+
+    async fn run(ctx: WorkflowContext<bool>) -> Result<String> {
+        let step: Result<String> = ctx
+            .step
+            .do_with("explodes", StepConfig::new().retries(1, 0u64), |s| async move {
+                if s.attempt == 1 {
+                    panic!("index out of bounds");
+                }
+                Ok("second attempt fine".to_owned())
+            })
+            .await;
+        if ctx.params {
+            panic!("the body itself panicked");
+        }
+        step
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_step_is_a_retryable_error_and_a_panicking_body_fails_the_instance() {
+    let (t, _) = engine_with(|b| b.register::<Panicky>()).await;
+    let inst = t.workflow::<Panicky>().create(CreateOptions::params(false)).await.unwrap();
+    let status = t.wait_for_status(&inst, InstanceStatusKind::Complete).await.unwrap();
+    assert_eq!(status.output.unwrap(), "second attempt fine");
+    let step = &t.steps(&inst).unwrap()[0];
+    assert_eq!(step.attempt_log[0].error.as_ref().unwrap().message(), "panicked: index out of bounds");
+
+    let inst = t.workflow::<Panicky>().create(CreateOptions::params(true)).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Errored);
+    assert_eq!(status.error.unwrap().message(), "panicked: the body itself panicked");
 }

@@ -62,14 +62,13 @@ impl Workflow for OrderPipeline {
 
     async fn run(ctx: WorkflowContext<OrderParams>) -> Result<Shipped> {
         let params = ctx.params.clone();
-        let order: Order = ctx
-            .step
-            .do_("load", |_| async { Ok(Order { id: params.order_id.clone(), amount_cents: 4200 }) })
-            .await?;
+        let order: Order =
+            ctx.step.do_("load", |_| async { Ok(Order { id: params.order_id.clone(), amount_cents: 4200 }) }).await?;
 
         ctx.step.sleep("cool-off", "1 minute").await?;
 
-        let charge_config = StepConfig::new().retries(3, "10 seconds").backoff(Backoff::Exponential).timeout("30 seconds");
+        let charge_config =
+            StepConfig::new().retries(3, "10 seconds").backoff(Backoff::Exponential).timeout("30 seconds");
         let refund = Rollback::new(|rc: RollbackContext<Receipt>| async move {
             let payments = rc.env.get::<Arc<Payments>>().expect("Payments in env");
             payments.refunds.fetch_add(1, Ordering::SeqCst);
@@ -101,10 +100,8 @@ impl Workflow for OrderPipeline {
 
         // Cloudflare allows only [a-zA-Z0-9_-] in event types, so `shipment.created` is spelled
         // with a dash.
-        let shipment: Event<Shipment> = ctx
-            .step
-            .wait_for_event_with_timeout("await-shipment", "shipment-created", "7 days")
-            .await?;
+        let shipment: Event<Shipment> =
+            ctx.step.wait_for_event_with_timeout("await-shipment", "shipment-created", "7 days").await?;
         Ok(Shipped { order, receipt, tracking_id: shipment.payload.tracking_id })
     }
 }
@@ -138,7 +135,8 @@ fn result_of(step: &StepRow) -> String {
 fn print_timeline(steps: &[StepRow], created_at: i64) {
     println!("  {:<22} {:<13} {:>8} {:>10} {:>10}  result", "step", "kind", "attempts", "at", "took");
     for step in steps {
-        let attempts = if matches!(step.kind, RowKind::Do | RowKind::Rollback) { step.attempts.to_string() } else { "-".into() };
+        let attempts =
+            if matches!(step.kind, RowKind::Do | RowKind::Rollback) { step.attempts.to_string() } else { "-".into() };
         let took = step.ended_at.map(|end| duration(end - step.started_at)).unwrap_or_else(|| "…".into());
         println!(
             "  {:<22} {:<13} {:>8} {:>10} {:>10}  {}",
@@ -198,7 +196,11 @@ async fn run_scenario(
     }
     *logs_seen = logs.len();
     if let Some(rollback) = &status.rollback {
-        println!("  rollback: {:?}{}", rollback.outcome, rollback.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default());
+        println!(
+            "  rollback: {:?}{}",
+            rollback.outcome,
+            rollback.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+        );
     }
     Ok(status.status)
 }

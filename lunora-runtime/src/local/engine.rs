@@ -33,6 +33,9 @@ use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackSta
 use crate::step::{BoxFuture, Json, WorkflowStep};
 use crate::workflow::{CreateRequest, RawStatus, Workflow, WorkflowHandle, WorkflowsBackend};
 
+/// Modifiers per workflow and, optionally, per instance id.
+pub(crate) type ModifierMap = HashMap<(Arc<str>, Option<Arc<str>>), Arc<Modifiers>>;
+
 /// Identifies an instance: deployed workflow name and instance id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct InstanceKey {
@@ -45,8 +48,14 @@ pub(crate) trait ErasedWorkflow: Send + Sync {
     fn export_name(&self) -> &'static str;
     fn step_limit(&self) -> Option<u32>;
     fn check_params(&self, params: &Json) -> std::result::Result<(), String>;
-    fn start(&self, params: Json, step: WorkflowStep, event: WorkflowEvent, env: Env, log: Logger)
-        -> Result<BoxFuture<'static, Result<Json>>>;
+    fn start(
+        &self,
+        params: Json,
+        step: WorkflowStep,
+        event: WorkflowEvent,
+        env: Env,
+        log: Logger,
+    ) -> Result<BoxFuture<'static, Result<Json>>>;
 }
 
 struct Registered<W>(PhantomData<fn() -> W>);
@@ -54,9 +63,7 @@ struct Registered<W>(PhantomData<fn() -> W>);
 /// Absent params are `{}` on Cloudflare; a unit params type reads them as `null`.
 fn decode_params<P: serde::de::DeserializeOwned>(params: &Json) -> std::result::Result<P, serde_json::Error> {
     match serde_json::from_value(params.clone()) {
-        Err(e) if params.as_object().is_some_and(|o| o.is_empty()) => {
-            serde_json::from_value(Json::Null).map_err(|_| e)
-        }
+        Err(e) if params.as_object().is_some_and(|o| o.is_empty()) => serde_json::from_value(Json::Null).map_err(|_| e),
         other => other,
     }
 }
@@ -74,8 +81,14 @@ impl<W: Workflow> ErasedWorkflow for Registered<W> {
         decode_params::<W::Params>(params).map(drop).map_err(|e| e.to_string())
     }
 
-    fn start(&self, params: Json, step: WorkflowStep, event: WorkflowEvent, env: Env, log: Logger)
-        -> Result<BoxFuture<'static, Result<Json>>> {
+    fn start(
+        &self,
+        params: Json,
+        step: WorkflowStep,
+        event: WorkflowEvent,
+        env: Env,
+        log: Logger,
+    ) -> Result<BoxFuture<'static, Result<Json>>> {
         let params: W::Params = decode_params(&params)
             .map_err(|e| Error::fatal(format!("instance params do not decode as the workflow's params type: {e}")))?;
         let ctx = WorkflowContext { step, params, event, env, log };
@@ -140,7 +153,7 @@ pub(crate) struct Inner {
     pub defaults: ResolvedStepConfig,
     pub env: Env,
     pub sink: Arc<dyn LogSink>,
-    pub modifiers: Mutex<HashMap<(Arc<str>, Option<Arc<str>>), Arc<Modifiers>>>,
+    pub modifiers: Mutex<ModifierMap>,
     /// Bumped on every journal change, for the test harness's waits.
     pub changed: Notify,
     workflows: HashMap<String, (Arc<str>, Arc<dyn ErasedWorkflow>)>,
@@ -220,15 +233,15 @@ impl EngineBuilder {
                 if limit == 0 || limit > validate::MAX_STEP_LIMIT {
                     return Err(Error::workflow(
                         "workflow.invalid_limits",
-                        format!("workflow {name:?}: limits.steps is {limit}, it must be 1..={}", validate::MAX_STEP_LIMIT),
+                        format!(
+                            "workflow {name:?}: limits.steps is {limit}, it must be 1..={}",
+                            validate::MAX_STEP_LIMIT
+                        ),
                     ));
                 }
             }
             if workflows.insert(name.to_owned(), (Arc::from(name), wf)).is_some() {
-                return Err(Error::workflow(
-                    "workflow.duplicate",
-                    format!("workflow {name:?} is registered twice"),
-                ));
+                return Err(Error::workflow("workflow.duplicate", format!("workflow {name:?} is registered twice")));
             }
         }
         let journal = Journal::open(self.path.as_deref(), self.durability)?;
@@ -302,7 +315,7 @@ impl Engine {
         Timestamp(self.inner.clock.now())
     }
 
-    pub(crate) fn modifiers(&self) -> MutexGuard<'_, HashMap<(Arc<str>, Option<Arc<str>>), Arc<Modifiers>>> {
+    pub(crate) fn modifiers(&self) -> MutexGuard<'_, ModifierMap> {
         lock(&self.inner.modifiers)
     }
 
@@ -341,12 +354,9 @@ impl Inner {
     }
 
     fn require_instance(&self, workflow: &str, id: &str) -> Result<InstanceRow> {
-        lock(&self.journal)
-            .instance(workflow, id)
-            .map_err(storage("read of an instance"))?
-            .ok_or_else(|| {
-                Error::workflow("instance.not_found", format!("no instance {id:?} in workflow {workflow:?}"))
-            })
+        lock(&self.journal).instance(workflow, id).map_err(storage("read of an instance"))?.ok_or_else(|| {
+            Error::workflow("instance.not_found", format!("no instance {id:?} in workflow {workflow:?}"))
+        })
     }
 
     pub fn notify_changed(&self) {
@@ -453,13 +463,26 @@ impl Inner {
                 self.sink.write(crate::context::Level::Error, &format!("[lunora] instance {}: {err}", key.id));
                 let now = self.clock.now();
                 self.release(&key, &control, |inner| {
-                    let _ = lock(&inner.journal).finish(&key.workflow, &key.id, InstanceStatusKind::Errored, None, Some(&err), None, now);
+                    let _ = lock(&inner.journal).finish(
+                        &key.workflow,
+                        &key.id,
+                        InstanceStatusKind::Errored,
+                        None,
+                        Some(&err),
+                        None,
+                        now,
+                    );
                 });
             }
         }
     }
 
-    async fn drive_owned(self: &Arc<Self>, key: &InstanceKey, control: &Arc<Control>, reason: Reason) -> Result<Option<LastWrite>> {
+    async fn drive_owned(
+        self: &Arc<Self>,
+        key: &InstanceKey,
+        control: &Arc<Control>,
+        reason: Reason,
+    ) -> Result<Option<LastWrite>> {
         let Some(row) = lock(&self.journal).instance(&key.workflow, &key.id).map_err(storage("read"))? else {
             return Ok(None);
         };
@@ -488,7 +511,11 @@ impl Inner {
                 return Ok(None);
             }
             let rollback = run.run_rollbacks(&phase.error).await;
-            let status = if phase.end_status == "terminated" { InstanceStatusKind::Terminated } else { InstanceStatusKind::Errored };
+            let status = if phase.end_status == "terminated" {
+                InstanceStatusKind::Terminated
+            } else {
+                InstanceStatusKind::Errored
+            };
             let error = (status == InstanceStatusKind::Errored).then(|| phase.error.clone());
             return Ok(Some(LastWrite::Finish { status, output: None, error, rollback: Some(rollback) }));
         }
@@ -497,17 +524,39 @@ impl Inner {
         let run = self.new_run(key, control, &row, crate::local::run::Mode::Normal)?;
         let body = match self.start_body(key, &run, &row) {
             Ok(body) => body,
-            Err(err) => return Ok(Some(LastWrite::Finish { status: InstanceStatusKind::Errored, output: None, error: Some(err), rollback: None })),
+            Err(err) => {
+                return Ok(Some(LastWrite::Finish {
+                    status: InstanceStatusKind::Errored,
+                    output: None,
+                    error: Some(err),
+                    rollback: None,
+                }))
+            }
         };
         Ok(match run.execute(body).await {
             Outcome::Aborted => None,
             Outcome::Suspended { wake_at } => Some(LastWrite::Suspend { wake_at }),
-            Outcome::Fatal(err) => Some(LastWrite::Finish { status: InstanceStatusKind::Errored, output: None, error: Some(err), rollback: None }),
+            Outcome::Fatal(err) => Some(LastWrite::Finish {
+                status: InstanceStatusKind::Errored,
+                output: None,
+                error: Some(err),
+                rollback: None,
+            }),
             Outcome::Finished(Ok(output)) => {
                 let text = output.to_string();
                 match validate::size("the workflow's output", text.len()) {
-                    Ok(()) => Some(LastWrite::Finish { status: InstanceStatusKind::Complete, output: Some(text), error: None, rollback: None }),
-                    Err(why) => Some(LastWrite::Finish { status: InstanceStatusKind::Errored, output: None, error: Some(Error::internal(why)), rollback: None }),
+                    Ok(()) => Some(LastWrite::Finish {
+                        status: InstanceStatusKind::Complete,
+                        output: Some(text),
+                        error: None,
+                        rollback: None,
+                    }),
+                    Err(why) => Some(LastWrite::Finish {
+                        status: InstanceStatusKind::Errored,
+                        output: None,
+                        error: Some(Error::internal(why)),
+                        rollback: None,
+                    }),
                 }
             }
             Outcome::Finished(Err(err)) => {
@@ -518,12 +567,23 @@ impl Inner {
                 } else {
                     None
                 };
-                Some(LastWrite::Finish { status: InstanceStatusKind::Errored, output: None, error: Some(err), rollback })
+                Some(LastWrite::Finish {
+                    status: InstanceStatusKind::Errored,
+                    output: None,
+                    error: Some(err),
+                    rollback,
+                })
             }
         })
     }
 
-    fn new_run(self: &Arc<Self>, key: &InstanceKey, control: &Arc<Control>, row: &InstanceRow, mode: crate::local::run::Mode) -> Result<Arc<Run>> {
+    fn new_run(
+        self: &Arc<Self>,
+        key: &InstanceKey,
+        control: &Arc<Control>,
+        row: &InstanceRow,
+        mode: crate::local::run::Mode,
+    ) -> Result<Arc<Run>> {
         let (_, wf) = self.registered(&key.workflow)?;
         let steps = lock(&self.journal).steps(&key.workflow, &key.id).map_err(storage("read of steps"))?;
         let modifiers = self.modifiers_for(key);
@@ -540,7 +600,12 @@ impl Inner {
         ))
     }
 
-    fn start_body(&self, key: &InstanceKey, run: &Arc<Run>, row: &InstanceRow) -> Result<BoxFuture<'static, Result<Json>>> {
+    fn start_body(
+        &self,
+        key: &InstanceKey,
+        run: &Arc<Run>,
+        row: &InstanceRow,
+    ) -> Result<BoxFuture<'static, Result<Json>>> {
         let (_, wf) = self.registered(&key.workflow)?;
         let event = WorkflowEvent {
             payload: row.params.clone(),
@@ -642,7 +707,13 @@ impl Inner {
             let live = lock(&self.live);
             if let Some(owner) = live.get(&key) {
                 if owner.runner && owner.pause.swap(false, Ordering::SeqCst) {
-                    lock(&self.journal).set_status(workflow, id, InstanceStatusKind::Running, None).map_err(storage("resume"))?;
+                    // Branches that parked for the pause stay parked in this run: run again
+                    // right after it stops.
+                    owner.poke.store(true, Ordering::SeqCst);
+                    owner.wake();
+                    lock(&self.journal)
+                        .set_status(workflow, id, InstanceStatusKind::Running, None)
+                        .map_err(storage("resume"))?;
                     return Ok(());
                 }
             }
@@ -677,7 +748,12 @@ impl Inner {
         }
     }
 
-    async fn terminate_owned(self: &Arc<Self>, key: &InstanceKey, control: &Arc<Control>, rollback: bool) -> Result<LastWrite> {
+    async fn terminate_owned(
+        self: &Arc<Self>,
+        key: &InstanceKey,
+        control: &Arc<Control>,
+        rollback: bool,
+    ) -> Result<LastWrite> {
         let row = self.require_instance(&key.workflow, &key.id)?;
         if row.status.is_terminal() {
             return Err(Error::workflow(
@@ -708,7 +784,8 @@ impl Inner {
                 Some(target) => {
                     let steps = lock(&self.journal).steps(workflow, id).map_err(storage("read of steps"))?;
                     let kind = RowKind::from(target.kind);
-                    let found = steps.iter().find(|s| s.kind == kind && s.name == target.name && s.count == target.count);
+                    let found =
+                        steps.iter().find(|s| s.kind == kind && s.name == target.name && s.count == target.count);
                     match found {
                         Some(step) => Some(step.seq),
                         None => {
@@ -716,7 +793,9 @@ impl Inner {
                                 "instance.cannot_restart",
                                 format!(
                                     "instance {id:?} has no {} step {:?} with count {} to restart from",
-                                    target.kind.as_str(), target.name, target.count
+                                    target.kind.as_str(),
+                                    target.name,
+                                    target.count
                                 ),
                             ))
                         }
@@ -735,7 +814,8 @@ impl Inner {
         let key = self.key(workflow, id)?;
         validate::event_type(event_type)?;
         let text = payload.to_string();
-        validate::size("the event payload", text.len()).map_err(|why| Error::workflow("instance.invalid_event", why))?;
+        validate::size("the event payload", text.len())
+            .map_err(|why| Error::workflow("instance.invalid_event", why))?;
         let row = self.require_instance(workflow, id)?;
         if row.status.is_terminal() {
             return Err(Error::workflow(
@@ -757,7 +837,9 @@ impl Inner {
             if status != InstanceStatusKind::Waiting && status != InstanceStatusKind::Queued {
                 return Ok(());
             }
-            lock(&self.journal).set_status(workflow, id, InstanceStatusKind::Queued, None).map_err(storage("wake-up"))?;
+            lock(&self.journal)
+                .set_status(workflow, id, InstanceStatusKind::Queued, None)
+                .map_err(storage("wake-up"))?;
         }
         self.notify_changed();
         self.spawn_drive(key, Reason::Poke);
@@ -776,14 +858,20 @@ impl LastWrite {
         let now = inner.clock.now();
         let mut journal = lock(&inner.journal);
         let result = match self {
-            LastWrite::Finish { status, output, error, rollback } => {
-                journal.finish(&key.workflow, &key.id, status, output.as_deref(), error.as_ref(), rollback.as_ref(), now)
-            }
+            LastWrite::Finish { status, output, error, rollback } => journal.finish(
+                &key.workflow,
+                &key.id,
+                status,
+                output.as_deref(),
+                error.as_ref(),
+                rollback.as_ref(),
+                now,
+            ),
             LastWrite::Suspend { wake_at } => {
                 if control.pause.load(Ordering::SeqCst) {
-                    journal.set_paused(&key.workflow, &key.id, now).and_then(|()| {
-                        journal.set_status(&key.workflow, &key.id, InstanceStatusKind::Paused, wake_at)
-                    })
+                    journal
+                        .set_paused(&key.workflow, &key.id, now)
+                        .and_then(|()| journal.set_status(&key.workflow, &key.id, InstanceStatusKind::Paused, wake_at))
                 } else {
                     let r = journal.set_status(&key.workflow, &key.id, InstanceStatusKind::Waiting, wake_at);
                     if let Some(at) = wake_at {
@@ -794,7 +882,10 @@ impl LastWrite {
             }
         };
         if let Err(e) = result {
-            inner.sink.write(crate::context::Level::Error, &format!("[lunora] instance {}: journal write failed: {e}", key.id));
+            inner.sink.write(
+                crate::context::Level::Error,
+                &format!("[lunora] instance {}: journal write failed: {e}", key.id),
+            );
         }
     }
 }
@@ -834,17 +925,30 @@ impl WorkflowsBackend for EngineBackend {
     fn create<'a>(&'a self, workflow: &'a str, request: CreateRequest) -> BoxFuture<'a, Result<String>> {
         Box::pin(async move {
             let (id, params, retention) = self.0.create_one(workflow, &request)?;
-            let new = NewInstance { workflow, id: &id, params: &params, retention: retention.as_deref(), created_at: self.0.clock.now() };
+            let new = NewInstance {
+                workflow,
+                id: &id,
+                params: &params,
+                retention: retention.as_deref(),
+                created_at: self.0.clock.now(),
+            };
             let inserted = lock(&self.0.journal).insert_instance(&new).map_err(storage("create"))?;
             if !inserted {
-                return Err(Error::workflow("instance.already_exists", format!("an instance with id {id:?} already exists in workflow {workflow:?}")));
+                return Err(Error::workflow(
+                    "instance.already_exists",
+                    format!("an instance with id {id:?} already exists in workflow {workflow:?}"),
+                ));
             }
             self.0.after_create(workflow, &id)?;
             Ok(id)
         })
     }
 
-    fn create_batch<'a>(&'a self, workflow: &'a str, requests: Vec<CreateRequest>) -> BoxFuture<'a, Result<Vec<String>>> {
+    fn create_batch<'a>(
+        &'a self,
+        workflow: &'a str,
+        requests: Vec<CreateRequest>,
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(async move {
             if requests.is_empty() || requests.len() > validate::MAX_BATCH {
                 return Err(Error::workflow(
@@ -856,7 +960,13 @@ impl WorkflowsBackend for EngineBackend {
             let now = self.0.clock.now();
             let news: Vec<NewInstance<'_>> = prepared
                 .iter()
-                .map(|(id, params, retention)| NewInstance { workflow, id, params, retention: retention.as_deref(), created_at: now })
+                .map(|(id, params, retention)| NewInstance {
+                    workflow,
+                    id,
+                    params,
+                    retention: retention.as_deref(),
+                    created_at: now,
+                })
                 .collect();
             let inserted = lock(&self.0.journal).insert_instances(&news).map_err(storage("createBatch"))?;
             for ((id, _, _), new) in prepared.iter().zip(inserted) {
@@ -895,7 +1005,13 @@ impl WorkflowsBackend for EngineBackend {
         Box::pin(async move { self.0.restart(workflow, id, from).await })
     }
 
-    fn send_event<'a>(&'a self, workflow: &'a str, id: &'a str, event_type: &'a str, payload: Json) -> BoxFuture<'a, Result<()>> {
+    fn send_event<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        event_type: &'a str,
+        payload: Json,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move { self.0.send_event(workflow, id, event_type, payload).await })
     }
 }

@@ -1,10 +1,10 @@
 //! The SQLite journal: instances, steps (with attempts), events.
 //!
 //! One file in WAL mode (or `:memory:`). Every state change is one transaction, so a kill at
-//! any point leaves either the old or the new state. Step completions are fsynced
-//! (`synchronous = FULL`); attempt-start markers only need to survive a process kill, which
-//! WAL guarantees without an fsync, so they are committed with `synchronous = NORMAL` and
-//! made durable by the next full commit.
+//! any point leaves either the old or the new state. Step completions and instance changes
+//! are fsynced (what `synchronous = FULL` would do); attempt-start markers only need to
+//! survive a process kill, which WAL guarantees without an fsync, so they skip it and become
+//! durable with the next fsync.
 //!
 //! A file that is not ours (another application's SQLite database, or not SQLite at all) is
 //! rejected before anything is written to it.
@@ -214,6 +214,9 @@ pub struct Phase {
     pub end_status: String,
 }
 
+/// `(workflow, id, status, wake_at)` of an instance that has not ended.
+pub type Unfinished = (String, String, InstanceStatusKind, Option<i64>);
+
 /// What a new instance is created with.
 pub struct NewInstance<'a> {
     pub workflow: &'a str,
@@ -223,13 +226,16 @@ pub struct NewInstance<'a> {
     pub created_at: i64,
 }
 
+fn io_error(e: std::io::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
 fn corrupt(msg: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
 }
 
 fn json_col<T: for<'de> Deserialize<'de>>(s: Option<String>) -> rusqlite::Result<Option<T>> {
-    s.map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("bad JSON in journal: {e}"))))
-        .transpose()
+    s.map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("bad JSON in journal: {e}")))).transpose()
 }
 
 fn to_text<T: Serialize>(v: &T) -> String {
@@ -245,7 +251,9 @@ pub fn storage(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
 pub struct Journal {
     conn: Connection,
     durability: Durability,
-    synchronous_full: bool,
+    /// `<journal>-wal`, fsynced after durable commits (`None` in memory).
+    wal_path: Option<std::path::PathBuf>,
+    wal: Option<std::fs::File>,
 }
 
 impl Journal {
@@ -258,9 +266,7 @@ impl Journal {
                  journal, point the engine at another path; it was left untouched."
             ))
         };
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = match path {
             Some(p) => Connection::open_with_flags(p, flags),
             None => Connection::open_in_memory(),
@@ -269,9 +275,7 @@ impl Journal {
         // Identify the file before writing anything: no pragma that changes the header runs
         // until we know the file is empty or ours.
         let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(bad)?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-            .map_err(bad)?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(bad)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(bad)?;
         if app_id == 0 && tables == 0 {
             conn.pragma_update(None, "journal_mode", "WAL").map_err(bad)?;
@@ -302,52 +306,77 @@ impl Journal {
             }
             conn.pragma_update(None, "journal_mode", "WAL").map_err(bad)?;
         }
-        conn.pragma_update(None, "synchronous", "FULL").map_err(bad)?;
+        // NORMAL: commits are not fsynced by SQLite; `persist` fsyncs the WAL for the ones that
+        // must survive power loss. Checkpoints still sync.
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(bad)?;
         conn.pragma_update(None, "foreign_keys", "OFF").map_err(bad)?;
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Self { conn, durability, synchronous_full: true })
+        let wal_path = path.map(|p| {
+            let mut wal = p.as_os_str().to_owned();
+            wal.push("-wal");
+            std::path::PathBuf::from(wal)
+        });
+        Ok(Self { conn, durability, wal_path, wal: None })
     }
 
-    /// Chooses the sync level of the next transaction.
-    fn sync(&mut self, full: bool) -> rusqlite::Result<()> {
-        let full = full && self.durability == Durability::Full;
-        if full != self.synchronous_full {
-            self.conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })?;
-            self.synchronous_full = full;
+    /// Runs one write (a statement or a transaction) and makes it durable if asked.
+    fn write<T>(
+        &mut self,
+        durable: bool,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let out = f(&mut self.conn)?;
+        self.persist(durable)?;
+        Ok(out)
+    }
+
+    /// Makes the last commit durable when `durable` is asked for: fsyncs the WAL, which is
+    /// what `synchronous = FULL` does after every commit. Doing it by hand lets non-durable
+    /// commits (attempt markers) skip it without switching the pragma back and forth.
+    fn persist(&mut self, durable: bool) -> rusqlite::Result<()> {
+        if !durable || self.durability != Durability::Full {
+            return Ok(());
         }
-        Ok(())
+        let Some(path) = &self.wal_path else { return Ok(()) };
+        if self.wal.is_none() {
+            self.wal = Some(std::fs::File::open(path).map_err(io_error)?);
+        }
+        self.wal.as_ref().expect("opened above").sync_data().map_err(io_error)
     }
 
     // ----- instances -------------------------------------------------------------------
 
     /// Inserts a queued instance; `false` when the id already exists.
     pub fn insert_instance(&mut self, new: &NewInstance<'_>) -> rusqlite::Result<bool> {
-        self.sync(true)?;
-        let n = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO instances (workflow, id, status, params, retention, created_at)
-             VALUES (?1, ?2, 'queued', ?3, ?4, ?5)",
-        )?
-        .execute(params![new.workflow, new.id, new.params, new.retention, new.created_at])?;
-        Ok(n == 1)
+        self.write(true, |conn| {
+            let n = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO instances (workflow, id, status, params, retention, created_at)
+                 VALUES (?1, ?2, 'queued', ?3, ?4, ?5)",
+                )?
+                .execute(params![new.workflow, new.id, new.params, new.retention, new.created_at])?;
+            Ok(n == 1)
+        })
     }
 
     /// Inserts many instances in one transaction; returns which were new.
     pub fn insert_instances(&mut self, batch: &[NewInstance<'_>]) -> rusqlite::Result<Vec<bool>> {
-        self.sync(true)?;
-        let tx = self.conn.transaction()?;
-        let mut inserted = Vec::with_capacity(batch.len());
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO instances (workflow, id, status, params, retention, created_at)
-                 VALUES (?1, ?2, 'queued', ?3, ?4, ?5)",
-            )?;
-            for new in batch {
-                let n = stmt.execute(params![new.workflow, new.id, new.params, new.retention, new.created_at])?;
-                inserted.push(n == 1);
+        self.write(true, |conn| {
+            let tx = conn.transaction()?;
+            let mut inserted = Vec::with_capacity(batch.len());
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO instances (workflow, id, status, params, retention, created_at)
+                     VALUES (?1, ?2, 'queued', ?3, ?4, ?5)",
+                )?;
+                for new in batch {
+                    let n = stmt.execute(params![new.workflow, new.id, new.params, new.retention, new.created_at])?;
+                    inserted.push(n == 1);
+                }
             }
-        }
-        tx.commit()?;
-        Ok(inserted)
+            tx.commit()?;
+            Ok(inserted)
+        })
     }
 
     pub fn instance(&self, workflow: &str, id: &str) -> rusqlite::Result<Option<InstanceRow>> {
@@ -383,61 +412,66 @@ impl Journal {
         status: InstanceStatusKind,
         wake_at: Option<i64>,
     ) -> rusqlite::Result<()> {
-        self.sync(true)?;
         self.conn
             .prepare_cached("UPDATE instances SET status = ?3, wake_at = ?4 WHERE workflow = ?1 AND id = ?2")?
             .execute(params![workflow, id, status.as_str(), wake_at])?;
-        Ok(())
+        self.persist(true)
     }
 
     /// Marks the instance running, recording the first start time.
     pub fn mark_running(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
-        self.sync(false)?;
-        self.conn
-            .prepare_cached(
+        self.write(false, |conn| {
+            conn.prepare_cached(
                 "UPDATE instances SET status = 'running', wake_at = NULL,
-                        started_at = coalesce(started_at, ?3)
-                 WHERE workflow = ?1 AND id = ?2",
+                            started_at = coalesce(started_at, ?3)
+                     WHERE workflow = ?1 AND id = ?2",
             )?
             .execute(params![workflow, id, now])?;
-        Ok(())
+            Ok(())
+        })
     }
 
     pub fn set_paused(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
-        self.sync(true)?;
-        self.conn
-            .prepare_cached(
+        self.write(true, |conn| {
+            conn.prepare_cached(
                 "UPDATE instances SET status = 'paused', paused_at = coalesce(paused_at, ?3)
-                 WHERE workflow = ?1 AND id = ?2",
+                     WHERE workflow = ?1 AND id = ?2",
             )?
             .execute(params![workflow, id, now])?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Resumes a paused instance: every pending timer moves later by the pause's length.
     /// Returns the instance's new wake time.
     pub fn resume(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
-        self.sync(true)?;
-        let tx = self.conn.transaction()?;
-        let paused_at: Option<i64> = tx
-            .query_row("SELECT paused_at FROM instances WHERE workflow = ?1 AND id = ?2", params![workflow, id], |r| r.get(0))
-            .optional()?
-            .flatten();
-        let shift = paused_at.map(|p| (now - p).max(0)).unwrap_or(0);
-        tx.execute(
-            "UPDATE steps SET wake_at = wake_at + ?3
-             WHERE workflow = ?1 AND instance = ?2 AND wake_at IS NOT NULL AND state IN ('waiting', 'running')",
-            params![workflow, id, shift],
-        )?;
-        tx.execute(
-            "UPDATE instances SET status = 'queued', paused_at = NULL, wake_at = NULL
-             WHERE workflow = ?1 AND id = ?2",
-            params![workflow, id],
-        )?;
-        tx.commit()
+        self.write(true, |conn| {
+            let tx = conn.transaction()?;
+            let paused_at: Option<i64> = tx
+                .query_row(
+                    "SELECT paused_at FROM instances WHERE workflow = ?1 AND id = ?2",
+                    params![workflow, id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            let shift = paused_at.map(|p| (now - p).max(0)).unwrap_or(0);
+            tx.execute(
+                "UPDATE steps SET wake_at = wake_at + ?3
+                 WHERE workflow = ?1 AND instance = ?2 AND wake_at IS NOT NULL AND state IN ('waiting', 'running')",
+                params![workflow, id, shift],
+            )?;
+            tx.execute(
+                "UPDATE instances SET status = 'queued', paused_at = NULL, wake_at = NULL
+                 WHERE workflow = ?1 AND id = ?2",
+                params![workflow, id],
+            )?;
+            tx.commit()
+        })
     }
 
     /// Ends the instance.
+    #[allow(clippy::too_many_arguments)]
     pub fn finish(
         &mut self,
         workflow: &str,
@@ -448,58 +482,50 @@ impl Journal {
         rollback: Option<&RollbackState>,
         now: i64,
     ) -> rusqlite::Result<()> {
-        self.sync(true)?;
         self.conn
             .prepare_cached(
                 "UPDATE instances SET status = ?3, output = ?4, error = ?5, rollback = ?6,
                         ended_at = ?7, wake_at = NULL, paused_at = NULL, phase = NULL
                  WHERE workflow = ?1 AND id = ?2",
             )?
-            .execute(params![
-                workflow,
-                id,
-                status.as_str(),
-                output,
-                error.map(to_text),
-                rollback.map(to_text),
-                now
-            ])?;
-        Ok(())
+            .execute(params![workflow, id, status.as_str(), output, error.map(to_text), rollback.map(to_text), now])?;
+        self.persist(true)
     }
 
     /// Records that a rollback chain is starting (so a crash resumes it).
     pub fn set_phase(&mut self, workflow: &str, id: &str, phase: &Phase) -> rusqlite::Result<()> {
-        self.sync(true)?;
-        self.conn
-            .prepare_cached("UPDATE instances SET phase = ?3, status = 'running' WHERE workflow = ?1 AND id = ?2")?
-            .execute(params![workflow, id, to_text(phase)])?;
-        Ok(())
+        self.write(true, |conn| {
+            conn.prepare_cached("UPDATE instances SET phase = ?3, status = 'running' WHERE workflow = ?1 AND id = ?2")?
+                .execute(params![workflow, id, to_text(phase)])?;
+            Ok(())
+        })
     }
 
     /// Erases the instance's state for a restart, keeping steps that started before `keep_before_seq`.
     pub fn reset(&mut self, workflow: &str, id: &str, keep_before_seq: Option<i64>) -> rusqlite::Result<()> {
-        self.sync(true)?;
-        let tx = self.conn.transaction()?;
-        let keep = keep_before_seq.unwrap_or(i64::MIN);
-        tx.execute(
-            "DELETE FROM steps WHERE workflow = ?1 AND instance = ?2 AND (seq >= ?3 OR kind = 'rollback')",
-            params![workflow, id, keep],
-        )?;
-        tx.execute(
-            "DELETE FROM events WHERE workflow = ?1 AND instance = ?2 AND consumed = 1",
-            params![workflow, id],
-        )?;
-        tx.execute(
-            "UPDATE instances SET status = 'queued', output = NULL, error = NULL, rollback = NULL,
-                    ended_at = NULL, wake_at = NULL, paused_at = NULL, phase = NULL
-             WHERE workflow = ?1 AND id = ?2",
-            params![workflow, id],
-        )?;
-        tx.commit()
+        self.write(true, |conn| {
+            let tx = conn.transaction()?;
+            let keep = keep_before_seq.unwrap_or(i64::MIN);
+            tx.execute(
+                "DELETE FROM steps WHERE workflow = ?1 AND instance = ?2 AND (seq >= ?3 OR kind = 'rollback')",
+                params![workflow, id, keep],
+            )?;
+            tx.execute(
+                "DELETE FROM events WHERE workflow = ?1 AND instance = ?2 AND consumed = 1",
+                params![workflow, id],
+            )?;
+            tx.execute(
+                "UPDATE instances SET status = 'queued', output = NULL, error = NULL, rollback = NULL,
+                        ended_at = NULL, wake_at = NULL, paused_at = NULL, phase = NULL
+                 WHERE workflow = ?1 AND id = ?2",
+                params![workflow, id],
+            )?;
+            tx.commit()
+        })
     }
 
     /// Instances the engine must pick up after opening: `(workflow, id, status, wake_at)`.
-    pub fn unfinished(&self) -> rusqlite::Result<Vec<(String, String, InstanceStatusKind, Option<i64>)>> {
+    pub fn unfinished(&self) -> rusqlite::Result<Vec<Unfinished>> {
         let mut stmt = self.conn.prepare(
             "SELECT workflow, id, status, wake_at FROM instances
              WHERE status IN ('queued', 'running', 'waiting', 'waitingForPause')",
@@ -542,12 +568,11 @@ impl Journal {
 
     /// Writes a step row whole (insert or replace). `durable` chooses an fsynced commit.
     pub fn put_step(&mut self, workflow: &str, id: &str, row: &StepRow, durable: bool) -> rusqlite::Result<()> {
-        self.sync(durable)?;
-        self.conn
-            .prepare_cached(
+        self.write(durable, |conn| {
+            conn.prepare_cached(
                 "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
-                    attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                        attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 workflow,
@@ -566,7 +591,8 @@ impl Journal {
                 row.wake_at,
                 if row.attempt_log.is_empty() { None } else { Some(to_text(&row.attempt_log)) },
             ])?;
-        Ok(())
+            Ok(())
+        })
     }
 
     // ----- events ----------------------------------------------------------------------
@@ -579,13 +605,12 @@ impl Journal {
         payload: &str,
         timestamp: i64,
     ) -> rusqlite::Result<()> {
-        self.sync(true)?;
         self.conn
             .prepare_cached(
                 "INSERT INTO events (workflow, instance, type, payload, timestamp) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![workflow, id, event_type, payload, timestamp])?;
-        Ok(())
+        self.persist(true)
     }
 
     /// Takes the oldest unconsumed event of `event_type` and records it as the output of
@@ -598,7 +623,6 @@ impl Journal {
         row: &mut StepRow,
         now: i64,
     ) -> rusqlite::Result<Option<Json>> {
-        self.sync(true)?;
         let tx = self.conn.transaction()?;
         let found: Option<(i64, String, i64)> = tx
             .prepare_cached(
@@ -636,6 +660,7 @@ impl Journal {
             now
         ])?;
         tx.commit()?;
+        self.persist(true)?;
         Ok(Some(event))
     }
 }

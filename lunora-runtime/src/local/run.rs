@@ -40,7 +40,9 @@ pub(crate) enum Mode {
 pub(crate) enum Outcome {
     Finished(Result<Json>),
     /// Every live branch waits; wake at this time (`None`: only an event or resume wakes it).
-    Suspended { wake_at: Option<i64> },
+    Suspended {
+        wake_at: Option<i64>,
+    },
     /// Failed in a way that skips rollback (an unserialisable value, a journal failure).
     Fatal(Error),
     /// Stopped by terminate or restart.
@@ -124,8 +126,10 @@ impl Run {
                 return Poll::Ready(Outcome::Aborted);
             }
             self.control.set_waker(cx.waker());
-            if let Poll::Ready(result) = body.as_mut().poll(cx) {
-                return Poll::Ready(Outcome::Finished(result));
+            match catch_panic(|| body.as_mut().poll(cx)) {
+                Ok(Poll::Ready(result)) => return Poll::Ready(Outcome::Finished(result)),
+                Err(panic) => return Poll::Ready(Outcome::Finished(Err(panic))),
+                Ok(Poll::Pending) => {}
             }
             let mut st = self.st();
             if let Some(err) = st.fatal.take() {
@@ -300,8 +304,11 @@ impl Run {
                 log: self.log.clone(),
             };
             let deadline = self.now() + config.timeout_ms;
+            let mut handler = (reg.spec.handler)(rc);
+            let handler =
+                poll_fn(|cx| catch_panic(|| handler.as_mut().poll(cx)).unwrap_or_else(|p| Poll::Ready(Err(p))));
             let result = tokio::select! {
-                r = (reg.spec.handler)(rc) => r,
+                r = handler => r,
                 _ = self.inner.clock.sleep_until(deadline) => Err(timeout_error(config.timeout_ms)),
             };
             let now = self.now();
@@ -426,7 +433,10 @@ impl Run {
                     return Ok(output);
                 }
                 Err(err) if err.name() == UNSERIALIZABLE => {
-                    let err = Error::fatal(format!("Step {name}-{count} returned a value that cannot be serialised: {}", err.message()));
+                    let err = Error::fatal(format!(
+                        "Step {name}-{count} returned a value that cannot be serialised: {}",
+                        err.message()
+                    ));
                     return self.fail_fatally(err).await;
                 }
                 Err(err) => {
@@ -463,8 +473,10 @@ impl Run {
             None => {}
         }
         let deadline = self.now() + config.timeout_ms;
+        let mut attempt = attempt_fn(ctx);
+        let attempt = poll_fn(|cx| catch_panic(|| attempt.as_mut().poll(cx)).unwrap_or_else(|p| Poll::Ready(Err(p))));
         tokio::select! {
-            r = attempt_fn(ctx) => r,
+            r = attempt => r,
             _ = self.inner.clock.sleep_until(deadline) => Err(timeout_error(config.timeout_ms)),
         }
     }
@@ -536,9 +548,10 @@ impl Run {
         let timeout_ms = match timeout {
             None => DEFAULT_EVENT_TIMEOUT_MS,
             Some(t) => {
-                let ms = t.resolve().map(millis).map_err(|e| {
-                    Error::fatal(format!("waitForEvent \"{name}\": timeout: {e}"))
-                })?;
+                let ms = t
+                    .resolve()
+                    .map(millis)
+                    .map_err(|e| Error::fatal(format!("waitForEvent \"{name}\": timeout: {e}")))?;
                 if !(1_000..=MAX_WAIT_MS).contains(&ms) {
                     return Err(Error::fatal(format!(
                         "waitForEvent \"{name}\": timeout is {ms}ms, it must lie between 1 second and 365 days"
@@ -582,6 +595,19 @@ impl Run {
         }
         self.park(Some(deadline)).await
     }
+}
+
+/// Runs `poll`, turning a panic into an ordinary (retryable) error so one bad step cannot take
+/// the engine's task, and the instance with it, down.
+fn catch_panic<T>(poll: impl FnOnce() -> T) -> std::result::Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(poll)).map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string payload".to_owned());
+        Error::new(format!("panicked: {what}"))
+    })
 }
 
 fn timeout_error(timeout_ms: i64) -> Error {
@@ -652,10 +678,7 @@ impl StepBackend for Run {
             admitted?;
             let label = name.clone();
             self.sleep_inner(name, count, move |now| {
-                let ms = duration
-                    .resolve()
-                    .map(millis)
-                    .map_err(|e| Error::fatal(format!("sleep \"{label}\": {e}")))?;
+                let ms = duration.resolve().map(millis).map_err(|e| Error::fatal(format!("sleep \"{label}\": {e}")))?;
                 if ms > MAX_WAIT_MS {
                     return Err(Error::fatal(format!("sleep \"{label}\": {ms}ms exceeds the maximum of 365 days")));
                 }

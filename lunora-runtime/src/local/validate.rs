@@ -32,8 +32,7 @@ fn identifier_problem(s: &str, max: usize) -> Option<String> {
     }
     if !is_identifier(s) {
         return Some(
-            "it must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$ (letters, digits, '_' and '-', not starting with '-')"
-                .into(),
+            "it must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$ (letters, digits, '_' and '-', not starting with '-')".into(),
         );
     }
     None
@@ -56,7 +55,9 @@ pub fn workflow_name(name: &str) -> Result<(), Error> {
 pub fn event_type(event_type: &str) -> Result<(), Error> {
     match identifier_problem(event_type, MAX_EVENT_TYPE_CHARS) {
         None => Ok(()),
-        Some(why) => Err(Error::workflow("instance.invalid_event_type", format!("invalid event type {event_type:?}: {why}"))),
+        Some(why) => {
+            Err(Error::workflow("instance.invalid_event_type", format!("invalid event type {event_type:?}: {why}")))
+        }
     }
 }
 

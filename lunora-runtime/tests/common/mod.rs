@@ -179,10 +179,8 @@ impl Workflow for SagaFlow {
         if ctx.params.wait_before_failing {
             ctx.step.wait_for_event::<()>("hold", "go").await?;
         }
-        let _: () = ctx
-            .step
-            .do_("explode", |_| async { Err(NonRetryableError::new("warehouse on fire").into()) })
-            .await?;
+        let _: () =
+            ctx.step.do_("explode", |_| async { Err(NonRetryableError::new("warehouse on fire").into()) }).await?;
         Ok(())
     }
 }
@@ -280,5 +278,54 @@ impl Workflow for Shaped {
             out.push(v);
         }
         Ok(out)
+    }
+}
+
+/// A gate a step waits on, opened by the test.
+#[derive(Clone)]
+pub struct Gate(pub Arc<tokio::sync::Semaphore>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+}
+
+/// `first` waits for the gate; `second` runs after it.
+pub struct Gated;
+
+impl Workflow for Gated {
+    type Params = ();
+    type Output = ();
+    const NAME: &'static str = "gated";
+    const EXPORT_NAME: &'static str = "gated";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<()> {
+        let fx = effects(&ctx.env);
+        let gate = ctx.env.get::<Gate>().cloned().expect("Gate in env");
+        let _: () = ctx
+            .step
+            .do_("first", |_| {
+                let gate = gate.clone();
+                let fx = fx.clone();
+                async move {
+                    fx.push("first started");
+                    gate.0.acquire().await.map_err(|e| Error::new(e.to_string()))?.forget();
+                    fx.push("first done");
+                    Ok(())
+                }
+            })
+            .await?;
+        let _: () = ctx
+            .step
+            .do_("second", |_| {
+                let fx = fx.clone();
+                async move {
+                    fx.push("second");
+                    Ok(())
+                }
+            })
+            .await?;
+        Ok(())
     }
 }
