@@ -1,4 +1,4 @@
-//! Code generation for lunora workflows. Today: the shared naming helpers
-//! (spec/lunora.md §1) and the `lunora-codegen names` command.
+//! Code generation for lunora workflows. Today: the `lunora-codegen names` command over the
+//! shared naming helpers (re-exported here as [`naming`]).
 
-pub mod naming;
+pub use lunora_shared::naming;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::{millis, DurationInput};
+pub use lunora_shared::rules::MAX_RETRY_LIMIT;
 use crate::error::Error;
 
 /// Cloudflare's production default delay between retries. The local JS engine uses 1 s; the
@@ -15,8 +16,6 @@ pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETRY_LIMIT: u32 = 5;
 /// Default per-attempt timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// Production's cap on `retries.limit`.
-pub const MAX_RETRY_LIMIT: u32 = 10_000;
 
 /// How the delay grows between attempts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

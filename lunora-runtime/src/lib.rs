@@ -15,9 +15,11 @@ pub mod context;
 pub mod duration;
 pub mod error;
 pub mod local;
+pub mod reusable;
 pub mod status;
 pub mod step;
 pub mod testing;
+pub mod validation;
 pub mod workflow;
 
 pub use config::{Backoff, ResolvedStepConfig, RetryConfig, Sensitive, StepConfig};
@@ -28,5 +30,14 @@ pub use status::{
     CreateOptions, Event, InstanceStatus, InstanceStatusKind, RestartFrom, Retention, RollbackOutcome, RollbackState,
     StepId, StepKind, Timestamp,
 };
+pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{InstanceHandle, Workflow, WorkflowHandle, WorkflowsBackend};
+
+pub use lunora_macros::{step, workflow};
+
+/// What macro-generated code refers to. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::validation::{Validator, ViaGarde, ViaNothing};
+}

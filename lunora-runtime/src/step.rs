@@ -171,6 +171,22 @@ impl WorkflowStep {
         self.run_step(name.into(), config, callback, Some(rollback.erase()))
     }
 
+    /// The general form behind `run_step`: optional config and rollback.
+    pub(crate) fn do_general<'a, T, F, Fut>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        callback: F,
+        rollback: Option<Rollback<T>>,
+    ) -> impl Future<Output = Result<T>> + Send + 'a
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnMut(StepContext) -> Fut + Send + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        self.run_step(name, config, callback, rollback.map(Rollback::erase))
+    }
+
     fn run_step<'a, T, F, Fut>(
         &'a self,
         name: String,

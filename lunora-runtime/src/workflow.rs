@@ -25,6 +25,18 @@ pub trait Workflow: Send + Sync + 'static {
     const EXPORT_NAME: &'static str;
     /// `limits.steps`; `None` keeps the engine's default (10,000).
     const STEP_LIMIT: Option<u32> = None;
+    /// Cron triggers (`schedules` in wrangler.toml).
+    const SCHEDULES: &'static [&'static str] = &[];
+
+    /// The JS entrypoint class name, e.g. `OrderPipelineWorkflow` (spec/lunora.md §1).
+    fn class_name() -> String {
+        lunora_shared::naming::workflow_class_name(Self::EXPORT_NAME)
+    }
+
+    /// The binding name, e.g. `WORKFLOW_ORDER_PIPELINE`.
+    fn binding() -> String {
+        lunora_shared::naming::workflow_binding_name(Self::EXPORT_NAME)
+    }
 
     /// The workflow body.
     fn run(ctx: WorkflowContext<Self::Params>) -> impl Future<Output = Result<Self::Output>> + Send;

@@ -2,41 +2,10 @@
 
 use crate::error::Error;
 
-/// Outputs, params and event payloads: 1 MiB.
-pub const MAX_VALUE_BYTES: usize = 1 << 20;
-pub const MAX_STEP_NAME_CHARS: usize = 256;
-pub const MAX_INSTANCE_ID_CHARS: usize = 100;
-pub const MAX_EVENT_TYPE_CHARS: usize = 100;
-pub const MAX_WORKFLOW_NAME_CHARS: usize = 64;
-pub const MAX_BATCH: usize = 100;
-pub const DEFAULT_STEP_LIMIT: u32 = 10_000;
-pub const MAX_STEP_LIMIT: u32 = 25_000;
-
-/// `^[a-zA-Z0-9_][a-zA-Z0-9-_]*$`
-fn is_identifier(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphanumeric() || b == b'_' => {}
-        _ => return false,
-    }
-    bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-fn identifier_problem(s: &str, max: usize) -> Option<String> {
-    let len = s.chars().count();
-    if len == 0 {
-        return Some("it is empty".into());
-    }
-    if len > max {
-        return Some(format!("it is {len} characters long, the maximum is {max}"));
-    }
-    if !is_identifier(s) {
-        return Some(
-            "it must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$ (letters, digits, '_' and '-', not starting with '-')".into(),
-        );
-    }
-    None
-}
+pub use lunora_shared::rules::{
+    identifier_problem, DEFAULT_STEP_LIMIT, MAX_BATCH, MAX_EVENT_TYPE_CHARS, MAX_INSTANCE_ID_CHARS, MAX_STEP_LIMIT,
+    MAX_VALUE_BYTES, MAX_WORKFLOW_NAME_CHARS,
+};
 
 pub fn instance_id(id: &str) -> Result<(), Error> {
     match identifier_problem(id, MAX_INSTANCE_ID_CHARS) {
@@ -63,7 +32,7 @@ pub fn event_type(event_type: &str) -> Result<(), Error> {
 
 /// Step names: ≤ 256 characters, no control characters U+0000–U+001F.
 pub fn step_name(name: &str) -> Result<(), Error> {
-    if name.chars().count() > MAX_STEP_NAME_CHARS || name.chars().any(|c| (c as u32) < 0x20) {
+    if !lunora_shared::rules::is_valid_step_name(name) {
         return Err(Error::fatal(format!(
             "Step name \"{name}\" exceeds max length (256 chars) or invalid characters found"
         )));

@@ -1,0 +1,70 @@
+//! Cloudflare's limits and name rules (spec/cloudflare-workflows.md §2, §4, §8, §10), checked
+//! by the engine at run time and by the macros at compile time.
+
+/// Outputs, params and event payloads: 1 MiB.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+pub const MAX_STEP_NAME_CHARS: usize = 256;
+pub const MAX_INSTANCE_ID_CHARS: usize = 100;
+pub const MAX_EVENT_TYPE_CHARS: usize = 100;
+pub const MAX_WORKFLOW_NAME_CHARS: usize = 64;
+pub const MAX_BATCH: usize = 100;
+pub const DEFAULT_STEP_LIMIT: u32 = 10_000;
+pub const MAX_STEP_LIMIT: u32 = 25_000;
+pub const MAX_RETRY_LIMIT: u32 = 10_000;
+/// Step names starting with this are reserved for lunora's own steps.
+pub const RESERVED_STEP_PREFIX: &str = "lunora:";
+
+/// `^[a-zA-Z0-9_][a-zA-Z0-9-_]*$`
+pub fn is_identifier(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    match bytes.next() {
+        Some(b) if b.is_ascii_alphanumeric() || b == b'_' => {}
+        _ => return false,
+    }
+    bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Why `s` is not a valid identifier of at most `max` characters, if it is not.
+pub fn identifier_problem(s: &str, max: usize) -> Option<String> {
+    let len = s.chars().count();
+    if len == 0 {
+        return Some("it is empty".into());
+    }
+    if len > max {
+        return Some(format!("it is {len} characters long, the maximum is {max}"));
+    }
+    if !is_identifier(s) {
+        return Some(
+            "it must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$ (letters, digits, '_' and '-', not starting with '-')".into(),
+        );
+    }
+    None
+}
+
+/// Step names: at most 256 characters, no control characters U+0000–U+001F.
+pub fn is_valid_step_name(name: &str) -> bool {
+    name.chars().count() <= MAX_STEP_NAME_CHARS && !name.chars().any(|c| (c as u32) < 0x20)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers() {
+        for ok in ["a", "order_1", "_x", "0-9"] {
+            assert!(is_identifier(ok), "{ok}");
+        }
+        for bad in ["", "-x", "a.b", "a b", "é"] {
+            assert!(!is_identifier(bad), "{bad}");
+        }
+        assert_eq!(identifier_problem(&"x".repeat(65), 64).unwrap(), "it is 65 characters long, the maximum is 64");
+    }
+
+    #[test]
+    fn step_names() {
+        assert!(is_valid_step_name("charge card ✓"));
+        assert!(!is_valid_step_name("tab\there"));
+        assert!(!is_valid_step_name(&"x".repeat(257)));
+    }
+}

@@ -1,0 +1,114 @@
+//! The attribute syntax, as darling reads it. Values keep their literal tokens so every check
+//! can point at the exact token it rejects.
+
+use darling::FromMeta;
+use syn::{Expr, Lit, LitInt, LitStr};
+
+/// `#[workflow(name = "…", schedules = ["…"], limits(steps = N))]`
+#[derive(Debug, Default, FromMeta)]
+pub struct WorkflowAttr {
+    pub name: Option<LitStr>,
+    pub schedules: Option<Schedules>,
+    pub limits: Option<LimitsAttr>,
+}
+
+/// `limits(steps = N)`
+#[derive(Debug, FromMeta)]
+pub struct LimitsAttr {
+    pub steps: Option<LitInt>,
+}
+
+/// `schedules = ["cron", …]` or `schedules = "cron"`.
+#[derive(Debug)]
+pub struct Schedules {
+    pub crons: Vec<LitStr>,
+    /// The whole value, for errors about the list itself.
+    pub span: proc_macro2::Span,
+}
+
+impl FromMeta for Schedules {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        let span = syn::spanned::Spanned::span(expr);
+        let mut errors = darling::Error::accumulator();
+        let mut crons = Vec::new();
+        let items: Vec<&Expr> = match expr {
+            Expr::Array(array) => array.elems.iter().collect(),
+            Expr::Lit(_) => vec![expr],
+            other => {
+                return Err(darling::Error::custom("expected a list of cron strings, e.g. `schedules = [\"0 3 * * *\"]`")
+                    .with_span(other))
+            }
+        };
+        for item in items {
+            match item {
+                Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => crons.push(s.clone()),
+                other => errors.push(darling::Error::custom("expected a cron string literal").with_span(other)),
+            }
+        }
+        errors.finish_with(Schedules { crons, span })
+    }
+}
+
+/// `#[step(args = T, returns = R, name = "…", retries(…), timeout = "…", rollback = path, rollback_config(…))]`
+#[derive(Debug, FromMeta)]
+pub struct StepAttr {
+    pub args: TypeValue,
+    pub returns: TypeValue,
+    pub name: Option<LitStr>,
+    pub retries: Option<RetriesAttr>,
+    pub timeout: Option<LitStr>,
+    pub rollback: Option<PathValue>,
+    pub rollback_config: Option<darling::util::SpannedValue<RollbackConfigAttr>>,
+}
+
+/// `retries(limit = N, delay = "…", backoff = "…")`
+#[derive(Debug, FromMeta)]
+pub struct RetriesAttr {
+    pub limit: Option<LitInt>,
+    pub delay: Option<LitStr>,
+    pub backoff: Option<LitStr>,
+}
+
+/// `rollback_config(retries(…), timeout = "…")`
+#[derive(Debug, FromMeta)]
+pub struct RollbackConfigAttr {
+    pub retries: Option<RetriesAttr>,
+    pub timeout: Option<LitStr>,
+}
+
+/// A type written as a path (`args = ChargeArgs`) or, for generics, a string (`args = "Vec<u8>"`).
+#[derive(Debug)]
+pub struct TypeValue(pub syn::Type);
+
+impl FromMeta for TypeValue {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        match expr {
+            Expr::Path(p) if p.qself.is_none() => {
+                Ok(TypeValue(syn::Type::Path(syn::TypePath { qself: None, path: p.path.clone() })))
+            }
+            Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => s.parse().map(TypeValue).map_err(|e| {
+                darling::Error::custom(format!("not a type: {e}")).with_span(s)
+            }),
+            other => Err(darling::Error::custom(
+                "expected a type, e.g. `args = ChargeArgs`; write generic types in quotes: `args = \"Vec<u8>\"`",
+            )
+            .with_span(other)),
+        }
+    }
+}
+
+/// A path to a fn: `rollback = refund` or `rollback = payments::refund`.
+#[derive(Debug)]
+pub struct PathValue(pub syn::Path);
+
+impl FromMeta for PathValue {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        match expr {
+            Expr::Path(p) if p.qself.is_none() => Ok(PathValue(p.path.clone())),
+            Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => {
+                s.parse().map(PathValue).map_err(|e| darling::Error::custom(format!("not a path: {e}")).with_span(s))
+            }
+            other => Err(darling::Error::custom("expected the path of a fn, e.g. `rollback = refund`").with_span(other)),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Reusable, validated steps (`#[step]`, Lunora's `defineStep`) and `ctx.run_step`.
+//!
+//! `run_step` follows spec/lunora.md §3 in order: resolve config and name (per-call overrides
+//! win); refuse names starting with `lunora:` (NonRetryableError, nothing runs); validate the
+//! args *before* the durable step (a `ValidationError` with field paths, the body never runs);
+//! run the body as `step.do(name, config, callback, rollback?)`; validate the returns after the
+//! body (a mismatch is a NonRetryableError: retrying cannot fix it).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::config::StepConfig;
+use crate::context::{Env, Logger, RollbackContext, StepContext, WorkflowContext};
+use crate::error::{Error, Result};
+use crate::status::StepId;
+use crate::step::{BoxFuture, Rollback};
+use lunora_shared::rules::RESERVED_STEP_PREFIX;
+
+/// The error name of argument validation failures.
+pub const VALIDATION_ERROR: &str = "ValidationError";
+
+/// A reusable step: typed, validated args and returns, optional config and rollback.
+/// `#[step]` implements it on a unit struct named like the step fn.
+pub trait Step: Send + Sync + 'static {
+    type Args: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
+    type Returns: Serialize + DeserializeOwned + Send + 'static;
+
+    /// The step name used for `step.do` (the fn name unless `name = "…"`).
+    const NAME: &'static str;
+    /// Whether [`Step::rollback`] is a real handler.
+    const HAS_ROLLBACK: bool = false;
+
+    /// The declared durability config, if any.
+    fn config() -> Option<StepConfig> {
+        None
+    }
+
+    /// The rollback's own config, if any.
+    fn rollback_config() -> Option<StepConfig> {
+        None
+    }
+
+    /// Field-level validation of the args (ranges, lengths…); `Err` lists the failing paths.
+    fn validate_args(_args: &Self::Args) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    /// Field-level validation of the returns.
+    fn validate_returns(_returns: &Self::Returns) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    /// The body, run once per attempt.
+    fn call(ctx: StepContext, args: Self::Args) -> impl Future<Output = Result<Self::Returns>> + Send;
+
+    /// The compensation, run if the instance later fails terminally.
+    fn rollback(_ctx: StepRollbackContext<Self::Args, Self::Returns>) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// What a reusable step's rollback handler receives.
+#[derive(Clone, Debug)]
+pub struct StepRollbackContext<A, R> {
+    /// The args the forward step ran with.
+    pub args: A,
+    /// The error that failed the workflow.
+    pub error: Error,
+    /// The forward step's output; `None` when it failed or never finished.
+    pub output: Option<R>,
+    /// The forward step's identity.
+    pub step: StepId,
+    pub env: Env,
+    pub log: Logger,
+}
+
+/// Per-call overrides for [`WorkflowContext::run_step_with`].
+#[derive(Clone, Debug, Default)]
+pub struct RunStepOptions {
+    /// Replaces the step's declared config.
+    pub config: Option<StepConfig>,
+    /// Replaces the step's name.
+    pub name: Option<String>,
+}
+
+impl RunStepOptions {
+    pub fn config(mut self, config: StepConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl<P> WorkflowContext<P> {
+    /// Runs a reusable step as a durable step with its declared config.
+    pub fn run_step<'a, S: Step>(
+        &'a self,
+        step: &S,
+        args: S::Args,
+    ) -> impl Future<Output = Result<S::Returns>> + Send + 'a {
+        self.run_step_with(step, args, RunStepOptions::default())
+    }
+
+    /// Runs a reusable step with a per-call config and/or name.
+    pub fn run_step_with<'a, S: Step>(
+        &'a self,
+        _step: &S,
+        args: S::Args,
+        options: RunStepOptions,
+    ) -> impl Future<Output = Result<S::Returns>> + Send + 'a {
+        // Everything up to `do` happens now, so the durable step's count is allocated at call
+        // time like any other step.
+        let prepared = prepare::<S>(&self.step, args, options);
+        async move { prepared?.await }
+    }
+}
+
+fn prepare<'a, S: Step>(
+    step: &'a crate::step::WorkflowStep,
+    args: S::Args,
+    options: RunStepOptions,
+) -> Result<BoxFuture<'a, Result<S::Returns>>> {
+    let name = options.name.unwrap_or_else(|| S::NAME.to_owned());
+    let config = options.config.or_else(S::config);
+    if name.starts_with(RESERVED_STEP_PREFIX) {
+        return Err(Error::non_retryable(format!(
+            "step name \"{name}\" is reserved: names starting with \"{RESERVED_STEP_PREFIX}\" belong to lunora"
+        )));
+    }
+    S::validate_args(&args)
+        .map_err(|why| Error::named(VALIDATION_ERROR, format!("step \"{name}\" args validation failed: {why}")))?;
+    let args = Arc::new(args);
+    let rollback = S::HAS_ROLLBACK.then(|| {
+        let args = args.clone();
+        let rollback = Rollback::new(move |rc: RollbackContext<S::Returns>| {
+            let ctx = StepRollbackContext {
+                args: (*args).clone(),
+                error: rc.error,
+                output: rc.output,
+                step: rc.ctx.step,
+                env: rc.env,
+                log: rc.log,
+            };
+            S::rollback(ctx)
+        });
+        match S::rollback_config() {
+            Some(cfg) => rollback.config(cfg),
+            None => rollback,
+        }
+    });
+    let label = name.clone();
+    let callback = move |ctx: StepContext| {
+        let args = (*args).clone();
+        let label = label.clone();
+        async move {
+            let returns = S::call(ctx, args).await?;
+            S::validate_returns(&returns).map_err(|why| {
+                Error::non_retryable(format!("step \"{label}\" returns validation failed: {why}"))
+            })?;
+            Ok(returns)
+        }
+    };
+    Ok(Box::pin(step.do_general(name, config, callback, rollback)))
+}

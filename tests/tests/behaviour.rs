@@ -1,0 +1,156 @@
+//! Macro-generated workflows and steps running on the embedded engine.
+
+use lunora_runtime::local::{RowKind, StepSelector};
+use lunora_runtime::testing::TestEngine;
+use lunora_runtime::*;
+use lunora_tests::*;
+
+async fn engine() -> (TestEngine, Journal) {
+    let journal = Journal::default();
+    let t = TestEngine::builder()
+        .env(Env::new().with(journal.clone()))
+        .register::<CheckoutWorkflow>()
+        .register::<ReportWorkflow>()
+        .open()
+        .await
+        .unwrap();
+    (t, journal)
+}
+
+fn params(order_id: &str, amount: u64, failures: u32) -> CheckoutParams {
+    CheckoutParams { order_id: order_id.into(), amount, failures, ..CheckoutParams::default() }
+}
+
+#[test]
+fn descriptors_carry_the_shared_names_and_declared_settings() {
+    assert_eq!(CheckoutWorkflow::NAME, "checkout");
+    assert_eq!(CheckoutWorkflow::EXPORT_NAME, "checkout");
+    assert_eq!(CheckoutWorkflow::class_name(), "CheckoutWorkflow");
+    assert_eq!(CheckoutWorkflow::binding(), "WORKFLOW_CHECKOUT");
+    assert_eq!(CheckoutWorkflow::STEP_LIMIT, Some(50));
+    assert_eq!(CheckoutWorkflow::SCHEDULES, ["0 3 * * *", "*/15 * * * MON-FRI"]);
+    assert_eq!(ReportWorkflow::NAME, "nightly-report");
+    assert_eq!(ReportWorkflow::EXPORT_NAME, "report");
+    assert_eq!(<charge as Step>::NAME, "charge");
+    assert_eq!(<ship as Step>::NAME, "ship-it");
+    let cfg = <charge as Step>::config().unwrap().resolve(&ResolvedStepConfig::default(), "charge").unwrap();
+    assert_eq!((cfg.retries.limit, cfg.retries.delay_ms, cfg.timeout_ms), (3, 10_000, 30_000));
+    assert_eq!(cfg.retries.backoff, Backoff::Exponential);
+    assert!(<ship as Step>::config().is_none());
+}
+
+#[tokio::test]
+async fn a_flaky_charge_is_retried_and_the_workflow_completes() {
+    let (t, journal) = engine().await;
+    let inst = t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(params("o1", 4200, 1))).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Complete, "{status:?}");
+    assert_eq!(inst.status().await.unwrap().output.unwrap(), "rcpt-o1 / shipped o1");
+    assert_eq!(journal.all(), ["charge attempt 1", "charge attempt 2"]);
+    let charge_row = &t.steps(&inst).unwrap()[0];
+    let delay = charge_row.attempt_log[1].start - charge_row.attempt_log[0].start;
+    assert_eq!(delay, 10_000, "the declared 10 s delay");
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_declared_limit() {
+    let (t, journal) = engine().await;
+    let inst = t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(params("o2", 10, 99))).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.error.unwrap().message(), "gateway timeout");
+    let attempts = journal.all().iter().filter(|l| l.starts_with("charge attempt")).count();
+    assert_eq!(attempts, 4, "limit 3 → 4 attempts");
+    // A failed step that registered a rollback is rolled back too (with no output).
+    assert_eq!(journal.all().last().unwrap(), "refund o2 none (gateway timeout)");
+}
+
+#[tokio::test]
+async fn invalid_args_fail_before_the_body_runs_with_field_paths() {
+    let (t, journal) = engine().await;
+    let inst = t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(params("", 0, 0))).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    let err = status.error.unwrap();
+    assert_eq!(err.name(), "ValidationError");
+    assert!(err.message().starts_with("step \"charge\" args validation failed: "), "{err}");
+    assert!(err.message().contains("order_id: ") && err.message().contains("amount: "), "{err}");
+    assert!(journal.all().is_empty(), "the body never ran");
+    assert!(t.steps(&inst).unwrap().is_empty(), "no durable step was recorded");
+}
+
+#[tokio::test]
+async fn invalid_returns_are_non_retryable() {
+    let (t, journal) = engine().await;
+    let inst = t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(params("short", 5, 0))).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    let err = status.error.unwrap();
+    assert_eq!(err.name(), "NonRetryableError");
+    assert!(err.message().starts_with("step \"charge\" returns validation failed: receipt_id: "), "{err}");
+    assert_eq!(
+        journal.all(),
+        [
+            "charge attempt 1",
+            "refund short none (step \"charge\" returns validation failed: receipt_id: length is lower than 3)"
+        ],
+        "not retried; the failed step's rollback ran"
+    );
+}
+
+#[tokio::test]
+async fn a_later_failure_runs_the_declared_rollback_with_args_output_and_error() {
+    let (t, journal) = engine().await;
+    let inst = t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(params("unshippable", 5, 0))).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Errored);
+    assert_eq!(status.rollback.unwrap().outcome, RollbackOutcome::Complete);
+    assert_eq!(
+        journal.all(),
+        ["charge attempt 1", "refund unshippable rcpt-unshippable (no carrier serves this address)"]
+    );
+    let rollback_row = t.steps(&inst).unwrap().into_iter().find(|s| s.kind == RowKind::Rollback).unwrap();
+    assert_eq!(rollback_row.config.unwrap().retries.limit, 1, "rollback_config applied");
+}
+
+#[tokio::test]
+async fn per_call_overrides_of_name_and_config_win() {
+    let (t, journal) = engine().await;
+    let mut p = params("o3", 5, 0);
+    p.charge_name = Some("charge-v2".into());
+    let inst = t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(p)).await.unwrap();
+    assert_eq!(
+        t.wait_for_step_result::<_, Receipt>(&inst, StepSelector::name("charge-v2")).await.unwrap(),
+        Receipt { receipt_id: "rcpt-o3".into() }
+    );
+
+    let mut p = params("o4", 5, 1);
+    p.no_retries = true;
+    let inst = t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(p)).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.error.unwrap().message(), "gateway timeout", "no retries with the per-call config");
+    assert_eq!(journal.all().iter().filter(|l| l.as_str() == "charge attempt 1").count(), 2);
+}
+
+#[tokio::test]
+async fn reserved_names_are_refused_before_anything_runs() {
+    let (t, journal) = engine().await;
+    let mut p = params("o5", 5, 0);
+    p.charge_name = Some("lunora:charge".into());
+    let inst = t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(p)).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    let err = status.error.unwrap();
+    assert_eq!(err.name(), "NonRetryableError");
+    assert_eq!(
+        err.message(),
+        "step name \"lunora:charge\" is reserved: names starting with \"lunora:\" belong to lunora"
+    );
+    assert!(journal.all().is_empty());
+    assert!(t.steps(&inst).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_explicitly_named_workflow_runs_under_its_deployed_name() {
+    let (t, _) = engine().await;
+    let inst = t.workflow::<ReportWorkflow>().create(CreateOptions::default()).await.unwrap();
+    assert_eq!(inst.workflow_name(), "nightly-report");
+    let status = t.wait_for_status(&inst, InstanceStatusKind::Complete).await.unwrap();
+    assert_eq!(status.output.unwrap(), 7);
+}
