@@ -42,7 +42,7 @@ pub fn workflow(attr: &[NestedMeta], item: &ItemFn) -> Result<WorkflowDef, (Erro
             }
         },
         _ => {
-            errors.push(at(item.sig.inputs_span(), "a workflow takes exactly one parameter: `ctx: WorkflowContext<Params>`"));
+            errors.push(at(item.sig.inputs_span(1), "a workflow takes exactly one parameter: `ctx: WorkflowContext<Params>`"));
             None
         }
     };
@@ -117,7 +117,7 @@ pub fn step(attr: &[NestedMeta], item: &ItemFn) -> Result<StepDef, (Error, Parti
     let (fn_ctx, fn_args) = match item.sig.inputs.iter().collect::<Vec<_>>().as_slice() {
         [FnArg::Typed(ctx), FnArg::Typed(args)] => (Some(&*ctx.ty), Some((*args.ty).clone())),
         _ => {
-            errors.push(at(item.sig.inputs_span(), "a step takes exactly two parameters: `ctx: StepContext, args: Args`"));
+            errors.push(at(item.sig.inputs_span(2), "a step takes exactly two parameters: `ctx: StepContext, args: Args`"));
             (None, None)
         }
     };
@@ -354,16 +354,16 @@ pub fn check_cron(cron: &str) -> Result<(), String> {
 }
 
 trait InputsSpan {
-    fn inputs_span(&self) -> proc_macro2::Span;
+    fn inputs_span(&self, expected: usize) -> proc_macro2::Span;
 }
 
 impl InputsSpan for syn::Signature {
-    /// The parenthesised parameter list, where "wrong number of parameters" belongs.
-    fn inputs_span(&self) -> proc_macro2::Span {
-        if self.inputs.is_empty() {
-            self.paren_token.span.join()
-        } else {
-            self.inputs.span()
+    /// Where "wrong number of parameters" belongs: the first parameter too many, or the
+    /// parentheses when some are missing.
+    fn inputs_span(&self, expected: usize) -> proc_macro2::Span {
+        match self.inputs.iter().nth(expected) {
+            Some(extra) => extra.span(),
+            None => self.paren_token.span.join(),
         }
     }
 }

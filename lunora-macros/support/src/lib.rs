@@ -61,3 +61,47 @@ fn not_a_fn(what: &str, item: TokenStream) -> TokenStream {
     let error = syn::Error::new_spanned(&item, message).to_compile_error();
     quote::quote!(#error #item)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(tokens: proc_macro2::TokenStream) -> Vec<NestedMeta> {
+        NestedMeta::parse_meta_list(tokens).unwrap()
+    }
+
+    #[test]
+    fn the_scanner_api_reads_names_and_settings() {
+        let item: ItemFn = syn::parse_quote! {
+            pub async fn order_pipeline(ctx: WorkflowContext<OrderParams>) -> Result<Shipped> { todo!() }
+        };
+        let def = analyze_workflow(&meta(quote::quote!(schedules = ["0 3 * * *"], limits(steps = 500))), &item).unwrap();
+        assert_eq!(def.names.export_name, "orderPipeline");
+        assert_eq!(def.names.class_name, "OrderPipelineWorkflow");
+        assert_eq!(def.names.binding, "WORKFLOW_ORDER_PIPELINE");
+        assert_eq!(def.deployed_name, "order-pipeline");
+        assert_eq!(def.schedules, ["0 3 * * *"]);
+        assert_eq!(def.step_limit, Some(500));
+    }
+
+    #[test]
+    fn every_error_is_reported_not_just_the_first() {
+        let item: ItemFn = syn::parse_quote! {
+            fn flow(ctx: StepContext) -> u32 { 1 }
+        };
+        let err = analyze_workflow(&meta(quote::quote!(name = "bad name", limits(steps = 0))), &item).unwrap_err();
+        let messages: Vec<String> = err.into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages.len(), 5, "{messages:#?}");
+    }
+
+    #[test]
+    fn durations_become_milliseconds_at_compile_time() {
+        let item: ItemFn = syn::parse_quote! {
+            async fn charge(ctx: StepContext, args: A) -> Result<R> { todo!() }
+        };
+        let def = analyze_step(&meta(quote::quote!(args = A, returns = R, retries(limit = 2, delay = "1.5 minutes"), timeout = "2 hours")), &item).unwrap();
+        let config = def.config.unwrap();
+        assert_eq!(config.retries.unwrap().delay_ms, Some(90_000));
+        assert_eq!(config.timeout_ms, Some(7_200_000));
+    }
+}

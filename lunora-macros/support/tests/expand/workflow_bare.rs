@@ -1,0 +1,4 @@
+#[workflow]
+async fn send_email2(ctx: WorkflowContext<()>) -> Result<()> {
+    Ok(())
+}

@@ -1,0 +1,21 @@
+#![allow(unused_imports)]
+
+use lunora_runtime::{step, workflow, Result, StepContext, StepRollbackContext, WorkflowContext};
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct Args {
+    pub id: String,
+}
+
+#[step(args = Args, returns = u32, rollback = undo)]
+pub async fn charge(ctx: StepContext, args: Args) -> Result<u32> {
+    let _ = (ctx, args);
+    Ok(1)
+}
+
+pub async fn undo(ctx: StepRollbackContext<String, u32>) -> Result<()> {
+    let _ = ctx;
+    Ok(())
+}
+
+fn main() {}
