@@ -39,5 +39,25 @@ pub use lunora_macros::{step, workflow};
 /// What macro-generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::reusable::Validate;
     pub use crate::validation::{Validator, ViaGarde, ViaNothing};
+
+    /// What `Step::validate` returns.
+    pub type Checked = ::core::result::Result<(), ::std::string::String>;
+
+    /// A step config from `#[step]` attribute values; `-1` means "not declared".
+    pub fn step_config(has_retries: bool, limit: i64, delay_ms: i64, backoff: i8, timeout_ms: i64) -> Option<crate::StepConfig> {
+        let ms = |v: i64| (v >= 0).then(|| crate::DurationInput::Exact(std::time::Duration::from_millis(v as u64)));
+        let retries = has_retries.then(|| crate::RetryConfig {
+            limit: u32::try_from(limit).ok(),
+            delay: ms(delay_ms),
+            backoff: match backoff {
+                0 => Some(crate::Backoff::Constant),
+                1 => Some(crate::Backoff::Linear),
+                2 => Some(crate::Backoff::Exponential),
+                _ => None,
+            },
+        });
+        Some(crate::StepConfig { retries, timeout: ms(timeout_ms), sensitive: None })
+    }
 }

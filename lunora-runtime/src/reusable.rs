@@ -43,13 +43,9 @@ pub trait Step: Send + Sync + 'static {
         None
     }
 
-    /// Field-level validation of the args (ranges, lengths…); `Err` lists the failing paths.
-    fn validate_args(_args: &Self::Args) -> std::result::Result<(), String> {
-        Ok(())
-    }
-
-    /// Field-level validation of the returns.
-    fn validate_returns(_returns: &Self::Returns) -> std::result::Result<(), String> {
+    /// Field-level validation (ranges, lengths…) of the args or the returns; `Err` lists the
+    /// failing field paths. One method rather than two keeps generated code small.
+    fn validate(_value: Validate<'_, Self::Args, Self::Returns>) -> std::result::Result<(), String> {
         Ok(())
     }
 
@@ -60,6 +56,13 @@ pub trait Step: Send + Sync + 'static {
     fn rollback(_ctx: StepRollbackContext<Self::Args, Self::Returns>) -> impl Future<Output = Result<()>> + Send {
         async { Ok(()) }
     }
+}
+
+/// What [`Step::validate`] checks.
+#[derive(Debug)]
+pub enum Validate<'a, A, R> {
+    Args(&'a A),
+    Returns(&'a R),
 }
 
 /// What a reusable step's rollback handler receives.
@@ -134,7 +137,7 @@ fn prepare<'a, S: Step>(
             "step name \"{name}\" is reserved: names starting with \"{RESERVED_STEP_PREFIX}\" belong to lunora"
         )));
     }
-    S::validate_args(&args)
+    S::validate(Validate::Args(&args))
         .map_err(|why| Error::named(VALIDATION_ERROR, format!("step \"{name}\" args validation failed: {why}")))?;
     let args = Arc::new(args);
     let rollback = S::HAS_ROLLBACK.then(|| {
@@ -161,7 +164,7 @@ fn prepare<'a, S: Step>(
         let label = label.clone();
         async move {
             let returns = S::call(ctx, args).await?;
-            S::validate_returns(&returns).map_err(|why| {
+            S::validate(Validate::Returns(&returns)).map_err(|why| {
                 Error::non_retryable(format!("step \"{label}\" returns validation failed: {why}"))
             })?;
             Ok(returns)

@@ -1,6 +1,6 @@
 //! The order pipeline of Lunora's README, on the embedded durable engine:
-//! load → sleep "1 minute" → charge (retries, refund on rollback) → wait for the shipment
-//! event → return. Two runs: one where the payment gateway flakes once (a visible retry) and
+//! load → sleep "1 minute" → charge (a `#[step]` with retries and a refund rollback) → wait for
+//! the shipment event → return, written with `#[workflow]` and `#[step]`. Two runs: one where the payment gateway flakes once (a visible retry) and
 //! one where no shipment arrives in time (the charge is rolled back).
 //!
 //! Time runs on a virtual clock so the minute-long sleep and the week-long event timeout pass
@@ -52,58 +52,56 @@ pub struct Payments {
     refunds: AtomicU32,
 }
 
-pub struct OrderPipeline;
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChargeArgs {
+    pub order_id: String,
+    pub amount_cents: u64,
+    /// How many attempts the (simulated) gateway rejects.
+    pub gateway_failures: u32,
+}
 
-impl Workflow for OrderPipeline {
-    type Params = OrderParams;
-    type Output = Shipped;
-    const NAME: &'static str = "order-pipeline";
-    const EXPORT_NAME: &'static str = "orderPipeline";
-
-    async fn run(ctx: WorkflowContext<OrderParams>) -> Result<Shipped> {
-        let params = ctx.params.clone();
-        let order: Order =
-            ctx.step.do_("load", |_| async { Ok(Order { id: params.order_id.clone(), amount_cents: 4200 }) }).await?;
-
-        ctx.step.sleep("cool-off", "1 minute").await?;
-
-        let charge_config =
-            StepConfig::new().retries(3, "10 seconds").backoff(Backoff::Exponential).timeout("30 seconds");
-        let refund = Rollback::new(|rc: RollbackContext<Receipt>| async move {
-            let payments = rc.env.get::<Arc<Payments>>().expect("Payments in env");
-            payments.refunds.fetch_add(1, Ordering::SeqCst);
-            let receipt = rc.output.map(|r| r.receipt_id).unwrap_or_else(|| "none".into());
-            rc.log.warn(format!("refunding {receipt} because: {}", rc.error));
-            Ok(())
-        });
-        let receipt: Receipt = ctx
-            .step
-            .do_with_rollback(
-                "charge",
-                Some(charge_config),
-                |s| {
-                    let order = order.clone();
-                    let failures = params.gateway_failures;
-                    async move {
-                        if s.attempt <= failures {
-                            s.log.warn(format!("payment gateway timed out (attempt {})", s.attempt));
-                            return Err(Error::new("payment gateway timed out"));
-                        }
-                        let payments = s.env.get::<Arc<Payments>>().expect("Payments in env");
-                        let n = payments.charges.fetch_add(1, Ordering::SeqCst) + 1;
-                        Ok(Receipt { receipt_id: format!("rcpt-{}-{n}", order.id) })
-                    }
-                },
-                refund,
-            )
-            .await?;
-
-        // Cloudflare allows only [a-zA-Z0-9_-] in event types, so `shipment.created` is spelled
-        // with a dash.
-        let shipment: Event<Shipment> =
-            ctx.step.wait_for_event_with_timeout("await-shipment", "shipment-created", "7 days").await?;
-        Ok(Shipped { order, receipt, tracking_id: shipment.payload.tracking_id })
+/// Charges the order: retried with exponential backoff, refunded if the order later fails.
+#[step(args = ChargeArgs, returns = Receipt, retries(limit = 3, delay = "10 seconds", backoff = "exponential"),
+       timeout = "30 seconds", rollback = refund)]
+async fn charge(ctx: StepContext, args: ChargeArgs) -> Result<Receipt> {
+    if ctx.attempt <= args.gateway_failures {
+        ctx.log.warn(format!("payment gateway timed out (attempt {})", ctx.attempt));
+        return Err(Error::new("payment gateway timed out"));
     }
+    let payments = ctx.env.get::<Arc<Payments>>().expect("Payments in env");
+    let n = payments.charges.fetch_add(1, Ordering::SeqCst) + 1;
+    Ok(Receipt { receipt_id: format!("rcpt-{}-{n}", args.order_id) })
+}
+
+async fn refund(ctx: StepRollbackContext<ChargeArgs, Receipt>) -> Result<()> {
+    let payments = ctx.env.get::<Arc<Payments>>().expect("Payments in env");
+    payments.refunds.fetch_add(1, Ordering::SeqCst);
+    let receipt = ctx.output.map(|r| r.receipt_id).unwrap_or_else(|| "none".into());
+    ctx.log.warn(format!("refunding {receipt} of order {} because: {}", ctx.args.order_id, ctx.error));
+    Ok(())
+}
+
+/// load → sleep → charge → wait for the shipment → done (deployed as `order-pipeline`).
+#[workflow]
+pub async fn order_pipeline(ctx: WorkflowContext<OrderParams>) -> Result<Shipped> {
+    let params = ctx.params.clone();
+    let order: Order =
+        ctx.step.do_("load", |_| async { Ok(Order { id: params.order_id.clone(), amount_cents: 4200 }) }).await?;
+
+    ctx.step.sleep("cool-off", "1 minute").await?;
+
+    let charge_args = ChargeArgs {
+        order_id: order.id.clone(),
+        amount_cents: order.amount_cents,
+        gateway_failures: params.gateway_failures,
+    };
+    let receipt = ctx.run_step(&charge, charge_args).await?;
+
+    // Cloudflare allows only [a-zA-Z0-9_-] in event types, so `shipment.created` is spelled
+    // with a dash.
+    let shipment: Event<Shipment> =
+        ctx.step.wait_for_event_with_timeout("await-shipment", "shipment-created", "7 days").await?;
+    Ok(Shipped { order, receipt, tracking_id: shipment.payload.tracking_id })
 }
 
 fn duration(ms: i64) -> String {
@@ -169,7 +167,7 @@ async fn run_scenario(
     ship: bool,
 ) -> Result<InstanceStatusKind> {
     println!("\n== {title} ==");
-    let instance = t.workflow::<OrderPipeline>().create(CreateOptions::params(params).with_id(id)).await?;
+    let instance = t.workflow::<OrderPipelineWorkflow>().create(CreateOptions::params(params).with_id(id)).await?;
     let created_at = t.engine().now().as_millis();
     if ship {
         // The warehouse ships once the instance waits for the event (after the sleep and the
@@ -237,7 +235,7 @@ async fn run_on(db: &std::path::Path) -> Result<()> {
     let t = TestEngine::builder()
         .path(db)
         .env(Env::new().with(payments.clone()))
-        .register::<OrderPipeline>()
+        .register::<OrderPipelineWorkflow>()
         .open()
         .await?;
     println!("journal: {}", db.display());

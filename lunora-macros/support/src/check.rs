@@ -8,7 +8,8 @@ use lunora_shared::naming::{export_name_of_fn, WorkflowNames};
 use lunora_shared::rules::{self, MAX_RETRY_LIMIT, MAX_STEP_LIMIT, MAX_WORKFLOW_NAME_CHARS, RESERVED_STEP_PREFIX};
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, ItemFn, LitInt, LitStr, PathArguments, ReturnType, Type};
+use crate::item::FnItem;
+use syn::{FnArg, GenericArgument, LitInt, LitStr, PathArguments, ReturnType, Type};
 
 use crate::attr::{RetriesAttr, StepAttr, WorkflowAttr};
 use crate::model::{Backoff, ConfigDef, RetriesDef, StepDef, TypeCheck, WorkflowDef};
@@ -24,7 +25,7 @@ pub struct Partial {
 }
 
 /// Checks `#[workflow(...)]` on `item`.
-pub fn workflow(attr: &[NestedMeta], item: &ItemFn) -> Result<WorkflowDef, (Error, Partial)> {
+pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, (Error, Partial)> {
     let mut errors = Error::accumulator();
     let mut partial = Partial::default();
     let parsed = errors.handle(WorkflowAttr::from_list(attr)).unwrap_or_default();
@@ -107,7 +108,7 @@ pub fn workflow(attr: &[NestedMeta], item: &ItemFn) -> Result<WorkflowDef, (Erro
 }
 
 /// Checks `#[step(...)]` on `item`.
-pub fn step(attr: &[NestedMeta], item: &ItemFn) -> Result<StepDef, (Error, Partial)> {
+pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, (Error, Partial)> {
     let mut errors = Error::accumulator();
     let mut partial = Partial::default();
     let parsed = errors.handle(StepAttr::from_list(attr));
@@ -175,13 +176,13 @@ pub fn step(attr: &[NestedMeta], item: &ItemFn) -> Result<StepDef, (Error, Parti
     }
 }
 
-fn check_async(item: &ItemFn, what: &str, errors: &mut darling::error::Accumulator) {
+fn check_async(item: &FnItem, what: &str, errors: &mut darling::error::Accumulator) {
     if item.sig.asyncness.is_none() {
         errors.push(Error::custom(format!("`#[{what}]` functions must be `async`")).with_span(&item.sig.fn_token));
     }
 }
 
-fn check_plain_fn(item: &ItemFn, what: &str, errors: &mut darling::error::Accumulator) {
+fn check_plain_fn(item: &FnItem, what: &str, errors: &mut darling::error::Accumulator) {
     if !item.sig.generics.params.is_empty() {
         errors.push(
             Error::custom(format!("`#[{what}]` functions cannot be generic")).with_span(&item.sig.generics),
@@ -193,7 +194,7 @@ fn check_plain_fn(item: &ItemFn, what: &str, errors: &mut darling::error::Accumu
 }
 
 /// `Result<T>` / `Result<T, E>` → `T`, else an error on the return type.
-fn result_output(item: &ItemFn, what: &str, errors: &mut darling::error::Accumulator) -> Option<Type> {
+fn result_output(item: &FnItem, what: &str, errors: &mut darling::error::Accumulator) -> Option<Type> {
     let message = format!("`#[{what}]` functions return `lunora_runtime::Result<T>`");
     match &item.sig.output {
         ReturnType::Type(_, ty) => {
@@ -337,20 +338,9 @@ fn int_in_range(lit: &LitInt, min: u32, max: u32, key: &str, what: &str) -> darl
     Ok(value as u32)
 }
 
-/// Cloudflare cron triggers: five fields (no seconds), with names, ranges, steps, L, W and #.
+/// Cloudflare cron triggers (see [`crate::cron`]).
 pub fn check_cron(cron: &str) -> Result<(), String> {
-    let fields = cron.split_whitespace().count();
-    if fields != 5 {
-        return Err(format!(
-            "invalid cron string \"{cron}\": expected 5 fields (minute hour day-of-month month day-of-week), found {fields}"
-        ));
-    }
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Disallowed)
-        .build()
-        .parse(cron)
-        .map(drop)
-        .map_err(|e| format!("invalid cron string \"{cron}\": {e}"))
+    crate::cron::check(cron)
 }
 
 trait InputsSpan {

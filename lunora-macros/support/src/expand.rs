@@ -2,13 +2,14 @@
 //! (`::lunora_runtime::…`, `::core::…`) so user crates that shadow `Result`, `Ok` or `Option`
 //! still compile.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{ItemFn, Type};
+use crate::item::FnItem;
+use syn::Type;
 
 use crate::check::Partial;
-use crate::model::{Backoff, ConfigDef, StepDef, WorkflowDef};
+use crate::model::{ConfigDef, StepDef, WorkflowDef};
 
 /// The descriptor struct and its `Workflow` impl, after the user's fn (kept as written).
 pub fn workflow(def: &WorkflowDef) -> TokenStream {
@@ -37,7 +38,6 @@ pub fn workflow(def: &WorkflowDef) -> TokenStream {
         #item
 
         #[doc = #doc]
-        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default)]
         #vis struct #descriptor;
 
         impl ::lunora_runtime::Workflow for #descriptor {
@@ -52,14 +52,22 @@ pub fn workflow(def: &WorkflowDef) -> TokenStream {
     }
 }
 
-/// The step value (a unit struct named like the fn), the body as `name::call`, and the `Step` impl.
+/// The step value (a unit struct named like the fn) and its `Step` impl, whose `call` is the
+/// user's fn itself (`<name as Step>::call(ctx, args)` in unit tests). Kept lean: every extra
+/// fn body costs type-checking time in every user crate.
 pub fn step(def: &StepDef) -> TokenStream {
     let StepDef { item, name, args, returns, config, rollback, rollback_config, type_checks } = def;
     let ident = &item.sig.ident;
     let vis = &item.vis;
-    let body = body_as_call(item);
-    let config = option_config(config.as_ref());
-    let rollback_config = option_config(rollback_config.as_ref());
+    let call = body_as_call(item);
+    let config = config.as_ref().map(|c| {
+        let c = some_config(c);
+        quote!(fn config() -> ::core::option::Option<::lunora_runtime::StepConfig> { #c })
+    });
+    let rollback_config = rollback_config.as_ref().map(|c| {
+        let c = some_config(c);
+        quote!(fn rollback_config() -> ::core::option::Option<::lunora_runtime::StepConfig> { #c })
+    });
     let has_rollback = rollback.is_some();
     let rollback_fn = rollback.as_ref().map(|path| {
         // Spanned on the handler's path: a handler of the wrong signature is reported there.
@@ -81,12 +89,7 @@ pub fn step(def: &StepDef) -> TokenStream {
     quote! {
         #[doc = #doc]
         #[allow(non_camel_case_types)]
-        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug, ::core::default::Default)]
         #vis struct #ident;
-
-        impl #ident {
-            #body
-        }
 
         #(#checks)*
 
@@ -95,74 +98,54 @@ pub fn step(def: &StepDef) -> TokenStream {
             type Returns = #returns;
             const NAME: &'static str = #name;
             const HAS_ROLLBACK: bool = #has_rollback;
+            #config
+            #rollback_config
 
-            fn config() -> ::core::option::Option<::lunora_runtime::StepConfig> {
-                #config
+            fn validate(
+                value: ::lunora_runtime::reusable::Validate<'_, #args, #returns>,
+            ) -> ::lunora_runtime::__private::Checked {
+                use ::lunora_runtime::__private::{Validate::*, Validator as V, ViaGarde as _, ViaNothing as _};
+                match value {
+                    Args(v) => (&V(v)).lunora_validate(),
+                    Returns(v) => (&V(v)).lunora_validate(),
+                }
             }
 
-            fn rollback_config() -> ::core::option::Option<::lunora_runtime::StepConfig> {
-                #rollback_config
-            }
-
-            fn validate_args(args: &#args) -> ::core::result::Result<(), ::std::string::String> {
-                #[allow(unused_imports)]
-                use ::lunora_runtime::__private::{ViaGarde as _, ViaNothing as _};
-                (&::lunora_runtime::__private::Validator(args)).lunora_validate()
-            }
-
-            fn validate_returns(returns: &#returns) -> ::core::result::Result<(), ::std::string::String> {
-                #[allow(unused_imports)]
-                use ::lunora_runtime::__private::{ViaGarde as _, ViaNothing as _};
-                (&::lunora_runtime::__private::Validator(returns)).lunora_validate()
-            }
-
-            fn call(
-                ctx: ::lunora_runtime::StepContext,
-                args: #args,
-            ) -> impl ::core::future::Future<Output = ::lunora_runtime::Result<#returns>> + ::core::marker::Send {
-                #ident::call(ctx, args)
-            }
-
+            #call
             #rollback_fn
         }
     }
 }
 
-/// The user's fn, renamed `call` (the fn's name now belongs to the step value).
-fn body_as_call(item: &ItemFn) -> TokenStream {
+/// The user's fn as the trait's `call`: same body and spans, no visibility (trait items have none).
+fn body_as_call(item: &FnItem) -> TokenStream {
     let mut call = item.clone();
     call.sig.ident = syn::Ident::new("call", item.sig.ident.span());
-    quote!(#[allow(dead_code)] #call)
+    call.vis = syn::Visibility::Inherited;
+    quote!(#call)
 }
 
+fn some_config(config: &ConfigDef) -> TokenStream {
+    let config = option_config(Some(config));
+    quote!(#config)
+}
+
+/// `Some(StepConfig)` through a runtime helper: far fewer tokens than the struct literal, which
+/// matters because every token is work in every user build. `-1` stands for "not declared".
 fn option_config(config: Option<&ConfigDef>) -> TokenStream {
     let Some(config) = config else { return quote!(::core::option::Option::None) };
-    let millis = |ms: u64| {
-        quote!(::lunora_runtime::DurationInput::Exact(::core::time::Duration::from_millis(#ms)))
+    let opt = |v: Option<u64>| v.map(|v| v as i64).unwrap_or(-1);
+    let (has_retries, limit, delay, backoff) = match &config.retries {
+        None => (false, -1, -1, -1i8),
+        Some(r) => (
+            true,
+            r.limit.map(i64::from).unwrap_or(-1),
+            opt(r.delay_ms),
+            r.backoff.map(|b| b as i8).unwrap_or(-1),
+        ),
     };
-    let some = |t: TokenStream| quote!(::core::option::Option::Some(#t));
-    let none = quote!(::core::option::Option::None);
-    let retries = match &config.retries {
-        None => none.clone(),
-        Some(r) => {
-            let limit = r.limit.map(|l| some(quote!(#l))).unwrap_or_else(|| none.clone());
-            let delay = r.delay_ms.map(|ms| some(millis(ms))).unwrap_or_else(|| none.clone());
-            let backoff = r
-                .backoff
-                .map(|b| {
-                    let variant = match b {
-                        Backoff::Constant => quote!(Constant),
-                        Backoff::Linear => quote!(Linear),
-                        Backoff::Exponential => quote!(Exponential),
-                    };
-                    some(quote!(::lunora_runtime::Backoff::#variant))
-                })
-                .unwrap_or_else(|| none.clone());
-            some(quote!(::lunora_runtime::RetryConfig { limit: #limit, delay: #delay, backoff: #backoff }))
-        }
-    };
-    let timeout = config.timeout_ms.map(|ms| some(millis(ms))).unwrap_or_else(|| none.clone());
-    some(quote!(::lunora_runtime::StepConfig { retries: #retries, timeout: #timeout, sensitive: #none }))
+    let timeout = opt(config.timeout_ms);
+    quote!(::lunora_runtime::__private::step_config(#has_retries, #limit, #delay, #backoff, #timeout))
 }
 
 fn unit_or(ty: Option<&Type>) -> TokenStream {
@@ -174,7 +157,7 @@ fn unit_or(ty: Option<&Type>) -> TokenStream {
 
 /// After an error: the compile errors plus the user's item and a stand-in descriptor, so the
 /// rest of the crate type-checks and only the real mistakes are reported.
-pub fn workflow_fallback(item: &ItemFn, errors: TokenStream, partial: &Partial) -> TokenStream {
+pub fn workflow_fallback(item: &FnItem, errors: TokenStream, partial: &Partial) -> TokenStream {
     let export_name = lunora_shared::naming::export_name_of_fn(&item.sig.ident.to_string());
     let names = lunora_shared::naming::WorkflowNames::from_export_name(&export_name);
     let descriptor = format_ident!("{}", names.class_name, span = item.sig.ident.span());
@@ -201,21 +184,21 @@ pub fn workflow_fallback(item: &ItemFn, errors: TokenStream, partial: &Partial) 
 }
 
 /// After an error: the compile errors, the step value and its body, with stand-in impls.
-pub fn step_fallback(item: &ItemFn, errors: TokenStream, partial: &Partial) -> TokenStream {
+pub fn step_fallback(item: &FnItem, errors: TokenStream, partial: &Partial) -> TokenStream {
     let ident = &item.sig.ident;
     let vis = &item.vis;
     let args = unit_or(partial.args.as_ref());
     let returns = unit_or(partial.returns.as_ref());
-    let body = body_as_call(item);
     let name = ident.to_string();
-    let _ = Span::call_site();
+    // The user's fn stays a plain (hidden) fn so errors inside its body are still reported.
+    let mut body = item.clone();
+    body.sig.ident = quote::format_ident!("__lunora_step_body_{}", ident);
     quote! {
         #errors
         #[allow(non_camel_case_types)]
         #vis struct #ident;
-        impl #ident {
-            #body
-        }
+        #[allow(dead_code, non_snake_case)]
+        #body
         impl ::lunora_runtime::Step for #ident {
             type Args = #args;
             type Returns = #returns;

@@ -4,29 +4,31 @@
 
 pub mod attr;
 pub mod check;
+pub mod cron;
 pub mod expand;
+pub mod item;
 pub mod model;
 
 use darling::ast::NestedMeta;
 use proc_macro2::TokenStream;
-use syn::ItemFn;
+pub use item::FnItem;
 
 pub use check::Partial;
 pub use model::{ConfigDef, StepDef, WorkflowDef};
 
 /// Checks a `#[workflow(...)]` attribute (its argument list) on a fn.
-pub fn analyze_workflow(args: &[NestedMeta], item: &ItemFn) -> Result<WorkflowDef, darling::Error> {
+pub fn analyze_workflow(args: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, darling::Error> {
     check::workflow(args, item).map_err(|(e, _)| e)
 }
 
 /// Checks a `#[step(...)]` attribute (its argument list) on a fn.
-pub fn analyze_step(args: &[NestedMeta], item: &ItemFn) -> Result<StepDef, darling::Error> {
+pub fn analyze_step(args: &[NestedMeta], item: &FnItem) -> Result<StepDef, darling::Error> {
     check::step(args, item).map_err(|(e, _)| e)
 }
 
 /// The `#[workflow]` macro.
 pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn: ItemFn = match syn::parse2(item.clone()) {
+    let item_fn: FnItem = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(_) => return not_a_fn("workflow", item),
     };
@@ -42,7 +44,7 @@ pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// The `#[step]` macro.
 pub fn step(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn: ItemFn = match syn::parse2(item.clone()) {
+    let item_fn: FnItem = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(_) => return not_a_fn("step", item),
     };
@@ -72,7 +74,7 @@ mod tests {
 
     #[test]
     fn the_scanner_api_reads_names_and_settings() {
-        let item: ItemFn = syn::parse_quote! {
+        let item: FnItem = syn::parse_quote! {
             pub async fn order_pipeline(ctx: WorkflowContext<OrderParams>) -> Result<Shipped> { todo!() }
         };
         let def = analyze_workflow(&meta(quote::quote!(schedules = ["0 3 * * *"], limits(steps = 500))), &item).unwrap();
@@ -86,7 +88,7 @@ mod tests {
 
     #[test]
     fn every_error_is_reported_not_just_the_first() {
-        let item: ItemFn = syn::parse_quote! {
+        let item: FnItem = syn::parse_quote! {
             fn flow(ctx: StepContext) -> u32 { 1 }
         };
         let err = analyze_workflow(&meta(quote::quote!(name = "bad name", limits(steps = 0))), &item).unwrap_err();
@@ -96,7 +98,7 @@ mod tests {
 
     #[test]
     fn durations_become_milliseconds_at_compile_time() {
-        let item: ItemFn = syn::parse_quote! {
+        let item: FnItem = syn::parse_quote! {
             async fn charge(ctx: StepContext, args: A) -> Result<R> { todo!() }
         };
         let def = analyze_step(&meta(quote::quote!(args = A, returns = R, retries(limit = 2, delay = "1.5 minutes"), timeout = "2 hours")), &item).unwrap();

@@ -1,12 +1,13 @@
 //! The validated model. Built only by `check`, so expansion needs no error paths.
 
 use lunora_shared::naming::WorkflowNames;
-use syn::{ItemFn, Path, Type};
+use crate::item::FnItem;
+use syn::{Path, Type};
 
 /// A checked `#[workflow]`.
 #[derive(Clone, Debug)]
 pub struct WorkflowDef {
-    pub item: ItemFn,
+    pub item: FnItem,
     pub names: WorkflowNames,
     /// `name = "…"`, or the default name.
     pub deployed_name: String,
@@ -19,7 +20,7 @@ pub struct WorkflowDef {
 /// A checked `#[step]`.
 #[derive(Clone, Debug)]
 pub struct StepDef {
-    pub item: ItemFn,
+    pub item: FnItem,
     pub name: String,
     pub args: Type,
     pub returns: Type,
@@ -50,11 +51,12 @@ pub struct RetriesDef {
     pub backoff: Option<Backoff>,
 }
 
+/// The discriminants are the codes `lunora_runtime::__private::step_config` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backoff {
-    Constant,
-    Linear,
-    Exponential,
+    Constant = 0,
+    Linear = 1,
+    Exponential = 2,
 }
 
 impl Backoff {

@@ -1,0 +1,50 @@
+//! An `async fn` as the macros need it: attributes, visibility and signature parsed, the body
+//! kept as raw tokens. Parsing bodies with syn is most of a macro's run time in an
+//! unoptimised build, and the macros never look inside them.
+
+use proc_macro2::TokenStream;
+use quote::{ToTokens, TokenStreamExt};
+use syn::parse::{Parse, ParseStream};
+use syn::{Attribute, Signature, Visibility};
+
+#[derive(Clone, Debug)]
+pub struct FnItem {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub sig: Signature,
+    /// The `{ … }` block, untouched.
+    pub body: proc_macro2::Group,
+}
+
+impl Parse for FnItem {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let body: proc_macro2::Group = input.parse()?;
+        if body.delimiter() != proc_macro2::Delimiter::Brace {
+            return Err(syn::Error::new(body.span(), "expected the fn body `{ … }`"));
+        }
+        Ok(FnItem { attrs, vis, sig, body })
+    }
+}
+
+impl ToTokens for FnItem {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.append_all(&self.attrs);
+        self.vis.to_tokens(tokens);
+        self.sig.to_tokens(tokens);
+        self.body.to_tokens(tokens);
+    }
+}
+
+impl From<&syn::ItemFn> for FnItem {
+    /// For the scanner, which parses whole files with syn.
+    fn from(item: &syn::ItemFn) -> Self {
+        let body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, {
+            let stmts = &item.block.stmts;
+            quote::quote!(#(#stmts)*)
+        });
+        FnItem { attrs: item.attrs.clone(), vis: item.vis.clone(), sig: item.sig.clone(), body }
+    }
+}
