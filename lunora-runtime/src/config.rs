@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::{millis, DurationInput};
-pub use lunora_shared::rules::MAX_RETRY_LIMIT;
 use crate::error::Error;
+pub use lunora_shared::rules::MAX_RETRY_LIMIT;
 
 /// Cloudflare's production default delay between retries. The local JS engine uses 1 s; the
 /// embedded engine follows production (override with `EngineBuilder::default_retry_delay`).

@@ -26,11 +26,11 @@ pub use config::{Backoff, ResolvedStepConfig, RetryConfig, Sensitive, StepConfig
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
+pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use status::{
     CreateOptions, Event, InstanceStatus, InstanceStatusKind, RestartFrom, Retention, RollbackOutcome, RollbackState,
     StepId, StepKind, Timestamp,
 };
-pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{InstanceHandle, Workflow, WorkflowHandle, WorkflowsBackend};
 
@@ -46,7 +46,13 @@ pub mod __private {
     pub type Checked = ::core::result::Result<(), ::std::string::String>;
 
     /// A step config from `#[step]` attribute values; `-1` means "not declared".
-    pub fn step_config(has_retries: bool, limit: i64, delay_ms: i64, backoff: i8, timeout_ms: i64) -> Option<crate::StepConfig> {
+    pub fn step_config(
+        has_retries: bool,
+        limit: i64,
+        delay_ms: i64,
+        backoff: i8,
+        timeout_ms: i64,
+    ) -> Option<crate::StepConfig> {
         let ms = |v: i64| (v >= 0).then(|| crate::DurationInput::Exact(std::time::Duration::from_millis(v as u64)));
         let retries = has_retries.then(|| crate::RetryConfig {
             limit: u32::try_from(limit).ok(),

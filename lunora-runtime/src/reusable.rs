@@ -164,9 +164,8 @@ fn prepare<'a, S: Step>(
         let label = label.clone();
         async move {
             let returns = S::call(ctx, args).await?;
-            S::validate(Validate::Returns(&returns)).map_err(|why| {
-                Error::non_retryable(format!("step \"{label}\" returns validation failed: {why}"))
-            })?;
+            S::validate(Validate::Returns(&returns))
+                .map_err(|why| Error::non_retryable(format!("step \"{label}\" returns validation failed: {why}")))?;
             Ok(returns)
         }
     };

@@ -21,7 +21,11 @@ impl<T: garde::Validate<Context = ()>> ViaGarde for Validator<'_, T> {
                 .iter()
                 .map(|(path, error)| {
                     let path = path.to_string();
-                    if path.is_empty() { error.message().to_string() } else { format!("{path}: {}", error.message()) }
+                    if path.is_empty() {
+                        error.message().to_string()
+                    } else {
+                        format!("{path}: {}", error.message())
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("; ")

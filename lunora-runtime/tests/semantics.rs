@@ -123,7 +123,7 @@ async fn sleep_until_a_past_timestamp_completes_at_once() {
 }
 
 #[tokio::test]
-#[ignore = "engine bug: run.rs:698 computes `at.0 - now` unchecked; a far-past timestamp overflows (panic in debug, wraps to \"more than 365 days away\" in release)"]
+
 async fn sleep_until_the_most_distant_past_completes_at_once() {
     let (t, _) = engine_with(|b| b.register::<Until>()).await;
     t.modify_instance::<Until>("min", Modifiers::new().disable_sleeps(Some(&["tail"])));
@@ -318,7 +318,7 @@ async fn a_rollback_that_always_fails_stops_after_limit_plus_one_attempts() {
 }
 
 #[tokio::test]
-#[ignore = "engine bug: run.rs:331 sleeps rollback retry delays inside the runner (status running, no wake_at), so run_to_completion cannot jump the virtual clock to them and times out"]
+
 async fn run_to_completion_jumps_over_rollback_retry_delays() {
     let (t, fx) = engine_with(|b| b.register::<RetriedUndo>()).await;
     let inst = t.workflow::<RetriedUndo>().create(CreateOptions::params(2)).await.unwrap();
@@ -463,7 +463,7 @@ async fn an_unserialisable_step_output_fails_the_instance_without_retry_or_rollb
 }
 
 #[tokio::test]
-#[ignore = "engine bug: engine.rs:97-98 turns an unserialisable workflow output into an ordinary Err of the body, so rollbacks run"]
+
 async fn an_unserialisable_workflow_output_fails_the_instance_without_rollback() {
     let (t, fx) = engine_with(|b| b.register::<Unserialisable>()).await;
     let inst = t.workflow::<Unserialisable>().create(CreateOptions::params(true)).await.unwrap();
@@ -697,7 +697,7 @@ async fn the_rollback_context_carries_the_workflow_error_the_step_and_its_output
 // ----- rollback timeline -----------------------------------------------------------------------
 
 #[tokio::test]
-#[ignore = "engine bug: journal.rs:547 orders rollback rows by started_at then seq ASC, so same-millisecond rollbacks are listed in forward order, not as they ran"]
+
 async fn the_step_timeline_lists_rollbacks_in_the_order_they_ran() {
     let (t, fx) = engine_with(|b| b.register::<SagaFlow>()).await;
     let inst = t.workflow::<SagaFlow>().create(CreateOptions::params(Saga::default())).await.unwrap();
@@ -819,7 +819,7 @@ async fn a_rollback_attempt_races_its_own_timeout() {
 }
 
 #[tokio::test]
-#[ignore = "engine bug: run_rollbacks (run.rs:255) never checks Control::abort, so terminate() blocks for the whole rollback chain (incl. in-runner retry delays) and then fails with instance.cannot_terminate"]
+
 async fn terminate_during_a_rollback_retry_delay_returns_promptly() {
     let (t, _) = engine_with(|b| b.register::<RetriedUndo>()).await;
     let inst = t.workflow::<RetriedUndo>().create(CreateOptions::params(u32::MAX)).await.unwrap();
@@ -849,7 +849,7 @@ async fn terminate_during_a_rollback_retry_delay_returns_promptly() {
 // ----- recovery ---------------------------------------------------------------------------------
 
 #[tokio::test]
-#[ignore = "engine bug: send_event commits the event and the waiting→queued change separately (engine.rs:826-842) and recover() only re-arms the timer of a waiting instance (engine.rs:381), so an event accepted just before a crash is delivered only when the wait times out"]
+
 async fn an_event_accepted_just_before_a_crash_is_delivered_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");

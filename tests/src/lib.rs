@@ -4,7 +4,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use lunora_runtime::{step, workflow, Error, NonRetryableError, Result, StepContext, StepRollbackContext, WorkflowContext};
+use lunora_runtime::{
+    step, workflow, Error, NonRetryableError, Result, StepContext, StepRollbackContext, WorkflowContext,
+};
 use serde::{Deserialize, Serialize};
 
 /// What steps did, in order (put in `ctx.env`).

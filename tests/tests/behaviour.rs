@@ -98,7 +98,8 @@ async fn invalid_returns_are_non_retryable() {
 #[tokio::test]
 async fn a_later_failure_runs_the_declared_rollback_with_args_output_and_error() {
     let (t, journal) = engine().await;
-    let inst = t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(params("unshippable", 5, 0))).await.unwrap();
+    let inst =
+        t.workflow::<CheckoutWorkflow>().create(CreateOptions::params(params("unshippable", 5, 0))).await.unwrap();
     let status = t.run_to_completion(&inst).await.unwrap();
     assert_eq!(status.status, InstanceStatusKind::Errored);
     assert_eq!(status.rollback.unwrap().outcome, RollbackOutcome::Complete);

@@ -35,8 +35,10 @@ impl FromMeta for Schedules {
             Expr::Array(array) => array.elems.iter().collect(),
             Expr::Lit(_) => vec![expr],
             other => {
-                return Err(darling::Error::custom("expected a list of cron strings, e.g. `schedules = [\"0 3 * * *\"]`")
-                    .with_span(other))
+                return Err(darling::Error::custom(
+                    "expected a list of cron strings, e.g. `schedules = [\"0 3 * * *\"]`",
+                )
+                .with_span(other))
             }
         };
         for item in items {
@@ -86,9 +88,9 @@ impl FromMeta for TypeValue {
             Expr::Path(p) if p.qself.is_none() => {
                 Ok(TypeValue(syn::Type::Path(syn::TypePath { qself: None, path: p.path.clone() })))
             }
-            Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => s.parse().map(TypeValue).map_err(|e| {
-                darling::Error::custom(format!("not a type: {e}")).with_span(s)
-            }),
+            Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => {
+                s.parse().map(TypeValue).map_err(|e| darling::Error::custom(format!("not a type: {e}")).with_span(s))
+            }
             other => Err(darling::Error::custom(
                 "expected a type, e.g. `args = ChargeArgs`; write generic types in quotes: `args = \"Vec<u8>\"`",
             )
@@ -108,7 +110,9 @@ impl FromMeta for PathValue {
             Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => {
                 s.parse().map(PathValue).map_err(|e| darling::Error::custom(format!("not a path: {e}")).with_span(s))
             }
-            other => Err(darling::Error::custom("expected the path of a fn, e.g. `rollback = refund`").with_span(other)),
+            other => {
+                Err(darling::Error::custom("expected the path of a fn, e.g. `rollback = refund`").with_span(other))
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Validation: attribute syntax + fn signature → a model that is known to be good. Every
 //! problem is collected (all errors at once) and points at the narrowest token.
 
+use crate::item::FnItem;
 use darling::ast::NestedMeta;
 use darling::{Error, FromMeta};
 use lunora_shared::duration::{millis, parse_duration};
@@ -8,7 +9,6 @@ use lunora_shared::naming::{export_name_of_fn, WorkflowNames};
 use lunora_shared::rules::{self, MAX_RETRY_LIMIT, MAX_STEP_LIMIT, MAX_WORKFLOW_NAME_CHARS, RESERVED_STEP_PREFIX};
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use crate::item::FnItem;
 use syn::{FnArg, GenericArgument, LitInt, LitStr, PathArguments, ReturnType, Type};
 
 use crate::attr::{RetriesAttr, StepAttr, WorkflowAttr};
@@ -25,7 +25,7 @@ pub struct Partial {
 }
 
 /// Checks `#[workflow(...)]` on `item`.
-pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, (Error, Partial)> {
+pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Box<(Error, Partial)>> {
     let mut errors = Error::accumulator();
     let mut partial = Partial::default();
     let parsed = errors.handle(WorkflowAttr::from_list(attr)).unwrap_or_default();
@@ -43,7 +43,10 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, (Erro
             }
         },
         _ => {
-            errors.push(at(item.sig.inputs_span(1), "a workflow takes exactly one parameter: `ctx: WorkflowContext<Params>`"));
+            errors.push(at(
+                item.sig.inputs_span(1),
+                "a workflow takes exactly one parameter: `ctx: WorkflowContext<Params>`",
+            ));
             None
         }
     };
@@ -88,27 +91,23 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, (Erro
             }
         }
     }
-    let step_limit = parsed.limits.as_ref().and_then(|l| l.steps.as_ref()).and_then(|lit| {
-        errors.handle(int_in_range(lit, 1, MAX_STEP_LIMIT, "limits.steps", "steps per instance"))
-    });
+    let step_limit = parsed
+        .limits
+        .as_ref()
+        .and_then(|l| l.steps.as_ref())
+        .and_then(|lit| errors.handle(int_in_range(lit, 1, MAX_STEP_LIMIT, "limits.steps", "steps per instance")));
 
     match (errors.finish(), params, output) {
-        (Ok(()), Some(params), Some(output)) => Ok(WorkflowDef {
-            item: item.clone(),
-            names,
-            deployed_name,
-            params,
-            output,
-            schedules,
-            step_limit,
-        }),
-        (Err(e), _, _) => Err((e, partial)),
+        (Ok(()), Some(params), Some(output)) => {
+            Ok(WorkflowDef { item: item.clone(), names, deployed_name, params, output, schedules, step_limit })
+        }
+        (Err(e), _, _) => Err(Box::new((e, partial))),
         (Ok(()), _, _) => unreachable!("a missing signature part always records an error"),
     }
 }
 
 /// Checks `#[step(...)]` on `item`.
-pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, (Error, Partial)> {
+pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, Box<(Error, Partial)>> {
     let mut errors = Error::accumulator();
     let mut partial = Partial::default();
     let parsed = errors.handle(StepAttr::from_list(attr));
@@ -118,7 +117,10 @@ pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, (Error, Parti
     let (fn_ctx, fn_args) = match item.sig.inputs.iter().collect::<Vec<_>>().as_slice() {
         [FnArg::Typed(ctx), FnArg::Typed(args)] => (Some(&*ctx.ty), Some((*args.ty).clone())),
         _ => {
-            errors.push(at(item.sig.inputs_span(2), "a step takes exactly two parameters: `ctx: StepContext, args: Args`"));
+            errors.push(at(
+                item.sig.inputs_span(2),
+                "a step takes exactly two parameters: `ctx: StepContext, args: Args`",
+            ));
             (None, None)
         }
     };
@@ -132,7 +134,7 @@ pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, (Error, Parti
     let Some(parsed) = parsed else {
         partial.args = fn_args;
         partial.returns = fn_returns;
-        return Err((errors.finish().expect_err("the attribute failed to parse"), partial));
+        return Err(Box::new((errors.finish().expect_err("the attribute failed to parse"), partial)));
     };
     partial.args = Some(parsed.args.0.clone());
     partial.returns = Some(parsed.returns.0.clone());
@@ -172,7 +174,7 @@ pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, (Error, Parti
             rollback_config: rollback_config.flatten(),
             type_checks,
         }),
-        Err(e) => Err((e, partial)),
+        Err(e) => Err(Box::new((e, partial))),
     }
 }
 
@@ -184,9 +186,7 @@ fn check_async(item: &FnItem, what: &str, errors: &mut darling::error::Accumulat
 
 fn check_plain_fn(item: &FnItem, what: &str, errors: &mut darling::error::Accumulator) {
     if !item.sig.generics.params.is_empty() {
-        errors.push(
-            Error::custom(format!("`#[{what}]` functions cannot be generic")).with_span(&item.sig.generics),
-        );
+        errors.push(Error::custom(format!("`#[{what}]` functions cannot be generic")).with_span(&item.sig.generics));
     }
     if let Some(FnArg::Receiver(receiver)) = item.sig.inputs.first() {
         errors.push(Error::custom(format!("`#[{what}]` functions cannot take `self`")).with_span(receiver));
@@ -297,9 +297,10 @@ fn config(
         return None;
     }
     let retries = retries.map(|r| RetriesDef {
-        limit: r.limit.as_ref().and_then(|lit| {
-            errors.handle(int_in_range(lit, 0, MAX_RETRY_LIMIT, "retries.limit", "retries per step"))
-        }),
+        limit: r
+            .limit
+            .as_ref()
+            .and_then(|lit| errors.handle(int_in_range(lit, 0, MAX_RETRY_LIMIT, "retries.limit", "retries per step"))),
         delay_ms: r.delay.as_ref().and_then(|lit| errors.handle(duration_ms(lit, false))),
         backoff: r.backoff.as_ref().and_then(|lit| {
             let parsed = Backoff::parse(&lit.value());

@@ -38,7 +38,8 @@ pub fn check(cron: &str) -> Result<(), String> {
     }
     for (i, (text, field)) in fields.iter().zip(FIELDS.iter()).enumerate() {
         for item in text.split(',') {
-            check_item(item, field, i).map_err(|why| format!("invalid cron string \"{cron}\": {} field \"{text}\": {why}", field.name))?;
+            check_item(item, field, i)
+                .map_err(|why| format!("invalid cron string \"{cron}\": {} field \"{text}\": {why}", field.name))?;
         }
     }
     Ok(())
@@ -114,8 +115,16 @@ mod tests {
     #[test]
     fn accepts_what_cloudflare_accepts() {
         for ok in [
-            "* * * * *", "0 3 * * *", "*/15 * * * MON-FRI", "0 0 1 JAN,JUL *", "30 8 L * *", "0 9 15W * *",
-            "0 12 * * 5L", "0 12 * * FRI#2", "0-30/5 1,2,3 * 1-6/2 0", "59 23 31 12 7",
+            "* * * * *",
+            "0 3 * * *",
+            "*/15 * * * MON-FRI",
+            "0 0 1 JAN,JUL *",
+            "30 8 L * *",
+            "0 9 15W * *",
+            "0 12 * * 5L",
+            "0 12 * * FRI#2",
+            "0-30/5 1,2,3 * 1-6/2 0",
+            "59 23 31 12 7",
         ] {
             assert!(check(ok).is_ok(), "{ok}: {:?}", check(ok));
         }

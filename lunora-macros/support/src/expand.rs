@@ -2,10 +2,10 @@
 //! (`::lunora_runtime::…`, `::core::…`) so user crates that shadow `Result`, `Ok` or `Option`
 //! still compile.
 
+use crate::item::FnItem;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use crate::item::FnItem;
 use syn::Type;
 
 use crate::check::Partial;
@@ -137,12 +137,9 @@ fn option_config(config: Option<&ConfigDef>) -> TokenStream {
     let opt = |v: Option<u64>| v.map(|v| v as i64).unwrap_or(-1);
     let (has_retries, limit, delay, backoff) = match &config.retries {
         None => (false, -1, -1, -1i8),
-        Some(r) => (
-            true,
-            r.limit.map(i64::from).unwrap_or(-1),
-            opt(r.delay_ms),
-            r.backoff.map(|b| b as i8).unwrap_or(-1),
-        ),
+        Some(r) => {
+            (true, r.limit.map(i64::from).unwrap_or(-1), opt(r.delay_ms), r.backoff.map(|b| b as i8).unwrap_or(-1))
+        }
     };
     let timeout = opt(config.timeout_ms);
     quote!(::lunora_runtime::__private::step_config(#has_retries, #limit, #delay, #backoff, #timeout))

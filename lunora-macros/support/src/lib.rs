@@ -10,20 +10,20 @@ pub mod item;
 pub mod model;
 
 use darling::ast::NestedMeta;
-use proc_macro2::TokenStream;
 pub use item::FnItem;
+use proc_macro2::TokenStream;
 
 pub use check::Partial;
 pub use model::{ConfigDef, StepDef, WorkflowDef};
 
 /// Checks a `#[workflow(...)]` attribute (its argument list) on a fn.
 pub fn analyze_workflow(args: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, darling::Error> {
-    check::workflow(args, item).map_err(|(e, _)| e)
+    check::workflow(args, item).map_err(|b| b.0)
 }
 
 /// Checks a `#[step(...)]` attribute (its argument list) on a fn.
 pub fn analyze_step(args: &[NestedMeta], item: &FnItem) -> Result<StepDef, darling::Error> {
-    check::step(args, item).map_err(|(e, _)| e)
+    check::step(args, item).map_err(|b| b.0)
 }
 
 /// The `#[workflow]` macro.
@@ -38,7 +38,7 @@ pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     match check::workflow(&args, &item_fn) {
         Ok(def) => expand::workflow(&def),
-        Err((errors, partial)) => expand::workflow_fallback(&item_fn, errors.write_errors(), &partial),
+        Err(failed) => expand::workflow_fallback(&item_fn, failed.0.write_errors(), &failed.1),
     }
 }
 
@@ -54,7 +54,7 @@ pub fn step(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     match check::step(&args, &item_fn) {
         Ok(def) => expand::step(&def),
-        Err((errors, partial)) => expand::step_fallback(&item_fn, errors.write_errors(), &partial),
+        Err(failed) => expand::step_fallback(&item_fn, failed.0.write_errors(), &failed.1),
     }
 }
 
@@ -77,7 +77,8 @@ mod tests {
         let item: FnItem = syn::parse_quote! {
             pub async fn order_pipeline(ctx: WorkflowContext<OrderParams>) -> Result<Shipped> { todo!() }
         };
-        let def = analyze_workflow(&meta(quote::quote!(schedules = ["0 3 * * *"], limits(steps = 500))), &item).unwrap();
+        let def =
+            analyze_workflow(&meta(quote::quote!(schedules = ["0 3 * * *"], limits(steps = 500))), &item).unwrap();
         assert_eq!(def.names.export_name, "orderPipeline");
         assert_eq!(def.names.class_name, "OrderPipelineWorkflow");
         assert_eq!(def.names.binding, "WORKFLOW_ORDER_PIPELINE");
@@ -101,7 +102,11 @@ mod tests {
         let item: FnItem = syn::parse_quote! {
             async fn charge(ctx: StepContext, args: A) -> Result<R> { todo!() }
         };
-        let def = analyze_step(&meta(quote::quote!(args = A, returns = R, retries(limit = 2, delay = "1.5 minutes"), timeout = "2 hours")), &item).unwrap();
+        let def = analyze_step(
+            &meta(quote::quote!(args = A, returns = R, retries(limit = 2, delay = "1.5 minutes"), timeout = "2 hours")),
+            &item,
+        )
+        .unwrap();
         let config = def.config.unwrap();
         assert_eq!(config.retries.unwrap().delay_ms, Some(90_000));
         assert_eq!(config.timeout_ms, Some(7_200_000));

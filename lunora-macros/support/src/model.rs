@@ -1,7 +1,7 @@
 //! The validated model. Built only by `check`, so expansion needs no error paths.
 
-use lunora_shared::naming::WorkflowNames;
 use crate::item::FnItem;
+use lunora_shared::naming::WorkflowNames;
 use syn::{Path, Type};
 
 /// A checked `#[workflow]`.

@@ -27,10 +27,10 @@ use crate::error::{Error, Result};
 use crate::local::clock::{Clock, SystemClock};
 use crate::local::journal::{storage, Durability, InstanceRow, Journal, NewInstance, Phase, RowKind, StepRow};
 use crate::local::modifiers::Modifiers;
-use crate::local::run::{Outcome, Run};
+use crate::local::run::{Chain, Mode, Outcome, Run};
 use crate::local::validate;
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState, Timestamp};
-use crate::step::{BoxFuture, Json, WorkflowStep};
+use crate::step::{BoxFuture, Json, WorkflowStep, UNSERIALIZABLE};
 use crate::workflow::{CreateRequest, RawStatus, Workflow, WorkflowHandle, WorkflowsBackend};
 
 /// Modifiers per workflow and, optionally, per instance id.
@@ -95,7 +95,7 @@ impl<W: Workflow> ErasedWorkflow for Registered<W> {
         Ok(Box::pin(async move {
             let output = W::run(ctx).await?;
             serde_json::to_value(output)
-                .map_err(|e| Error::fatal(format!("the workflow's output cannot be serialised: {e}")))
+                .map_err(|e| Error::named(UNSERIALIZABLE, format!("the workflow's output cannot be serialised: {e}")))
         }))
     }
 }
@@ -107,6 +107,7 @@ pub(crate) struct Control {
     pub pause: AtomicBool,
     pub poke: AtomicBool,
     waker: Mutex<Option<Waker>>,
+    abort_signal: Notify,
     done: watch::Sender<bool>,
 }
 
@@ -118,12 +119,30 @@ impl Control {
             pause: AtomicBool::new(false),
             poke: AtomicBool::new(false),
             waker: Mutex::new(None),
+            abort_signal: Notify::new(),
             done: watch::channel(false).0,
         })
     }
 
     pub fn set_waker(&self, waker: &Waker) {
         *lock(&self.waker) = Some(waker.clone());
+    }
+
+    /// Resolves once an operation asked this owner to stop.
+    pub async fn aborted(&self) {
+        let signal = self.abort_signal.notified();
+        tokio::pin!(signal);
+        signal.as_mut().enable();
+        if self.abort.load(Ordering::SeqCst) {
+            return;
+        }
+        signal.await;
+    }
+
+    fn request_abort(&self) {
+        self.abort.store(true, Ordering::SeqCst);
+        self.abort_signal.notify_waiters();
+        self.wake();
     }
 
     /// Wakes the runner so it re-checks abort / pause.
@@ -368,7 +387,7 @@ impl Inner {
     fn recover(self: &Arc<Self>) -> Result<()> {
         let rows = lock(&self.journal).unfinished().map_err(storage("recovery scan"))?;
         let now = self.clock.now();
-        for (workflow, id, status, wake_at) in rows {
+        for (workflow, id, status, wake_at, pending_events) in rows {
             let Some((name, _)) = self.workflows.get(&workflow) else {
                 continue; // not registered in this process: left as it is
             };
@@ -377,6 +396,9 @@ impl Inner {
                 InstanceStatusKind::WaitingForPause => {
                     lock(&self.journal).set_paused(&workflow, &id, now).map_err(storage("pause"))?;
                 }
+                // An event accepted just before the previous process stopped may not have
+                // woken the instance yet: run it now rather than at its timer.
+                InstanceStatusKind::Waiting if pending_events => self.spawn_drive(key, Reason::Poke),
                 InstanceStatusKind::Waiting => match wake_at {
                     Some(at) => self.add_timer(at, key),
                     None => self.spawn_drive(key, Reason::Poke),
@@ -419,8 +441,7 @@ impl Inner {
                 Ok(control) => return control,
                 Err(owner) => {
                     if abort && owner.runner {
-                        owner.abort.store(true, Ordering::SeqCst);
-                        owner.wake();
+                        owner.request_abort();
                     }
                     let mut done = owner.done.subscribe();
                     let _ = done.wait_for(|d| *d).await;
@@ -504,44 +525,32 @@ impl Inner {
             _ => {}
         }
         if let Some(phase) = &row.phase {
-            // A rollback chain was interrupted: collect the handlers again and finish it.
-            let run = self.new_run(key, control, &row, crate::local::run::Mode::Collect)?;
+            // A rollback chain was interrupted or is waiting to retry: collect the handlers
+            // again and carry on.
+            let run = self.new_run(key, control, Mode::Collect)?;
             let outcome = run.execute(self.start_body(key, &run, &row)?).await;
-            if let Outcome::Aborted = outcome {
-                return Ok(None);
-            }
-            let rollback = run.run_rollbacks(&phase.error).await;
-            let status = if phase.end_status == "terminated" {
-                InstanceStatusKind::Terminated
-            } else {
-                InstanceStatusKind::Errored
+            let last = match outcome {
+                Outcome::Aborted => None,
+                _ => chain_end(run.run_rollbacks(&phase.error).await, phase),
             };
-            let error = (status == InstanceStatusKind::Errored).then(|| phase.error.clone());
-            return Ok(Some(LastWrite::Finish { status, output: None, error, rollback: Some(rollback) }));
+            run.dispose();
+            return Ok(last);
         }
         lock(&self.journal).mark_running(&key.workflow, &key.id, now).map_err(storage("start"))?;
         self.notify_changed();
-        let run = self.new_run(key, control, &row, crate::local::run::Mode::Normal)?;
+        let run = self.new_run(key, control, Mode::Normal)?;
         let body = match self.start_body(key, &run, &row) {
             Ok(body) => body,
-            Err(err) => {
-                return Ok(Some(LastWrite::Finish {
-                    status: InstanceStatusKind::Errored,
-                    output: None,
-                    error: Some(err),
-                    rollback: None,
-                }))
-            }
+            Err(err) => return Ok(Some(LastWrite::errored(err, None))),
         };
-        Ok(match run.execute(body).await {
+        let last = match run.execute(body).await {
             Outcome::Aborted => None,
             Outcome::Suspended { wake_at } => Some(LastWrite::Suspend { wake_at }),
-            Outcome::Fatal(err) => Some(LastWrite::Finish {
-                status: InstanceStatusKind::Errored,
-                output: None,
-                error: Some(err),
-                rollback: None,
-            }),
+            Outcome::Fatal(err) => Some(LastWrite::errored(err, None)),
+            // "A value that cannot be serialised fails the instance fatally (no rollback)."
+            Outcome::Finished(Err(err)) if err.name() == UNSERIALIZABLE => {
+                Some(LastWrite::errored(Error::fatal(err.message()), None))
+            }
             Outcome::Finished(Ok(output)) => {
                 let text = output.to_string();
                 match validate::size("the workflow's output", text.len()) {
@@ -551,43 +560,24 @@ impl Inner {
                         error: None,
                         rollback: None,
                     }),
-                    Err(why) => Some(LastWrite::Finish {
-                        status: InstanceStatusKind::Errored,
-                        output: None,
-                        error: Some(Error::internal(why)),
-                        rollback: None,
-                    }),
+                    Err(why) => Some(LastWrite::errored(Error::internal(why), None)),
                 }
             }
-            Outcome::Finished(Err(err)) => {
-                let rollback = if run.has_rollbacks() {
-                    let phase = Phase { error: err.clone(), end_status: "errored".into() };
-                    lock(&self.journal).set_phase(&key.workflow, &key.id, &phase).map_err(storage("rollback start"))?;
-                    Some(run.run_rollbacks(&err).await)
-                } else {
-                    None
-                };
-                Some(LastWrite::Finish {
-                    status: InstanceStatusKind::Errored,
-                    output: None,
-                    error: Some(err),
-                    rollback,
-                })
+            Outcome::Finished(Err(err)) if run.has_rollbacks() => {
+                let phase = Phase { error: err.clone(), end_status: "errored".into() };
+                lock(&self.journal).set_phase(&key.workflow, &key.id, &phase).map_err(storage("rollback start"))?;
+                chain_end(run.run_rollbacks(&err).await, &phase)
             }
-        })
+            Outcome::Finished(Err(err)) => Some(LastWrite::errored(err, None)),
+        };
+        run.dispose();
+        Ok(last)
     }
 
-    fn new_run(
-        self: &Arc<Self>,
-        key: &InstanceKey,
-        control: &Arc<Control>,
-        row: &InstanceRow,
-        mode: crate::local::run::Mode,
-    ) -> Result<Arc<Run>> {
+    fn new_run(self: &Arc<Self>, key: &InstanceKey, control: &Arc<Control>, mode: Mode) -> Result<Arc<Run>> {
         let (_, wf) = self.registered(&key.workflow)?;
         let steps = lock(&self.journal).steps(&key.workflow, &key.id).map_err(storage("read of steps"))?;
         let modifiers = self.modifiers_for(key);
-        let _ = row;
         Ok(Run::new(
             self.clone(),
             key.clone(),
@@ -761,17 +751,25 @@ impl Inner {
                 format!("instance {:?} is already {} and cannot be terminated", key.id, row.status),
             ));
         }
-        let mut state = None;
-        if rollback {
-            let error = Error::workflow("instance.terminated", "the instance was terminated with rollback");
-            let phase = Phase { error: error.clone(), end_status: "terminated".into() };
-            lock(&self.journal).set_phase(&key.workflow, &key.id, &phase).map_err(storage("rollback start"))?;
-            let run = self.new_run(key, control, &row, crate::local::run::Mode::Collect)?;
-            let body = self.start_body(key, &run, &row)?;
-            run.execute(body).await;
-            state = Some(run.run_rollbacks(&error).await);
+        if !rollback {
+            return Ok(LastWrite::Finish {
+                status: InstanceStatusKind::Terminated,
+                output: None,
+                error: None,
+                rollback: None,
+            });
         }
-        Ok(LastWrite::Finish { status: InstanceStatusKind::Terminated, output: None, error: None, rollback: state })
+        let error = Error::workflow("instance.terminated", "the instance was terminated with rollback");
+        let phase = Phase { error: error.clone(), end_status: "terminated".into() };
+        // Build the body first: if that fails, nothing has been written yet.
+        let run = self.new_run(key, control, Mode::Collect)?;
+        let body = self.start_body(key, &run, &row)?;
+        lock(&self.journal).set_phase(&key.workflow, &key.id, &phase).map_err(storage("rollback start"))?;
+        run.execute(body).await;
+        let chain = run.run_rollbacks(&error).await;
+        run.dispose();
+        // An operation owns the instance here, so nothing can abort the chain.
+        Ok(chain_end(chain, &phase).expect("an operation's rollback chain is never aborted"))
     }
 
     async fn restart(self: &Arc<Self>, workflow: &str, id: &str, from: Option<RestartFrom>) -> Result<()> {
@@ -847,6 +845,23 @@ impl Inner {
     }
 }
 
+/// What a rollback chain leaves to write: the end of the instance, or a timer.
+fn chain_end(chain: Chain, phase: &Phase) -> Option<LastWrite> {
+    match chain {
+        Chain::Aborted => None,
+        Chain::Suspended(at) => Some(LastWrite::Suspend { wake_at: Some(at) }),
+        Chain::Done(rollback) => {
+            let terminated = phase.end_status == "terminated";
+            Some(LastWrite::Finish {
+                status: if terminated { InstanceStatusKind::Terminated } else { InstanceStatusKind::Errored },
+                output: None,
+                error: (!terminated).then(|| phase.error.clone()),
+                rollback: Some(rollback),
+            })
+        }
+    }
+}
+
 /// The state write that ends an owner's turn, done under the ownership lock.
 enum LastWrite {
     Finish { status: InstanceStatusKind, output: Option<String>, error: Option<Error>, rollback: Option<RollbackState> },
@@ -854,6 +869,10 @@ enum LastWrite {
 }
 
 impl LastWrite {
+    fn errored(error: Error, rollback: Option<RollbackState>) -> Self {
+        LastWrite::Finish { status: InstanceStatusKind::Errored, output: None, error: Some(error), rollback }
+    }
+
     fn write(self, inner: &Inner, key: &InstanceKey, control: &Control) {
         let now = inner.clock.now();
         let mut journal = lock(&inner.journal);

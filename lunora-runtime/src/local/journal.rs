@@ -214,8 +214,8 @@ pub struct Phase {
     pub end_status: String,
 }
 
-/// `(workflow, id, status, wake_at)` of an instance that has not ended.
-pub type Unfinished = (String, String, InstanceStatusKind, Option<i64>);
+/// `(workflow, id, status, wake_at, has unconsumed events)` of an instance that has not ended.
+pub type Unfinished = (String, String, InstanceStatusKind, Option<i64>, bool);
 
 /// What a new instance is created with.
 pub struct NewInstance<'a> {
@@ -422,7 +422,8 @@ impl Journal {
     pub fn mark_running(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
         self.write(false, |conn| {
             conn.prepare_cached(
-                "UPDATE instances SET status = 'running', wake_at = NULL,
+                "UPDATE instances SET status = CASE status WHEN 'waitingForPause' THEN status ELSE 'running' END,
+                        wake_at = NULL,
                             started_at = coalesce(started_at, ?3)
                      WHERE workflow = ?1 AND id = ?2",
             )?
@@ -527,11 +528,14 @@ impl Journal {
     /// Instances the engine must pick up after opening: `(workflow, id, status, wake_at)`.
     pub fn unfinished(&self) -> rusqlite::Result<Vec<Unfinished>> {
         let mut stmt = self.conn.prepare(
-            "SELECT workflow, id, status, wake_at FROM instances
-             WHERE status IN ('queued', 'running', 'waiting', 'waitingForPause')",
+            "SELECT i.workflow, i.id, i.status, i.wake_at,
+                    EXISTS (SELECT 1 FROM events e
+                            WHERE e.workflow = i.workflow AND e.instance = i.id AND e.consumed = 0)
+             FROM instances i
+             WHERE i.status IN ('queued', 'running', 'waiting', 'waitingForPause')",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, InstanceStatusKind::parse(&r.get::<_, String>(2)?), r.get(3)?))
+            Ok((r.get(0)?, r.get(1)?, InstanceStatusKind::parse(&r.get::<_, String>(2)?), r.get(3)?, r.get(4)?))
         })?;
         rows.collect()
     }
@@ -544,7 +548,8 @@ impl Journal {
             "SELECT kind, name, count, seq, state, attempts, output, error, config, started_at,
                     ended_at, wake_at, attempt_log
              FROM steps WHERE workflow = ?1 AND instance = ?2
-             ORDER BY kind = 'rollback', CASE WHEN kind = 'rollback' THEN started_at ELSE seq END, seq",
+             ORDER BY kind = 'rollback', CASE WHEN kind = 'rollback' THEN started_at ELSE seq END,
+                      CASE WHEN kind = 'rollback' THEN -seq ELSE seq END",
         )?;
         let rows = stmt.query_map(params![workflow, id], |r| {
             Ok(StepRow {

@@ -36,6 +36,21 @@ pub(crate) enum Mode {
     RollingBack,
 }
 
+/// How a rollback chain run ended.
+pub(crate) enum Chain {
+    Done(RollbackState),
+    /// A rollback waits for its next attempt until this time.
+    Suspended(i64),
+    /// Stopped by terminate or restart.
+    Aborted,
+}
+
+enum RollbackStep {
+    Done,
+    WaitUntil(i64),
+    Aborted,
+}
+
 /// How an execution ended.
 pub(crate) enum Outcome {
     Finished(Result<Json>),
@@ -126,14 +141,16 @@ impl Run {
                 return Poll::Ready(Outcome::Aborted);
             }
             self.control.set_waker(cx.waker());
-            match catch_panic(|| body.as_mut().poll(cx)) {
+            let polled = catch_panic(|| body.as_mut().poll(cx));
+            let mut st = self.st();
+            // A fatal failure wins even if the body finished in the same poll.
+            if let Some(err) = st.fatal.take() {
+                return Poll::Ready(Outcome::Fatal(err));
+            }
+            match polled {
                 Ok(Poll::Ready(result)) => return Poll::Ready(Outcome::Finished(result)),
                 Err(panic) => return Poll::Ready(Outcome::Finished(Err(panic))),
                 Ok(Poll::Pending) => {}
-            }
-            let mut st = self.st();
-            if let Some(err) = st.fatal.take() {
-                return Poll::Ready(Outcome::Fatal(err));
             }
             let pausing = self.control.pause.load(Ordering::SeqCst);
             if st.in_flight == 0 && (st.parked > 0 || pausing) {
@@ -251,24 +268,29 @@ impl Run {
     }
 
     /// Runs the registered rollback handlers in reverse step-start order, each as a durable
-    /// step with its own retries; stops at the first that exhausts them.
-    pub async fn run_rollbacks(&self, error: &Error) -> RollbackState {
+    /// step with its own retries; stops at the first that exhausts them. A retry delay
+    /// suspends the chain like any other timer (the instance hibernates and resumes the chain
+    /// when it fires); terminate or restart abort it.
+    pub async fn run_rollbacks(&self, error: &Error) -> Chain {
         let registrations: Vec<(i64, Registration)> = {
             let mut st = self.st();
             st.mode = Mode::RollingBack;
             std::mem::take(&mut st.rollbacks).into_iter().rev().collect()
         };
         for (seq, reg) in registrations {
-            if let Err(err) = self.run_one_rollback(seq, &reg, error).await {
-                return RollbackState { outcome: RollbackOutcome::Failed, error: Some(err) };
+            match self.run_one_rollback(seq, &reg, error).await {
+                Ok(RollbackStep::Done) => {}
+                Ok(RollbackStep::WaitUntil(at)) => return Chain::Suspended(at),
+                Ok(RollbackStep::Aborted) => return Chain::Aborted,
+                Err(err) => return Chain::Done(RollbackState { outcome: RollbackOutcome::Failed, error: Some(err) }),
             }
         }
-        RollbackState { outcome: RollbackOutcome::Complete, error: None }
+        Chain::Done(RollbackState { outcome: RollbackOutcome::Complete, error: None })
     }
 
-    async fn run_one_rollback(&self, seq: i64, reg: &Registration, error: &Error) -> Result<()> {
+    async fn run_one_rollback(&self, seq: i64, reg: &Registration, error: &Error) -> Result<RollbackStep> {
         let mut row = match self.stored(RowKind::Rollback, &reg.name, reg.count) {
-            Some(row) if row.state == StepState::Done => return Ok(()),
+            Some(row) if row.state == StepState::Done => return Ok(RollbackStep::Done),
             Some(row) if row.state == StepState::Failed => {
                 return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")))
             }
@@ -280,21 +302,35 @@ impl Run {
             }
         };
         let label = format!("rollback of {}-{}", reg.name, reg.count);
-        let config = match &reg.spec.config {
-            Some(cfg) => cfg.resolve(&self.inner.defaults, &label)?,
-            None => self.inner.defaults.clone(),
+        let config = match &row.config {
+            Some(persisted) => persisted.clone(),
+            None => match &reg.spec.config {
+                Some(cfg) => cfg.resolve(&self.inner.defaults, &label)?,
+                None => self.inner.defaults.clone(),
+            },
         };
         row.config = Some(config.clone());
         let forward = self.step_context(&reg.name, reg.count, reg.attempt, reg.config.clone());
+        let no_delay = self.modifiers.as_ref().is_some_and(|m| m.retry_delays_disabled(&reg.name));
         loop {
-            if let Some(err) = close_interrupted_attempt(&mut row, self.now()) {
+            if self.control.abort.load(Ordering::SeqCst) {
+                return Ok(RollbackStep::Aborted);
+            }
+            let now = self.now();
+            if row.state == StepState::Waiting && !no_delay {
+                if let Some(at) = row.wake_at.filter(|at| *at > now) {
+                    return Ok(RollbackStep::WaitUntil(at));
+                }
+            }
+            if let Some(err) = close_interrupted_attempt(&mut row, now) {
                 if row.attempts >= config.max_attempts() {
-                    return self.fail_rollback(row, err);
+                    return self.fail_rollback(row, err).map(|()| RollbackStep::Done);
                 }
             }
             row.attempts += 1;
             row.state = StepState::Running;
-            row.attempt_log.push(AttemptRecord { start: self.now(), end: None, success: None, error: None });
+            row.wake_at = None;
+            row.attempt_log.push(AttemptRecord { start: now, end: None, success: None, error: None });
             self.save(&row, false)?;
             let rc = RollbackContext {
                 ctx: forward.clone(),
@@ -303,13 +339,14 @@ impl Run {
                 env: self.inner.env.clone(),
                 log: self.log.clone(),
             };
-            let deadline = self.now() + config.timeout_ms;
+            let deadline = now + config.timeout_ms;
             let mut handler = (reg.spec.handler)(rc);
             let handler =
                 poll_fn(|cx| catch_panic(|| handler.as_mut().poll(cx)).unwrap_or_else(|p| Poll::Ready(Err(p))));
             let result = tokio::select! {
                 r = handler => r,
                 _ = self.inner.clock.sleep_until(deadline) => Err(timeout_error(config.timeout_ms)),
+                _ = self.control.aborted() => return Ok(RollbackStep::Aborted),
             };
             let now = self.now();
             match result {
@@ -317,22 +354,29 @@ impl Run {
                     close_attempt(&mut row, now, None);
                     row.state = StepState::Done;
                     row.ended_at = Some(now);
-                    return self.save(&row, true);
+                    self.save(&row, true)?;
+                    return Ok(RollbackStep::Done);
                 }
                 Err(err) => {
                     close_attempt(&mut row, now, Some(err.clone()));
                     if err.is_non_retryable() || row.attempts >= config.max_attempts() {
-                        return self.fail_rollback(row, err);
+                        return self.fail_rollback(row, err).map(|()| RollbackStep::Done);
+                    }
+                    let delay = millis(config.delay_after(row.attempts));
+                    if !no_delay && delay > 0 {
+                        row.state = StepState::Waiting;
+                        row.wake_at = Some(now + delay);
                     }
                     self.save(&row, false)?;
-                    let no_delay = self.modifiers.as_ref().is_some_and(|m| m.retry_delays_disabled(&reg.name));
-                    if !no_delay {
-                        let delay = millis(config.delay_after(row.attempts));
-                        self.inner.clock.sleep_until(now + delay).await;
-                    }
                 }
             }
         }
+    }
+
+    /// Drops what this execution registered: rollback handlers may hold `ctx.step`, which
+    /// holds this run, and would otherwise keep it alive forever.
+    pub fn dispose(&self) {
+        self.st().rollbacks.clear();
     }
 
     fn fail_rollback(&self, mut row: StepRow, err: Error) -> Result<()> {
@@ -695,7 +739,7 @@ impl StepBackend for Run {
             admitted?;
             let label = name.clone();
             self.sleep_inner(name, count, move |now| {
-                if at.0 - now > MAX_WAIT_MS {
+                if at.0.saturating_sub(now) > MAX_WAIT_MS {
                     return Err(Error::fatal(format!("sleepUntil \"{label}\": {at} is more than 365 days away")));
                 }
                 Ok(at.0)
