@@ -1,4 +1,8 @@
-//! Code generation for lunora workflows. Today: the `lunora-codegen names` command over the
-//! shared naming helpers (re-exported here as [`naming`]).
+//! Code generation for lunora workflows: the scanner, the typed registry module, the JS entry
+//! module and the wrangler config reconciliation, behind the `lunora-codegen` CLI and the
+//! build.rs [`Builder`]. Names come from the one shared implementation ([`naming`]).
 
 pub use lunora_shared::naming;
+
+pub mod spec;
+pub mod wrangler;

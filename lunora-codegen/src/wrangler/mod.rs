@@ -1,0 +1,1 @@
+//! wrangler config reconciliation (being written).
