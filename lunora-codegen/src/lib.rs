@@ -4,5 +4,14 @@
 
 pub use lunora_shared::naming;
 
+pub mod builder;
+pub mod output;
+pub mod project;
+pub mod render;
+pub mod scan;
+pub mod scaffold;
 pub mod spec;
+
 pub mod wrangler;
+
+pub use builder::Builder;

@@ -75,6 +75,12 @@ impl TestEngineBuilder {
     }
 }
 
+impl crate::local::Registrar for TestEngineBuilder {
+    fn register<W: Workflow>(self) -> Self {
+        TestEngineBuilder::register::<W>(self)
+    }
+}
+
 /// The embedded engine under test control.
 pub struct TestEngine {
     engine: Engine,

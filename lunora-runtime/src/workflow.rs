@@ -238,3 +238,36 @@ impl<W: Workflow> InstanceHandle<W> {
         Ok(InstanceStatus { status: raw.status, error: raw.error, output, rollback: raw.rollback })
     }
 }
+
+/// A workflow's declared identity and settings, as the generated registry lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkflowInfo {
+    pub export_name: &'static str,
+    pub name: &'static str,
+    pub binding: &'static str,
+    pub class_name: &'static str,
+    pub schedules: &'static [&'static str],
+    pub step_limit: Option<u32>,
+}
+
+/// The type parameter of handles obtained by name: params and output stay JSON.
+#[derive(Clone, Copy, Debug)]
+pub struct Untyped;
+
+/// The error of a lookup by an export name nobody declared.
+pub fn unknown_workflow(export_name: &str, known: &[WorkflowInfo]) -> Error {
+    let names: Vec<&str> = known.iter().map(|w| w.export_name).collect();
+    Error::workflow(
+        "workflow.not_found",
+        format!("no workflow is exported as {export_name:?}; known workflows: {}", names.join(", ")),
+    )
+}
+
+impl WorkflowHandle<Untyped> {
+    /// Starts an instance with JSON params.
+    pub async fn create(&self, options: CreateOptions<Json>) -> Result<InstanceHandle<Untyped>> {
+        let request = CreateRequest { id: options.id, params: options.params, retention: options.retention };
+        let id = self.backend.create(&self.name, request).await?;
+        Ok(self.instance(id))
+    }
+}

@@ -155,3 +155,23 @@ async fn an_explicitly_named_workflow_runs_under_its_deployed_name() {
     let status = t.wait_for_status(&inst, InstanceStatusKind::Complete).await.unwrap();
     assert_eq!(status.output.unwrap(), 7);
 }
+
+#[tokio::test]
+async fn the_generated_registry_gives_typed_handles_and_registers_everything() {
+    use lunora_tests::registry::{register_all, Workflows, WORKFLOWS};
+    let journal = Journal::default();
+    let t = register_all(TestEngine::builder().env(Env::new().with(journal.clone()))).open().await.unwrap();
+    let workflows = Workflows::new(t.engine().backend());
+    // Typed: create takes CheckoutParams, status().output is a String.
+    let inst = workflows.checkout().create(CreateOptions::params(params("reg-1", 5, 0))).await.unwrap();
+    t.run_to_completion(&inst).await.unwrap();
+    let output: Option<String> = inst.status().await.unwrap().output;
+    assert_eq!(output.as_deref(), Some("rcpt-reg-1 / shipped reg-1"));
+    // By export name, untyped.
+    let report = workflows.get("report").unwrap();
+    assert_eq!(report.name(), "nightly-report");
+    let err = workflows.get("nope").err().unwrap();
+    assert_eq!(err.to_string(), "WorkflowError: (workflow.not_found) no workflow is exported as \"nope\"; known workflows: checkout, report");
+    let names: Vec<(&str, &str, &str)> = WORKFLOWS.iter().map(|w| (w.export_name, w.name, w.binding)).collect();
+    assert_eq!(names, [("checkout", "checkout", "WORKFLOW_CHECKOUT"), ("report", "nightly-report", "WORKFLOW_REPORT")]);
+}

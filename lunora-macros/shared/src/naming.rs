@@ -6,16 +6,22 @@
 //! - class name:   upper-case the first character of `E`, keep the rest, append `Workflow`;
 //! - binding:      `WORKFLOW_` + upper-case(`E` with `_` inserted wherever an ASCII `[a-z0-9]`
 //!   is followed by an ASCII `[A-Z]`);
-//! - default name: lower-case(`E` with `-` inserted at the same places).
+//! - default name: lower-case(`E` with `-` inserted at the same places);
+//! - runner:       class name + `Runner`, the wasm-bindgen class the JS entrypoint delegates to.
 //!
 //! No trimming, no suffix stripping; acronyms are not split (`HTTPServer` → `httpserver`) and
 //! non-ASCII letters never split. Case mapping is full Unicode.
 
-use heck::ToLowerCamelCase;
+use heck::{ToLowerCamelCase, ToSnakeCase};
 
 /// The export name of a workflow fn: its ident in lowerCamelCase (`order_pipeline` → `orderPipeline`).
 pub fn export_name_of_fn(ident: &str) -> String {
     ident.to_lower_camel_case()
+}
+
+/// `orderPipeline` → `order_pipeline`: the registry accessor's method name.
+pub fn snake_case(export_name: &str) -> String {
+    export_name.to_snake_case()
 }
 
 /// `orderPipeline` → `OrderPipelineWorkflow`.
@@ -28,6 +34,12 @@ pub fn workflow_class_name(export_name: &str) -> String {
     out.push_str(chars.as_str());
     out.push_str("Workflow");
     out
+}
+
+/// `orderPipeline` → `OrderPipelineWorkflowRunner`: the wasm-bindgen class `#[workflow]`
+/// exports on wasm32, which the generated JS entrypoint class delegates to.
+pub fn workflow_runner_name(export_name: &str) -> String {
+    format!("{}Runner", workflow_class_name(export_name))
 }
 
 /// `orderPipeline` → `WORKFLOW_ORDER_PIPELINE`.

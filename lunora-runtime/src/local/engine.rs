@@ -285,6 +285,18 @@ impl EngineBuilder {
     }
 }
 
+/// Something workflows can be registered with: the engine's builder and the test harness's.
+/// The generated registry's `register_all` takes any of them.
+pub trait Registrar: Sized {
+    fn register<W: Workflow>(self) -> Self;
+}
+
+impl Registrar for EngineBuilder {
+    fn register<W: Workflow>(self) -> Self {
+        EngineBuilder::register::<W>(self)
+    }
+}
+
 struct ShutdownGuard(Arc<Inner>);
 
 impl Drop for ShutdownGuard {
