@@ -3,12 +3,10 @@
 //! `lunora-codegen sync` for that.
 //!
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     lunora_codegen::Builder::from_env().generate().unwrap_or_else(|e| panic!("{e}"));
-//! }
-//! // src/lib.rs
-//! // include!(concat!(env!("OUT_DIR"), "/lunora_workflows.rs"));
+//! // build.rs, in `fn main()`:
+//! lunora_codegen::Builder::from_env().generate().unwrap_or_else(|e| panic!("{e}"));
+//! // src/lib.rs:
+//! // mod registry { include!(concat!(env!("OUT_DIR"), "/lunora_workflows.rs")); }
 //! ```
 
 use std::path::PathBuf;

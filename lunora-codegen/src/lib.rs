@@ -8,9 +8,10 @@ pub mod builder;
 pub mod output;
 pub mod project;
 pub mod render;
-pub mod scan;
 pub mod scaffold;
+pub mod scan;
 pub mod spec;
+pub mod sync;
 
 pub mod wrangler;
 

@@ -1,9 +1,13 @@
-//! `lunora-codegen`: the command-line front of the codegen library.
+//! `lunora-codegen`: sync generated code and the wrangler config, scaffold steps and
+//! workflows, print the names derived from an export name.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use lunora_codegen::naming::WorkflowNames;
+use lunora_codegen::scaffold::{self, Kind};
+use lunora_codegen::sync::{self, SyncOptions};
 
 #[derive(Parser)]
 #[command(name = "lunora-codegen", version, about = "Code generation for lunora workflows")]
@@ -14,6 +18,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Scan the crate, write the typed registry and the JS entry module, reconcile the
+    /// [[workflows]] of the wrangler config.
+    Sync {
+        /// The crate's Cargo.toml.
+        #[arg(long, default_value = "Cargo.toml")]
+        manifest_path: PathBuf,
+        /// The wrangler config (default: wrangler.toml, .jsonc or .json next to Cargo.toml).
+        #[arg(long)]
+        wrangler_config: Option<PathBuf>,
+        /// Write nothing; exit 1 listing every file that is out of date (for CI).
+        #[arg(long)]
+        check: bool,
+    },
+    /// Scaffold a step or a workflow that compiles, in src/steps.rs or src/workflows.rs.
+    New {
+        kind: NewKind,
+        /// The fn name, snake_case.
+        name: String,
+        #[arg(long, default_value = "Cargo.toml")]
+        manifest_path: PathBuf,
+    },
     /// Print, per export name, the class name, binding and default deployed name
     /// (tab-separated: export, class, binding, default name).
     Names {
@@ -26,33 +51,100 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum NewKind {
+    Step,
+    Workflow,
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Names { names, json } => {
-            let all: Vec<WorkflowNames> = names.iter().map(|n| WorkflowNames::from_export_name(n)).collect();
-            if let Some(bad) = names.iter().find(|n| n.is_empty()) {
-                eprintln!("lunora-codegen names: an export name is empty ({bad:?}); pass names like orderPipeline");
-                return ExitCode::FAILURE;
-            }
-            if json {
-                let rows: Vec<serde_json::Value> = all
-                    .iter()
-                    .map(|n| {
-                        serde_json::json!({
-                            "exportName": n.export_name,
-                            "className": n.class_name,
-                            "binding": n.binding,
-                            "defaultName": n.default_name,
-                        })
-                    })
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&rows).expect("plain JSON"));
-            } else {
-                for n in all {
-                    println!("{}\t{}\t{}\t{}", n.export_name, n.class_name, n.binding, n.default_name);
+        Command::Sync { manifest_path, wrangler_config, check } => {
+            run_sync(SyncOptions { manifest_path, wrangler_config, registry_out: None, entry_out: None }, check)
+        }
+        Command::New { kind, name, manifest_path } => {
+            let kind = match kind {
+                NewKind::Step => Kind::Step,
+                NewKind::Workflow => Kind::Workflow,
+            };
+            match scaffold::scaffold(&manifest_path, kind, &name) {
+                Ok(done) => {
+                    println!("wrote `{name}` to {}", done.file.display());
+                    if let Some(line) = done.missing_mod {
+                        println!("add `{line}` to the crate root so it is compiled");
+                    }
+                    ExitCode::SUCCESS
                 }
+                Err(e) => fail(&e),
             }
+        }
+        Command::Names { names, json } => print_names(&names, json),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("lunora-codegen: {message}");
+    ExitCode::FAILURE
+}
+
+fn run_sync(options: SyncOptions, check: bool) -> ExitCode {
+    let plan = match sync::plan(&options) {
+        Ok(plan) => plan,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if check {
+        let drifts: Vec<_> = plan.files.iter().filter(|f| f.drifts()).collect();
+        if drifts.is_empty() {
+            println!("up to date: {} workflow(s)", plan.workflows.len());
+            return ExitCode::SUCCESS;
+        }
+        for file in drifts {
+            let what = if file.current.is_none() { "missing" } else { "out of date" };
+            eprintln!("drift: {} is {what}", file.path.display());
+        }
+        for finding in &plan.findings {
+            eprintln!("  {finding}");
+        }
+        eprintln!("run `lunora-codegen sync` and commit the result");
+        return ExitCode::FAILURE;
+    }
+    for finding in &plan.findings {
+        println!("{finding}");
+    }
+    match sync::apply(&plan) {
+        Ok(written) => {
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            println!("{} workflow(s), {} file(s) changed", plan.workflows.len(), written.len());
             ExitCode::SUCCESS
         }
+        Err(e) => fail(&e.to_string()),
     }
+}
+
+fn print_names(names: &[String], json: bool) -> ExitCode {
+    if let Some(bad) = names.iter().find(|n| n.is_empty()) {
+        return fail(&format!("names: an export name is empty ({bad:?}); pass names like orderPipeline"));
+    }
+    let all: Vec<WorkflowNames> = names.iter().map(|n| WorkflowNames::from_export_name(n)).collect();
+    if json {
+        let rows: Vec<serde_json::Value> = all
+            .iter()
+            .map(|n| {
+                serde_json::json!({
+                    "exportName": n.export_name,
+                    "className": n.class_name,
+                    "binding": n.binding,
+                    "defaultName": n.default_name,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows).expect("plain JSON"));
+    } else {
+        for n in all {
+            println!("{}\t{}\t{}\t{}", n.export_name, n.class_name, n.binding, n.default_name);
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -23,7 +23,9 @@ impl Project {
             .get("package")
             .and_then(|p| p.get("name"))
             .and_then(|n| n.as_str())
-            .ok_or_else(|| format!("{}: no [package] name; point --manifest-path at a crate's Cargo.toml", manifest.display()))?
+            .ok_or_else(|| {
+                format!("{}: no [package] name; point --manifest-path at a crate's Cargo.toml", manifest.display())
+            })?
             .to_owned();
         let lib_path = doc.get("lib").and_then(|l| l.get("path")).and_then(|p| p.as_str()).map(|p| dir.join(p));
         let root = lib_path

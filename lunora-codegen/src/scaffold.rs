@@ -22,8 +22,8 @@ pub struct Scaffolded {
 }
 
 const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for",
-    "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn",
+    "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static",
     "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "gen", "try",
 ];
 
@@ -78,8 +78,7 @@ pub struct {ty}Params {{
 /// The `{name}` workflow: each `ctx.step` call is durable (memoised and retried).
 #[lunora_runtime::workflow]
 pub async fn {name}(ctx: lunora_runtime::WorkflowContext<{ty}Params>) -> lunora_runtime::Result<String> {{
-    let id = ctx.params.id.clone();
-    let loaded: String = ctx.step.do_("load", |_| async move {{ Ok(id) }}).await?;
+    let loaded: String = ctx.step.do_("load", |_| async {{ Ok(ctx.params.id.clone()) }}).await?;
     Ok(loaded)
 }}
 "#

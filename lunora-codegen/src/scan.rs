@@ -11,6 +11,10 @@ use syn::spanned::Spanned;
 
 use crate::spec::{Location, WorkflowSpec};
 
+/// The module name of the generated registry (`src/lunora_workflows.rs`), which holds no
+/// attributes and may not exist yet.
+pub const REGISTRY_MODULE: &str = "lunora_workflows";
+
 /// Everything found in a crate.
 #[derive(Debug, Default)]
 pub struct Scan {
@@ -46,7 +50,11 @@ pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
     } else {
         let mut errors = scanner.errors;
         errors.sort_by(|a, b| {
-            (&a.location.file, a.location.line, a.location.column).cmp(&(&b.location.file, b.location.line, b.location.column))
+            (&a.location.file, a.location.line, a.location.column).cmp(&(
+                &b.location.file,
+                b.location.line,
+                b.location.column,
+            ))
         });
         Err(errors)
     }
@@ -122,19 +130,22 @@ impl Scanner {
                 match candidates.iter().find(|c| c.is_file()) {
                     Some(file) => {
                         let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
-                        let child_dir = if is_mod_rs {
-                            file.parent().unwrap_or(dir).to_path_buf()
-                        } else {
-                            dir.join(&name)
-                        };
+                        let child_dir =
+                            if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(&name) };
                         self.file(&file.clone(), &child_dir, &child);
                     }
+                    // The registry this tool generates may not exist before the first sync.
+                    None if name == REGISTRY_MODULE => {}
                     None => {
                         let tried: Vec<String> = candidates
                             .iter()
                             .map(|c| c.strip_prefix(&self.base).unwrap_or(c).display().to_string())
                             .collect();
-                        self.error(path, m.ident.span(), format!("module `{name}` not found (tried {})", tried.join(", ")));
+                        self.error(
+                            path,
+                            m.ident.span(),
+                            format!("module `{name}` not found (tried {})", tried.join(", ")),
+                        );
                     }
                 }
             }
@@ -193,11 +204,9 @@ impl Scanner {
 
     /// Two workflows may not share a deployed name, a binding or a class name.
     fn check_duplicates(&mut self) {
-        let keys: [(&str, fn(&WorkflowSpec) -> &str); 3] = [
-            ("deployed name", |w| &w.deployed_name),
-            ("binding", |w| &w.binding),
-            ("class name", |w| &w.class_name),
-        ];
+        type Key = fn(&WorkflowSpec) -> &str;
+        let keys: [(&str, Key); 3] =
+            [("deployed name", |w| &w.deployed_name), ("binding", |w| &w.binding), ("class name", |w| &w.class_name)];
         for (what, key) in keys {
             let mut seen: HashMap<&str, &WorkflowSpec> = HashMap::new();
             let mut found = Vec::new();
@@ -232,7 +241,8 @@ enum Kind {
 fn lunora_attribute(attr: &syn::Attribute) -> Option<Kind> {
     let segments: Vec<String> = attr.path().segments.iter().map(|s| s.ident.to_string()).collect();
     let last = segments.last()?;
-    let qualified_ok = segments.len() == 1 || segments.first().is_some_and(|s| s == "lunora_runtime" || s == "lunora_macros");
+    let qualified_ok =
+        segments.len() == 1 || segments.first().is_some_and(|s| s == "lunora_runtime" || s == "lunora_macros");
     match (last.as_str(), qualified_ok) {
         ("workflow", true) => Some(Kind::Workflow),
         ("step", true) => Some(Kind::Step),

@@ -25,15 +25,16 @@ fn finds_workflows_in_inline_file_nested_and_path_modules_only() {
         ("v2Api", "special::V2ApiWorkflow", "v2-api", "src/special/custom_place.rs:1:1"),
         ("sendEmail2", "SendEmail2Workflow", "send-email2", "src/lib.rs:19:1"),
     ];
-    let expected: Vec<(String, String, String, String)> = expected
-        .iter()
-        .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
-        .collect();
+    let expected: Vec<(String, String, String, String)> =
+        expected.iter().map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string())).collect();
     assert_eq!(found, expected);
     let order = &scan.workflows[1];
     assert_eq!(order.schedules, ["0 3 * * *", "*/15 * * * MON-FRI"]);
     assert_eq!(scan.workflows[2].step_limit, Some(200));
-    assert_eq!(scan.steps.iter().map(|(n, l)| format!("{n} {l}")).collect::<Vec<_>>(), ["refund-card src/billing/refunds.rs:3:1"]);
+    assert_eq!(
+        scan.steps.iter().map(|(n, l)| format!("{n} {l}")).collect::<Vec<_>>(),
+        ["refund-card src/billing/refunds.rs:3:1"]
+    );
     assert!(!scan.files.iter().any(|f| f.ends_with("not_a_module.rs")), "only modules of the crate are read");
     assert_eq!(scan.files.len(), 5);
 }
@@ -63,7 +64,11 @@ fn registry_and_entry_module_match_their_golden_files() {
         if std::env::var_os("BLESS").is_some() {
             std::fs::write(&golden, text).unwrap();
         }
-        assert_eq!(*text, std::fs::read_to_string(&golden).unwrap_or_default(), "{name}: bless with BLESS=1 if intended");
+        assert_eq!(
+            *text,
+            std::fs::read_to_string(&golden).unwrap_or_default(),
+            "{name}: bless with BLESS=1 if intended"
+        );
     }
     // Deterministic: the same input renders the same bytes.
     assert_eq!(lunora_codegen::render::entry_module(&scan.workflows), outputs[1].1);

@@ -32,7 +32,9 @@ pub use status::{
     StepId, StepKind, Timestamp,
 };
 pub use step::{Rollback, WorkflowStep};
-pub use workflow::{unknown_workflow, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend};
+pub use workflow::{
+    unknown_workflow, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
+};
 
 pub use lunora_macros::{step, workflow};
 

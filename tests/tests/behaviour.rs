@@ -171,7 +171,10 @@ async fn the_generated_registry_gives_typed_handles_and_registers_everything() {
     let report = workflows.get("report").unwrap();
     assert_eq!(report.name(), "nightly-report");
     let err = workflows.get("nope").err().unwrap();
-    assert_eq!(err.to_string(), "WorkflowError: (workflow.not_found) no workflow is exported as \"nope\"; known workflows: checkout, report");
+    assert_eq!(
+        err.to_string(),
+        "WorkflowError: (workflow.not_found) no workflow is exported as \"nope\"; known workflows: checkout, report"
+    );
     let names: Vec<(&str, &str, &str)> = WORKFLOWS.iter().map(|w| (w.export_name, w.name, w.binding)).collect();
     assert_eq!(names, [("checkout", "checkout", "WORKFLOW_CHECKOUT"), ("report", "nightly-report", "WORKFLOW_REPORT")]);
 }

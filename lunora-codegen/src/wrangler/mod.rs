@@ -1,1 +1,480 @@
-//! wrangler config reconciliation (being written).
+//! Reconciliation of the `[[workflows]]` section of a wrangler config (lunora spec §7).
+//!
+//! Pure functions from the config text and the scanned [`WorkflowSpec`]s to the new text and a
+//! report; no file IO here, the CLI reads and writes the file.
+//!
+//! The rules:
+//! - entries are matched by `class_name`; a workflow without an entry gets one appended
+//!   (`name`, `binding`, `class_name`, plus `schedules` / `limits.steps` when declared), in the
+//!   order of the `workflows` slice;
+//! - in an existing entry the declared settings (`schedules`, `limits.steps`) are rewritten in
+//!   place; `name` and `binding` are never rewritten (only written when the entry has none);
+//!   settings in the file that the workflow does not declare are kept and reported;
+//! - entries with `script_name` (a class in another Worker) are left alone entirely;
+//! - entries that no workflow declares are reported, never deleted;
+//! - `[env.*]` sections are never touched (wrangler does not inherit `workflows` into them);
+//! - a top-level `main` that points at worker-build's shim is repointed to the generated entry
+//!   module when one is given;
+//! - everything else survives byte for byte, and a second run changes nothing.
+//!
+//! Both formats edit the source text in place rather than re-serialising a document: TOML by
+//! splicing at the byte spans `toml_edit` reports, JSONC through `jsonc-parser`'s concrete
+//! syntax tree, which keeps every comment and whitespace token.
+
+mod jsonc;
+mod toml;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::Path;
+
+use crate::spec::WorkflowSpec;
+
+pub use self::jsonc::reconcile_jsonc;
+pub use self::toml::reconcile_toml;
+
+/// Values of `main` that mean "worker-build's default output", which lunora repoints to its
+/// generated entry module.
+pub const WORKER_BUILD_SHIMS: [&str; 2] = ["build/worker/shim.mjs", "./build/worker/shim.mjs"];
+
+/// What the caller knows beyond the workflows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReconcileOptions<'a> {
+    /// Path of the generated JS entry module relative to the config file, e.g.
+    /// `build/lunora-entry.mjs`. When given, a top-level `main` pointing at worker-build's shim
+    /// ([`WORKER_BUILD_SHIMS`]) is repointed to it.
+    pub entry_module: Option<&'a str>,
+}
+
+/// The outcome of a reconciliation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reconciled {
+    /// The new config text (equal to the input when nothing changed).
+    pub text: String,
+    /// Whether `text` differs from the input.
+    pub changed: bool,
+    /// What was done and what was left alone but deserves attention: `main` first, then the
+    /// existing entries in file order, then the appended entries in the order of the workflows.
+    pub report: Vec<Finding>,
+}
+
+/// One line of the reconciliation report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    /// A workflow had no entry: one was appended.
+    Added { class_name: String, name: String, binding: String },
+    /// A declared setting (`schedules` or `limits.steps`) of an existing entry was written;
+    /// `value` is the new value as written (JSON-like).
+    Updated { class_name: String, key: String, value: String },
+    /// An existing entry had no `name` / `binding` at all: the declared one was written.
+    Filled { class_name: String, key: String, value: String },
+    /// An existing entry's `name` differs from the declared one and was kept.
+    NameKept { class_name: String, in_file: String, declared: String },
+    /// An existing entry's `binding` differs from the declared one and was kept.
+    BindingKept { class_name: String, in_file: String, declared: String },
+    /// A setting of a matched entry that the workflow does not declare was kept as it is.
+    UndeclaredSettingKept { class_name: String, key: String },
+    /// An entry (without `script_name`) that no workflow declares; left in place.
+    Orphan { class_name: String, name: Option<String> },
+    /// The top-level `main` pointed at worker-build's shim and now points at the entry module.
+    MainRepointed { from: String, to: String },
+    /// An appended entry uses a `name` or `binding` that an existing entry already uses;
+    /// wrangler will reject the config until one of them changes.
+    Collision { class_name: String, key: String, value: String },
+}
+
+impl Finding {
+    /// Whether this finding asks the user to look at something (as opposed to reporting a
+    /// change that was made).
+    pub fn is_warning(&self) -> bool {
+        matches!(
+            self,
+            Finding::NameKept { .. }
+                | Finding::BindingKept { .. }
+                | Finding::UndeclaredSettingKept { .. }
+                | Finding::Orphan { .. }
+                | Finding::Collision { .. }
+        )
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::Added { class_name, name, binding } => {
+                write!(f, "added workflows entry {class_name} (name {}, binding {binding})", quoted(name))
+            }
+            Finding::Updated { class_name, key, value } => {
+                write!(f, "set {key} of workflows entry {class_name} to {value}")
+            }
+            Finding::Filled { class_name, key, value } => {
+                write!(f, "added the missing {key} {} to workflows entry {class_name}", quoted(value))
+            }
+            Finding::NameKept { class_name, in_file, declared } => write!(
+                f,
+                "kept name {} of workflows entry {class_name}: the workflow declares {}, \
+                 but an existing entry is never renamed",
+                quoted(in_file),
+                quoted(declared)
+            ),
+            Finding::BindingKept { class_name, in_file, declared } => write!(
+                f,
+                "kept binding {in_file} of workflows entry {class_name}: the workflow declares {declared}, \
+                 but an existing entry is never rebound"
+            ),
+            Finding::UndeclaredSettingKept { class_name, key } => {
+                write!(f, "kept {key} of workflows entry {class_name}, which the workflow does not declare")
+            }
+            Finding::Orphan { class_name, name: Some(name) } => write!(
+                f,
+                "workflows entry {class_name} (name {}) matches no workflow in the crate; left in place",
+                quoted(name)
+            ),
+            Finding::Orphan { class_name, name: None } => {
+                write!(f, "workflows entry {class_name} matches no workflow in the crate; left in place")
+            }
+            Finding::MainRepointed { from, to } => {
+                write!(f, "repointed main from {} to {}", quoted(from), quoted(to))
+            }
+            Finding::Collision { class_name, key, value } => write!(
+                f,
+                "appended workflows entry {class_name} has {key} {}, which an existing entry already uses",
+                quoted(value)
+            ),
+        }
+    }
+}
+
+/// The two syntaxes of a wrangler config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConfigFormat {
+    /// `wrangler.toml`.
+    Toml,
+    /// `wrangler.jsonc` and `wrangler.json` (plain JSON goes through the same code).
+    Jsonc,
+}
+
+impl ConfigFormat {
+    /// The format of a config file, by its extension: `.toml` → TOML, `.jsonc` / `.json` →
+    /// JSONC (so `wrangler.toml`, `wrangler.jsonc`, `wrangler.json`); `None` for anything else.
+    pub fn from_path(path: impl AsRef<Path>) -> Option<Self> {
+        let ext = path.as_ref().extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "toml" => Some(ConfigFormat::Toml),
+            "jsonc" | "json" => Some(ConfigFormat::Jsonc),
+            _ => None,
+        }
+    }
+
+    /// [`reconcile_toml`] or [`reconcile_jsonc`].
+    pub fn reconcile(
+        self,
+        source: &str,
+        workflows: &[WorkflowSpec],
+        opts: &ReconcileOptions<'_>,
+    ) -> Result<Reconciled, ConfigError> {
+        match self {
+            ConfigFormat::Toml => reconcile_toml(source, workflows, opts),
+            ConfigFormat::Jsonc => reconcile_jsonc(source, workflows, opts),
+        }
+    }
+}
+
+/// A config the reconciliation cannot work on: malformed syntax, or a `workflows` section of
+/// the wrong shape. Displays as `line:col: what` (1-based; the column counts characters); the
+/// caller prefixes the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error at byte `offset` of `source`.
+    pub(crate) fn at(source: &str, offset: usize, message: impl Into<String>) -> Self {
+        let (line, column) = line_col(source, offset);
+        ConfigError { line, column, message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// 1-based line and column (in characters) of byte `offset`.
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The format-independent part: what an entry holds, and what to do about it.
+
+/// What reconciliation needs to know about one entry of the top-level `workflows` array.
+#[derive(Debug, Default)]
+pub(crate) struct EntryFacts {
+    /// The entry has `script_name`: it belongs to another Worker and is left alone.
+    pub foreign: bool,
+    /// `class_name` (checked to be a string by the format code for non-foreign entries).
+    pub class_name: Option<String>,
+    pub name: Option<String>,
+    pub binding: Option<String>,
+    /// `schedules`: `None` when absent, `Some(None)` when present but neither a string nor an
+    /// array of strings.
+    pub schedules: Option<Option<Vec<String>>>,
+    /// `limits.steps`: `None` when absent, `Some(None)` when present but not an integer.
+    pub steps: Option<Option<i64>>,
+    /// Every other setting key (dotted for keys inside `limits`), in file order.
+    pub other_keys: Vec<String>,
+}
+
+/// What to write into one existing entry.
+#[derive(Debug)]
+pub(crate) struct EntryPlan<'s> {
+    pub spec: &'s WorkflowSpec,
+    pub fill_name: bool,
+    pub fill_binding: bool,
+    pub set_schedules: bool,
+    pub set_steps: bool,
+}
+
+impl EntryPlan<'_> {
+    pub fn is_empty(&self) -> bool {
+        !(self.fill_name || self.fill_binding || self.set_schedules || self.set_steps)
+    }
+}
+
+/// The plan for the `workflows` array: one optional plan per existing entry (same order), and
+/// the workflows to append.
+pub(crate) struct Plan<'s> {
+    pub entries: Vec<Option<EntryPlan<'s>>>,
+    pub append: Vec<&'s WorkflowSpec>,
+}
+
+/// Decides, from the entries in the file, what to write, and reports it. With two specs of
+/// one `class_name` (codegen rejects that before we get here) the first one wins.
+pub(crate) fn plan<'s>(entries: &[EntryFacts], workflows: &'s [WorkflowSpec], report: &mut Vec<Finding>) -> Plan<'s> {
+    let mut by_class: HashMap<&str, &'s WorkflowSpec> = HashMap::new();
+    for spec in workflows {
+        by_class.entry(spec.class_name.as_str()).or_insert(spec);
+    }
+    let mut matched: HashSet<&str> = HashSet::new();
+    let mut plans = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if entry.foreign {
+            plans.push(None);
+            continue;
+        }
+        let class_name = entry.class_name.clone().unwrap_or_default();
+        let Some(&spec) = by_class.get(class_name.as_str()) else {
+            report.push(Finding::Orphan { class_name, name: entry.name.clone() });
+            plans.push(None);
+            continue;
+        };
+        matched.insert(spec.class_name.as_str());
+        let mut p = EntryPlan { spec, fill_name: false, fill_binding: false, set_schedules: false, set_steps: false };
+        match &entry.name {
+            None => {
+                p.fill_name = true;
+                report.push(Finding::Filled {
+                    class_name: class_name.clone(),
+                    key: "name".into(),
+                    value: spec.deployed_name.clone(),
+                });
+            }
+            Some(name) if *name != spec.deployed_name => report.push(Finding::NameKept {
+                class_name: class_name.clone(),
+                in_file: name.clone(),
+                declared: spec.deployed_name.clone(),
+            }),
+            Some(_) => {}
+        }
+        match &entry.binding {
+            None => {
+                p.fill_binding = true;
+                report.push(Finding::Filled {
+                    class_name: class_name.clone(),
+                    key: "binding".into(),
+                    value: spec.binding.clone(),
+                });
+            }
+            Some(binding) if *binding != spec.binding => report.push(Finding::BindingKept {
+                class_name: class_name.clone(),
+                in_file: binding.clone(),
+                declared: spec.binding.clone(),
+            }),
+            Some(_) => {}
+        }
+        if spec.schedules.is_empty() {
+            if entry.schedules.is_some() {
+                report.push(Finding::UndeclaredSettingKept { class_name: class_name.clone(), key: "schedules".into() });
+            }
+        } else if entry.schedules.as_ref().and_then(Option::as_ref) != Some(&spec.schedules) {
+            p.set_schedules = true;
+            report.push(Finding::Updated {
+                class_name: class_name.clone(),
+                key: "schedules".into(),
+                value: string_array(&spec.schedules),
+            });
+        }
+        match spec.step_limit {
+            None => {
+                if entry.steps.is_some() {
+                    report.push(Finding::UndeclaredSettingKept {
+                        class_name: class_name.clone(),
+                        key: "limits.steps".into(),
+                    });
+                }
+            }
+            Some(steps) => {
+                if entry.steps != Some(Some(i64::from(steps))) {
+                    p.set_steps = true;
+                    report.push(Finding::Updated {
+                        class_name: class_name.clone(),
+                        key: "limits.steps".into(),
+                        value: steps.to_string(),
+                    });
+                }
+            }
+        }
+        for key in &entry.other_keys {
+            if key == "limits" && spec.step_limit.is_some() {
+                // An empty `limits` table that now holds the declared `steps`.
+                continue;
+            }
+            report.push(Finding::UndeclaredSettingKept { class_name: class_name.clone(), key: key.clone() });
+        }
+        plans.push(Some(p));
+    }
+
+    let mut append = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for spec in workflows {
+        if matched.contains(spec.class_name.as_str()) || !seen.insert(spec.class_name.as_str()) {
+            continue;
+        }
+        report.push(Finding::Added {
+            class_name: spec.class_name.clone(),
+            name: spec.deployed_name.clone(),
+            binding: spec.binding.clone(),
+        });
+        if entries.iter().any(|e| e.name.as_deref() == Some(spec.deployed_name.as_str())) {
+            report.push(Finding::Collision {
+                class_name: spec.class_name.clone(),
+                key: "name".into(),
+                value: spec.deployed_name.clone(),
+            });
+        }
+        if entries.iter().any(|e| e.binding.as_deref() == Some(spec.binding.as_str())) {
+            report.push(Finding::Collision {
+                class_name: spec.class_name.clone(),
+                key: "binding".into(),
+                value: spec.binding.clone(),
+            });
+        }
+        append.push(spec);
+    }
+    Plan { entries: plans, append }
+}
+
+/// Whether `main` should be repointed, and to what.
+pub(crate) fn repoint_main<'a>(main: &str, opts: &ReconcileOptions<'a>) -> Option<&'a str> {
+    let to = opts.entry_module?;
+    (WORKER_BUILD_SHIMS.contains(&main) && main != to).then_some(to)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small text helpers shared by both formats.
+
+/// A double-quoted string, escaped the same way in TOML basic strings and JSON.
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `["a", "b"]`: valid in TOML and JSON alike.
+pub(crate) fn string_array(items: &[String]) -> String {
+    let inner: Vec<String> = items.iter().map(|s| quoted(s)).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+/// Splits off a UTF-8 byte order mark, which the parsers do not expect and which is given back
+/// in front of the output.
+pub(crate) fn split_bom(source: &str) -> (&str, &str) {
+    match source.strip_prefix('\u{feff}') {
+        Some(rest) => ("\u{feff}", rest),
+        None => ("", source),
+    }
+}
+
+/// The line terminator the file uses (that of its first line), `\n` for a file without one.
+pub(crate) fn newline_of(source: &str) -> &'static str {
+    match source.find('\n') {
+        Some(i) if i > 0 && source.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_by_file_name() {
+        assert_eq!(ConfigFormat::from_path("wrangler.toml"), Some(ConfigFormat::Toml));
+        assert_eq!(ConfigFormat::from_path("a/b/wrangler.jsonc"), Some(ConfigFormat::Jsonc));
+        assert_eq!(ConfigFormat::from_path("wrangler.json"), Some(ConfigFormat::Jsonc));
+        assert_eq!(ConfigFormat::from_path("WRANGLER.TOML"), Some(ConfigFormat::Toml));
+        assert_eq!(ConfigFormat::from_path("wrangler.yaml"), None);
+        assert_eq!(ConfigFormat::from_path("wrangler"), None);
+    }
+
+    #[test]
+    fn line_col_counts_characters_from_one() {
+        let s = "ab\nçd\r\nxyz";
+        assert_eq!(line_col(s, 0), (1, 1));
+        assert_eq!(line_col(s, 3), (2, 1));
+        assert_eq!(line_col(s, 5), (2, 2)); // after the two-byte ç
+        assert_eq!(line_col(s, s.len()), (3, 4));
+    }
+
+    #[test]
+    fn quoting_escapes_what_toml_and_json_need() {
+        assert_eq!(quoted("a\"b\\c\td\u{1}"), "\"a\\\"b\\\\c\\td\\u0001\"");
+        assert_eq!(string_array(&["0 * * * *".into(), "x".into()]), "[\"0 * * * *\", \"x\"]");
+        assert_eq!(string_array(&[]), "[]");
+    }
+
+    #[test]
+    fn newline_style_follows_the_first_line() {
+        assert_eq!(newline_of("a\r\nb\n"), "\r\n");
+        assert_eq!(newline_of("a\nb\r\n"), "\n");
+        assert_eq!(newline_of(""), "\n");
+    }
+}

@@ -1,0 +1,164 @@
+//! `lunora-codegen sync`: scan, render the registry and the JS entry, reconcile the wrangler
+//! config. Planning computes every file's new text without writing; applying writes only the
+//! files whose bytes change. `--check` is planning plus a report of the drift.
+
+use std::path::{Path, PathBuf};
+
+use crate::project::Project;
+use crate::render;
+use crate::scan::{self, Diagnostic};
+use crate::spec::WorkflowSpec;
+use crate::wrangler::{self, ConfigFormat, ReconcileOptions};
+
+/// The registry module, relative to the crate directory.
+pub const DEFAULT_REGISTRY: &str = "src/lunora_workflows.rs";
+/// The JS entry module wrangler's `main` points at, relative to the crate directory.
+pub const DEFAULT_ENTRY: &str = "lunora-entry.mjs";
+/// The compatibility date of a wrangler.toml created from scratch (Workflows need ≥ 2024-10-22;
+/// this one keeps NonRetryableError messages).
+pub const NEW_CONFIG_COMPATIBILITY_DATE: &str = "2026-05-14";
+
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    pub manifest_path: PathBuf,
+    pub wrangler_config: Option<PathBuf>,
+    pub registry_out: Option<PathBuf>,
+    pub entry_out: Option<PathBuf>,
+}
+
+/// One file as it is and as it should be.
+#[derive(Clone, Debug)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    pub current: Option<String>,
+    pub wanted: String,
+}
+
+impl PlannedFile {
+    pub fn drifts(&self) -> bool {
+        self.current.as_deref() != Some(self.wanted.as_str())
+    }
+}
+
+/// What a sync would do.
+#[derive(Debug)]
+pub struct Plan {
+    pub workflows: Vec<WorkflowSpec>,
+    pub files: Vec<PlannedFile>,
+    /// Reconciliation findings, one readable line each.
+    pub findings: Vec<String>,
+}
+
+/// Why a sync cannot proceed.
+#[derive(Debug)]
+pub enum SyncError {
+    /// Invalid attributes or duplicates, at their places in the sources.
+    Sources(Vec<Diagnostic>),
+    /// Anything else, already a full sentence.
+    Other(String),
+}
+
+impl std::fmt::Display for SyncError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SyncError::Sources(diagnostics) => {
+                for d in diagnostics {
+                    writeln!(f, "error: {d}")?;
+                }
+                write!(f, "{} problem(s) in the crate's workflow attributes; nothing was written", diagnostics.len())
+            }
+            SyncError::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, SyncError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SyncError::Other(format!("{}: cannot read: {e}", path.display()))),
+    }
+}
+
+/// `path` relative to `dir` (both may not exist yet), with `/` separators, for wrangler's `main`.
+fn relative_to(path: &Path, dir: &Path) -> String {
+    let canon = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let full = canon(parent).join(path.file_name().unwrap_or_default());
+    let rel = full.strip_prefix(canon(dir)).map(Path::to_path_buf).unwrap_or(full);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// Computes every generated file and the reconciled config; writes nothing.
+pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
+    let project = Project::load(&options.manifest_path).map_err(SyncError::Other)?;
+    let scan = scan::scan_crate(&project.root, &project.dir).map_err(SyncError::Sources)?;
+    let registry_path = options.registry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_REGISTRY));
+    let entry_path = options.entry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_ENTRY));
+
+    let mut files = vec![
+        PlannedFile {
+            current: read_optional(&registry_path)?,
+            wanted: render::registry(&scan.workflows),
+            path: registry_path,
+        },
+        PlannedFile {
+            current: read_optional(&entry_path)?,
+            wanted: render::entry_module(&scan.workflows),
+            path: entry_path.clone(),
+        },
+    ];
+
+    let mut findings = Vec::new();
+    let config_path = options.wrangler_config.clone().or_else(|| project.find_wrangler_config());
+    let (config_path, current) = match config_path {
+        Some(path) => {
+            let current = read_optional(&path)?;
+            if current.is_none() && options.wrangler_config.is_some() {
+                return Err(SyncError::Other(format!("{}: no such wrangler config", path.display())));
+            }
+            (path, current)
+        }
+        None => (project.dir.join("wrangler.toml"), None),
+    };
+    let config_dir = config_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let entry_relative = relative_to(&entry_path, config_dir);
+    let source = match &current {
+        Some(text) => text.clone(),
+        None => {
+            findings.push(format!("created {} (no wrangler config was found)", config_path.display()));
+            format!(
+                "name = \"{}\"\nmain = \"{entry_relative}\"\ncompatibility_date = \"{NEW_CONFIG_COMPATIBILITY_DATE}\"\n",
+                project.name
+            )
+        }
+    };
+    let format = ConfigFormat::from_path(&config_path).ok_or_else(|| {
+        SyncError::Other(format!(
+            "{}: not a wrangler config name; use wrangler.toml, wrangler.jsonc or wrangler.json",
+            config_path.display()
+        ))
+    })?;
+    let reconcile_options = ReconcileOptions { entry_module: Some(&entry_relative) };
+    let reconciled = match format {
+        ConfigFormat::Toml => wrangler::reconcile_toml(&source, &scan.workflows, &reconcile_options),
+        ConfigFormat::Jsonc => wrangler::reconcile_jsonc(&source, &scan.workflows, &reconcile_options),
+    }
+    .map_err(|e| SyncError::Other(format!("{}:{e}; the file was left untouched", config_path.display())))?;
+    findings.extend(reconciled.report.iter().map(|f| f.to_string()));
+    files.push(PlannedFile { path: config_path, current, wanted: reconciled.text });
+    Ok(Plan { workflows: scan.workflows, files, findings })
+}
+
+/// Writes the files of `plan` whose bytes change; returns the ones written.
+pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, SyncError> {
+    let mut written = Vec::new();
+    for file in &plan.files {
+        if crate::output::write_if_changed(&file.path, &file.wanted)
+            .map_err(|e| SyncError::Other(format!("{}: cannot write: {e}", file.path.display())))?
+        {
+            written.push(file.path.clone());
+        }
+    }
+    Ok(written)
+}

@@ -1,0 +1,177 @@
+//! `lunora-codegen sync` / `sync --check` / `new` as users run them, on a copy of the
+//! fixtures/scan/shop crate in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else if !entry.file_name().to_string_lossy().starts_with("expected.") {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn shop() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scan/shop");
+    copy_dir(&fixture, dir.path());
+    let manifest = dir.path().join("Cargo.toml");
+    (dir, manifest)
+}
+
+fn codegen(args: &[&str], manifest: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lunora-codegen")).args(args).arg("--manifest-path").arg(manifest).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn sync_creates_everything_then_changes_nothing_and_check_agrees() {
+    let (dir, manifest) = shop();
+    let out = codegen(&["sync"], &manifest);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("created") && stdout.contains("wrangler.toml"), "{stdout}");
+    assert!(stdout.ends_with("5 workflow(s), 3 file(s) changed\n"), "{stdout}");
+    let config = std::fs::read_to_string(dir.path().join("wrangler.toml")).unwrap();
+    assert!(config.starts_with("name = \"shop\"\nmain = \"lunora-entry.mjs\"\n"), "{config}");
+    assert!(config.contains("class_name = \"OrderPipelineWorkflow\""), "{config}");
+    assert!(dir.path().join("src/lunora_workflows.rs").is_file());
+    assert!(dir.path().join("lunora-entry.mjs").is_file());
+
+    let again = codegen(&["sync"], &manifest);
+    assert!(again.status.success());
+    assert!(text(&again.stdout).ends_with("5 workflow(s), 0 file(s) changed\n"), "{}", text(&again.stdout));
+    let check = codegen(&["sync", "--check"], &manifest);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert_eq!(text(&check.stdout), "up to date: 5 workflow(s)\n");
+}
+
+#[test]
+fn check_lists_every_drift_and_writes_nothing() {
+    let (dir, manifest) = shop();
+    assert!(codegen(&["sync"], &manifest).status.success());
+    let orders = dir.path().join("src/orders.rs");
+    let source = std::fs::read_to_string(&orders).unwrap().replace(
+        "#[workflow(schedules = [\"0 3 * * *\", \"*/15 * * * MON-FRI\"])]",
+        "#[workflow(schedules = [\"0 4 * * *\"])]",
+    );
+    std::fs::write(&orders, source).unwrap();
+    let before: Vec<Vec<u8>> = ["src/lunora_workflows.rs", "lunora-entry.mjs", "wrangler.toml"]
+        .iter()
+        .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+        .collect();
+    let check = codegen(&["sync", "--check"], &manifest);
+    assert_eq!(check.status.code(), Some(1));
+    let stderr = text(&check.stderr);
+    assert!(stderr.contains("drift: ") && stderr.contains("lunora_workflows.rs is out of date"), "{stderr}");
+    assert!(stderr.contains("wrangler.toml is out of date"), "{stderr}");
+    assert!(!stderr.contains("lunora-entry.mjs"), "the entry does not depend on schedules: {stderr}");
+    assert!(stderr.contains("run `lunora-codegen sync`"), "{stderr}");
+    let after: Vec<Vec<u8>> = ["src/lunora_workflows.rs", "lunora-entry.mjs", "wrangler.toml"]
+        .iter()
+        .map(|f| std::fs::read(dir.path().join(f)).unwrap())
+        .collect();
+    assert_eq!(before, after, "--check writes nothing");
+}
+
+#[test]
+fn a_malformed_config_is_reported_with_its_position_and_left_untouched() {
+    let (dir, manifest) = shop();
+    let config = dir.path().join("wrangler.toml");
+    let broken = "name = \"shop\"\n[[workflows]\nname = 1\n";
+    std::fs::write(&config, broken).unwrap();
+    let out = codegen(&["sync"], &manifest);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("wrangler.toml:2:13: unclosed array table, expected `]`"), "{stderr}");
+    assert!(stderr.contains("the file was left untouched"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), broken);
+    assert!(!dir.path().join("src/lunora_workflows.rs").exists(), "nothing is written when one part fails");
+}
+
+#[test]
+fn source_errors_are_listed_with_positions_and_nothing_is_written() {
+    let (dir, manifest) = shop();
+    let lib = dir.path().join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib)
+        .unwrap()
+        .replace("#[workflow]\npub async fn send_email2", "#[workflow(name = \"ship-it\")]\npub async fn send_email2");
+    std::fs::write(&lib, source).unwrap();
+    let out = codegen(&["sync"], &manifest);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("src/lib.rs:19:1: workflow `sendEmail2` has the same deployed name \"ship-it\" as workflow `ship` at src/orders/shipping.rs:3:1"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert!(!dir.path().join("wrangler.toml").exists());
+}
+
+#[test]
+fn new_scaffolds_a_step_and_a_workflow_that_sync_then_finds() {
+    let (dir, manifest) = shop();
+    let out = codegen(&["new", "step", "charge_order"], &manifest);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("add `mod steps;` to the crate root"), "{}", text(&out.stdout));
+    let again = codegen(&["new", "step", "charge_order"], &manifest);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("a fn named `charge_order` already exists"));
+    let bad = codegen(&["new", "workflow", "NightlyReport"], &manifest);
+    assert!(text(&bad.stderr).contains("not a snake_case Rust name"));
+    assert!(codegen(&["new", "workflow", "nightly_report"], &manifest).status.success());
+    let lib = dir.path().join("src/lib.rs");
+    let mut source = std::fs::read_to_string(&lib).unwrap();
+    source.push_str("\nmod steps;\nmod workflows;\n");
+    std::fs::write(&lib, source).unwrap();
+    let out = codegen(&["sync"], &manifest);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let registry = std::fs::read_to_string(dir.path().join("src/lunora_workflows.rs")).unwrap();
+    assert!(registry.contains("pub fn nightly_report("), "{registry}");
+    assert!(registry.contains("crate::workflows::NightlyReportWorkflow"), "{registry}");
+}
+
+/// The scaffolds and the registry compile: a fresh crate gets a step and a workflow from
+/// `new`, a registry from `sync`, and `cargo check` passes with warnings denied.
+#[test]
+fn scaffolded_code_and_the_registry_compile() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"scaffolded\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n\n[dependencies]\n\
+             lunora-runtime = {{ path = {:?} }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n",
+            workspace.join("lunora-runtime").display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::copy(workspace.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
+    std::fs::write(
+        dir.path().join("src/lib.rs"),
+        "#![deny(warnings)]\npub mod lunora_workflows;\npub mod steps;\npub mod workflows;\n",
+    )
+    .unwrap();
+    let manifest = dir.path().join("Cargo.toml");
+    assert!(codegen(&["new", "step", "charge_order"], &manifest).status.success());
+    assert!(codegen(&["new", "workflow", "nightly_report"], &manifest).status.success());
+    let out = codegen(&["sync"], &manifest);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let check = Command::new(env!("CARGO"))
+        .args(["check", "--offline", "--quiet"])
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", workspace.join("target/scaffold-check"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "cargo check failed:\n{}", text(&check.stderr));
+}

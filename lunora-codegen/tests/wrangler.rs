@@ -1,0 +1,349 @@
+//! Golden tests of the wrangler config reconciliation.
+//!
+//! Each case is a folder under `fixtures/wrangler/<case>/` with
+//! - `input.toml`, `input.jsonc` or `input.json`: the config as the user has it;
+//! - `workflows.json`: the scanned workflows, an array of
+//!   `{"export": "orderPipeline", "schedules": [..], "steps": 500}` (class name, binding and
+//!   deployed name follow from the export name; `"name"`, `"binding"`, `"class_name"` override);
+//! - optionally `options.json`: `{"entry_module": "…" | null}` (default
+//!   `"build/lunora-entry.mjs"`);
+//! - `expected.<same extension>` and `expected.report.txt` (one finding per line).
+//!
+//! `BLESS=1 cargo test -p lunora-codegen --test wrangler` rewrites the expected files. Every case
+//! also checks that reconciling the expected output changes nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use lunora_codegen::naming::WorkflowNames;
+use lunora_codegen::spec::{Location, WorkflowSpec};
+use lunora_codegen::wrangler::{
+    reconcile_jsonc, reconcile_toml, ConfigError, ConfigFormat, Finding, ReconcileOptions, Reconciled,
+};
+use serde_json::Value;
+
+const DEFAULT_ENTRY: &str = "build/lunora-entry.mjs";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/wrangler")
+}
+
+fn spec_from_json(v: &Value, index: usize) -> WorkflowSpec {
+    let export = v["export"].as_str().expect("every workflow has an \"export\" name");
+    let names = WorkflowNames::from_export_name(export);
+    let text = |key: &str, default: String| v.get(key).and_then(Value::as_str).map_or(default, str::to_owned);
+    WorkflowSpec {
+        export_name: export.to_owned(),
+        descriptor_path: format!("workflows::{}", names.class_name),
+        deployed_name: text("name", names.default_name.clone()),
+        binding: text("binding", names.binding.clone()),
+        class_name: text("class_name", names.class_name.clone()),
+        schedules: v
+            .get("schedules")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().map(|s| s.as_str().expect("schedules are strings").to_owned()).collect())
+            .unwrap_or_default(),
+        step_limit: v.get("steps").and_then(Value::as_u64).map(|n| u32::try_from(n).expect("steps fit u32")),
+        location: Location { file: PathBuf::from("src/workflows.rs"), line: 10 * (index + 1), column: 1 },
+    }
+}
+
+fn specs(dir: &Path) -> Vec<WorkflowSpec> {
+    let text = fs::read_to_string(dir.join("workflows.json")).expect("workflows.json");
+    let v: Value = serde_json::from_str(&text).expect("workflows.json is JSON");
+    v.as_array().expect("workflows.json is an array").iter().enumerate().map(|(i, w)| spec_from_json(w, i)).collect()
+}
+
+fn entry_module(dir: &Path) -> Option<String> {
+    match fs::read_to_string(dir.join("options.json")) {
+        Err(_) => Some(DEFAULT_ENTRY.to_owned()),
+        Ok(text) => {
+            let v: Value = serde_json::from_str(&text).expect("options.json is JSON");
+            v["entry_module"].as_str().map(str::to_owned)
+        }
+    }
+}
+
+fn report_text(report: &[Finding]) -> String {
+    report.iter().map(|f| format!("{f}\n")).collect()
+}
+
+/// A readable first difference, so a failing golden test says where.
+fn first_difference(expected: &str, actual: &str) -> String {
+    for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
+        if e != a {
+            return format!("line {}:\n  expected: {e:?}\n  actual:   {a:?}", i + 1);
+        }
+    }
+    format!("line counts differ: expected {}, actual {}", expected.lines().count(), actual.lines().count())
+}
+
+fn check_golden(path: &Path, actual: &str, bless: bool) {
+    if bless {
+        fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = fs::read_to_string(path)
+        .unwrap_or_else(|_| panic!("{} is missing; run with BLESS=1 to create it", path.display()));
+    assert!(
+        expected == actual,
+        "{} differs ({}); run with BLESS=1 to accept\n--- actual ---\n{actual}",
+        path.display(),
+        first_difference(&expected, actual)
+    );
+}
+
+fn run_case(case: &str) {
+    let dir = fixtures().join(case);
+    let input = ["input.toml", "input.jsonc", "input.json"]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("{} has no input.toml/.jsonc/.json", dir.display()));
+    let ext = input.extension().unwrap().to_str().unwrap().to_owned();
+    let format = ConfigFormat::from_path(&input).unwrap();
+    let source = fs::read_to_string(&input).unwrap();
+    let specs = specs(&dir);
+    let entry = entry_module(&dir);
+    let opts = ReconcileOptions { entry_module: entry.as_deref() };
+    let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
+
+    let out = format.reconcile(&source, &specs, &opts).unwrap_or_else(|e| panic!("{case}: {e}"));
+    assert_eq!(out.changed, out.text != source, "{case}: `changed` must say whether the text changed");
+    check_golden(&dir.join(format!("expected.{ext}")), &out.text, bless);
+    check_golden(&dir.join("expected.report.txt"), &report_text(&out.report), bless);
+
+    // A second run on the output changes nothing.
+    let again = format.reconcile(&out.text, &specs, &opts).unwrap_or_else(|e| panic!("{case} (second run): {e}"));
+    assert!(!again.changed, "{case}: the second run changed the text:\n{}", again.text);
+    assert_eq!(again.text, out.text, "{case}: the second run changed the text");
+    assert!(
+        !again.report.iter().any(|f| matches!(
+            f,
+            Finding::Added { .. } | Finding::Updated { .. } | Finding::Filled { .. } | Finding::MainRepointed { .. }
+        )),
+        "{case}: the second run still reports changes: {:?}",
+        again.report
+    );
+}
+
+macro_rules! golden {
+    ($($case:ident),* $(,)?) => {
+        $( #[test] fn $case() { run_case(stringify!($case)); } )*
+        const CASES: &[&str] = &[$(stringify!($case)),*];
+    };
+}
+
+golden! {
+    toml_none,
+    toml_minimal,
+    toml_comments,
+    toml_existing,
+    toml_foreign,
+    toml_orphans,
+    toml_env,
+    toml_main_shim,
+    toml_undeclared,
+    toml_reconciled,
+    toml_inline_array,
+    toml_limits_forms,
+    toml_crlf_no_final_newline,
+    jsonc_none,
+    jsonc_comments,
+    jsonc_existing,
+    jsonc_reconciled,
+    json_plain,
+}
+
+#[test]
+fn every_fixture_folder_is_a_case() {
+    let mut folders: Vec<String> = fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    folders.sort();
+    let mut cases: Vec<String> = CASES.iter().map(|c| c.to_string()).collect();
+    cases.sort();
+    assert_eq!(folders, cases, "fixtures/wrangler folders and the cases in tests/wrangler.rs differ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors.
+
+fn spec(export: &str) -> WorkflowSpec {
+    spec_from_json(&serde_json::json!({ "export": export, "schedules": ["0 * * * *"], "steps": 10 }), 0)
+}
+
+fn toml_err(src: &str) -> String {
+    reconcile_toml(src, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap_err().to_string()
+}
+
+fn jsonc_err(src: &str) -> String {
+    reconcile_jsonc(src, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap_err().to_string()
+}
+
+#[test]
+fn malformed_toml_is_an_error_with_line_and_column() {
+    assert_eq!(toml_err("name = \"x\"\nmain \"y\"\n"), "2:6: key with no value, expected `=`");
+    assert_eq!(toml_err("name = \"x\"\n\n[[workflows]\nname = \"a\"\n"), "3:13: unclosed array table, expected `]`");
+    assert_eq!(toml_err("a = 1\na = 2\n"), "2:1: duplicate key");
+    assert_eq!(toml_err("s = \"unterminated\n"), "1:18: invalid basic string, expected `\"`");
+    // Columns count characters, not bytes.
+    assert_eq!(toml_err("név = \"é\" x\n"), "1:11: unexpected key or value, expected newline, `#`");
+}
+
+#[test]
+fn misshapen_toml_workflows_are_errors_with_line_and_column() {
+    assert_eq!(
+        toml_err("name = \"x\"\nworkflows = \"nope\"\n"),
+        "2:13: `workflows` must be an array of tables (`[[workflows]]`)"
+    );
+    assert_eq!(
+        toml_err("[workflows]\nname = \"a\"\n"),
+        "1:1: `workflows` must be an array of tables (`[[workflows]]`)"
+    );
+    assert_eq!(toml_err("workflows = [1]\n"), "1:14: each `workflows` entry must be a table");
+    assert_eq!(
+        toml_err("[[workflows]]\nname = \"a\"\nbinding = \"A\"\n"),
+        "1:1: this workflows entry has no `class_name` (wrangler requires one)"
+    );
+    assert_eq!(toml_err("[[workflows]]\nclass_name = 5\n"), "2:14: `class_name` must be a string");
+    assert_eq!(
+        toml_err("[[workflows]]\nclass_name = \"OrderPipelineWorkflow\"\nlimits = 5\n"),
+        "3:10: `limits` must be a table, e.g. `limits = { steps = 1000 }`"
+    );
+}
+
+#[test]
+fn malformed_jsonc_is_an_error_with_line_and_column() {
+    assert_eq!(jsonc_err("{\n  \"name\": \"x\"\n  \"main\": \"y\"\n}\n"), "2:14: expected comma");
+    assert_eq!(jsonc_err("{\n  \"name\": \"x\",\n  // c\n  \"main\": \n}\n"), "5:1: unexpected close brace");
+    assert_eq!(jsonc_err("{\n  \"a\": [1, 2\n"), "2:8: unterminated array");
+    assert_eq!(jsonc_err("{ name: 1 }"), "1:3: expected string for object property");
+    assert_eq!(jsonc_err("{ \"a\": 'x' }"), "1:8: single-quoted strings are not allowed");
+}
+
+#[test]
+fn misshapen_jsonc_workflows_are_errors_with_line_and_column() {
+    assert_eq!(jsonc_err("[1, 2]\n"), "1:1: the top level must be an object");
+    assert_eq!(jsonc_err("{\n  \"workflows\": {}\n}\n"), "2:16: `workflows` must be an array of objects");
+    assert_eq!(
+        jsonc_err("{\n  \"workflows\": [\n    \"x\"\n  ]\n}\n"),
+        "3:5: each `workflows` entry must be an object"
+    );
+    assert_eq!(
+        jsonc_err("{\n  \"workflows\": [\n    { \"name\": \"a\" }\n  ]\n}\n"),
+        "3:5: this workflows entry has no `class_name` (wrangler requires one)"
+    );
+    assert_eq!(
+        jsonc_err("{ \"workflows\": [{ \"class_name\": \"OrderPipelineWorkflow\", \"limits\": 3 }] }"),
+        "1:68: `limits` must be an object, e.g. `\"limits\": { \"steps\": 1000 }`"
+    );
+}
+
+#[test]
+fn config_error_fields_match_its_display() {
+    let e: ConfigError = reconcile_toml("x = \n", &[], &ReconcileOptions::default()).expect_err("a value is missing");
+    assert_eq!(format!("{}:{}: {}", e.line, e.column, e.message), e.to_string());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behaviour pinned outside the fixtures.
+
+#[test]
+fn script_name_entries_are_not_errors_even_without_class_name() {
+    let src = "[[workflows]]\nname = \"other\"\nbinding = \"OTHER\"\nscript_name = \"billing\"\n";
+    let out = reconcile_toml(src, &[], &ReconcileOptions::default()).unwrap();
+    assert!(!out.changed);
+    assert!(out.report.is_empty());
+}
+
+#[test]
+fn a_name_or_binding_of_another_type_is_kept_not_doubled() {
+    let src = "[[workflows]]\nname = 5\nbinding = [\"B\"]\nclass_name = \"OrderPipelineWorkflow\"\n";
+    let out = reconcile_toml(src, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap();
+    assert_eq!(
+        out.text,
+        "[[workflows]]\nname = 5\nbinding = [\"B\"]\nclass_name = \"OrderPipelineWorkflow\"\n\
+         schedules = [\"0 * * * *\"]\nlimits = { steps = 10 }\n"
+    );
+    assert_eq!(
+        report_text(&out.report),
+        "kept name \"5\" of workflows entry OrderPipelineWorkflow: the workflow declares \"order-pipeline\", \
+         but an existing entry is never renamed\n\
+         kept binding [\"B\"] of workflows entry OrderPipelineWorkflow: the workflow declares \
+         WORKFLOW_ORDER_PIPELINE, but an existing entry is never rebound\n\
+         set schedules of workflows entry OrderPipelineWorkflow to [\"0 * * * *\"]\n\
+         set limits.steps of workflows entry OrderPipelineWorkflow to 10\n"
+    );
+    let src = "{ \"workflows\": [{ \"name\": null, \"class_name\": \"OrderPipelineWorkflow\", \"binding\": 1 }] }";
+    let out = reconcile_jsonc(src, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap();
+    assert_eq!(out.text.matches("\"name\"").count(), 1, "{}", out.text);
+    assert_eq!(out.text.matches("\"binding\"").count(), 1, "{}", out.text);
+    assert!(matches!(&out.report[0], Finding::NameKept { in_file, .. } if in_file == "null"));
+}
+
+#[test]
+fn main_is_repointed_only_from_the_shim_and_only_with_an_entry_module() {
+    let src = "main = \"build/worker/shim.mjs\"\n";
+    let none = reconcile_toml(src, &[], &ReconcileOptions::default()).unwrap();
+    assert!(!none.changed);
+    let opts = ReconcileOptions { entry_module: Some("build/lunora-entry.mjs") };
+    let out = reconcile_toml(src, &[], &opts).unwrap();
+    assert_eq!(out.text, "main = \"build/lunora-entry.mjs\"\n");
+    let other = reconcile_toml("main = \"src/index.js\"\n", &[], &opts).unwrap();
+    assert!(!other.changed);
+    let json = reconcile_jsonc("{ \"main\": \"./build/worker/shim.mjs\" }", &[], &opts).unwrap();
+    assert_eq!(json.text, "{ \"main\": \"build/lunora-entry.mjs\" }");
+    assert_eq!(
+        json.report,
+        vec![Finding::MainRepointed { from: "./build/worker/shim.mjs".into(), to: "build/lunora-entry.mjs".into() }]
+    );
+}
+
+#[test]
+fn nothing_to_do_leaves_every_byte() {
+    for src in ["", "\n", "# only a comment", "{}", "// c\n"] {
+        let toml_like = !src.starts_with('{') && !src.starts_with("//");
+        let out = if toml_like {
+            reconcile_toml(src, &[], &ReconcileOptions::default())
+        } else {
+            reconcile_jsonc(src, &[], &ReconcileOptions::default())
+        }
+        .unwrap();
+        assert_eq!(out, Reconciled { text: src.to_owned(), changed: false, report: vec![] });
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_kept() {
+    let src = "\u{feff}name = \"x\"\n";
+    let out = reconcile_toml(src, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap();
+    assert!(out.text.starts_with("\u{feff}name = \"x\"\n\n[[workflows]]\n"), "{}", out.text);
+    let src = "\u{feff}{\n  \"name\": \"x\"\n}\n";
+    let out = reconcile_jsonc(src, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap();
+    assert!(out.text.starts_with("\u{feff}{\n  \"name\": \"x\",\n  \"workflows\": ["), "{}", out.text);
+}
+
+#[test]
+fn findings_display_one_line_each() {
+    let findings = [
+        Finding::Added { class_name: "AWorkflow".into(), name: "a".into(), binding: "WORKFLOW_A".into() },
+        Finding::Updated { class_name: "AWorkflow".into(), key: "limits.steps".into(), value: "5".into() },
+        Finding::Filled { class_name: "AWorkflow".into(), key: "binding".into(), value: "WORKFLOW_A".into() },
+        Finding::NameKept { class_name: "AWorkflow".into(), in_file: "old".into(), declared: "a".into() },
+        Finding::BindingKept { class_name: "AWorkflow".into(), in_file: "OLD".into(), declared: "WORKFLOW_A".into() },
+        Finding::UndeclaredSettingKept { class_name: "AWorkflow".into(), key: "schedules".into() },
+        Finding::Orphan { class_name: "BWorkflow".into(), name: Some("b".into()) },
+        Finding::Orphan { class_name: "BWorkflow".into(), name: None },
+        Finding::MainRepointed { from: "build/worker/shim.mjs".into(), to: "build/lunora-entry.mjs".into() },
+        Finding::Collision { class_name: "AWorkflow".into(), key: "binding".into(), value: "WORKFLOW_A".into() },
+    ];
+    for f in &findings {
+        let line = f.to_string();
+        assert!(!line.contains('\n') && !line.is_empty(), "{line:?}");
+    }
+    assert_eq!(findings.iter().filter(|f| f.is_warning()).count(), 6);
+}
