@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use darling::ast::NestedMeta;
 use lunora_macros_support::{analyze_step, analyze_workflow, FnItem};
+use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 
 use crate::spec::{Location, WorkflowSpec};
@@ -79,6 +80,10 @@ impl Scanner {
     }
 
     /// Reads one module file. `dir` is where its child modules' files live.
+    ///
+    /// Files are lexed, not parsed: the scanner only needs `mod` declarations and the
+    /// signatures of annotated fns, and a full syn parse of every body would make `sync`
+    /// many times slower than reading the files.
     fn file(&mut self, path: &Path, dir: &Path, module: &[String]) {
         let source = match std::fs::read_to_string(path) {
             Ok(s) => s,
@@ -92,68 +97,93 @@ impl Scanner {
             }
         };
         self.scan.files.push(path.to_path_buf());
-        match syn::parse_file(&source) {
-            Ok(file) => self.items(&file.items, path, dir, module),
-            Err(e) => self.error(path, e.span(), format!("this file does not parse as Rust: {e}")),
+        // A file that mentions no attribute and no module cannot contribute anything.
+        if !(source.contains("workflow") || source.contains("step") || source.contains("mod")) {
+            return;
+        }
+        match source.parse::<TokenStream>() {
+            Ok(tokens) => self.tokens(tokens, path, dir, module),
+            Err(e) => self.error(path, e.span(), format!("this file does not lex as Rust: {e}")),
         }
     }
 
-    fn items(&mut self, items: &[syn::Item], path: &Path, dir: &Path, module: &[String]) {
-        for item in items {
-            match item {
-                syn::Item::Fn(f) => self.function(f, path, module),
-                syn::Item::Mod(m) => self.module(m, path, dir, module),
-                _ => {}
-            }
-        }
-    }
-
-    fn module(&mut self, m: &syn::ItemMod, path: &Path, dir: &Path, module: &[String]) {
-        let name = m.ident.to_string();
-        let mut child = module.to_vec();
-        child.push(name.clone());
-        let explicit = path_attr(&m.attrs);
-        match &m.content {
-            Some((_, items)) => {
-                // Inline module: its own `mod y;` files live in `dir/name/` (or `#[path]` dir).
-                let sub = match &explicit {
-                    Some(p) => dir.join(p),
-                    None => dir.join(&name),
-                };
-                self.items(items, path, &sub, &child);
-            }
-            None => {
-                let candidates = match &explicit {
-                    Some(p) => vec![dir.join(p)],
-                    None => vec![dir.join(format!("{name}.rs")), dir.join(&name).join("mod.rs")],
-                };
-                match candidates.iter().find(|c| c.is_file()) {
-                    Some(file) => {
-                        let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
-                        let child_dir =
-                            if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(&name) };
-                        self.file(&file.clone(), &child_dir, &child);
-                    }
-                    // The registry this tool generates may not exist before the first sync.
-                    None if name == REGISTRY_MODULE => {}
-                    None => {
-                        let tried: Vec<String> = candidates
-                            .iter()
-                            .map(|c| c.strip_prefix(&self.base).unwrap_or(c).display().to_string())
-                            .collect();
-                        self.error(
-                            path,
-                            m.ident.span(),
-                            format!("module `{name}` not found (tried {})", tried.join(", ")),
-                        );
+    /// Walks the items of one module body.
+    fn tokens(&mut self, stream: TokenStream, path: &Path, dir: &Path, module: &[String]) {
+        let tts: Vec<TokenTree> = stream.into_iter().collect();
+        let mut i = 0;
+        while i < tts.len() {
+            match &tts[i] {
+                TokenTree::Ident(kw) if kw == "mod" => {
+                    if let Some(TokenTree::Ident(name)) = tts.get(i + 1) {
+                        let explicit = path_attr(&attrs_before(&tts, i));
+                        match tts.get(i + 2) {
+                            Some(TokenTree::Punct(p)) if p.as_char() == ';' => {
+                                self.module_file(name, explicit, path, dir, module);
+                                i += 3;
+                                continue;
+                            }
+                            Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => {
+                                let mut child = module.to_vec();
+                                child.push(name.to_string());
+                                // An inline module's `mod y;` files live in `dir/name/` (or `#[path]`).
+                                let sub = dir.join(explicit.unwrap_or_else(|| name.to_string()));
+                                self.tokens(g.stream(), path, &sub, &child);
+                                i += 3;
+                                continue;
+                            }
+                            _ => {}
+                        }
                     }
                 }
+                TokenTree::Punct(p) if p.as_char() == '#' => {
+                    if let Some(TokenTree::Group(g)) = tts.get(i + 1) {
+                        if g.delimiter() == Delimiter::Bracket && is_lunora_attribute(g) {
+                            if let Some(body) = fn_body_after(&tts, i + 2) {
+                                let start = attribute_run_start(&tts, i);
+                                let item: TokenStream = tts[start..=body].iter().cloned().collect();
+                                self.function(item, path, module);
+                                i = body + 1;
+                                continue;
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+
+    fn module_file(&mut self, name: &Ident, explicit: Option<String>, path: &Path, dir: &Path, module: &[String]) {
+        let name_text = name.to_string();
+        let mut child = module.to_vec();
+        child.push(name_text.clone());
+        let candidates = match &explicit {
+            Some(p) => vec![dir.join(p)],
+            None => vec![dir.join(format!("{name_text}.rs")), dir.join(&name_text).join("mod.rs")],
+        };
+        match candidates.iter().find(|c| c.is_file()) {
+            Some(file) => {
+                let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
+                let child_dir = if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(&name_text) };
+                self.file(&file.clone(), &child_dir, &child);
+            }
+            // The registry this tool generates may not exist before the first sync.
+            None if name_text == REGISTRY_MODULE => {}
+            None => {
+                let tried: Vec<String> =
+                    candidates.iter().map(|c| c.strip_prefix(&self.base).unwrap_or(c).display().to_string()).collect();
+                self.error(path, name.span(), format!("module `{name_text}` not found (tried {})", tried.join(", ")));
             }
         }
     }
 
-    fn function(&mut self, f: &syn::ItemFn, path: &Path, module: &[String]) {
-        for attr in &f.attrs {
+    fn function(&mut self, tokens: TokenStream, path: &Path, module: &[String]) {
+        let item: FnItem = match syn::parse2(tokens) {
+            Ok(item) => item,
+            Err(e) => return self.error(path, e.span(), format!("cannot read this annotated fn: {e}")),
+        };
+        for attr in &item.attrs {
             let Some(kind) = lunora_attribute(attr) else { continue };
             let args = match &attr.meta {
                 syn::Meta::Path(_) => Ok(Vec::new()),
@@ -167,7 +197,6 @@ impl Scanner {
                     continue;
                 }
             };
-            let item = FnItem::from(f);
             let location = self.location(path, attr.span());
             match kind {
                 Kind::Workflow => match analyze_workflow(&args, &item) {
@@ -250,12 +279,86 @@ fn lunora_attribute(attr: &syn::Attribute) -> Option<Kind> {
     }
 }
 
-fn path_attr(attrs: &[syn::Attribute]) -> Option<String> {
-    attrs.iter().find(|a| a.path().is_ident("path")).and_then(|a| match &a.meta {
-        syn::Meta::NameValue(nv) => match &nv.value {
-            syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+/// The attribute groups (`#[…]`) right before index `i`, skipping a visibility.
+fn attrs_before(tts: &[TokenTree], i: usize) -> Vec<Group> {
+    let mut j = i;
+    // `pub`, `pub(crate)`, `pub(in path)`.
+    if j >= 1 {
+        if let TokenTree::Group(g) = &tts[j - 1] {
+            if g.delimiter() == Delimiter::Parenthesis && j >= 2 && matches!(&tts[j - 2], TokenTree::Ident(p) if p == "pub") {
+                j -= 2;
+            }
+        } else if matches!(&tts[j - 1], TokenTree::Ident(p) if p == "pub") {
+            j -= 1;
+        }
+    }
+    let start = attribute_run_start(tts, j);
+    tts[start..j]
+        .iter()
+        .filter_map(|t| match t {
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket => Some(g.clone()),
             _ => None,
-        },
-        _ => None,
+        })
+        .collect()
+}
+
+/// Where the run of `#[…]` attributes ending just before `i` starts.
+fn attribute_run_start(tts: &[TokenTree], mut i: usize) -> usize {
+    while i >= 2 {
+        let is_attr = matches!(&tts[i - 2], TokenTree::Punct(p) if p.as_char() == '#')
+            && matches!(&tts[i - 1], TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket);
+        if !is_attr {
+            break;
+        }
+        i -= 2;
+    }
+    i
+}
+
+/// The index of the body `{ … }` of the fn whose signature starts at or after `from`; `None`
+/// if the item is not a fn with a body.
+fn fn_body_after(tts: &[TokenTree], from: usize) -> Option<usize> {
+    let mut seen_fn = false;
+    for (offset, tt) in tts[from..].iter().enumerate() {
+        match tt {
+            TokenTree::Ident(id) if id == "fn" => seen_fn = true,
+            TokenTree::Punct(p) if p.as_char() == ';' => return None,
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
+                return seen_fn.then_some(from + offset);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `#[workflow…]`, `#[step…]`, `#[lunora_runtime::workflow…]`, … as a token group.
+fn is_lunora_attribute(group: &Group) -> bool {
+    let idents: Vec<String> = group
+        .stream()
+        .into_iter()
+        .take_while(|t| !matches!(t, TokenTree::Group(_)) && !matches!(t, TokenTree::Punct(p) if p.as_char() == '='))
+        .filter_map(|t| match t {
+            TokenTree::Ident(i) => Some(i.to_string()),
+            _ => None,
+        })
+        .collect();
+    match idents.as_slice() {
+        [one] => one == "workflow" || one == "step",
+        [krate, attr] => (krate == "lunora_runtime" || krate == "lunora_macros") && (attr == "workflow" || attr == "step"),
+        _ => false,
+    }
+}
+
+/// `#[path = "…"]` among attribute groups.
+fn path_attr(groups: &[Group]) -> Option<String> {
+    groups.iter().find_map(|g| {
+        let tts: Vec<TokenTree> = g.stream().into_iter().collect();
+        match tts.as_slice() {
+            [TokenTree::Ident(p), TokenTree::Punct(eq), TokenTree::Literal(lit)] if p == "path" && eq.as_char() == '=' => {
+                syn::parse_str::<syn::LitStr>(&lit.to_string()).ok().map(|s| s.value())
+            }
+            _ => None,
+        }
     })
 }
