@@ -60,7 +60,10 @@ fn main() {
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).ends_with("0 file(s) changed\n"));
     }
-    println!("  no-change `lunora-codegen sync` (process wall time): {:.1} ms (goal < 100 ms)", ms(median(&mut cli_times)));
+    println!(
+        "  no-change `lunora-codegen sync` (process wall time): {:.1} ms (goal < 100 ms)",
+        ms(median(&mut cli_times))
+    );
 }
 
 fn ms(d: Duration) -> f64 {
@@ -89,7 +92,11 @@ fn byte_scan(src: &Path) -> (usize, usize) {
 fn generate(dir: &Path) -> PathBuf {
     let src = dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(dir.join("Cargo.toml"), "[package]\nname = \"bench-crate\"\nversion = \"0.0.0\"\nedition = \"2021\"\n").unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"bench-crate\"\nversion = \"0.0.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
     let mut lib = String::from("//! Generated for the sync benchmark.\npub mod lunora_workflows;\n");
     for i in 0..FILES {
         lib.push_str(&format!("pub mod m{i};\n"));
@@ -110,7 +117,9 @@ fn generate(dir: &Path) -> PathBuf {
                  ctx.log.info(format!(\"attempt {{}}\", ctx.attempt));\n    Ok(args)\n}}\n"
             )
         } else {
-            format!("//! Plain code.\n\npub fn helper_{i}(x: u64) -> u64 {{\n    x.wrapping_mul({i}).rotate_left(3)\n}}\n")
+            format!(
+                "//! Plain code.\n\npub fn helper_{i}(x: u64) -> u64 {{\n    x.wrapping_mul({i}).rotate_left(3)\n}}\n"
+            )
         };
         std::fs::write(src.join(format!("m{i}.rs")), body).unwrap();
     }

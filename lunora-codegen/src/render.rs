@@ -18,6 +18,48 @@ fn sorted(workflows: &[WorkflowSpec]) -> Vec<&WorkflowSpec> {
     sorted
 }
 
+/// FNV-1a: a tiny hash that is stable across Rust releases (std's is not guaranteed to be).
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for part in parts {
+        for byte in part.bytes().chain([0xff]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// What the registry is generated from: every spec field it renders, and the generator version.
+fn registry_inputs(workflows: &[&WorkflowSpec]) -> u64 {
+    let mut parts = vec![env!("CARGO_PKG_VERSION")];
+    let limits: Vec<String> = workflows.iter().map(|w| format!("{:?}", w.step_limit)).collect();
+    for (w, limit) in workflows.iter().zip(&limits) {
+        parts.extend([&*w.export_name, &w.descriptor_path, &w.deployed_name, &w.binding, &w.class_name, limit]);
+        parts.extend(w.schedules.iter().map(String::as_str));
+        parts.push("|");
+    }
+    fnv1a(&parts)
+}
+
+const STAMP: &str = "// lunora-codegen stamp: inputs=";
+
+/// The registry, re-rendered only when needed: the file carries a stamp with the hash of its
+/// inputs and of its own body, so an up-to-date, unedited file is recognised without running
+/// quote and prettyplease again (most of `sync --check`'s time on a large crate).
+pub fn registry_unless_current(workflows: &[WorkflowSpec], current: Option<&str>) -> String {
+    let inputs = registry_inputs(&sorted(workflows));
+    if let Some(current) = current {
+        if let Some((stamp, body)) = current.split_once('\n').and_then(|(_, rest)| rest.split_once('\n')) {
+            let expected = format!("{STAMP}{inputs:016x} output={:016x}", fnv1a(&[body]));
+            if stamp == expected {
+                return current.to_owned();
+            }
+        }
+    }
+    registry(workflows)
+}
+
 /// The typed registry: one accessor per workflow, lookup by export name, the spec list and
 /// `register_all` for the embedded engine.
 pub fn registry(workflows: &[WorkflowSpec]) -> String {
@@ -98,9 +140,12 @@ pub fn registry(workflows: &[WorkflowSpec]) -> String {
         }
     };
     let tree: syn::File = syn::parse2(file).expect("the registry is valid Rust");
+    let body = format!("\n{}", prettyplease::unparse(&tree));
+    let inputs = registry_inputs(&workflows);
     format!(
-        "// {GENERATED_HEADER}. Do not edit: run `lunora-codegen sync` (or let build.rs do it).\n\n{}",
-        prettyplease::unparse(&tree)
+        "// {GENERATED_HEADER}. Do not edit: run `lunora-codegen sync` (or let build.rs do it).\n\
+         {STAMP}{inputs:016x} output={:016x}\n{body}",
+        fnv1a(&[&body])
     )
 }
 

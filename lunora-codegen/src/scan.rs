@@ -165,7 +165,8 @@ impl Scanner {
         match candidates.iter().find(|c| c.is_file()) {
             Some(file) => {
                 let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
-                let child_dir = if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(&name_text) };
+                let child_dir =
+                    if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(&name_text) };
                 self.file(&file.clone(), &child_dir, &child);
             }
             // The registry this tool generates may not exist before the first sync.
@@ -285,7 +286,10 @@ fn attrs_before(tts: &[TokenTree], i: usize) -> Vec<Group> {
     // `pub`, `pub(crate)`, `pub(in path)`.
     if j >= 1 {
         if let TokenTree::Group(g) = &tts[j - 1] {
-            if g.delimiter() == Delimiter::Parenthesis && j >= 2 && matches!(&tts[j - 2], TokenTree::Ident(p) if p == "pub") {
+            if g.delimiter() == Delimiter::Parenthesis
+                && j >= 2
+                && matches!(&tts[j - 2], TokenTree::Ident(p) if p == "pub")
+            {
                 j -= 2;
             }
         } else if matches!(&tts[j - 1], TokenTree::Ident(p) if p == "pub") {
@@ -345,7 +349,9 @@ fn is_lunora_attribute(group: &Group) -> bool {
         .collect();
     match idents.as_slice() {
         [one] => one == "workflow" || one == "step",
-        [krate, attr] => (krate == "lunora_runtime" || krate == "lunora_macros") && (attr == "workflow" || attr == "step"),
+        [krate, attr] => {
+            (krate == "lunora_runtime" || krate == "lunora_macros") && (attr == "workflow" || attr == "step")
+        }
         _ => false,
     }
 }
@@ -355,7 +361,9 @@ fn path_attr(groups: &[Group]) -> Option<String> {
     groups.iter().find_map(|g| {
         let tts: Vec<TokenTree> = g.stream().into_iter().collect();
         match tts.as_slice() {
-            [TokenTree::Ident(p), TokenTree::Punct(eq), TokenTree::Literal(lit)] if p == "path" && eq.as_char() == '=' => {
+            [TokenTree::Ident(p), TokenTree::Punct(eq), TokenTree::Literal(lit)]
+                if p == "path" && eq.as_char() == '=' =>
+            {
                 syn::parse_str::<syn::LitStr>(&lit.to_string()).ok().map(|s| s.value())
             }
             _ => None,

@@ -96,10 +96,11 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     let registry_path = options.registry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_REGISTRY));
     let entry_path = options.entry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_ENTRY));
 
+    let current_registry = read_optional(&registry_path)?;
     let mut files = vec![
         PlannedFile {
-            current: read_optional(&registry_path)?,
-            wanted: render::registry(&scan.workflows),
+            wanted: render::registry_unless_current(&scan.workflows, current_registry.as_deref()),
+            current: current_registry,
             path: registry_path,
         },
         PlannedFile {

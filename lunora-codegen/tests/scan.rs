@@ -73,3 +73,18 @@ fn registry_and_entry_module_match_their_golden_files() {
     // Deterministic: the same input renders the same bytes.
     assert_eq!(lunora_codegen::render::entry_module(&scan.workflows), outputs[1].1);
 }
+
+#[test]
+fn an_up_to_date_registry_is_recognised_and_an_edited_one_is_not() {
+    let dir = fixture("shop");
+    let scan = scan_crate(&dir.join("src/lib.rs"), &dir).unwrap();
+    let fresh = lunora_codegen::render::registry(&scan.workflows);
+    assert_eq!(lunora_codegen::render::registry_unless_current(&scan.workflows, Some(&fresh)), fresh);
+    // A hand edit of the body is drift: the stamp no longer matches, the registry is re-rendered.
+    let edited = fresh.replace("pub fn ship(", "pub fn ship_renamed(");
+    assert_eq!(lunora_codegen::render::registry_unless_current(&scan.workflows, Some(&edited)), fresh);
+    // So is a change of the inputs.
+    let mut changed = scan.workflows.clone();
+    changed[0].schedules.push("0 5 * * *".into());
+    assert_ne!(lunora_codegen::render::registry_unless_current(&changed, Some(&fresh)), fresh);
+}
