@@ -152,33 +152,13 @@ async fn engine_steps(path: &Path) -> (Duration, SampleRow) {
 }
 
 /// As many rows as one engine round commits steps, one autocommit INSERT each, into a fresh
-/// file with a table shaped like the engine's steps table, WAL + synchronous=FULL. Returns the
+/// file with the engine's own schema, WAL + synchronous=FULL. Returns the
 /// time the inserts took.
 fn raw_sqlite(path: &Path, sample: &SampleRow) -> Duration {
     let conn = rusqlite::Connection::open(path).expect("raw db opens");
     conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
     conn.pragma_update(None, "synchronous", "FULL").expect("synchronous=FULL");
-    conn.execute_batch(
-        "CREATE TABLE steps (
-            workflow    TEXT NOT NULL,
-            instance    TEXT NOT NULL,
-            kind        TEXT NOT NULL,
-            name        TEXT NOT NULL,
-            count       INTEGER NOT NULL,
-            seq         INTEGER NOT NULL,
-            state       TEXT NOT NULL,
-            attempts    INTEGER NOT NULL DEFAULT 0,
-            output      TEXT,
-            error       TEXT,
-            config      TEXT,
-            started_at  INTEGER NOT NULL,
-            ended_at    INTEGER,
-            wake_at     INTEGER,
-            attempt_log TEXT,
-            PRIMARY KEY (workflow, instance, kind, name, count)
-        ) WITHOUT ROWID;",
-    )
-    .expect("schema");
+    conn.execute_batch(lunora_runtime::local::SCHEMA).expect("schema");
     let now = 1_700_000_000_000i64;
     let mut stmt = conn
         .prepare(

@@ -26,36 +26,40 @@ pub fn analyze_step(args: &[NestedMeta], item: &FnItem) -> Result<StepDef, darli
     check::step(args, item).map_err(|b| b.0)
 }
 
+/// How one attribute macro is checked, expanded, and expanded after an error.
+struct Macro<Def> {
+    name: &'static str,
+    check: fn(&[NestedMeta], &FnItem) -> Result<Def, Box<(darling::Error, Partial)>>,
+    expand: fn(&Def) -> TokenStream,
+    fallback: fn(&FnItem, TokenStream, &Partial) -> TokenStream,
+}
+
+impl<Def> Macro<Def> {
+    fn run(&self, attr: TokenStream, item: TokenStream) -> TokenStream {
+        let item_fn: FnItem = match syn::parse2(item.clone()) {
+            Ok(f) => f,
+            Err(_) => return not_a_fn(self.name, item),
+        };
+        let args = match NestedMeta::parse_meta_list(attr) {
+            Ok(args) => args,
+            Err(e) => return (self.fallback)(&item_fn, e.to_compile_error(), &Partial::default()),
+        };
+        match (self.check)(&args, &item_fn) {
+            Ok(def) => (self.expand)(&def),
+            Err(failed) => (self.fallback)(&item_fn, failed.0.write_errors(), &failed.1),
+        }
+    }
+}
+
 /// The `#[workflow]` macro.
 pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn: FnItem = match syn::parse2(item.clone()) {
-        Ok(f) => f,
-        Err(_) => return not_a_fn("workflow", item),
-    };
-    let args = match NestedMeta::parse_meta_list(attr) {
-        Ok(args) => args,
-        Err(e) => return expand::workflow_fallback(&item_fn, e.to_compile_error(), &Partial::default()),
-    };
-    match check::workflow(&args, &item_fn) {
-        Ok(def) => expand::workflow(&def),
-        Err(failed) => expand::workflow_fallback(&item_fn, failed.0.write_errors(), &failed.1),
-    }
+    Macro { name: "workflow", check: check::workflow, expand: expand::workflow, fallback: expand::workflow_fallback }
+        .run(attr, item)
 }
 
 /// The `#[step]` macro.
 pub fn step(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let item_fn: FnItem = match syn::parse2(item.clone()) {
-        Ok(f) => f,
-        Err(_) => return not_a_fn("step", item),
-    };
-    let args = match NestedMeta::parse_meta_list(attr) {
-        Ok(args) => args,
-        Err(e) => return expand::step_fallback(&item_fn, e.to_compile_error(), &Partial::default()),
-    };
-    match check::step(&args, &item_fn) {
-        Ok(def) => expand::step(&def),
-        Err(failed) => expand::step_fallback(&item_fn, failed.0.write_errors(), &failed.1),
-    }
+    Macro { name: "step", check: check::step, expand: expand::step, fallback: expand::step_fallback }.run(attr, item)
 }
 
 fn not_a_fn(what: &str, item: TokenStream) -> TokenStream {

@@ -24,7 +24,9 @@ pub const APPLICATION_ID: i64 = 0x4C4E_5241;
 /// Schema version in `PRAGMA user_version`.
 pub const SCHEMA_VERSION: i64 = 1;
 
-const SCHEMA: &str = "
+/// The journal's tables (public for the benchmark's same-schema SQLite baseline).
+#[doc(hidden)]
+pub const SCHEMA: &str = "
 CREATE TABLE instances (
     workflow    TEXT NOT NULL,
     id          TEXT NOT NULL,

@@ -9,6 +9,6 @@ mod validate;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use engine::{Engine, EngineBuilder, Registrar};
-pub use journal::{AttemptRecord, Durability, RowKind, StepRow, StepState, APPLICATION_ID};
+pub use journal::{AttemptRecord, Durability, RowKind, StepRow, StepState, APPLICATION_ID, SCHEMA};
 pub use modifiers::{Modifiers, StepSelector};
 pub use validate::{DEFAULT_STEP_LIMIT, MAX_BATCH, MAX_STEP_LIMIT, MAX_VALUE_BYTES};
