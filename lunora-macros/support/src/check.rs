@@ -14,6 +14,9 @@ use syn::{FnArg, GenericArgument, LitInt, LitStr, PathArguments, ReturnType, Typ
 use crate::attr::{RetriesAttr, StepAttr, WorkflowAttr};
 use crate::model::{Backoff, ConfigDef, RetriesDef, StepDef, TypeCheck, WorkflowDef};
 
+/// A failed check: every error, and what was still understood.
+pub type Failed = Box<(Error, Partial)>;
+
 /// What a failed analysis still knows, so the fallback expansion can emit the user's item
 /// with the right types and spare users secondary errors.
 #[derive(Default)]
@@ -25,7 +28,7 @@ pub struct Partial {
 }
 
 /// Checks `#[workflow(...)]` on `item`.
-pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Box<(Error, Partial)>> {
+pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Failed> {
     let mut errors = Error::accumulator();
     let mut partial = Partial::default();
     let parsed = errors.handle(WorkflowAttr::from_list(attr)).unwrap_or_default();
@@ -107,7 +110,7 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Box<(
 }
 
 /// Checks `#[step(...)]` on `item`.
-pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, Box<(Error, Partial)>> {
+pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, Failed> {
     let mut errors = Error::accumulator();
     let mut partial = Partial::default();
     let parsed = errors.handle(StepAttr::from_list(attr));

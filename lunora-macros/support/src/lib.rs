@@ -29,7 +29,7 @@ pub fn analyze_step(args: &[NestedMeta], item: &FnItem) -> Result<StepDef, darli
 /// How one attribute macro is checked, expanded, and expanded after an error.
 struct Macro<Def> {
     name: &'static str,
-    check: fn(&[NestedMeta], &FnItem) -> Result<Def, Box<(darling::Error, Partial)>>,
+    check: fn(&[NestedMeta], &FnItem) -> Result<Def, check::Failed>,
     expand: fn(&Def) -> TokenStream,
     fallback: fn(&FnItem, TokenStream, &Partial) -> TokenStream,
 }
