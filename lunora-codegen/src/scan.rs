@@ -1,15 +1,18 @@
 //! Finds every `#[workflow]` and `#[step]` of a crate by walking its module tree from the crate
 //! root (inline `mod x { … }` and `mod x;` files, `#[path]` honoured) and reading each
 //! attribute through `lunora-macros-support`, the parser the macros themselves use.
+//!
+//! Two passes: a sequential walk that outlines each file at byte level ([`crate::outline`])
+//! and collects the annotated fns' signatures, then their analysis on every core.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use darling::ast::NestedMeta;
 use lunora_macros_support::{analyze_step, analyze_workflow, FnItem};
-use proc_macro2::{Delimiter, Group, Ident, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 
+use crate::outline::{outline, Entry};
 use crate::spec::{Location, WorkflowSpec};
 
 /// The module name of the generated registry (`src/lunora_workflows.rs`), which holds no
@@ -42,9 +45,11 @@ impl std::fmt::Display for Diagnostic {
 /// Scans the crate whose root module is `root` (e.g. `src/lib.rs`). Paths in diagnostics are
 /// relative to `base` when they lie under it.
 pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
-    let mut scanner = Scanner { base: base.to_path_buf(), scan: Scan::default(), errors: Vec::new() };
+    let mut scanner =
+        Scanner { base: base.to_path_buf(), scan: Scan::default(), errors: Vec::new(), pending: Vec::new() };
     let dir = root.parent().unwrap_or(Path::new(".")).to_path_buf();
     scanner.file(root, &dir, &[]);
+    scanner.analyze_pending();
     scanner.check_duplicates();
     if scanner.errors.is_empty() {
         Ok(scanner.scan)
@@ -61,38 +66,40 @@ pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
     }
 }
 
+/// An annotated fn waiting for analysis.
+struct Pending {
+    file: PathBuf,
+    text: String,
+    line: usize,
+    column: usize,
+    module: Vec<String>,
+}
+
+/// What the analysis of one annotated fn produced.
+enum Found {
+    Workflow(WorkflowSpec),
+    Step(String, Location),
+}
+
 struct Scanner {
     base: PathBuf,
     scan: Scan,
     errors: Vec<Diagnostic>,
+    pending: Vec<Pending>,
 }
 
 impl Scanner {
-    fn location(&self, file: &Path, span: proc_macro2::Span) -> Location {
-        let start = span.start();
-        let shown = file.strip_prefix(&self.base).unwrap_or(file).to_path_buf();
-        Location { file: shown, line: start.line, column: start.column + 1 }
-    }
-
-    fn error(&mut self, file: &Path, span: proc_macro2::Span, message: impl Into<String>) {
-        let location = self.location(file, span);
-        self.errors.push(Diagnostic { location, message: message.into() });
+    fn shown(&self, file: &Path) -> PathBuf {
+        file.strip_prefix(&self.base).unwrap_or(file).to_path_buf()
     }
 
     /// Reads one module file. `dir` is where its child modules' files live.
-    ///
-    /// Files are lexed, not parsed: the scanner only needs `mod` declarations and the
-    /// signatures of annotated fns, and a full syn parse of every body would make `sync`
-    /// many times slower than reading the files.
     fn file(&mut self, path: &Path, dir: &Path, module: &[String]) {
         let source = match std::fs::read_to_string(path) {
             Ok(s) => s,
             Err(e) => {
-                let shown = path.strip_prefix(&self.base).unwrap_or(path).to_path_buf();
-                self.errors.push(Diagnostic {
-                    location: Location { file: shown, line: 1, column: 1 },
-                    message: format!("cannot read this module file: {e}"),
-                });
+                let location = Location { file: self.shown(path), line: 1, column: 1 };
+                self.errors.push(Diagnostic { location, message: format!("cannot read this module file: {e}") });
                 return;
             }
         };
@@ -101,134 +108,81 @@ impl Scanner {
         if !(source.contains("workflow") || source.contains("step") || source.contains("mod")) {
             return;
         }
-        match source.parse::<TokenStream>() {
-            Ok(tokens) => self.tokens(tokens, path, dir, module),
-            Err(e) => self.error(path, e.span(), format!("this file does not lex as Rust: {e}")),
-        }
-    }
-
-    /// Walks the items of one module body.
-    fn tokens(&mut self, stream: TokenStream, path: &Path, dir: &Path, module: &[String]) {
-        let tts: Vec<TokenTree> = stream.into_iter().collect();
-        let mut i = 0;
-        while i < tts.len() {
-            match &tts[i] {
-                TokenTree::Ident(kw) if kw == "mod" => {
-                    if let Some(TokenTree::Ident(name)) = tts.get(i + 1) {
-                        let explicit = path_attr(&attrs_before(&tts, i));
-                        match tts.get(i + 2) {
-                            Some(TokenTree::Punct(p)) if p.as_char() == ';' => {
-                                self.module_file(name, explicit, path, dir, module);
-                                i += 3;
-                                continue;
-                            }
-                            Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => {
-                                let mut child = module.to_vec();
-                                child.push(name.to_string());
-                                // An inline module's `mod y;` files live in `dir/name/` (or `#[path]`).
-                                let sub = dir.join(explicit.unwrap_or_else(|| name.to_string()));
-                                self.tokens(g.stream(), path, &sub, &child);
-                                i += 3;
-                                continue;
-                            }
-                            _ => {}
-                        }
+        // Inline modules nest: each entry of `stack` is (module path, dir of its `mod x;` files).
+        let mut stack: Vec<(Vec<String>, PathBuf)> = vec![(module.to_vec(), dir.to_path_buf())];
+        for entry in outline(&source) {
+            let (current, current_dir) = stack.last().cloned().expect("the file's own module is never popped");
+            match entry {
+                Entry::Module { name, inline: true, path: explicit, .. } => {
+                    let mut child = current;
+                    child.push(name.clone());
+                    let sub = current_dir.join(explicit.unwrap_or(name));
+                    stack.push((child, sub));
+                }
+                Entry::EndModule => {
+                    if stack.len() > 1 {
+                        stack.pop();
                     }
                 }
-                TokenTree::Punct(p) if p.as_char() == '#' => {
-                    if let Some(TokenTree::Group(g)) = tts.get(i + 1) {
-                        if g.delimiter() == Delimiter::Bracket && is_lunora_attribute(g) {
-                            if let Some(body) = fn_body_after(&tts, i + 2) {
-                                let start = attribute_run_start(&tts, i);
-                                let item: TokenStream = tts[start..=body].iter().cloned().collect();
-                                self.function(item, path, module);
-                                i = body + 1;
-                                continue;
-                            }
-                        }
-                    }
+                Entry::Module { name, inline: false, path: explicit, line, column } => {
+                    let location = Location { file: self.shown(path), line, column };
+                    self.module_file(&name, explicit, location, &current_dir, &current);
                 }
-                _ => {}
+                Entry::Item { text, line, column } => {
+                    self.pending.push(Pending { file: self.shown(path), text, line, column, module: current });
+                }
             }
-            i += 1;
         }
     }
 
-    fn module_file(&mut self, name: &Ident, explicit: Option<String>, path: &Path, dir: &Path, module: &[String]) {
-        let name_text = name.to_string();
+    fn module_file(&mut self, name: &str, explicit: Option<String>, at: Location, dir: &Path, module: &[String]) {
         let mut child = module.to_vec();
-        child.push(name_text.clone());
+        child.push(name.to_owned());
         let candidates = match &explicit {
             Some(p) => vec![dir.join(p)],
-            None => vec![dir.join(format!("{name_text}.rs")), dir.join(&name_text).join("mod.rs")],
+            None => vec![dir.join(format!("{name}.rs")), dir.join(name).join("mod.rs")],
         };
         match candidates.iter().find(|c| c.is_file()) {
             Some(file) => {
                 let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
-                let child_dir =
-                    if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(&name_text) };
+                let child_dir = if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(name) };
                 self.file(&file.clone(), &child_dir, &child);
             }
             // The registry this tool generates may not exist before the first sync.
-            None if name_text == REGISTRY_MODULE => {}
+            None if name == REGISTRY_MODULE => {}
             None => {
-                let tried: Vec<String> =
-                    candidates.iter().map(|c| c.strip_prefix(&self.base).unwrap_or(c).display().to_string()).collect();
-                self.error(path, name.span(), format!("module `{name_text}` not found (tried {})", tried.join(", ")));
+                let tried: Vec<String> = candidates.iter().map(|c| self.shown(c).display().to_string()).collect();
+                let message = format!("module `{name}` not found (tried {})", tried.join(", "));
+                self.errors.push(Diagnostic { location: at, message });
             }
         }
     }
 
-    fn function(&mut self, tokens: TokenStream, path: &Path, module: &[String]) {
-        let item: FnItem = match syn::parse2(tokens) {
-            Ok(item) => item,
-            Err(e) => return self.error(path, e.span(), format!("cannot read this annotated fn: {e}")),
-        };
-        for attr in &item.attrs {
-            let Some(kind) = lunora_attribute(attr) else { continue };
-            let args = match &attr.meta {
-                syn::Meta::Path(_) => Ok(Vec::new()),
-                syn::Meta::List(list) => NestedMeta::parse_meta_list(list.tokens.clone()),
-                syn::Meta::NameValue(nv) => Err(syn::Error::new(nv.span(), "expected `#[workflow(…)]`")),
-            };
-            let args = match args {
-                Ok(args) => args,
-                Err(e) => {
-                    self.error(path, e.span(), e.to_string());
-                    continue;
-                }
-            };
-            let location = self.location(path, attr.span());
-            match kind {
-                Kind::Workflow => match analyze_workflow(&args, &item) {
-                    Ok(def) => {
-                        let mut descriptor = module.to_vec();
-                        descriptor.push(def.names.class_name.clone());
-                        self.scan.workflows.push(WorkflowSpec {
-                            export_name: def.names.export_name.clone(),
-                            descriptor_path: descriptor.join("::"),
-                            deployed_name: def.deployed_name.clone(),
-                            binding: def.names.binding.clone(),
-                            class_name: def.names.class_name.clone(),
-                            schedules: def.schedules.clone(),
-                            step_limit: def.step_limit,
-                            location,
-                        })
+    /// Analyses the collected fns on every core (syn values are not Send, so each thread
+    /// parses its own share of the texts).
+    fn analyze_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+        let chunk = pending.len().div_ceil(threads).max(1);
+        let results: Vec<Result<Vec<Found>, Vec<Diagnostic>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pending
+                .chunks(chunk)
+                .map(|items| scope.spawn(move || items.iter().map(analyze).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("analysis does not panic")).collect()
+        });
+        for result in results {
+            match result {
+                Ok(found) => {
+                    for f in found {
+                        match f {
+                            Found::Workflow(spec) => self.scan.workflows.push(spec),
+                            Found::Step(name, location) => self.scan.steps.push((name, location)),
+                        }
                     }
-                    Err(errors) => self.attribute_errors(path, errors),
-                },
-                Kind::Step => match analyze_step(&args, &item) {
-                    Ok(def) => self.scan.steps.push((def.name.clone(), location)),
-                    Err(errors) => self.attribute_errors(path, errors),
-                },
+                }
+                Err(diagnostics) => self.errors.extend(diagnostics),
             }
-        }
-    }
-
-    fn attribute_errors(&mut self, path: &Path, errors: darling::Error) {
-        for error in errors {
-            let span = error.span();
-            self.error(path, span, error.to_string());
         }
     }
 
@@ -262,6 +216,71 @@ impl Scanner {
     }
 }
 
+/// Analyses one annotated fn through the macros' own parser.
+fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
+    // Spans are relative to the item's text; place them in the file.
+    let at = |span: proc_macro2::Span| {
+        let start = span.start();
+        let (line, column) = if start.line <= 1 {
+            (item.line, item.column + start.column)
+        } else {
+            (item.line + start.line - 1, start.column + 1)
+        };
+        Location { file: item.file.clone(), line, column }
+    };
+    let error = |span: proc_macro2::Span, message: String| Diagnostic { location: at(span), message };
+    let fn_item: FnItem =
+        syn::parse_str(&item.text).map_err(|e| vec![error(e.span(), format!("cannot read this annotated fn: {e}"))])?;
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for attr in &fn_item.attrs {
+        let Some(kind) = lunora_attribute(attr) else { continue };
+        let args = match &attr.meta {
+            syn::Meta::Path(_) => Ok(Vec::new()),
+            syn::Meta::List(list) => NestedMeta::parse_meta_list(list.tokens.clone()),
+            syn::Meta::NameValue(nv) => Err(syn::Error::new(nv.span(), "expected `#[workflow(…)]`")),
+        };
+        let args = match args {
+            Ok(args) => args,
+            Err(e) => {
+                errors.push(error(e.span(), e.to_string()));
+                continue;
+            }
+        };
+        let location = at(attr.span());
+        let attribute_errors =
+            |errs: darling::Error| errs.into_iter().map(|e| error(e.span(), e.to_string())).collect::<Vec<_>>();
+        match kind {
+            Kind::Workflow => match analyze_workflow(&args, &fn_item) {
+                Ok(def) => {
+                    let mut descriptor = item.module.clone();
+                    descriptor.push(def.names.class_name.clone());
+                    found.push(Found::Workflow(WorkflowSpec {
+                        export_name: def.names.export_name.clone(),
+                        descriptor_path: descriptor.join("::"),
+                        deployed_name: def.deployed_name.clone(),
+                        binding: def.names.binding.clone(),
+                        class_name: def.names.class_name.clone(),
+                        schedules: def.schedules.clone(),
+                        step_limit: def.step_limit,
+                        location,
+                    }))
+                }
+                Err(errs) => errors.extend(attribute_errors(errs)),
+            },
+            Kind::Step => match analyze_step(&args, &fn_item) {
+                Ok(def) => found.push(Found::Step(def.name.clone(), location)),
+                Err(errs) => errors.extend(attribute_errors(errs)),
+            },
+        }
+    }
+    if errors.is_empty() {
+        Ok(found)
+    } else {
+        Err(errors)
+    }
+}
+
 enum Kind {
     Workflow,
     Step,
@@ -278,95 +297,4 @@ fn lunora_attribute(attr: &syn::Attribute) -> Option<Kind> {
         ("step", true) => Some(Kind::Step),
         _ => None,
     }
-}
-
-/// The attribute groups (`#[…]`) right before index `i`, skipping a visibility.
-fn attrs_before(tts: &[TokenTree], i: usize) -> Vec<Group> {
-    let mut j = i;
-    // `pub`, `pub(crate)`, `pub(in path)`.
-    if j >= 1 {
-        if let TokenTree::Group(g) = &tts[j - 1] {
-            if g.delimiter() == Delimiter::Parenthesis
-                && j >= 2
-                && matches!(&tts[j - 2], TokenTree::Ident(p) if p == "pub")
-            {
-                j -= 2;
-            }
-        } else if matches!(&tts[j - 1], TokenTree::Ident(p) if p == "pub") {
-            j -= 1;
-        }
-    }
-    let start = attribute_run_start(tts, j);
-    tts[start..j]
-        .iter()
-        .filter_map(|t| match t {
-            TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket => Some(g.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Where the run of `#[…]` attributes ending just before `i` starts.
-fn attribute_run_start(tts: &[TokenTree], mut i: usize) -> usize {
-    while i >= 2 {
-        let is_attr = matches!(&tts[i - 2], TokenTree::Punct(p) if p.as_char() == '#')
-            && matches!(&tts[i - 1], TokenTree::Group(g) if g.delimiter() == Delimiter::Bracket);
-        if !is_attr {
-            break;
-        }
-        i -= 2;
-    }
-    i
-}
-
-/// The index of the body `{ … }` of the fn whose signature starts at or after `from`; `None`
-/// if the item is not a fn with a body.
-fn fn_body_after(tts: &[TokenTree], from: usize) -> Option<usize> {
-    let mut seen_fn = false;
-    for (offset, tt) in tts[from..].iter().enumerate() {
-        match tt {
-            TokenTree::Ident(id) if id == "fn" => seen_fn = true,
-            TokenTree::Punct(p) if p.as_char() == ';' => return None,
-            TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
-                return seen_fn.then_some(from + offset);
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// `#[workflow…]`, `#[step…]`, `#[lunora_runtime::workflow…]`, … as a token group.
-fn is_lunora_attribute(group: &Group) -> bool {
-    let idents: Vec<String> = group
-        .stream()
-        .into_iter()
-        .take_while(|t| !matches!(t, TokenTree::Group(_)) && !matches!(t, TokenTree::Punct(p) if p.as_char() == '='))
-        .filter_map(|t| match t {
-            TokenTree::Ident(i) => Some(i.to_string()),
-            _ => None,
-        })
-        .collect();
-    match idents.as_slice() {
-        [one] => one == "workflow" || one == "step",
-        [krate, attr] => {
-            (krate == "lunora_runtime" || krate == "lunora_macros") && (attr == "workflow" || attr == "step")
-        }
-        _ => false,
-    }
-}
-
-/// `#[path = "…"]` among attribute groups.
-fn path_attr(groups: &[Group]) -> Option<String> {
-    groups.iter().find_map(|g| {
-        let tts: Vec<TokenTree> = g.stream().into_iter().collect();
-        match tts.as_slice() {
-            [TokenTree::Ident(p), TokenTree::Punct(eq), TokenTree::Literal(lit)]
-                if p == "path" && eq.as_char() == '=' =>
-            {
-                syn::parse_str::<syn::LitStr>(&lit.to_string()).ok().map(|s| s.value())
-            }
-            _ => None,
-        }
-    })
 }
