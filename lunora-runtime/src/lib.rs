@@ -14,6 +14,7 @@ pub mod config;
 pub mod context;
 pub mod duration;
 pub mod error;
+pub mod http;
 pub mod local;
 pub mod reusable;
 pub mod status;
