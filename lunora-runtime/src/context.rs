@@ -5,8 +5,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
 use crate::config::ResolvedStepConfig;
+use crate::dispatch::{Dispatcher, FunctionRef};
 use crate::error::Error;
+use crate::error::Result;
 use crate::status::{StepId, Timestamp};
 use crate::step::WorkflowStep;
 
@@ -148,6 +153,22 @@ pub struct StepContext {
     pub config: ResolvedStepConfig,
     pub env: Env,
     pub log: Logger,
+    /// Set for the bodies of `#[step]`s run through `ctx.run_step` (the `#step<i>` runner).
+    pub(crate) dispatch: Option<Dispatcher>,
+}
+
+impl StepContext {
+    /// `ctx.run` inside a `#[step]` body: ids `…#step<i>.<n>`, reused by a retried attempt.
+    pub async fn run<A: Serialize, R: DeserializeOwned>(&self, function: &FunctionRef<A, R>, args: A) -> Result<R> {
+        match &self.dispatch {
+            Some(d) => d.call(function, &args).await,
+            None => Err(crate::error::Error::non_retryable(format!(
+                "ctx.run({}) is available in #[step] bodies run through ctx.run_step; in a plain step \
+                 callback, call the workflow's ctx.run",
+                function.path()
+            ))),
+        }
+    }
 }
 
 /// What a rollback handler receives.
@@ -182,6 +203,15 @@ pub struct WorkflowContext<P> {
     pub event: WorkflowEvent,
     pub env: Env,
     pub log: Logger,
+    pub(crate) dispatch: Dispatcher,
+}
+
+impl<P> WorkflowContext<P> {
+    /// `ctx.run`: calls a Lunora function in the Worker (ids `…#body.<n>`). Not durable by
+    /// itself: wrap it in a step, or call it from a `#[step]` body with `StepContext::run`.
+    pub async fn run<A: Serialize, R: DeserializeOwned>(&self, function: &FunctionRef<A, R>, args: A) -> Result<R> {
+        self.dispatch.call(function, &args).await
+    }
 }
 
 impl<P: fmt::Debug> fmt::Debug for WorkflowContext<P> {

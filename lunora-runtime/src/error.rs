@@ -17,6 +17,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Error {
     name: String,
     message: String,
+    /// A machine-readable code, e.g. a dispatch error's `FORBIDDEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+    /// The HTTP status behind the error, for dispatch failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
 }
 
 /// The error families the engine distinguishes, derived from [`Error::name`].
@@ -53,7 +59,19 @@ impl Error {
 
     /// An error with an explicit name.
     pub fn named(name: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { name: name.into(), message: message.into() }
+        Self { name: name.into(), message: message.into(), code: None, status: None }
+    }
+
+    /// Attaches a code and an HTTP status (dispatch failures).
+    pub fn with_code(mut self, code: Option<String>, status: Option<u16>) -> Self {
+        self.code = code;
+        self.status = status;
+        self
+    }
+
+    /// The HTTP status behind the error, if it came from an HTTP call.
+    pub fn status(&self) -> Option<u16> {
+        self.status
     }
 
     /// A `NonRetryableError`: fails the step (and, uncaught, the instance) without retries.
@@ -109,8 +127,12 @@ impl Error {
             || matches!(self.kind(), ErrorKind::Fatal | ErrorKind::NonRetryableDelay)
     }
 
-    /// For `WorkflowError`s, the code between the leading parentheses, e.g. `instance.not_found`.
+    /// The error's code: a dispatch error's code, or for `WorkflowError`s the code between
+    /// the leading parentheses, e.g. `instance.not_found`.
     pub fn code(&self) -> Option<&str> {
+        if let Some(code) = &self.code {
+            return Some(code);
+        }
         if self.name != WORKFLOW {
             return None;
         }
@@ -127,7 +149,15 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Error").field("name", &self.name).field("message", &self.message).finish()
+        let mut d = f.debug_struct("Error");
+        d.field("name", &self.name).field("message", &self.message);
+        if let Some(code) = &self.code {
+            d.field("code", code);
+        }
+        if let Some(status) = self.status {
+            d.field("status", &status);
+        }
+        d.finish()
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod context;
+pub mod dispatch;
 pub mod duration;
 pub mod error;
 pub mod http;
@@ -25,6 +26,7 @@ pub mod workflow;
 
 pub use config::{Backoff, ResolvedStepConfig, RetryConfig, Sensitive, StepConfig};
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
+pub use dispatch::{Dispatcher, FunctionRef};
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};

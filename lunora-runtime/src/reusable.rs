@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::config::StepConfig;
 use crate::context::{Env, Logger, RollbackContext, StepContext, WorkflowContext};
+use crate::dispatch::{make_deterministic_failures_final, Dispatcher, FunctionRef};
 use crate::error::{Error, Result};
 use crate::status::StepId;
 use crate::step::{BoxFuture, Rollback};
@@ -78,6 +79,18 @@ pub struct StepRollbackContext<A, R> {
     pub step: StepId,
     pub env: Env,
     pub log: Logger,
+    pub(crate) dispatch: Dispatcher,
+}
+
+impl<A, R> StepRollbackContext<A, R> {
+    /// `ctx.run` inside a rollback handler: ids `…#step<i>rollback.<n>`.
+    pub async fn run<FA: Serialize, FR: DeserializeOwned>(
+        &self,
+        function: &FunctionRef<FA, FR>,
+        args: FA,
+    ) -> Result<FR> {
+        self.dispatch.call(function, &args).await
+    }
 }
 
 /// Per-call overrides for [`WorkflowContext::run_step_with`].
@@ -120,16 +133,19 @@ impl<P> WorkflowContext<P> {
     ) -> impl Future<Output = Result<S::Returns>> + Send + 'a {
         // Everything up to `do` happens now, so the durable step's count is allocated at call
         // time like any other step.
-        let prepared = prepare::<S>(&self.step, args, options);
+        let prepared = prepare::<S>(&self.step, &self.dispatch, args, options);
         async move { prepared?.await }
     }
 }
 
 fn prepare<'a, S: Step>(
     step: &'a crate::step::WorkflowStep,
+    dispatch: &Dispatcher,
     args: S::Args,
     options: RunStepOptions,
 ) -> Result<BoxFuture<'a, Result<S::Returns>>> {
+    // The i of this run_step's `#step<i>` dispatch ids.
+    let index = dispatch.next_step_index();
     let name = options.name.unwrap_or_else(|| S::NAME.to_owned());
     let config = options.config.or_else(S::config);
     if name.starts_with(RESERVED_STEP_PREFIX) {
@@ -142,6 +158,7 @@ fn prepare<'a, S: Step>(
     let args = Arc::new(args);
     let rollback = S::HAS_ROLLBACK.then(|| {
         let args = args.clone();
+        let dispatch = dispatch.clone();
         let rollback = Rollback::new(move |rc: RollbackContext<S::Returns>| {
             let ctx = StepRollbackContext {
                 args: (*args).clone(),
@@ -150,6 +167,7 @@ fn prepare<'a, S: Step>(
                 step: rc.ctx.step,
                 env: rc.env,
                 log: rc.log,
+                dispatch: dispatch.runner(format!("step{index}rollback"), None),
             };
             S::rollback(ctx)
         });
@@ -159,11 +177,14 @@ fn prepare<'a, S: Step>(
         }
     });
     let label = name.clone();
-    let callback = move |ctx: StepContext| {
+    let dispatch = dispatch.clone();
+    let callback = move |mut ctx: StepContext| {
         let args = (*args).clone();
         let label = label.clone();
+        // A fresh runner per attempt: a retried attempt sends the same dispatch ids.
+        ctx.dispatch = Some(dispatch.runner(format!("step{index}"), Some(ctx.config.timeout_ms)));
         async move {
-            let returns = S::call(ctx, args).await?;
+            let returns = S::call(ctx, args).await.map_err(make_deterministic_failures_final)?;
             S::validate(Validate::Returns(&returns))
                 .map_err(|why| Error::non_retryable(format!("step \"{label}\" returns validation failed: {why}")))?;
             Ok(returns)

@@ -23,7 +23,9 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::{ResolvedStepConfig, DEFAULT_RETRY_DELAY};
 use crate::context::{Env, LogSink, Logger, StderrSink, WorkflowContext, WorkflowEvent};
+use crate::dispatch::Dispatcher;
 use crate::error::{Error, Result};
+use crate::http::{HttpTransport, NativeTransport};
 use crate::local::clock::{Clock, SystemClock};
 use crate::local::journal::{storage, Durability, InstanceRow, Journal, NewInstance, Phase, RowKind, StepRow};
 use crate::local::modifiers::Modifiers;
@@ -55,6 +57,7 @@ pub(crate) trait ErasedWorkflow: Send + Sync {
         event: WorkflowEvent,
         env: Env,
         log: Logger,
+        dispatch: Dispatcher,
     ) -> Result<BoxFuture<'static, Result<Json>>>;
 }
 
@@ -88,10 +91,11 @@ impl<W: Workflow> ErasedWorkflow for Registered<W> {
         event: WorkflowEvent,
         env: Env,
         log: Logger,
+        dispatch: Dispatcher,
     ) -> Result<BoxFuture<'static, Result<Json>>> {
         let params: W::Params = decode_params(&params)
             .map_err(|e| Error::fatal(format!("instance params do not decode as the workflow's params type: {e}")))?;
-        let ctx = WorkflowContext { step, params, event, env, log };
+        let ctx = WorkflowContext { step, params, event, env, log, dispatch };
         Ok(Box::pin(async move {
             let output = W::run(ctx).await?;
             serde_json::to_value(output)
@@ -172,6 +176,7 @@ pub(crate) struct Inner {
     pub defaults: ResolvedStepConfig,
     pub env: Env,
     pub sink: Arc<dyn LogSink>,
+    pub transport: Arc<dyn HttpTransport>,
     pub modifiers: Mutex<ModifierMap>,
     /// Bumped on every journal change, for the test harness's waits.
     pub changed: Notify,
@@ -190,6 +195,7 @@ pub struct EngineBuilder {
     retry_delay: Duration,
     env: Env,
     sink: Arc<dyn LogSink>,
+    transport: Arc<dyn HttpTransport>,
     durability: Durability,
     workflows: Vec<(&'static str, Arc<dyn ErasedWorkflow>)>,
 }
@@ -221,6 +227,12 @@ impl EngineBuilder {
     /// The environment workflows see as `ctx.env`.
     pub fn env(mut self, env: Env) -> Self {
         self.env = env;
+        self
+    }
+
+    /// How `ctx.run` reaches the Worker (native HTTP by default; tests may plug their own).
+    pub fn http_transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
+        self.transport = transport;
         self
     }
 
@@ -270,6 +282,7 @@ impl EngineBuilder {
             defaults: ResolvedStepConfig::defaults(self.retry_delay),
             env: self.env,
             sink: self.sink,
+            transport: self.transport,
             modifiers: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             workflows,
@@ -320,6 +333,7 @@ impl Engine {
             retry_delay: DEFAULT_RETRY_DELAY,
             env: Env::new(),
             sink: Arc::new(StderrSink),
+            transport: Arc::new(NativeTransport),
             durability: Durability::Full,
             workflows: Vec::new(),
         }
@@ -615,7 +629,14 @@ impl Inner {
             instance_id: key.id.to_string(),
             workflow_name: key.workflow.to_string(),
         };
-        wf.start(row.params.clone(), WorkflowStep::new(run.clone()), event, self.env.clone(), run.log.clone())
+        let dispatch = Dispatcher::for_body(
+            self.transport.clone(),
+            self.clock.clone(),
+            self.env.clone(),
+            wf.export_name(),
+            &key.id,
+        );
+        wf.start(row.params.clone(), WorkflowStep::new(run.clone()), event, self.env.clone(), run.log.clone(), dispatch)
     }
 
     pub(crate) fn modifiers_for(&self, key: &InstanceKey) -> Option<Arc<Modifiers>> {

@@ -251,6 +251,7 @@ impl Run {
             config,
             env: self.inner.env.clone(),
             log: self.log.clone(),
+            dispatch: None,
         }
     }
 

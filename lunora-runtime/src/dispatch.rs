@@ -1,0 +1,256 @@
+//! `ctx.run`: calling a Lunora query, mutation or action back in the Worker (spec/lunora.md §4).
+//!
+//! `POST <LUNORA_ORIGIN_URL>/_lunora/scheduler/dispatch` with `authorization: Bearer
+//! <LUNORA_ADMIN_TOKEN>` and `{"args", "functionPath", "id"}`. The id is replay-stable:
+//! `<exportName>/<instanceId>#body.<n>` in the workflow body, `#step<i>.<n>` inside the i-th
+//! `run_step`, `#step<i>rollback.<n>` inside its rollback, `n` counting from 1 per runner, so a
+//! replay or a retried attempt sends the same ids and the Worker can deduplicate them.
+//! A `409 DISPATCH_IN_PROGRESS` decline ("already running elsewhere") is waited out: the same id
+//! again after 1 s, doubling to 30 s, for at most 15 minutes and never past 2 s before the
+//! step's timeout.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::context::Env;
+use crate::error::{Error, Result};
+use crate::http::{HttpRequest, HttpTransport};
+use crate::local::Clock;
+use crate::step::Json;
+
+/// The endpoint path under `LUNORA_ORIGIN_URL`.
+pub const DISPATCH_PATH: &str = "/_lunora/scheduler/dispatch";
+/// Per-request timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The error name of dispatch failures.
+pub const DISPATCH_ERROR: &str = "DispatchError";
+const FIRST_DECLINE_WAIT_MS: i64 = 1_000;
+const MAX_DECLINE_WAIT_MS: i64 = 30_000;
+const MAX_DECLINE_TOTAL_MS: i64 = 15 * 60_000;
+const STEP_TIMEOUT_MARGIN_MS: i64 = 2_000;
+
+/// A typed reference to a Lunora function, `module:function`.
+pub struct FunctionRef<A, R> {
+    path: &'static str,
+    _types: PhantomData<fn(A) -> R>,
+}
+
+impl<A, R> FunctionRef<A, R> {
+    /// `FunctionRef::new("payments:charge")`; usable in a `const`.
+    pub const fn new(path: &'static str) -> Self {
+        Self { path, _types: PhantomData }
+    }
+
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+}
+
+impl<A, R> fmt::Debug for FunctionRef<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FunctionRef({})", self.path)
+    }
+}
+
+/// What every runner of one workflow execution shares.
+pub(crate) struct Shared {
+    pub transport: Arc<dyn HttpTransport>,
+    pub clock: Arc<dyn Clock>,
+    pub env: Env,
+    pub export_name: String,
+    pub instance_id: String,
+    /// How many `run_step`s the body started (the `i` of `#step<i>`).
+    run_steps: AtomicU32,
+}
+
+/// One runner's dispatcher: the body, one attempt of a `run_step`, or one rollback.
+#[derive(Clone)]
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    scope: String,
+    counter: Arc<AtomicU32>,
+    /// Decline waits end 2 s before this time (the step attempt's timeout), epoch ms.
+    deadline: Option<i64>,
+}
+
+impl fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatcher").field("scope", &self.scope).finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// The body's dispatcher for one execution of the workflow.
+    pub(crate) fn for_body(
+        transport: Arc<dyn HttpTransport>,
+        clock: Arc<dyn Clock>,
+        env: Env,
+        export_name: &str,
+        instance_id: &str,
+    ) -> Self {
+        let shared = Arc::new(Shared {
+            transport,
+            clock,
+            env,
+            export_name: export_name.to_owned(),
+            instance_id: instance_id.to_owned(),
+            run_steps: AtomicU32::new(0),
+        });
+        Self { shared, scope: "body".into(), counter: Arc::default(), deadline: None }
+    }
+
+    /// The index of the next `run_step` of this execution (1-based).
+    pub(crate) fn next_step_index(&self) -> u32 {
+        self.shared.run_steps.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// A fresh runner: `step<i>` for an attempt (ending at `timeout_ms` from now), or
+    /// `step<i>rollback`.
+    pub(crate) fn runner(&self, scope: String, timeout_ms: Option<i64>) -> Self {
+        let deadline = timeout_ms.map(|t| self.shared.clock.now() + t);
+        Self { shared: self.shared.clone(), scope, counter: Arc::default(), deadline }
+    }
+
+    fn var(&self, name: &str) -> Result<String> {
+        match self.shared.env.var(name) {
+            Some(v) if !v.trim().is_empty() => Ok(v.to_owned()),
+            _ => Err(Error::named(
+                DISPATCH_ERROR,
+                format!(
+                    "ctx.run needs the environment variable {name}; set it in the Worker's vars (or the engine's Env)"
+                ),
+            )),
+        }
+    }
+
+    /// Calls `function` with `args` and decodes its result.
+    pub async fn call<A: Serialize, R: DeserializeOwned>(&self, function: &FunctionRef<A, R>, args: &A) -> Result<R> {
+        let result = self
+            .call_json(
+                function.path,
+                serde_json::to_value(args).map_err(|e| {
+                    Error::non_retryable(format!("ctx.run({}): args cannot be serialised: {e}", function.path))
+                })?,
+            )
+            .await?;
+        serde_json::from_value(result).map_err(|e| {
+            Error::non_retryable(format!(
+                "ctx.run({}): the result does not decode as the expected type: {e}",
+                function.path
+            ))
+        })
+    }
+
+    async fn call_json(&self, path: &str, args: Json) -> Result<Json> {
+        let origin = self.var("LUNORA_ORIGIN_URL")?;
+        let token = self.var("LUNORA_ADMIN_TOKEN")?;
+        let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let id = format!("{}/{}#{}.{n}", self.shared.export_name, self.shared.instance_id, self.scope);
+        let args = if args.is_null() { serde_json::json!({}) } else { args };
+        let body = serde_json::json!({ "args": args, "functionPath": path, "id": id });
+        let request = HttpRequest {
+            method: "POST".into(),
+            url: format!("{}{DISPATCH_PATH}", origin.trim_end_matches('/')),
+            headers: vec![
+                ("authorization".into(), format!("Bearer {token}")),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: Some(body.to_string().into_bytes()),
+            timeout: REQUEST_TIMEOUT,
+        };
+        let clock = &self.shared.clock;
+        let started = clock.now();
+        let mut limit = started + MAX_DECLINE_TOTAL_MS;
+        if let Some(deadline) = self.deadline {
+            limit = limit.min(deadline - STEP_TIMEOUT_MARGIN_MS);
+        }
+        let mut wait = FIRST_DECLINE_WAIT_MS;
+        loop {
+            let response = self.shared.transport.send(request.clone()).await.map_err(|e| {
+                Error::named(DISPATCH_ERROR, format!("function dispatch of {path} failed: {}", e.message))
+            })?;
+            let text = String::from_utf8_lossy(&response.body).into_owned();
+            if (200..300).contains(&response.status) {
+                return decode_success(path, &text);
+            }
+            let error = decode_failure(response.status, &text);
+            let declined = response.status == 409
+                && error.code() == Some("DISPATCH_IN_PROGRESS")
+                && response.header("x-lunora-dispatch-declined") == Some("1");
+            if !declined {
+                return Err(error);
+            }
+            let now = clock.now();
+            if now + wait > limit {
+                return Err(Error::named(
+                    DISPATCH_ERROR,
+                    format!(
+                        "function {path} (id {id}) is still running elsewhere after {} s of waiting",
+                        (now - started) / 1_000
+                    ),
+                )
+                .with_code(Some("DISPATCH_IN_PROGRESS".into()), Some(409)));
+            }
+            clock.sleep_until(now + wait).await;
+            wait = (wait * 2).min(MAX_DECLINE_WAIT_MS);
+        }
+    }
+}
+
+fn decode_success(path: &str, text: &str) -> Result<Json> {
+    if text.trim().is_empty() {
+        return Ok(Json::Null);
+    }
+    match serde_json::from_str::<Json>(text) {
+        Ok(Json::Object(mut map)) if map.contains_key("result") => Ok(map.remove("result").unwrap_or(Json::Null)),
+        _ => Err(Error::named(
+            DISPATCH_ERROR,
+            format!("function dispatch of {path} answered with an unexpected body: {}", cut(text)),
+        )),
+    }
+}
+
+/// `{"error": {code, message?, data?}}` → a typed error; anything else → the raw body.
+fn decode_failure(status: u16, text: &str) -> Error {
+    let parsed: Option<(String, Option<String>)> = serde_json::from_str::<Json>(text).ok().and_then(|v| {
+        let error = v.get("error")?;
+        let code = error.get("code")?.as_str()?.to_owned();
+        let message = error.get("message").and_then(|m| m.as_str()).map(str::to_owned);
+        Some((code, message))
+    });
+    match parsed {
+        Some((code, message)) => {
+            let message = message.unwrap_or_else(|| code.clone());
+            Error::named(DISPATCH_ERROR, format!("{message} ({code}, HTTP {status})"))
+                .with_code(Some(code), Some(status))
+        }
+        None => Error::named(DISPATCH_ERROR, format!("function dispatch failed ({status}): {}", cut(text)))
+            .with_code(None, Some(status)),
+    }
+}
+
+fn cut(text: &str) -> String {
+    if text.chars().count() <= 256 {
+        return text.to_owned();
+    }
+    text.chars().take(256).collect::<String>() + "…"
+}
+
+/// Inside a step, a deterministic dispatch failure (400/403/404/422, except an
+/// authentication problem that a new token can fix) cannot succeed on retry.
+pub(crate) fn make_deterministic_failures_final(error: Error) -> Error {
+    let deterministic = matches!(error.status(), Some(400 | 403 | 404 | 422))
+        && error.name() == DISPATCH_ERROR
+        && error.code() != Some("DISPATCH_UNAUTHENTICATED");
+    if deterministic {
+        let (code, status) = (error.code().map(str::to_owned), error.status());
+        return Error::non_retryable(error.message().to_owned()).with_code(code, status);
+    }
+    error
+}

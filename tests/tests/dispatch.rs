@@ -1,0 +1,301 @@
+//! `ctx.run` against a real HTTP server on 127.0.0.1 that speaks the dispatch protocol
+//! (spec/lunora.md §4), with workflows and steps written with the macros.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lunora_runtime::testing::TestEngine;
+use lunora_runtime::*;
+use serde::{Deserialize, Serialize};
+
+/// One recorded request.
+#[derive(Clone, Debug)]
+struct Seen {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: serde_json::Value,
+}
+
+/// A scripted dispatch endpoint: answers requests from a queue (the last answer repeats).
+struct Server {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+type Answer = (u16, Vec<(&'static str, &'static str)>, String);
+
+impl Server {
+    fn start(answers: Vec<Answer>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen2, stop2) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut served = 0usize;
+            // Bounded: stops when told to, or after 60 s of wall time.
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !stop2.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                };
+                stream.set_nonblocking(false).unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let mut headers = Vec::new();
+                let mut length = 0usize;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    let h = h.trim_end();
+                    if h.is_empty() {
+                        break;
+                    }
+                    let (name, value) = h.split_once(':').unwrap();
+                    let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                    if name == "content-length" {
+                        length = value.parse().unwrap();
+                    }
+                    headers.push((name, value));
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                seen2.lock().unwrap().push(Seen { path, headers, body });
+                let (status, extra, text) = answers[served.min(answers.len() - 1)].clone();
+                served += 1;
+                let mut response =
+                    format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", text.len());
+                for (n, v) in extra {
+                    response.push_str(&format!("{n}: {v}\r\n"));
+                }
+                response.push_str("\r\n");
+                response.push_str(&text);
+                let mut stream = stream;
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        Server { url, seen, stop, thread: Some(thread) }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// How many requests called `function`.
+    fn calls(&self, function: &str) -> usize {
+        self.seen().iter().filter(|s| s.body["functionPath"] == function).count()
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.seen().iter().map(|s| s.body["id"].as_str().unwrap_or("").to_owned()).collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn ok(result: &str) -> Answer {
+    (200, vec![], format!("{{\"result\": {result}}}"))
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Charge {
+    pub order_id: String,
+}
+
+const GET_ORDER: FunctionRef<Charge, serde_json::Value> = FunctionRef::new("orders:get");
+const CHARGE: FunctionRef<Charge, String> = FunctionRef::new("payments:charge");
+const REFUND: FunctionRef<Charge, ()> = FunctionRef::new("payments:refund");
+
+#[step(args = Charge, returns = String, retries(limit = 2, delay = "1 second", backoff = "constant"), timeout = "10 seconds",
+       rollback = refund)]
+async fn charge_step(ctx: StepContext, args: Charge) -> Result<String> {
+    ctx.run(&CHARGE, args).await
+}
+
+async fn refund(ctx: StepRollbackContext<Charge, String>) -> Result<()> {
+    ctx.run(&REFUND, ctx.args.clone()).await
+}
+
+#[step(args = Charge, returns = String, retries(limit = 0, delay = "1 second"), timeout = "10 seconds")]
+async fn charge_once(ctx: StepContext, args: Charge) -> Result<String> {
+    ctx.run(&CHARGE, args).await
+}
+
+/// `mode`: "body" calls ctx.run twice in the body; "step" runs charge_step then fails;
+/// "once" runs charge_once.
+#[workflow]
+async fn dispatching(ctx: WorkflowContext<String>) -> Result<String> {
+    match ctx.params.as_str() {
+        "body" => {
+            let a = ctx.run(&GET_ORDER, Charge { order_id: "o1".into() }).await?;
+            let b = ctx.run(&GET_ORDER, Charge { order_id: "o2".into() }).await?;
+            Ok(format!("{a} {b}"))
+        }
+        "step" => ctx.run_step(&charge_step, Charge { order_id: "o3".into() }).await,
+        "step-then-fail" => {
+            ctx.run_step(&charge_step, Charge { order_id: "o4".into() }).await?;
+            Err(NonRetryableError::new("later failure").into())
+        }
+        _ => ctx.run_step(&charge_once, Charge { order_id: "o5".into() }).await,
+    }
+}
+
+async fn engine(server: &Server) -> TestEngine {
+    let env =
+        Env::new().with_var("LUNORA_ORIGIN_URL", format!("{}/", server.url)).with_var("LUNORA_ADMIN_TOKEN", "s3cret");
+    TestEngine::builder().env(env).register::<DispatchingWorkflow>().open().await.unwrap()
+}
+
+async fn run(t: &TestEngine, id: &str, mode: &str) -> workflow::RawStatus {
+    let inst =
+        t.workflow::<DispatchingWorkflow>().create(CreateOptions::params(mode.to_owned()).with_id(id)).await.unwrap();
+    t.run_to_completion(&inst).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_calls_post_the_protocol_and_return_results() {
+    let server = Server::start(vec![ok("{\"total\": 42}"), (200, vec![], String::new())]);
+    let t = engine(&server).await;
+    let status = run(&t, "i-1", "body").await;
+    assert_eq!(status.status, InstanceStatusKind::Complete, "{status:?}");
+    assert_eq!(status.output.unwrap(), "{\"total\":42} null", "an empty 2xx body is unit/null");
+    let seen = server.seen();
+    assert_eq!(seen[0].path, "/_lunora/scheduler/dispatch", "no double slash after the origin");
+    assert!(seen[0].headers.contains(&("authorization".into(), "Bearer s3cret".into())));
+    assert!(seen[0].headers.contains(&("content-type".into(), "application/json".into())));
+    assert_eq!(
+        seen[0].body,
+        serde_json::json!({"args": {"order_id": "o1"}, "functionPath": "orders:get", "id": "dispatching/i-1#body.1"})
+    );
+    assert_eq!(server.ids(), ["dispatching/i-1#body.1", "dispatching/i-1#body.2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_attempt_reuses_its_ids_and_5xx_stays_retryable() {
+    let server = Server::start(vec![(503, vec![], "busy".into()), ok("\"rcpt-1\"")]);
+    let t = engine(&server).await;
+    let status = run(&t, "i-2", "step").await;
+    assert_eq!(status.output.unwrap(), "rcpt-1");
+    assert_eq!(server.ids(), ["dispatching/i-2#step1.1", "dispatching/i-2#step1.1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deterministic_failures_are_final_inside_a_step() {
+    let server = Server::start(vec![(
+        404,
+        vec![],
+        "{\"error\": {\"code\": \"NOT_FOUND\", \"message\": \"no such order\"}}".into(),
+    )]);
+    let t = engine(&server).await;
+    let status = run(&t, "i-3", "step").await;
+    let err = status.error.unwrap();
+    assert_eq!(err.name(), "NonRetryableError");
+    assert_eq!(err.message(), "no such order (NOT_FOUND, HTTP 404)");
+    assert_eq!((err.code(), err.status()), (Some("NOT_FOUND"), Some(404)));
+    assert_eq!(server.calls("payments:charge"), 1, "not retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authentication_failure_stays_retryable_and_bodies_without_an_error_are_quoted() {
+    let server = Server::start(vec![(403, vec![], "{\"error\": {\"code\": \"DISPATCH_UNAUTHENTICATED\"}}".into())]);
+    let t = engine(&server).await;
+    let status = run(&t, "i-4", "step").await;
+    let err = status.error.unwrap();
+    assert_eq!((err.name(), err.code(), err.status()), ("DispatchError", Some("DISPATCH_UNAUTHENTICATED"), Some(403)));
+    assert_eq!(server.calls("payments:charge"), 3, "limit 2 → 3 attempts");
+
+    let server = Server::start(vec![(500, vec![], "<html>oops</html>".into())]);
+    let t = engine(&server).await;
+    let err = run(&t, "i-5", "once").await.error.unwrap();
+    assert_eq!(err.message(), "function dispatch failed (500): <html>oops</html>");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_dispatches_with_its_own_ids() {
+    let server = Server::start(vec![ok("\"rcpt-9\""), (200, vec![], String::new())]);
+    let t = engine(&server).await;
+    let status = run(&t, "i-6", "step-then-fail").await;
+    assert_eq!(status.rollback.unwrap().outcome, RollbackOutcome::Complete);
+    assert_eq!(server.ids(), ["dispatching/i-6#step1.1", "dispatching/i-6#step1rollback.1"]);
+    assert_eq!(server.seen()[1].body["functionPath"], "payments:refund");
+}
+
+const DECLINED: (u16, &str) = (409, "{\"error\": {\"code\": \"DISPATCH_IN_PROGRESS\"}}");
+
+/// Advances the virtual clock a second at a time until the instance ends (bounded).
+async fn drive_declines(t: &TestEngine, id: &str, mode: &str) -> (workflow::RawStatus, i64) {
+    let start = t.clock().now_ms();
+    let inst =
+        t.workflow::<DispatchingWorkflow>().create(CreateOptions::params(mode.to_owned()).with_id(id)).await.unwrap();
+    for _ in 0..2_000 {
+        let status = inst.status_json().await.unwrap();
+        if status.status.is_terminal() {
+            return (status, t.clock().now_ms() - start);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        t.advance(Duration::from_millis(500)).await;
+    }
+    panic!("instance {id} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declines_are_waited_out_with_doubling_delays_on_the_same_id() {
+    let declined: Answer = (DECLINED.0, vec![("x-lunora-dispatch-declined", "1")], DECLINED.1.into());
+    let server = Server::start(vec![declined.clone(), declined, ok("\"rcpt-2\"")]);
+    let t = engine(&server).await;
+    let (status, _) = drive_declines(&t, "i-7", "once").await;
+    assert_eq!(status.output.unwrap(), "rcpt-2", "{:?}", status.error);
+    assert_eq!(server.ids(), ["dispatching/i-7#step1.1"; 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declines_stop_two_seconds_before_the_step_timeout() {
+    let declined: Answer = (DECLINED.0, vec![("x-lunora-dispatch-declined", "1")], DECLINED.1.into());
+    let server = Server::start(vec![declined]);
+    let t = engine(&server).await;
+    let (status, _) = drive_declines(&t, "i-8", "once").await;
+    let err = status.error.unwrap();
+    assert_eq!((err.code(), err.status()), (Some("DISPATCH_IN_PROGRESS"), Some(409)));
+    assert!(err.message().contains("is still running elsewhere after 7 s"), "{err}");
+    // Waits of 1, 2 and 4 s fit before 10 s − 2 s; the next (8 s) does not.
+    assert_eq!(server.seen().len(), 4);
+
+    // Without the marker header a 409 is an ordinary error, not a decline.
+    let server = Server::start(vec![(DECLINED.0, vec![], DECLINED.1.into())]);
+    let t = engine(&server).await;
+    let (status, _) = drive_declines(&t, "i-9", "once").await;
+    assert_eq!(server.seen().len(), 1);
+    assert_eq!(status.error.unwrap().code(), Some("DISPATCH_IN_PROGRESS"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_variables_are_named() {
+    let t = TestEngine::builder()
+        .env(Env::new().with_var("LUNORA_ORIGIN_URL", "http://127.0.0.1:9"))
+        .register::<DispatchingWorkflow>()
+        .open()
+        .await
+        .unwrap();
+    let status = run(&t, "i-10", "body").await;
+    assert_eq!(
+        status.error.unwrap().message(),
+        "ctx.run needs the environment variable LUNORA_ADMIN_TOKEN; set it in the Worker's vars (or the engine's Env)"
+    );
+}
