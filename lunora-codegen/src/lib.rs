@@ -5,6 +5,7 @@
 pub use lunora_shared::naming;
 
 pub mod builder;
+pub mod instances;
 pub mod outline;
 pub mod output;
 pub mod project;

@@ -1,10 +1,12 @@
 //! `lunora-codegen`: sync generated code and the wrangler config, scaffold steps and
-//! workflows, print the names derived from an export name.
+//! workflows, print the names derived from an export name, inspect and steer deployed
+//! instances through the Workflows REST API.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use lunora_codegen::instances::{self, InstancesArgs};
 use lunora_codegen::naming::WorkflowNames;
 use lunora_codegen::scaffold::{self, Kind};
 use lunora_codegen::sync::{self, SyncOptions};
@@ -49,6 +51,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List, show, pause, resume, terminate, restart deployed instances and send them events,
+    /// through the Cloudflare Workflows REST API (CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN).
+    Instances(InstancesArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -79,6 +84,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Names { names, json } => print_names(&names, json),
+        Command::Instances(args) => match instances::run(args, &|name| std::env::var(name).ok()) {
+            Ok(out) => {
+                print!("{out}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
     }
 }
 

@@ -62,11 +62,8 @@ impl HttpTransport for NativeTransport {
 }
 
 fn send_blocking(request: HttpRequest) -> Result<HttpResponse, TransportError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(request.timeout))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(request.timeout)).http_status_as_error(false).build().into();
     let method: ureq::http::Method = request.method.parse().map_err(|_| TransportError {
         message: format!("invalid HTTP method {:?}", request.method),
         timed_out: false,
@@ -75,9 +72,10 @@ fn send_blocking(request: HttpRequest) -> Result<HttpResponse, TransportError> {
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
     }
-    let http_request = builder
-        .body(request.body.unwrap_or_default())
-        .map_err(|e| TransportError { message: format!("invalid request to {}: {e}", request.url), timed_out: false })?;
+    let http_request = builder.body(request.body.unwrap_or_default()).map_err(|e| TransportError {
+        message: format!("invalid request to {}: {e}", request.url),
+        timed_out: false,
+    })?;
     let mut response = agent.run(http_request).map_err(|e| TransportError {
         timed_out: matches!(e, ureq::Error::Timeout(_)),
         message: format!("request to {} failed: {e}", request.url),
@@ -88,11 +86,9 @@ fn send_blocking(request: HttpRequest) -> Result<HttpResponse, TransportError> {
         .iter()
         .map(|(n, v)| (n.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_vec()
-        .map_err(|e| TransportError { message: format!("reading the response of {} failed: {e}", request.url), timed_out: false })?;
+    let body = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_vec().map_err(|e| TransportError {
+        message: format!("reading the response of {} failed: {e}", request.url),
+        timed_out: false,
+    })?;
     Ok(HttpResponse { status, headers, body })
 }

@@ -17,6 +17,7 @@ pub mod duration;
 pub mod error;
 pub mod http;
 pub mod local;
+pub mod rest;
 pub mod reusable;
 pub mod status;
 pub mod step;

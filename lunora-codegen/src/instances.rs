@@ -1,0 +1,516 @@
+//! `lunora-codegen instances …`: list, inspect and steer a deployed workflow's instances
+//! through the Cloudflare Workflows REST API ([`lunora_runtime::rest`]).
+//!
+//! Credentials come from `CLOUDFLARE_ACCOUNT_ID` and `CLOUDFLARE_API_TOKEN`; `--api-base`
+//! replaces the API root (`https://api.cloudflare.com/client/v4`). Output is a readable table
+//! by default and JSON with `--json`.
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use lunora_runtime::rest::{
+    workflows_base_url, Action, Direction, InstanceDetail, InstancePage, ListInstances, StatusChange, TimelineStep,
+    WorkflowsRestClient, CLOUDFLARE_API_ROOT,
+};
+use lunora_runtime::{InstanceStatusKind, RestartFrom, StepKind};
+use serde_json::Value;
+
+/// The environment variable holding the account id.
+pub const ACCOUNT_ID_VAR: &str = "CLOUDFLARE_ACCOUNT_ID";
+/// The environment variable holding the API token.
+pub const API_TOKEN_VAR: &str = "CLOUDFLARE_API_TOKEN";
+
+/// `instances` and its options shared by every subcommand.
+#[derive(Args, Debug)]
+pub struct InstancesArgs {
+    #[command(subcommand)]
+    pub command: InstancesCommand,
+    /// The API root to talk to instead of https://api.cloudflare.com/client/v4 (requests go to
+    /// <URL>/accounts/<account id>/workflows/…).
+    #[arg(long, value_name = "URL", global = true)]
+    pub api_base: Option<String>,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The workflow and instance an action applies to.
+#[derive(Args, Debug)]
+pub struct Target {
+    /// The deployed workflow name, e.g. order-pipeline.
+    pub workflow: String,
+    /// The instance id.
+    pub instance: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InstancesCommand {
+    /// List a workflow's instances, one page at a time.
+    List {
+        /// The deployed workflow name, e.g. order-pipeline.
+        workflow: String,
+        /// Only instances in this status (queued, running, paused, errored, terminated,
+        /// complete, waiting, waitingForPause, unknown).
+        #[arg(long, value_parser = parse_status)]
+        status: Option<InstanceStatusKind>,
+        /// The page to fetch (1-based).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        page: Option<u32>,
+        /// Instances per page.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        per_page: Option<u32>,
+        /// Continue from the cursor a previous page printed.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Order by creation time.
+        #[arg(long, value_enum)]
+        direction: Option<DirectionArg>,
+        /// Only instances created at or after this time (ISO 8601, UTC).
+        #[arg(long, value_name = "TIME")]
+        date_start: Option<String>,
+        /// Only instances created at or before this time (ISO 8601, UTC).
+        #[arg(long, value_name = "TIME")]
+        date_end: Option<String>,
+    },
+    /// Show an instance: status, params, output, error and its step timeline.
+    Show(Target),
+    /// Pause an instance (in-flight steps finish, no new step starts).
+    Pause(Target),
+    /// Resume a paused instance.
+    Resume(Target),
+    /// Terminate an instance.
+    Terminate {
+        #[command(flatten)]
+        target: Target,
+        /// Run the completed steps' rollbacks before terminating.
+        #[arg(long)]
+        rollback: bool,
+    },
+    /// Restart an instance from the beginning, or from a step (keeping the steps before it).
+    Restart {
+        #[command(flatten)]
+        target: Target,
+        /// Restart from the step with this name.
+        #[arg(long, value_name = "NAME")]
+        from_step: Option<String>,
+        /// Which occurrence of that step name (1-based).
+        #[arg(long, requires = "from_step", value_parser = clap::value_parser!(u32).range(1..))]
+        count: Option<u32>,
+        /// The kind of step the name refers to.
+        #[arg(long = "type", value_enum, requires = "from_step")]
+        step_type: Option<StepTypeArg>,
+    },
+    /// Send an event to an instance waiting for it.
+    SendEvent {
+        #[command(flatten)]
+        target: Target,
+        /// The event type, as passed to wait_for_event.
+        #[arg(long = "type", value_name = "TYPE")]
+        event_type: String,
+        /// The event payload, as JSON.
+        #[arg(long, value_name = "JSON")]
+        payload: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DirectionArg {
+    Asc,
+    Desc,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum StepTypeArg {
+    Do,
+    Sleep,
+    #[value(name = "waitForEvent", alias = "wait-for-event")]
+    WaitForEvent,
+}
+
+fn parse_status(text: &str) -> Result<InstanceStatusKind, String> {
+    match InstanceStatusKind::parse(text) {
+        InstanceStatusKind::Unknown if text != "unknown" => Err(format!(
+            "unknown status {text:?}; expected one of queued, running, paused, errored, terminated, complete, \
+             waiting, waitingForPause, unknown"
+        )),
+        status => Ok(status),
+    }
+}
+
+/// Runs `instances …`, reading the credentials through `env`; returns what to print.
+pub fn run(args: InstancesArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    // Arguments first: a bad payload should not need credentials to be reported.
+    let payload: Option<Value> = match &args.command {
+        InstancesCommand::SendEvent { payload, .. } => {
+            Some(serde_json::from_str(payload).map_err(|e| format!("--payload is not valid JSON ({e}): {payload}"))?)
+        }
+        _ => None,
+    };
+    let client = client(args.api_base.as_deref(), env)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("could not start the async runtime: {e}"))?;
+    let json = args.json;
+    runtime.block_on(async move {
+        match args.command {
+            InstancesCommand::List { workflow, status, page, per_page, cursor, direction, date_start, date_end } => {
+                let query = ListInstances {
+                    workflow_name: workflow,
+                    status,
+                    page,
+                    per_page,
+                    cursor,
+                    direction: direction.map(|d| match d {
+                        DirectionArg::Asc => Direction::Asc,
+                        DirectionArg::Desc => Direction::Desc,
+                    }),
+                    date_start,
+                    date_end,
+                };
+                let page = client.list_instances(&query).await.map_err(|e| e.to_string())?;
+                Ok(if json { to_json(serde_json::to_value(&page)) } else { render_page(&page, &query) })
+            }
+            InstancesCommand::Show(target) => {
+                let detail =
+                    client.get_instance(&target.workflow, &target.instance).await.map_err(|e| e.to_string())?;
+                Ok(if json { to_json(serde_json::to_value(&detail)) } else { render_detail(&detail) })
+            }
+            InstancesCommand::Pause(target) => change(&client, target, Action::Pause, json).await,
+            InstancesCommand::Resume(target) => change(&client, target, Action::Resume, json).await,
+            InstancesCommand::Terminate { target, rollback } => {
+                change(&client, target, Action::Terminate { rollback }, json).await
+            }
+            InstancesCommand::Restart { target, from_step, count, step_type } => {
+                let from = from_step.map(|name| RestartFrom {
+                    name,
+                    count: count.unwrap_or(1),
+                    kind: match step_type.unwrap_or(StepTypeArg::Do) {
+                        StepTypeArg::Do => StepKind::Do,
+                        StepTypeArg::Sleep => StepKind::Sleep,
+                        StepTypeArg::WaitForEvent => StepKind::WaitForEvent,
+                    },
+                });
+                change(&client, target, Action::Restart { from }, json).await
+            }
+            InstancesCommand::SendEvent { target, event_type, .. } => {
+                let payload = payload.expect("parsed above");
+                let result = client
+                    .send_event(&target.workflow, &target.instance, &event_type, &payload)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(if json {
+                    to_json(Ok(serde_json::json!({"instance": target.instance, "type": event_type, "result": result})))
+                } else {
+                    format!("sent event `{event_type}` to instance {}\n", target.instance)
+                })
+            }
+        }
+    })
+}
+
+/// The client for the account in the environment, at `api_base` or Cloudflare's API.
+fn client(api_base: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<WorkflowsRestClient, String> {
+    let read = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let (account, token) = (read(ACCOUNT_ID_VAR), read(API_TOKEN_VAR));
+    let (account, token) = match (account, token) {
+        (Some(account), Some(token)) => (account, token),
+        (account, token) => {
+            let mut missing = Vec::new();
+            if account.is_none() {
+                missing.push(format!("{ACCOUNT_ID_VAR} (your Cloudflare account id)"));
+            }
+            if token.is_none() {
+                missing.push(format!("{API_TOKEN_VAR} (an API token allowed to edit Workers scripts)"));
+            }
+            return Err(format!("set {} in the environment", missing.join(" and ")));
+        }
+    };
+    let api_base = api_base.unwrap_or(CLOUDFLARE_API_ROOT);
+    if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
+        return Err(format!("--api-base must be an http:// or https:// URL, not {api_base:?}"));
+    }
+    Ok(WorkflowsRestClient::new(&account, token).with_base_url(workflows_base_url(api_base, account.trim())))
+}
+
+async fn change(client: &WorkflowsRestClient, target: Target, action: Action, json: bool) -> Result<String, String> {
+    let verb = action.as_str();
+    let change =
+        client.set_instance_status(&target.workflow, &target.instance, action).await.map_err(|e| e.to_string())?;
+    Ok(if json { to_json(serde_json::to_value(&change)) } else { render_change(verb, &target.instance, &change) })
+}
+
+fn to_json(value: Result<Value, serde_json::Error>) -> String {
+    let mut text = serde_json::to_string_pretty(&value.expect("plain JSON")).expect("plain JSON");
+    text.push('\n');
+    text
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------------------------
+
+const NONE: &str = "-";
+
+/// A listing as a table, with where the next page is.
+pub fn render_page(page: &InstancePage, query: &ListInstances) -> String {
+    if page.instances.is_empty() {
+        return format!("no instances of {} on page {}\n", query.workflow_name, page.page);
+    }
+    let rows = page
+        .instances
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.clone(),
+                i.status_text.clone(),
+                opt_time(i.created_on.as_deref()),
+                opt_time(i.started_on.as_deref()),
+                opt_time(i.ended_on.as_deref()),
+            ]
+        })
+        .collect();
+    let mut out = table(&["ID", "STATUS", "CREATED", "STARTED", "ENDED"], rows);
+    let shown = page.instances.len();
+    let mut footer = match page.total_count {
+        Some(total) => format!("page {} ({shown} shown, {total} in all)", page.page),
+        None => format!("page {} ({shown} shown)", page.page),
+    };
+    match page.next(query) {
+        Some(next) if next.cursor.is_some() => {
+            footer.push_str(&format!("; next page: --cursor {}", next.cursor.unwrap_or_default()))
+        }
+        Some(next) => footer.push_str(&format!("; next page: --page {}", next.page.unwrap_or(page.page + 1))),
+        None => footer.push_str("; last page"),
+    }
+    out.push('\n');
+    out.push_str(&footer);
+    out.push('\n');
+    out
+}
+
+/// An instance: a header of key facts, then its step timeline as a table.
+pub fn render_detail(detail: &InstanceDetail) -> String {
+    let mut facts: Vec<(&str, String)> = vec![("instance", detail.id.clone()), ("status", detail.status_text.clone())];
+    if let Some(trigger) = &detail.trigger {
+        facts.push(("trigger", trigger.source.clone()));
+    }
+    if let Some(version) = &detail.version_id {
+        facts.push(("version", version.clone()));
+    }
+    facts.push(("queued", opt_time(detail.queued.as_deref())));
+    facts.push(("started", opt_time(detail.start.as_deref())));
+    let ended = match (&detail.end, span(detail.start.as_deref(), detail.end.as_deref())) {
+        (Some(end), Some(took)) => format!("{} (took {})", time(end), format_duration(took)),
+        (end, _) => opt_time(end.as_deref()),
+    };
+    facts.push(("ended", ended));
+    if let Some(error) = &detail.error {
+        facts.push(("error", error.to_string()));
+    }
+    facts.push(("params", detail.params.as_ref().map_or(NONE.to_owned(), |v| compact(v, 200))));
+    facts.push(("output", detail.output.as_ref().map_or(NONE.to_owned(), |v| compact(v, 200))));
+    if let Some(rollback) = &detail.rollback {
+        facts.push(("rollback", compact(rollback, 200)));
+    }
+    let width = facts.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (key, value) in &facts {
+        out.push_str(&format!("{key:<width$}  {value}\n"));
+    }
+    out.push('\n');
+    if detail.steps.is_empty() {
+        out.push_str("no steps yet\n");
+        return out;
+    }
+    let rows = detail
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            vec![
+                (i + 1).to_string(),
+                cut(step.name().unwrap_or(NONE), 48),
+                step.kind().to_owned(),
+                match step {
+                    TimelineStep::Step(s) | TimelineStep::Rollback(s) => s.attempts.len().to_string(),
+                    _ => NONE.to_owned(),
+                },
+                opt_time(step.start()),
+                step.duration().map_or(NONE.to_owned(), format_duration),
+                outcome(step),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["#", "STEP", "TYPE", "ATTEMPTS", "START", "DURATION", "RESULT"], rows));
+    let count = detail.step_count.map_or(String::new(), |n| format!(" (step_count {n})"));
+    out.push_str(&format!("\n{} timeline entries{count}\n", detail.steps.len()));
+    out
+}
+
+/// What a status change did, in one line.
+pub fn render_change(verb: &str, instance: &str, change: &StatusChange) -> String {
+    match &change.timestamp {
+        Some(at) => format!("{verb}: instance {instance} is now {} (at {})\n", change.status_text, time(at)),
+        None => format!("{verb}: instance {instance} is now {}\n", change.status_text),
+    }
+}
+
+/// The RESULT cell of a timeline entry.
+fn outcome(step: &TimelineStep) -> String {
+    let text = match step {
+        TimelineStep::Step(s) | TimelineStep::Rollback(s) => match s.success {
+            Some(true) => match &s.output {
+                Some(output) => format!("ok: {}", compact(output, 60)),
+                None => "ok".to_owned(),
+            },
+            Some(false) => match s.attempts.iter().rev().find_map(|a| a.error.as_ref()) {
+                Some(error) => format!("failed: {error}"),
+                None => "failed".to_owned(),
+            },
+            None if s.end.is_none() => format!("running (attempt {})", s.attempts.len().max(1)),
+            None => NONE.to_owned(),
+        },
+        TimelineStep::Sleep(w) => match (&w.error, w.finished) {
+            (Some(error), _) => format!("failed: {error}"),
+            (None, Some(true)) => "done".to_owned(),
+            (None, _) => match &w.end {
+                Some(end) => format!("sleeping until {}", time(end)),
+                None => "sleeping".to_owned(),
+            },
+        },
+        TimelineStep::WaitForEvent(w) => match (&w.error, w.finished) {
+            (Some(error), _) => format!("failed: {error}"),
+            (None, Some(true)) => match w.output.as_ref().map(|o| o.get("payload").unwrap_or(o)) {
+                Some(payload) => format!("received: {}", compact(payload, 60)),
+                None => "received".to_owned(),
+            },
+            (None, _) => "waiting".to_owned(),
+        },
+        TimelineStep::Termination(t) => match &t.trigger {
+            Some(trigger) => format!("terminated (source: {})", trigger.source),
+            None => "terminated".to_owned(),
+        },
+        TimelineStep::Unknown(_) => "(unrecognised entry; see --json)".to_owned(),
+    };
+    cut(&text, 100)
+}
+
+/// Left-aligned columns two spaces apart, trailing spaces trimmed.
+fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header_row: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+    for row in std::iter::once(&header_row).chain(&rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `2025-06-01T12:00:00.120Z` as `2025-06-01 12:00:00.120`.
+fn time(ts: &str) -> String {
+    ts.replacen('T', " ", 1).trim_end_matches('Z').to_owned()
+}
+
+fn opt_time(ts: Option<&str>) -> String {
+    ts.map_or(NONE.to_owned(), time)
+}
+
+fn span(start: Option<&str>, end: Option<&str>) -> Option<Duration> {
+    let start = lunora_runtime::rest::parse_timestamp(start?)?;
+    lunora_runtime::rest::parse_timestamp(end?)?.duration_since(start).ok()
+}
+
+/// Compact JSON, cut to `max` characters.
+fn compact(value: &Value, max: usize) -> String {
+    cut(&value.to_string(), max)
+}
+
+fn cut(text: &str, max: usize) -> String {
+    // One line per cell, whatever the text holds.
+    let text = text.replace(['\n', '\r', '\t'], " ");
+    if text.chars().count() <= max {
+        return text;
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// `330ms`, `1.5s`, `51.6s`, `3m 11s`, `2h 5m`, `3d 4h`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    let (s, m, h, day) = (1_000, 60_000, 3_600_000, 86_400_000);
+    if ms < s {
+        format!("{ms}ms")
+    } else if ms < m {
+        let tenths = (ms + 50) / 100;
+        if tenths % 10 == 0 {
+            format!("{}s", tenths / 10)
+        } else {
+            format!("{}.{}s", tenths / 10, tenths % 10)
+        }
+    } else if ms < h {
+        join_units(ms / m, "m", ms % m / s, "s")
+    } else if ms < day {
+        join_units(ms / h, "h", ms % h / m, "m")
+    } else {
+        join_units(ms / day, "d", ms % day / h, "h")
+    }
+}
+
+fn join_units(major: u128, major_unit: &str, minor: u128, minor_unit: &str) -> String {
+    if minor == 0 {
+        format!("{major}{major_unit}")
+    } else {
+        format!("{major}{major_unit} {minor}{minor_unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        let f = |ms| format_duration(Duration::from_millis(ms));
+        assert_eq!(
+            [f(0), f(330), f(1_500), f(51_600), f(60_000), f(191_400), f(7_500_000), f(2 * 86_400_000 + 3_600_000)],
+            ["0ms", "330ms", "1.5s", "51.6s", "1m", "3m 11s", "2h 5m", "2d 1h"]
+        );
+        assert_eq!(f(59_990), "60s");
+    }
+
+    #[test]
+    fn tables_align_on_characters() {
+        let out = table(&["A", "B"], vec![vec!["é☕".into(), "x".into()], vec!["long".into(), "".into()]]);
+        assert_eq!(out, "A     B\né☕    x\nlong\n");
+    }
+
+    #[test]
+    fn missing_credentials_are_named() {
+        let none = |_: &str| None;
+        let err = client(None, &none).unwrap_err();
+        assert!(err.contains(ACCOUNT_ID_VAR) && err.contains(API_TOKEN_VAR), "{err}");
+        let only_account = |name: &str| (name == ACCOUNT_ID_VAR).then(|| "acc".to_owned());
+        let err = client(None, &only_account).unwrap_err();
+        assert!(err.contains(API_TOKEN_VAR) && !err.contains(ACCOUNT_ID_VAR), "{err}");
+        let blank_token = |name: &str| Some(if name == API_TOKEN_VAR { "  ".to_owned() } else { "acc".to_owned() });
+        assert!(client(None, &blank_token).unwrap_err().contains(API_TOKEN_VAR));
+    }
+}
