@@ -94,7 +94,7 @@ fn list_json_is_for_scripts() {
     assert_eq!((v["page"].clone(), v["per_page"].clone(), v["total_count"].clone()), (json!(2), json!(2), json!(5)));
     assert_eq!(v["cursor"], json!(null));
     assert_eq!(v["instances"][0]["id"], "order-1003");
-    assert_eq!(v["instances"][0]["status"], "unknown");
+    assert_eq!(v["instances"][0]["status"], "rollingBack");
     assert_eq!(v["instances"][0]["status_text"], "rollingBack");
     assert_eq!(v["instances"][1]["ended_on"], "2025-06-01T12:03:30.000Z");
 }

@@ -51,6 +51,8 @@ pub enum InstanceStatusKind {
     Complete,
     Waiting,
     WaitingForPause,
+    /// Reported by the REST API while rollback handlers run (the binding says `running`).
+    RollingBack,
     Unknown,
 }
 
@@ -66,6 +68,7 @@ impl InstanceStatusKind {
             Self::Complete => "complete",
             Self::Waiting => "waiting",
             Self::WaitingForPause => "waitingForPause",
+            Self::RollingBack => "rollingBack",
             Self::Unknown => "unknown",
         }
     }
@@ -81,6 +84,7 @@ impl InstanceStatusKind {
             "complete" => Self::Complete,
             "waiting" => Self::Waiting,
             "waitingForPause" => Self::WaitingForPause,
+            "rollingBack" => Self::RollingBack,
             _ => Self::Unknown,
         }
     }

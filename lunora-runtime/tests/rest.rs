@@ -74,9 +74,9 @@ async fn lists_page_by_page_through_result_info() {
     assert_eq!(first.workflow_id.as_deref(), Some("b7e3a1f0-5c2d-4e8f-a9b6-1d0c3e2f4a58"));
     assert_eq!(pages[0].instances[1].status, InstanceStatusKind::WaitingForPause);
     assert_eq!(pages[0].instances[1].ended_on, None);
-    // REST's `rollingBack` is not an engine status: normalised, spelling kept.
+    // REST's own `rollingBack` status has its variant; the original spelling is kept too.
     let rolling = &pages[1].instances[0];
-    assert_eq!((rolling.status, rolling.status_text.as_str()), (InstanceStatusKind::Unknown, "rollingBack"));
+    assert_eq!((rolling.status, rolling.status_text.as_str()), (InstanceStatusKind::RollingBack, "rollingBack"));
     assert_eq!(pages[2].cursor, None);
 
     let requests = server.shutdown();
@@ -390,7 +390,7 @@ async fn status_changes_send_exact_patch_bodies() {
         }
     );
     assert_eq!(changes[1].status, InstanceStatusKind::Queued);
-    assert_eq!((changes[2].status, changes[2].status_text.as_str()), (InstanceStatusKind::Unknown, "rollingBack"));
+    assert_eq!((changes[2].status, changes[2].status_text.as_str()), (InstanceStatusKind::RollingBack, "rollingBack"));
     assert_eq!(changes[5].timestamp.as_deref(), Some("2025-06-01T12:40:00.000Z"));
 
     let requests = server.shutdown();
