@@ -130,3 +130,46 @@ async fn a_journal_of_a_newer_schema_is_refused() {
     assert!(err.message().contains("schema version 2, this lunora reads version 1"), "{err}");
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_stops_running_instances_so_the_file_can_be_reopened_in_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let (fx, gate) = (Effects::default(), Gate::default());
+    let t = TestEngine::builder()
+        .path(&db)
+        .env(Env::new().with(fx.clone()).with(gate.clone()))
+        .register::<Gated>()
+        .open()
+        .await
+        .unwrap();
+    let inst = t.workflow::<Gated>().create(CreateOptions::default().with_id("g")).await.unwrap();
+    for _ in 0..2_000 {
+        if fx.count("first started") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(fx.count("first started"), 1);
+    t.engine().clone().close().await;
+    drop(inst);
+    drop(t);
+    wait_closed(&db).await;
+
+    // A new engine on the same file in the same process picks the instance up alone.
+    let gate = Gate::default();
+    gate.0.add_permits(1);
+    let t = TestEngine::builder()
+        .path(&db)
+        .env(Env::new().with(fx.clone()).with(gate))
+        .register::<Gated>()
+        .open()
+        .await
+        .unwrap();
+    let inst = t.workflow::<Gated>().get("g").await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Complete).await.unwrap();
+    assert_eq!(fx.all(), ["first started", "first started", "first done", "second"]);
+    let first = &t.steps(&inst).unwrap()[0];
+    assert_eq!(first.attempts, 2, "the attempt cut by close counts, as after a crash");
+    assert!(first.attempt_log[0].error.as_ref().unwrap().message().contains("was interrupted"));
+}

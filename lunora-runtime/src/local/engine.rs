@@ -185,6 +185,8 @@ pub(crate) struct Inner {
     timers: Mutex<BTreeSet<(i64, InstanceKey)>>,
     timers_changed: Notify,
     shutdown: Notify,
+    /// Set once the last handle is dropped or `close` is called: nothing new starts.
+    closed: AtomicBool,
     runtime: tokio::runtime::Handle,
 }
 
@@ -290,6 +292,7 @@ impl EngineBuilder {
             timers: Mutex::new(BTreeSet::new()),
             timers_changed: Notify::new(),
             shutdown: Notify::new(),
+            closed: AtomicBool::new(false),
             runtime: tokio::runtime::Handle::current(),
         });
         inner.recover()?;
@@ -314,7 +317,7 @@ struct ShutdownGuard(Arc<Inner>);
 
 impl Drop for ShutdownGuard {
     fn drop(&mut self) {
-        self.0.shutdown.notify_one();
+        self.0.stop();
     }
 }
 
@@ -336,6 +339,15 @@ impl Engine {
             transport: Arc::new(NativeTransport),
             durability: Durability::Full,
             workflows: Vec::new(),
+        }
+    }
+
+    /// Stops the engine and waits until no instance runs any more, so the journal can be
+    /// reopened (in this process too) without two engines driving one instance. Dropping the
+    /// last handle stops it the same way without waiting.
+    pub async fn close(self) {
+        for control in self.inner.stop() {
+            let _ = control.done.subscribe().wait_for(|d| *d).await;
         }
     }
 
@@ -444,7 +456,25 @@ impl Inner {
         }
     }
 
+    /// Stops the scheduler and every running body; started attempts count as interrupted,
+    /// exactly as after a crash, and resume when the journal is opened again.
+    fn stop(&self) -> Vec<Arc<Control>> {
+        self.closed.store(true, Ordering::SeqCst);
+        self.shutdown.notify_one();
+        let live = lock(&self.live);
+        live.values()
+            .filter(|c| c.runner)
+            .map(|c| {
+                c.request_abort();
+                c.clone()
+            })
+            .collect()
+    }
+
     fn spawn_drive(self: &Arc<Self>, key: InstanceKey, reason: Reason) {
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
         let inner = self.clone();
         self.runtime.spawn(async move { inner.drive(key, reason).await });
     }
