@@ -2,8 +2,8 @@
 //! root (inline `mod x { … }` and `mod x;` files, `#[path]` honoured) and reading each
 //! attribute through `lunora-macros-support`, the parser the macros themselves use.
 //!
-//! Two passes: a sequential walk that outlines each file at byte level ([`crate::outline`])
-//! and collects the annotated fns' signatures, then their analysis on every core.
+//! A sequential walk outlines each file at byte level ([`crate::outline`]) and hands the
+//! annotated fns' signatures to worker threads, which analyse them while the walk goes on.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -45,26 +45,59 @@ impl std::fmt::Display for Diagnostic {
 /// Scans the crate whose root module is `root` (e.g. `src/lib.rs`). Paths in diagnostics are
 /// relative to `base` when they lie under it.
 pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
-    let mut scanner =
-        Scanner { base: base.to_path_buf(), scan: Scan::default(), errors: Vec::new(), pending: Vec::new() };
-    let dir = root.parent().unwrap_or(Path::new(".")).to_path_buf();
-    scanner.file(root, &dir, &[]);
-    scanner.analyze_pending();
-    scanner.check_duplicates();
-    if scanner.errors.is_empty() {
-        Ok(scanner.scan)
-    } else {
-        let mut errors = scanner.errors;
-        errors.sort_by(|a, b| {
-            (&a.location.file, a.location.line, a.location.column).cmp(&(
-                &b.location.file,
-                b.location.line,
-                b.location.column,
-            ))
-        });
-        Err(errors)
-    }
+    // Analysis runs on worker threads while the walk is still reading files: each annotated
+    // fn is sent to them as soon as it is found, and results are put back in source order.
+    let (sender, receiver) = std::sync::mpsc::channel::<(usize, Pending)>();
+    let receiver = std::sync::Mutex::new(receiver);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let receiver = &receiver;
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = receiver.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        match next {
+                            Ok((index, item)) => done.push((index, analyze(&item))),
+                            Err(_) => return done, // the walk is over
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut scanner = Scanner {
+            base: base.to_path_buf(),
+            scan: Scan::default(),
+            errors: Vec::new(),
+            sender: Some(sender),
+            sent: 0,
+        };
+        let dir = root.parent().unwrap_or(Path::new(".")).to_path_buf();
+        scanner.file(root, &dir, &[]);
+        scanner.sender = None;
+        let mut results: Vec<(usize, Analysis)> =
+            workers.into_iter().flat_map(|w| w.join().expect("analysis does not panic")).collect();
+        results.sort_by_key(|(index, _)| *index);
+        scanner.collect(results.into_iter().map(|(_, r)| r));
+        scanner.check_duplicates();
+        if scanner.errors.is_empty() {
+            Ok(scanner.scan)
+        } else {
+            let mut errors = scanner.errors;
+            errors.sort_by(|a, b| {
+                (&a.location.file, a.location.line, a.location.column).cmp(&(
+                    &b.location.file,
+                    b.location.line,
+                    b.location.column,
+                ))
+            });
+            Err(errors)
+        }
+    })
 }
+
+type Analysis = Result<Vec<Found>, Vec<Diagnostic>>;
 
 /// An annotated fn waiting for analysis.
 struct Pending {
@@ -85,7 +118,9 @@ struct Scanner {
     base: PathBuf,
     scan: Scan,
     errors: Vec<Diagnostic>,
-    pending: Vec<Pending>,
+    /// Where annotated fns go for analysis; `None` once the walk is over.
+    sender: Option<std::sync::mpsc::Sender<(usize, Pending)>>,
+    sent: usize,
 }
 
 impl Scanner {
@@ -129,7 +164,11 @@ impl Scanner {
                     self.module_file(&name, explicit, location, &current_dir, &current);
                 }
                 Entry::Item { text, line, column } => {
-                    self.pending.push(Pending { file: self.shown(path), text, line, column, module: current });
+                    let item = Pending { file: self.shown(path), text, line, column, module: current };
+                    if let Some(sender) = &self.sender {
+                        let _ = sender.send((self.sent, item));
+                        self.sent += 1;
+                    }
                 }
             }
         }
@@ -158,19 +197,8 @@ impl Scanner {
         }
     }
 
-    /// Analyses the collected fns on every core (syn values are not Send, so each thread
-    /// parses its own share of the texts).
-    fn analyze_pending(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-        let chunk = pending.len().div_ceil(threads).max(1);
-        let results: Vec<Result<Vec<Found>, Vec<Diagnostic>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = pending
-                .chunks(chunk)
-                .map(|items| scope.spawn(move || items.iter().map(analyze).collect::<Vec<_>>()))
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("analysis does not panic")).collect()
-        });
+    /// Takes the analyses, in source order.
+    fn collect(&mut self, results: impl Iterator<Item = Analysis>) {
         for result in results {
             match result {
                 Ok(found) => {
