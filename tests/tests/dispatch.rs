@@ -239,18 +239,23 @@ async fn a_rollback_dispatches_with_its_own_ids() {
 
 const DECLINED: (u16, &str) = (409, "{\"error\": {\"code\": \"DISPATCH_IN_PROGRESS\"}}");
 
-/// Advances the virtual clock a second at a time until the instance ends (bounded).
+/// Runs the instance, jumping the virtual clock to each decline wait (timers less than 9 s
+/// away; the attempt's own 10 s timeout timer is never jumped to). Bounded.
 async fn drive_declines(t: &TestEngine, id: &str, mode: &str) -> (workflow::RawStatus, i64) {
     let start = t.clock().now_ms();
-    let inst =
-        t.workflow::<DispatchingWorkflow>().create(CreateOptions::params(mode.to_owned()).with_id(id)).await.unwrap();
-    for _ in 0..2_000 {
+    let inst = t.workflow::<DispatchingWorkflow>().create(CreateOptions::params(mode.to_owned()).with_id(id)).await.unwrap();
+    for _ in 0..5_000 {
         let status = inst.status_json().await.unwrap();
         if status.status.is_terminal() {
             return (status, t.clock().now_ms() - start);
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        t.advance(Duration::from_millis(500)).await;
+        match t.clock().next_timer() {
+            Some(at) if at - start < 9_000 => {
+                let by = (at - t.clock().now_ms()).max(0) as u64;
+                t.advance(Duration::from_millis(by)).await;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
     }
     panic!("instance {id} did not finish");
 }
