@@ -256,10 +256,3 @@ impl WorkflowStep {
         }
     }
 }
-
-impl From<std::time::SystemTime> for Timestamp {
-    fn from(t: std::time::SystemTime) -> Self {
-        let ms = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        Timestamp(ms)
-    }
-}
