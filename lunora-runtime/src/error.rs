@@ -79,6 +79,7 @@ impl Error {
         Self::named(NON_RETRYABLE, message)
     }
 
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // raised by the embedded engine
     pub(crate) fn timeout(message: impl Into<String>) -> Self {
         Self::named(TIMEOUT, message)
     }

@@ -48,9 +48,11 @@ pub trait HttpTransport: Send + Sync {
 
 /// The native transport: ureq (rustls with ring, so no system TLS library is needed),
 /// each request on Tokio's blocking pool.
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Clone, Debug, Default)]
 pub struct NativeTransport;
 
+#[cfg(not(target_arch = "wasm32"))]
 impl HttpTransport for NativeTransport {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>> {
         Box::pin(async move {
@@ -61,6 +63,7 @@ impl HttpTransport for NativeTransport {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn send_blocking(request: HttpRequest) -> Result<HttpResponse, TransportError> {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(request.timeout)).http_status_as_error(false).build().into();

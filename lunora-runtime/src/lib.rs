@@ -10,17 +10,20 @@
 //! Errors carry Cloudflare's names ([`Error::name`]): `NonRetryableError`,
 //! `WorkflowTimeoutError`, `WorkflowFatalError`, `WorkflowInternalError`, `WorkflowError`.
 
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod dispatch;
 pub mod duration;
 pub mod error;
 pub mod http;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod local;
 pub mod rest;
 pub mod reusable;
 pub mod status;
 pub mod step;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 pub mod validation;
 pub mod workflow;

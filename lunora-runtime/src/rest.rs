@@ -18,7 +18,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::http::{HttpRequest, HttpTransport, NativeTransport, TransportError};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::http::NativeTransport;
+use crate::http::{HttpRequest, HttpTransport, TransportError};
 use crate::status::{InstanceStatusKind, RestartFrom};
 
 /// The API root the client talks to unless told otherwise.
@@ -98,6 +100,7 @@ impl fmt::Debug for WorkflowsRestClient {
 impl WorkflowsRestClient {
     /// A client for `https://api.cloudflare.com/client/v4/accounts/<account_id>/workflows`,
     /// authenticating with `Authorization: Bearer <api_token>`, over the native transport.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(account_id: impl AsRef<str>, api_token: impl Into<String>) -> Self {
         Self::new_with_transport(account_id, api_token, Arc::new(NativeTransport))
     }

@@ -8,12 +8,7 @@ use tokio::sync::oneshot;
 
 use crate::step::BoxFuture;
 
-/// A source of "now" (epoch milliseconds) and of timers on the same time line.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> i64;
-    /// Resolves once `now() >= at`.
-    fn sleep_until(&self, at: i64) -> BoxFuture<'static, ()>;
-}
+pub use crate::clock::Clock;
 
 /// Wall-clock time.
 #[derive(Clone, Copy, Debug, Default)]
