@@ -143,6 +143,11 @@ impl Control {
         signal.await;
     }
 
+    /// Resolves once this owner has released the instance.
+    async fn finished(&self) {
+        let _ = self.done.subscribe().wait_for(|d| *d).await;
+    }
+
     fn request_abort(&self) {
         self.abort.store(true, Ordering::SeqCst);
         self.abort_signal.notify_waiters();
@@ -347,7 +352,7 @@ impl Engine {
     /// last handle stops it the same way without waiting.
     pub async fn close(self) {
         for control in self.inner.stop() {
-            let _ = control.done.subscribe().wait_for(|d| *d).await;
+            control.finished().await;
         }
     }
 
@@ -499,8 +504,7 @@ impl Inner {
                     if abort && owner.runner {
                         owner.request_abort();
                     }
-                    let mut done = owner.done.subscribe();
-                    let _ = done.wait_for(|d| *d).await;
+                    owner.finished().await;
                 }
             }
         }
@@ -732,7 +736,7 @@ impl Inner {
             let control = match self.try_own(&key, false) {
                 Ok(c) => c,
                 Err(owner) => {
-                    let _ = owner.done.subscribe().wait_for(|d| *d).await;
+                    owner.finished().await;
                     continue;
                 }
             };
