@@ -120,6 +120,12 @@ pub fn registry(workflows: &[WorkflowSpec]) -> String {
                 Self { backend }
             }
 
+            /// Handles over the Worker's Workflow bindings (on Cloudflare).
+            #[cfg(target_arch = "wasm32")]
+            pub fn from_env(env: &::lunora_runtime::cloudflare::worker::Env) -> Self {
+                Self::new(::lunora_runtime::cloudflare::workflows(env, WORKFLOWS))
+            }
+
             #(#accessors)*
 
             /// An untyped handle by export name; an unknown name lists the known ones.
@@ -135,6 +141,7 @@ pub fn registry(workflows: &[WorkflowSpec]) -> String {
         }
 
         /// Registers every workflow of this crate with the embedded engine (or the test harness).
+        #[cfg(not(target_arch = "wasm32"))]
         pub fn register_all<B: ::lunora_runtime::local::Registrar>(builder: B) -> B {
             builder #(#registrations)*
         }

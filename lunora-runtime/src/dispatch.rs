@@ -18,10 +18,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::context::Env;
 use crate::error::{Error, Result};
 use crate::http::{HttpRequest, HttpTransport};
-use crate::clock::Clock;
 use crate::step::Json;
 
 /// The endpoint path under `LUNORA_ORIGIN_URL`.
@@ -87,7 +87,6 @@ impl fmt::Debug for Dispatcher {
 
 impl Dispatcher {
     /// The body's dispatcher for one execution of the workflow.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // the wasm backend is not written yet
     pub(crate) fn for_body(
         transport: Arc<dyn HttpTransport>,
         clock: Arc<dyn Clock>,

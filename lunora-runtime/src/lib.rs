@@ -11,6 +11,8 @@
 //! `WorkflowTimeoutError`, `WorkflowFatalError`, `WorkflowInternalError`, `WorkflowError`.
 
 pub mod clock;
+#[cfg(target_arch = "wasm32")]
+pub mod cloudflare;
 pub mod config;
 pub mod context;
 pub mod dispatch;
@@ -50,6 +52,10 @@ pub use lunora_macros::{step, workflow};
 pub mod __private {
     pub use crate::reusable::Validate;
     pub use crate::validation::{Validator, ViaGarde, ViaNothing};
+
+    /// The runner classes `#[workflow]` exports on wasm32 are built with these.
+    #[cfg(target_arch = "wasm32")]
+    pub use {crate::cloudflare::run_workflow, js_sys, wasm_bindgen};
 
     /// What `Step::validate` returns.
     pub type Checked = ::core::result::Result<(), ::std::string::String>;

@@ -77,6 +77,16 @@ pub trait WorkflowsBackend: Send + Sync {
     ) -> BoxFuture<'a, Result<()>>;
 }
 
+/// Absent params are `{}` on Cloudflare; a unit params type reads them as `null`.
+pub(crate) fn decode_params<P: serde::de::DeserializeOwned>(
+    params: &Json,
+) -> std::result::Result<P, serde_json::Error> {
+    match serde_json::from_value(params.clone()) {
+        Err(e) if params.as_object().is_some_and(|o| o.is_empty()) => serde_json::from_value(Json::Null).map_err(|_| e),
+        other => other,
+    }
+}
+
 /// A handle on one workflow, typed by its descriptor `W`.
 pub struct WorkflowHandle<W> {
     backend: Arc<dyn WorkflowsBackend>,

@@ -243,7 +243,8 @@ const DECLINED: (u16, &str) = (409, "{\"error\": {\"code\": \"DISPATCH_IN_PROGRE
 /// away; the attempt's own 10 s timeout timer is never jumped to). Bounded.
 async fn drive_declines(t: &TestEngine, id: &str, mode: &str) -> (workflow::RawStatus, i64) {
     let start = t.clock().now_ms();
-    let inst = t.workflow::<DispatchingWorkflow>().create(CreateOptions::params(mode.to_owned()).with_id(id)).await.unwrap();
+    let inst =
+        t.workflow::<DispatchingWorkflow>().create(CreateOptions::params(mode.to_owned()).with_id(id)).await.unwrap();
     for _ in 0..5_000 {
         let status = inst.status_json().await.unwrap();
         if status.status.is_terminal() {

@@ -1,108 +1,18 @@
-//! The order pipeline of Lunora's README, on the embedded durable engine:
-//! load → sleep "1 minute" → charge (a `#[step]` with retries and a refund rollback) → wait for
-//! the shipment event → return, written with `#[workflow]` and `#[step]`. Two runs: one where the payment gateway flakes once (a visible retry) and
-//! one where no shipment arrives in time (the charge is rolled back).
+//! The order pipeline (`src/lib.rs`) on the embedded durable engine. Two runs: one where the
+//! payment gateway flakes once (a visible retry) and one where no shipment arrives in time (the
+//! charge is refunded, then the stock released: rollbacks in reverse order).
 //!
 //! Time runs on a virtual clock so the minute-long sleep and the week-long event timeout pass
 //! at once; the journal is a real SQLite file (`--db PATH`, default: a temporary file).
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lunora_runtime::local::{RowKind, StepRow, StepState};
 use lunora_runtime::testing::TestEngine;
 use lunora_runtime::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct OrderParams {
-    pub order_id: String,
-    /// How many charge attempts the (simulated) payment gateway rejects.
-    pub gateway_failures: u32,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Order {
-    pub id: String,
-    pub amount_cents: u64,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Receipt {
-    pub receipt_id: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Shipment {
-    pub tracking_id: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Shipped {
-    pub order: Order,
-    pub receipt: Receipt,
-    pub tracking_id: String,
-}
-
-/// The payment provider the workflow talks to (in-process for the example).
-#[derive(Default)]
-pub struct Payments {
-    charges: AtomicU32,
-    refunds: AtomicU32,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ChargeArgs {
-    pub order_id: String,
-    pub amount_cents: u64,
-    /// How many attempts the (simulated) gateway rejects.
-    pub gateway_failures: u32,
-}
-
-/// Charges the order: retried with exponential backoff, refunded if the order later fails.
-#[step(args = ChargeArgs, returns = Receipt, retries(limit = 3, delay = "10 seconds", backoff = "exponential"),
-       timeout = "30 seconds", rollback = refund)]
-async fn charge(ctx: StepContext, args: ChargeArgs) -> Result<Receipt> {
-    if ctx.attempt <= args.gateway_failures {
-        ctx.log.warn(format!("payment gateway timed out (attempt {})", ctx.attempt));
-        return Err(Error::new("payment gateway timed out"));
-    }
-    let payments = ctx.env.get::<Arc<Payments>>().expect("Payments in env");
-    let n = payments.charges.fetch_add(1, Ordering::SeqCst) + 1;
-    Ok(Receipt { receipt_id: format!("rcpt-{}-{n}", args.order_id) })
-}
-
-async fn refund(ctx: StepRollbackContext<ChargeArgs, Receipt>) -> Result<()> {
-    let payments = ctx.env.get::<Arc<Payments>>().expect("Payments in env");
-    payments.refunds.fetch_add(1, Ordering::SeqCst);
-    let receipt = ctx.output.map(|r| r.receipt_id).unwrap_or_else(|| "none".into());
-    ctx.log.warn(format!("refunding {receipt} of order {} because: {}", ctx.args.order_id, ctx.error));
-    Ok(())
-}
-
-/// load → sleep → charge → wait for the shipment → done (deployed as `order-pipeline`).
-#[workflow]
-pub async fn order_pipeline(ctx: WorkflowContext<OrderParams>) -> Result<Shipped> {
-    let params = ctx.params.clone();
-    let order: Order =
-        ctx.step.do_("load", |_| async { Ok(Order { id: params.order_id.clone(), amount_cents: 4200 }) }).await?;
-
-    ctx.step.sleep("cool-off", "1 minute").await?;
-
-    let charge_args = ChargeArgs {
-        order_id: order.id.clone(),
-        amount_cents: order.amount_cents,
-        gateway_failures: params.gateway_failures,
-    };
-    let receipt = ctx.run_step(&charge, charge_args).await?;
-
-    // Cloudflare allows only [a-zA-Z0-9_-] in event types, so `shipment.created` is spelled
-    // with a dash.
-    let shipment: Event<Shipment> =
-        ctx.step.wait_for_event_with_timeout("await-shipment", "shipment-created", "7 days").await?;
-    Ok(Shipped { order, receipt, tracking_id: shipment.payload.tracking_id })
-}
+use order_pipeline::lunora_workflows::register_all;
+use order_pipeline::{audit_trail, AuditLog, OrderParams, OrderPipelineWorkflow, Shipment};
 
 fn duration(ms: i64) -> String {
     if ms <= 0 {
@@ -160,6 +70,7 @@ fn print_timeline(steps: &[StepRow], created_at: i64) {
 
 async fn run_scenario(
     t: &TestEngine,
+    env: &Env,
     logs_seen: &mut usize,
     title: &str,
     id: &str,
@@ -167,6 +78,7 @@ async fn run_scenario(
     ship: bool,
 ) -> Result<InstanceStatusKind> {
     println!("\n== {title} ==");
+    let params_order = params.order_id.clone();
     let instance = t.workflow::<OrderPipelineWorkflow>().create(CreateOptions::params(params).with_id(id)).await?;
     let created_at = t.engine().now().as_millis();
     if ship {
@@ -193,6 +105,7 @@ async fn run_scenario(
         println!("  log {level:?}: {line}");
     }
     *logs_seen = logs.len();
+    println!("  audit trail: {}", audit_trail(env, &params_order).await?.join(" → "));
     if let Some(rollback) = &status.rollback {
         println!(
             "  rollback: {:?}{}",
@@ -231,40 +144,32 @@ async fn run() -> Result<()> {
 }
 
 async fn run_on(db: &std::path::Path) -> Result<()> {
-    let payments = Arc::new(Payments::default());
-    let t = TestEngine::builder()
-        .path(db)
-        .env(Env::new().with(payments.clone()))
-        .register::<OrderPipelineWorkflow>()
-        .open()
-        .await?;
+    let env = Env::new().with(Arc::new(AuditLog::default()));
+    let t = register_all(TestEngine::builder().path(db).env(env.clone())).open().await?;
     println!("journal: {}", db.display());
 
     let suffix = std::process::id();
     let mut logs_seen = 0;
     let happy = run_scenario(
         &t,
+        &env,
         &mut logs_seen,
         "order 1001: the gateway flakes once, the charge is retried, the shipment arrives",
         &format!("order-1001-{suffix}"),
-        OrderParams { order_id: "1001".into(), gateway_failures: 1 },
+        OrderParams { gateway_failures: 1, ..OrderParams::new(format!("1001-{suffix}")) },
         true,
     )
     .await?;
     let failed = run_scenario(
         &t,
+        &env,
         &mut logs_seen,
-        "order 1002: no shipment within 7 days, the charge is rolled back (refund)",
+        "order 1002: no shipment within 7 days: refund, then release the stock",
         &format!("order-1002-{suffix}"),
-        OrderParams { order_id: "1002".into(), gateway_failures: 0 },
+        OrderParams::new(format!("1002-{suffix}")),
         false,
     )
     .await?;
-    println!(
-        "\npayments: {} charges, {} refunds",
-        payments.charges.load(Ordering::SeqCst),
-        payments.refunds.load(Ordering::SeqCst)
-    );
     if happy != InstanceStatusKind::Complete || failed != InstanceStatusKind::Errored {
         return Err(Error::new(format!("unexpected outcome: {happy} and {failed}")));
     }

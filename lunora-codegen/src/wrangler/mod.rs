@@ -33,9 +33,11 @@ use crate::spec::WorkflowSpec;
 pub use self::jsonc::reconcile_jsonc;
 pub use self::toml::reconcile_toml;
 
-/// Values of `main` that mean "worker-build's default output", which lunora repoints to its
-/// generated entry module.
-pub const WORKER_BUILD_SHIMS: [&str; 2] = ["build/worker/shim.mjs", "./build/worker/shim.mjs"];
+/// Values of `main` that mean "worker-build's default output" (`build/index.js` since
+/// worker-build 0.6; `build/worker/shim.mjs` before, still written for compatibility), which
+/// lunora repoints to its generated entry module.
+pub const WORKER_BUILD_SHIMS: [&str; 4] =
+    ["build/index.js", "./build/index.js", "build/worker/shim.mjs", "./build/worker/shim.mjs"];
 
 /// What the caller knows beyond the workflows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

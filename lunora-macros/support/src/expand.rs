@@ -34,11 +34,13 @@ pub fn workflow(def: &WorkflowDef) -> TokenStream {
             #fn_ident(ctx)
         }
     };
+    let runner = runner_class(&descriptor, export_name);
     quote! {
         #item
 
         #[doc = #doc]
         #vis struct #descriptor;
+        #runner
 
         impl ::lunora_runtime::Workflow for #descriptor {
             type Params = #params;
@@ -48,6 +50,52 @@ pub fn workflow(def: &WorkflowDef) -> TokenStream {
             const STEP_LIMIT: ::core::option::Option<u32> = #step_limit;
             const SCHEDULES: &'static [&'static str] = &[#(#schedules),*];
             #run
+        }
+    }
+}
+
+/// For wasm32, the runner class the JS `WorkflowEntrypoint` delegates to. A class and not a
+/// free function: worker-build would attach an exported function to the Worker's default
+/// entrypoint (an RPC method), while an exported class stays a named module export.
+fn runner_class(descriptor: &syn::Ident, export_name: &str) -> TokenStream {
+    let runner = format_ident!("{}", lunora_shared::naming::workflow_runner_name(export_name), span = descriptor.span());
+    let module = format_ident!("__lunora_runner_{}", lunora_shared::naming::snake_case(export_name));
+    let doc = format!(" The wasm32 runner of `{descriptor}`: `new {runner}(ctx, env).run(event, step)`.");
+    // In a module of its own because, besides the explicit path, wasm-bindgen 0.2.130's struct
+    // derive names `wasm_bindgen::…` by a relative path, which the `use` below resolves: the
+    // user never depends on wasm-bindgen.
+    quote! {
+        #[cfg(target_arch = "wasm32")]
+        #[doc(hidden)]
+        mod #module {
+            use ::lunora_runtime::__private::wasm_bindgen;
+            use ::lunora_runtime::__private::wasm_bindgen::prelude::wasm_bindgen;
+
+            #[doc = #doc]
+            #[wasm_bindgen(wasm_bindgen = ::lunora_runtime::__private::wasm_bindgen)]
+            pub struct #runner {
+                env: wasm_bindgen::JsValue,
+            }
+
+            #[wasm_bindgen(wasm_bindgen = ::lunora_runtime::__private::wasm_bindgen)]
+            impl #runner {
+                #[wasm_bindgen(constructor)]
+                pub fn new(_ctx: wasm_bindgen::JsValue, env: wasm_bindgen::JsValue) -> #runner {
+                    #runner { env }
+                }
+
+                pub fn run(
+                    &self,
+                    event: wasm_bindgen::JsValue,
+                    step: wasm_bindgen::JsValue,
+                ) -> ::lunora_runtime::__private::js_sys::Promise {
+                    ::lunora_runtime::__private::run_workflow::<super::#descriptor>(
+                        ::core::clone::Clone::clone(&self.env),
+                        event,
+                        step,
+                    )
+                }
+            }
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::local::run::{Chain, Mode, Outcome, Run};
 use crate::local::validate;
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState, Timestamp};
 use crate::step::{BoxFuture, Json, WorkflowStep, UNSERIALIZABLE};
-use crate::workflow::{CreateRequest, RawStatus, Workflow, WorkflowHandle, WorkflowsBackend};
+use crate::workflow::{decode_params, CreateRequest, RawStatus, Workflow, WorkflowHandle, WorkflowsBackend};
 
 /// Modifiers per workflow and, optionally, per instance id.
 pub(crate) type ModifierMap = HashMap<(Arc<str>, Option<Arc<str>>), Arc<Modifiers>>;
@@ -62,14 +62,6 @@ pub(crate) trait ErasedWorkflow: Send + Sync {
 }
 
 struct Registered<W>(PhantomData<fn() -> W>);
-
-/// Absent params are `{}` on Cloudflare; a unit params type reads them as `null`.
-fn decode_params<P: serde::de::DeserializeOwned>(params: &Json) -> std::result::Result<P, serde_json::Error> {
-    match serde_json::from_value(params.clone()) {
-        Err(e) if params.as_object().is_some_and(|o| o.is_empty()) => serde_json::from_value(Json::Null).map_err(|_| e),
-        other => other,
-    }
-}
 
 impl<W: Workflow> ErasedWorkflow for Registered<W> {
     fn export_name(&self) -> &'static str {

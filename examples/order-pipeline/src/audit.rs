@@ -1,0 +1,58 @@
+//! The audit trail of an order's side effects (reserve, charge, refund, release), in order.
+//! Natively it lives in memory ([`AuditLog`] in the engine's `Env`); on Cloudflare in the
+//! `AUDIT` KV namespace, one JSON array per order.
+
+use lunora_runtime::{Env, Result};
+
+/// The native audit trail.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Default)]
+pub struct AuditLog {
+    lines: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn record(env: &Env, order_id: &str, line: String) -> Result<()> {
+    let log = env.get::<std::sync::Arc<AuditLog>>().expect("an AuditLog in the engine's Env");
+    log.lines.lock().unwrap_or_else(|p| p.into_inner()).push((order_id.to_owned(), line));
+    Ok(())
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn audit_trail(env: &Env, order_id: &str) -> Result<Vec<String>> {
+    let log = env.get::<std::sync::Arc<AuditLog>>().expect("an AuditLog in the engine's Env");
+    let lines = log.lines.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(lines.iter().filter(|(id, _)| id == order_id).map(|(_, l)| l.clone()).collect())
+}
+
+#[cfg(target_arch = "wasm32")]
+fn kv(env: &Env) -> Result<worker::KvStore> {
+    let worker_env = env.get::<lunora_runtime::cloudflare::WorkerEnv>().expect("the Worker's env");
+    worker_env.0.kv("AUDIT").map_err(|e| lunora_runtime::Error::new(format!("the AUDIT KV namespace: {e}")))
+}
+
+/// Appends a line (read-modify-write: one order's steps never run at the same time).
+#[cfg(target_arch = "wasm32")]
+pub async fn record(env: &Env, order_id: &str, line: String) -> Result<()> {
+    let env = env.clone();
+    let key = format!("audit:{order_id}");
+    // KV handles are JS objects (!Send): `local` runs the whole exchange as one Send future.
+    lunora_runtime::cloudflare::local(async move {
+        let store = kv(&env)?;
+        let mut lines: Vec<String> = store.get(&key).json().await.map_err(kv_error)?.unwrap_or_default();
+        lines.push(line);
+        store.put(&key, &lines).map_err(kv_error)?.execute().await.map_err(kv_error)
+    })
+    .await
+}
+
+#[cfg(target_arch = "wasm32")]
+pub async fn audit_trail(env: &Env, order_id: &str) -> Result<Vec<String>> {
+    let store = kv(env)?;
+    Ok(store.get(&format!("audit:{order_id}")).json().await.map_err(kv_error)?.unwrap_or_default())
+}
+
+#[cfg(target_arch = "wasm32")]
+fn kv_error(e: worker::kv::KvError) -> lunora_runtime::Error {
+    lunora_runtime::Error::new(format!("audit trail: {e}"))
+}

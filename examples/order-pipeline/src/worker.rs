@@ -1,0 +1,120 @@
+//! The Worker: HTTP routes that drive the order pipeline through the generated typed registry.
+//!
+//! | route | does |
+//! |---|---|
+//! | `POST /orders` `{"id"?, "params"}` | creates an instance → `{"id"}` |
+//! | `GET /orders/:id` | `{status, output, error, rollback}` |
+//! | `POST /orders/:id/{pause,resume,terminate,rollback,restart}` | instance control (`rollback` = terminate with rollback) |
+//! | `POST /orders/:id/events/:type` | sends the JSON body as the event's payload |
+//! | `GET /audit/:order_id` | the order's audit trail |
+
+use lunora_runtime::{CreateOptions, Error, InstanceHandle};
+use serde::Deserialize;
+use serde_json::json;
+use worker::{event, Context, Env, Request, Response, RouteContext, Router};
+
+use crate::lunora_workflows::Workflows;
+use crate::{OrderParams, OrderPipelineWorkflow};
+
+#[derive(Deserialize)]
+struct CreateBody {
+    id: Option<String>,
+    params: OrderParams,
+}
+
+/// A lunora error as an HTTP response: 404 for unknown instances, 400 for what the caller got
+/// wrong, 500 otherwise.
+fn failure(error: &Error) -> worker::Result<Response> {
+    let status = match error.code() {
+        Some(code) if code.contains("not_found") => 404,
+        _ if error.message().contains("not_found") => 404,
+        _ => 400,
+    };
+    Response::from_json(&json!({ "error": { "name": error.name(), "message": error.message() } }))
+        .map(|r| r.with_status(status))
+}
+
+fn respond(result: Result<serde_json::Value, Error>) -> worker::Result<Response> {
+    match result {
+        Ok(body) => Response::from_json(&body),
+        Err(error) => failure(&error),
+    }
+}
+
+async fn instance(ctx: &RouteContext<()>) -> Result<InstanceHandle<OrderPipelineWorkflow>, Error> {
+    let id = ctx.param("id").cloned().unwrap_or_default();
+    Workflows::from_env(&ctx.env).order_pipeline().get(&id).await
+}
+
+async fn create(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let body: CreateBody = match req.json().await {
+        Ok(body) => body,
+        Err(e) => return failure(&Error::new(format!("the body must be {{\"id\"?, \"params\"}}: {e}"))),
+    };
+    let mut options = CreateOptions::params(body.params);
+    options.id = body.id;
+    let created = Workflows::from_env(&ctx.env).order_pipeline().create(options).await;
+    respond(created.map(|i| json!({ "id": i.id() })))
+}
+
+async fn status(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let result = async {
+        let status = instance(&ctx).await?.status().await?;
+        Ok(json!({
+            "status": status.status.as_str(),
+            "output": status.output,
+            "error": status.error.map(|e| json!({ "name": e.name(), "message": e.message() })),
+            "rollback": status.rollback,
+        }))
+    };
+    respond(result.await)
+}
+
+async fn control(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let action = ctx.param("action").cloned().unwrap_or_default();
+    let result = async {
+        let instance = instance(&ctx).await?;
+        match action.as_str() {
+            "pause" => instance.pause().await?,
+            "resume" => instance.resume().await?,
+            "terminate" => instance.terminate().await?,
+            "rollback" => instance.terminate_with_rollback().await?,
+            "restart" => instance.restart().await?,
+            other => {
+                return Err(Error::new(format!(
+                    "unknown action {other:?}; expected pause, resume, terminate, rollback or restart"
+                )))
+            }
+        }
+        Ok(json!({ "id": instance.id(), "done": action }))
+    };
+    respond(result.await)
+}
+
+async fn send_event(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let payload: serde_json::Value = req.json().await.unwrap_or(serde_json::Value::Null);
+    let event_type = ctx.param("type").cloned().unwrap_or_default();
+    let result = async {
+        instance(&ctx).await?.send_event(&event_type, payload).await?;
+        Ok(json!({ "sent": event_type }))
+    };
+    respond(result.await)
+}
+
+async fn audit(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let order_id = ctx.param("order_id").cloned().unwrap_or_default();
+    let env = lunora_runtime::cloudflare::env_of(&ctx.env.clone().into());
+    respond(crate::audit_trail(&env, &order_id).await.map(|lines| json!(lines)))
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    Router::new()
+        .post_async("/orders", create)
+        .get_async("/orders/:id", status)
+        .post_async("/orders/:id/events/:type", send_event)
+        .post_async("/orders/:id/:action", control)
+        .get_async("/audit/:order_id", audit)
+        .run(req, env)
+        .await
+}

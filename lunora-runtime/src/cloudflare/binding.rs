@@ -1,0 +1,195 @@
+//! [`WorkflowsBackend`] over the Worker's `Workflow` bindings: `env.<BINDING>.create(…)`,
+//! `get(id)` and the instance methods. Instances are addressed by deployed name, as in the
+//! embedded engine; the registry's [`WorkflowInfo`]s map names to bindings.
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use send_wrapper::SendWrapper;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::js;
+use crate::error::{Error, Result};
+use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState};
+use crate::step::{BoxFuture, Json};
+use crate::workflow::{CreateRequest, RawStatus, WorkflowInfo, WorkflowsBackend};
+
+/// The Workflow bindings of one Worker environment.
+pub struct BindingBackend {
+    env: SendWrapper<JsValue>,
+    workflows: &'static [WorkflowInfo],
+}
+
+impl BindingBackend {
+    /// `workflows` is the generated registry's `WORKFLOWS`.
+    pub fn new(env: &worker::Env, workflows: &'static [WorkflowInfo]) -> Self {
+        Self { env: SendWrapper::new(JsValue::from(env.clone())), workflows }
+    }
+
+    fn binding(&self, workflow: &str) -> Result<JsValue> {
+        let info = self.workflows.iter().find(|w| w.name == workflow).ok_or_else(|| {
+            Error::workflow("workflow.not_found", format!("no workflow named {workflow:?} is registered"))
+        })?;
+        let binding = js::get(&self.env, info.binding);
+        if binding.is_undefined() {
+            return Err(Error::workflow(
+                "workflow.not_found",
+                format!(
+                    "the Worker has no binding {} for workflow {workflow:?}; run `lunora-codegen sync` to add its \
+                     [[workflows]] entry to the wrangler config",
+                    info.binding
+                ),
+            ));
+        }
+        Ok(binding)
+    }
+
+    async fn instance(&self, workflow: &str, id: &str) -> Result<JsValue> {
+        let binding = self.binding(workflow)?;
+        call(&binding, "get", &Array::of1(&JsValue::from_str(id))).await
+    }
+
+    async fn on_instance(&self, workflow: &str, id: &str, method: &str, args: &Array) -> Result<JsValue> {
+        let instance = self.instance(workflow, id).await?;
+        call(&instance, method, args).await
+    }
+}
+
+/// Calls `target.<method>(...args)` and awaits the result.
+async fn call(target: &JsValue, method: &str, args: &Array) -> Result<JsValue> {
+    let function: Function =
+        js::get(target, method).dyn_into().map_err(|_| Error::internal(format!("the binding has no {method}()")))?;
+    let value = Reflect::apply(&function, target, args).map_err(|e| js::error_from_js(&e))?;
+    JsFuture::from(Promise::resolve(&value)).await.map_err(|e| js::error_from_js(&e))
+}
+
+fn send<'a, T: 'a>(future: impl std::future::Future<Output = T> + 'a) -> BoxFuture<'a, T> {
+    Box::pin(SendWrapper::new(future))
+}
+
+fn create_options(request: &CreateRequest) -> Result<JsValue> {
+    let options = Object::new();
+    if let Some(id) = &request.id {
+        js::set(&options, "id", &JsValue::from_str(id));
+    }
+    if let Some(params) = &request.params {
+        js::set(&options, "params", &js::to_js(params)?);
+    }
+    if let Some(retention) = &request.retention {
+        let retention = serde_json::to_value(retention).map_err(|e| Error::internal(e.to_string()))?;
+        js::set(&options, "retention", &js::to_js(&retention)?);
+    }
+    Ok(options.into())
+}
+
+fn instance_id(instance: &JsValue) -> Result<String> {
+    js::get(instance, "id").as_string().ok_or_else(|| Error::internal("the binding returned an instance without an id"))
+}
+
+/// `{status, error?, output?, rollback?}` as the binding reports it.
+fn parse_status(value: Json) -> Result<RawStatus> {
+    let text = value.get("status").and_then(Json::as_str).unwrap_or("unknown");
+    let error = match value.get("error") {
+        Some(e) if e.is_object() => Some(error_of(e)),
+        _ => None,
+    };
+    let output = value.get("output").filter(|o| !o.is_null()).cloned();
+    let rollback = value.get("rollback").filter(|r| r.is_object()).map(|r| -> Result<RollbackState> {
+        serde_json::from_value(r.clone())
+            .map_err(|e| Error::internal(format!("the binding reported a rollback state lunora cannot read: {e}")))
+    });
+    Ok(InstanceStatus { status: InstanceStatusKind::parse(text), error, output, rollback: rollback.transpose()? })
+}
+
+fn error_of(value: &Json) -> Error {
+    let field = |k: &str| value.get(k).and_then(Json::as_str).unwrap_or_default().to_owned();
+    Error::named(field("name"), field("message"))
+}
+
+impl WorkflowsBackend for BindingBackend {
+    fn create<'a>(&'a self, workflow: &'a str, request: CreateRequest) -> BoxFuture<'a, Result<String>> {
+        send(async move {
+            let binding = self.binding(workflow)?;
+            let instance = call(&binding, "create", &Array::of1(&create_options(&request)?)).await?;
+            instance_id(&instance)
+        })
+    }
+
+    fn create_batch<'a>(
+        &'a self,
+        workflow: &'a str,
+        requests: Vec<CreateRequest>,
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        send(async move {
+            let binding = self.binding(workflow)?;
+            let batch = Array::new();
+            for request in &requests {
+                batch.push(&create_options(request)?);
+            }
+            let instances = call(&binding, "createBatch", &Array::of1(&batch)).await?;
+            Array::from(&instances).iter().map(|i| instance_id(&i)).collect()
+        })
+    }
+
+    fn exists<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        send(async move { self.instance(workflow, id).await.map(drop) })
+    }
+
+    fn status<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
+        send(async move {
+            let status = self.on_instance(workflow, id, "status", &Array::new()).await?;
+            parse_status(js::from_js(&status)?)
+        })
+    }
+
+    fn pause<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        send(async move { self.on_instance(workflow, id, "pause", &Array::new()).await.map(drop) })
+    }
+
+    fn resume<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        send(async move { self.on_instance(workflow, id, "resume", &Array::new()).await.map(drop) })
+    }
+
+    fn terminate<'a>(&'a self, workflow: &'a str, id: &'a str, rollback: bool) -> BoxFuture<'a, Result<()>> {
+        send(async move {
+            let args = Array::new();
+            if rollback {
+                let options = Object::new();
+                js::set(&options, "rollback", &JsValue::TRUE);
+                args.push(&options);
+            }
+            self.on_instance(workflow, id, "terminate", &args).await.map(drop)
+        })
+    }
+
+    fn restart<'a>(&'a self, workflow: &'a str, id: &'a str, from: Option<RestartFrom>) -> BoxFuture<'a, Result<()>> {
+        send(async move {
+            let args = Array::new();
+            if let Some(from) = from {
+                let target = Object::new();
+                js::set(&target, "name", &JsValue::from_str(&from.name));
+                js::set(&target, "count", &JsValue::from_f64(f64::from(from.count)));
+                js::set(&target, "type", &JsValue::from_str(from.kind.as_str()));
+                let options = Object::new();
+                js::set(&options, "from", &target);
+                args.push(&options);
+            }
+            self.on_instance(workflow, id, "restart", &args).await.map(drop)
+        })
+    }
+
+    fn send_event<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        event_type: &'a str,
+        payload: Json,
+    ) -> BoxFuture<'a, Result<()>> {
+        send(async move {
+            let event = Object::new();
+            js::set(&event, "type", &JsValue::from_str(event_type));
+            js::set(&event, "payload", &js::to_js(&payload)?);
+            self.on_instance(workflow, id, "sendEvent", &Array::of1(&event)).await.map(drop)
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! The Cloudflare backend (wasm32): the same API as the embedded engine, over the JS
+//! `WorkflowStep`, event and `Workflow` bindings that workerd hands a Worker.
+//!
+//! - `#[workflow]` exports a runner class per workflow; the JS entry module that
+//!   `lunora-codegen sync` writes makes a `WorkflowEntrypoint` of it, whose `run(event, step)`
+//!   ends in [`run_workflow`].
+//! - [`workflows`] gives the typed handles over the Worker's bindings (the generated registry's
+//!   `Workflows::new` takes it).
+//! - Values cross as JSON, errors as `{name, message}`; a `NonRetryableError` becomes
+//!   `cloudflare:workflows`' own, and `ctx.log` writes to the console with the
+//!   `[workflow:<exportName>]` prefix.
+
+mod binding;
+mod fetch;
+mod js;
+mod step;
+
+use std::sync::Arc;
+
+use js_sys::{Object, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+pub use binding::BindingBackend;
+pub use fetch::{FetchTransport, WorkerClock};
+/// The `worker` crate this backend is built on, for generated code and user Workers.
+pub use worker;
+
+use crate::context::{Env, Level, LogSink, Logger, WorkflowContext, WorkflowEvent};
+use crate::dispatch::Dispatcher;
+use crate::error::Error;
+use crate::status::Timestamp;
+use crate::step::{WorkflowStep, UNSERIALIZABLE};
+use crate::workflow::{decode_params, Workflow, WorkflowInfo, WorkflowsBackend};
+
+/// The Worker's own `Env` (bindings: KV, D1, other workflows…), available to workflow code as
+/// `ctx.env.get::<WorkerEnv>()`. String variables and secrets are also plain [`Env::var`]s.
+#[derive(Clone, Debug)]
+pub struct WorkerEnv(pub worker::Env);
+
+/// Makes a `!Send` future (one that holds JS values such as a `worker::kv::KvStore` across an
+/// await) usable where lunora needs `Send` futures: step callbacks, `#[step]` bodies, rollback
+/// handlers. Sound on wasm32, where a Worker has one thread; it panics if polled elsewhere.
+pub fn local<F: std::future::Future>(future: F) -> send_wrapper::SendWrapper<F> {
+    send_wrapper::SendWrapper::new(future)
+}
+
+/// The backend behind the typed handles: the Worker's Workflow bindings.
+pub fn workflows(env: &worker::Env, registry: &'static [WorkflowInfo]) -> Arc<dyn WorkflowsBackend> {
+    Arc::new(BindingBackend::new(env, registry))
+}
+
+/// `console.*`.
+struct ConsoleSink;
+
+impl LogSink for ConsoleSink {
+    fn write(&self, level: Level, line: &str) {
+        let line = JsValue::from_str(line);
+        match level {
+            Level::Debug => web_console::debug(&line),
+            Level::Info => web_console::log(&line),
+            Level::Warn => web_console::warn(&line),
+            Level::Error => web_console::error(&line),
+        }
+    }
+}
+
+mod web_console {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_namespace = console)]
+        pub fn debug(line: &JsValue);
+        #[wasm_bindgen(js_namespace = console)]
+        pub fn log(line: &JsValue);
+        #[wasm_bindgen(js_namespace = console)]
+        pub fn warn(line: &JsValue);
+        #[wasm_bindgen(js_namespace = console)]
+        pub fn error(line: &JsValue);
+    }
+}
+
+/// The lunora [`Env`] of a Worker: its string bindings (vars, secrets) as variables, and the
+/// whole JS env as [`WorkerEnv`].
+pub fn env_of(env: &JsValue) -> Env {
+    let mut out = Env::new();
+    if let Some(object) = env.dyn_ref::<Object>() {
+        for entry in Object::entries(object).iter() {
+            let entry: js_sys::Array = entry.unchecked_into();
+            if let (Some(name), Some(value)) = (entry.get(0).as_string(), entry.get(1).as_string()) {
+                out = out.with_var(name, value);
+            }
+        }
+    }
+    out.with(WorkerEnv(env.clone().unchecked_into()))
+}
+
+/// One `run(event, step)` of workflow `W`: what the generated runner class calls.
+pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) -> Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        let env = env_of(&env);
+        let log = Logger::new(W::EXPORT_NAME, Arc::new(ConsoleSink));
+        let fail = |e: Error| js::error_to_js(&e);
+        let payload = match js::get(&event, "payload") {
+            p if p.is_undefined() || p.is_null() => serde_json::json!({}),
+            p => js::from_js(&p).map_err(fail)?,
+        };
+        let params: W::Params = decode_params(&payload).map_err(|e| {
+            fail(Error::non_retryable(format!("instance params do not decode as the workflow's params type: {e}")))
+        })?;
+        let instance_id = js::get(&event, "instanceId").as_string().unwrap_or_default();
+        let workflow_name = js::get(&event, "workflowName").as_string().unwrap_or_else(|| W::NAME.to_owned());
+        let event = WorkflowEvent {
+            payload,
+            timestamp: Timestamp::from_millis(js::epoch_ms(&js::get(&event, "timestamp"))),
+            instance_id: instance_id.clone(),
+            workflow_name,
+        };
+        let dispatch = Dispatcher::for_body(
+            Arc::new(FetchTransport),
+            Arc::new(WorkerClock),
+            env.clone(),
+            W::EXPORT_NAME,
+            &instance_id,
+        );
+        let step = WorkflowStep::new(Arc::new(step::JsStep::new(step, env.clone(), log.clone())));
+        let ctx = WorkflowContext { step, params, event, env, log, dispatch };
+        let output = W::run(ctx).await.map_err(fail)?;
+        let output = serde_json::to_value(output).map_err(|e| {
+            fail(Error::named(UNSERIALIZABLE, format!("the workflow's output cannot be serialised: {e}")))
+        })?;
+        js::to_js(&output).map_err(fail)
+    })
+}

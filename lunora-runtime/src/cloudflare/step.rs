@@ -1,0 +1,257 @@
+//! [`StepBackend`] over the JS `WorkflowStep`: Cloudflare allocates step identities, runs the
+//! retries and timeouts and persists results; this side only bridges callbacks and values.
+//!
+//! `step.do` is called as soon as the Rust step method is called (not when its future is first
+//! polled), so concurrent steps get their counts in call order, as in JS.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::task::Poll;
+
+use js_sys::{Array, Function, Object, Promise, Reflect};
+use send_wrapper::SendWrapper;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+use super::js;
+use crate::config::{ResolvedStepConfig, StepConfig};
+use crate::context::{Env, Logger, RollbackContext, StepContext};
+use crate::duration::DurationInput;
+use crate::error::{Error, Result};
+use crate::status::{Event, Timestamp};
+use crate::step::{AttemptFn, BoxFuture, Json, RollbackSpec, StepBackend};
+
+/// The JS `step` object of one `run(event, step)` call.
+pub(crate) struct JsStep {
+    step: SendWrapper<JsValue>,
+    env: Env,
+    log: Logger,
+    defaults: ResolvedStepConfig,
+}
+
+impl JsStep {
+    pub(crate) fn new(step: JsValue, env: Env, log: Logger) -> Self {
+        Self { step: SendWrapper::new(step), env, log, defaults: ResolvedStepConfig::default() }
+    }
+
+    /// Calls `step.<method>(...args)` now and returns its promise.
+    fn call(&self, method: &str, args: &Array) -> Result<Promise> {
+        // Reflect.apply, not `function.apply`: the engine's objects are RPC stubs, on which
+        // every property (`apply` included) is a remote method.
+        let function: Function = js::get(&self.step, method)
+            .dyn_into()
+            .map_err(|_| Error::internal(format!("the engine's step object has no {method}()")))?;
+        let value = Reflect::apply(&function, &self.step, args).map_err(|e| js::error_from_js(&e))?;
+        Ok(Promise::resolve(&value))
+    }
+}
+
+/// A `!Send` future made `Send`: wasm32 Workers run on one thread.
+fn send<'a, T: 'a>(future: impl Future<Output = T> + 'a) -> BoxFuture<'a, T> {
+    Box::pin(SendWrapper::new(future))
+}
+
+fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
+
+async fn settle(promise: Promise) -> Result<JsValue> {
+    JsFuture::from(promise).await.map_err(|e| js::error_from_js(&e))
+}
+
+type Pending = Rc<RefCell<Option<BoxFuture<'static, Result<Json>>>>>;
+
+/// The step callback as JS sees it. The Rust callback and its attempts borrow from the step's
+/// caller (lifetime `'a`), but JS needs `'static` closures and promises, so both are held here
+/// with the lifetime erased and dropped by [`Attempts::drop`] before `'a` ends: a JS call or poll
+/// after that (a timed-out attempt still running, a dropped step future) finds nothing and
+/// rejects, and never touches freed borrows. Sound because wasm32 Workers are single-threaded.
+struct Attempts {
+    callback: Rc<RefCell<Option<AttemptFn<'static>>>>,
+    running: Rc<RefCell<Vec<Pending>>>,
+}
+
+impl Attempts {
+    fn new(attempt: AttemptFn<'_>) -> Self {
+        // SAFETY: only the lifetime changes; `Drop` below ends every use before `'a` does.
+        let attempt: AttemptFn<'static> = unsafe { std::mem::transmute(attempt) };
+        Self { callback: Rc::new(RefCell::new(Some(attempt))), running: Rc::default() }
+    }
+
+    /// Starts one attempt and returns the promise the engine awaits.
+    fn start(&self, ctx: StepContext) -> Promise {
+        let future = match self.callback.borrow_mut().as_mut() {
+            Some(callback) => callback(ctx),
+            None => return Promise::reject(&js::error_to_js(&cancelled())),
+        };
+        let pending: Pending = Rc::new(RefCell::new(Some(future)));
+        self.running.borrow_mut().push(pending.clone());
+        future_to_promise(async move {
+            let result = std::future::poll_fn(|cx| {
+                let mut slot = pending.borrow_mut();
+                let Some(future) = slot.as_mut() else { return Poll::Ready(Err(cancelled())) };
+                let poll = future.as_mut().poll(cx);
+                if poll.is_ready() {
+                    *slot = None;
+                }
+                poll
+            })
+            .await;
+            match result {
+                Ok(json) => js::to_js(&json).map_err(|e| js::error_to_js(&e)),
+                Err(error) => Err(js::error_to_js(&error)),
+            }
+        })
+    }
+}
+
+impl Drop for Attempts {
+    fn drop(&mut self) {
+        self.callback.borrow_mut().take();
+        for pending in self.running.borrow_mut().drain(..) {
+            pending.borrow_mut().take();
+        }
+    }
+}
+
+fn cancelled() -> Error {
+    Error::new("the step was cancelled: its future was dropped before the attempt finished")
+}
+
+impl JsStep {
+    fn rollback_options(&self, spec: RollbackSpec, resolved: &ResolvedStepConfig) -> Result<JsValue> {
+        let (env, log, resolved) = (self.env.clone(), self.log.clone(), resolved.clone());
+        let handler = spec.handler;
+        // Called by the engine after `run` has settled, so it owns everything it uses and JS's
+        // garbage collector owns it.
+        let rollback = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |rc: JsValue| {
+            let ctx_js = js::get(&rc, "ctx");
+            let (step, attempt) = js::step_identity(&ctx_js);
+            let ctx = StepContext {
+                step,
+                attempt,
+                config: resolved.clone(),
+                env: env.clone(),
+                log: log.clone(),
+                dispatch: None,
+            };
+            let output = js::get(&rc, "output");
+            let output = if output.is_undefined() { None } else { js::from_js(&output).ok() };
+            let error = js::error_from_js(&js::get(&rc, "error"));
+            let future = handler(RollbackContext { ctx, error, output, env: env.clone(), log: log.clone() });
+            future_to_promise(async move { future.await.map(|()| JsValue::UNDEFINED).map_err(|e| js::error_to_js(&e)) })
+        });
+        let options = Object::new();
+        js::set(&options, "rollback", &rollback.into_js_value());
+        if let Some(config) = &spec.config {
+            let rollback_resolved = config.resolve(&self.defaults, "rollback")?;
+            js::set(&options, "rollbackConfig", &js::step_config(config, &rollback_resolved)?);
+        }
+        Ok(options.into())
+    }
+
+    fn start_do<'a>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        attempt: AttemptFn<'a>,
+        rollback: Option<RollbackSpec>,
+    ) -> Result<(Promise, Attempts, Closure<dyn FnMut(JsValue) -> Promise>)> {
+        let resolved = match &config {
+            Some(c) => c.resolve(&self.defaults, &name)?,
+            None => self.defaults.clone(),
+        };
+        let attempts = Attempts::new(attempt);
+        let starter = Attempts { callback: attempts.callback.clone(), running: attempts.running.clone() };
+        let (env, log, step_resolved) = (self.env.clone(), self.log.clone(), resolved.clone());
+        let callback = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |ctx: JsValue| {
+            let (step, attempt) = js::step_identity(&ctx);
+            let ctx = StepContext {
+                step,
+                attempt,
+                config: step_resolved.clone(),
+                env: env.clone(),
+                log: log.clone(),
+                dispatch: None,
+            };
+            starter.start(ctx)
+        });
+        let args = Array::new();
+        args.push(&JsValue::from_str(&name));
+        if let Some(config) = &config {
+            args.push(&js::step_config(config, &resolved)?);
+        }
+        args.push(callback.as_ref());
+        if let Some(spec) = rollback {
+            args.push(&self.rollback_options(spec, &resolved)?);
+        }
+        let promise = self.call("do", &args)?;
+        Ok((promise, attempts, callback))
+    }
+}
+
+impl StepBackend for JsStep {
+    fn do_step<'a>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        attempt: AttemptFn<'a>,
+        rollback: Option<RollbackSpec>,
+    ) -> BoxFuture<'a, Result<Json>> {
+        match self.start_do(name, config, attempt, rollback) {
+            Err(e) => ready(Err(e)),
+            Ok((promise, attempts, callback)) => send(async move {
+                let result = settle(promise).await;
+                // Order matters: the attempts (and their borrows) go first, then the callback.
+                drop(attempts);
+                drop(callback);
+                js::from_js(&result?)
+            }),
+        }
+    }
+
+    fn sleep<'a>(&'a self, name: String, duration: DurationInput) -> BoxFuture<'a, Result<()>> {
+        let started =
+            js::duration(&duration).and_then(|d| self.call("sleep", &Array::of2(&JsValue::from_str(&name), &d)));
+        match started {
+            Err(e) => ready(Err(e)),
+            Ok(promise) => send(async move { settle(promise).await.map(drop) }),
+        }
+    }
+
+    fn sleep_until<'a>(&'a self, name: String, at: Timestamp) -> BoxFuture<'a, Result<()>> {
+        let date = js_sys::Date::new(&JsValue::from_f64(at.as_millis() as f64));
+        match self.call("sleepUntil", &Array::of2(&JsValue::from_str(&name), &date)) {
+            Err(e) => ready(Err(e)),
+            Ok(promise) => send(async move { settle(promise).await.map(drop) }),
+        }
+    }
+
+    fn wait_for_event<'a>(
+        &'a self,
+        name: String,
+        event_type: String,
+        timeout: Option<DurationInput>,
+    ) -> BoxFuture<'a, Result<Event<Json>>> {
+        let options = Object::new();
+        js::set(&options, "type", &JsValue::from_str(&event_type));
+        let started = match &timeout {
+            Some(t) => js::duration(t).map(|t| js::set(&options, "timeout", &t)),
+            None => Ok(()),
+        }
+        .and_then(|()| self.call("waitForEvent", &Array::of2(&JsValue::from_str(&name), &options)));
+        match started {
+            Err(e) => ready(Err(e)),
+            Ok(promise) => send(async move {
+                let event = settle(promise).await?;
+                Ok(Event {
+                    payload: js::from_js(&js::get(&event, "payload"))?,
+                    timestamp: Timestamp::from_millis(js::epoch_ms(&js::get(&event, "timestamp"))),
+                    event_type: js::get(&event, "type").as_string().unwrap_or(event_type),
+                })
+            }),
+        }
+    }
+}
