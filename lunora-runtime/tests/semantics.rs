@@ -608,7 +608,7 @@ async fn event_timeouts_must_lie_between_one_second_and_365_days() {
     let status = t.run_to_completion(&inst).await.unwrap();
     assert_eq!(
         error_of(&status),
-        ("WorkflowTimeoutError".to_owned(), "waitForEvent \"w\" for type \"go\" timed out after 1000ms".to_owned())
+        ("WorkflowTimeoutError".to_owned(), "Execution timed out after 1000ms".to_owned())
     );
     let w = row(&t.steps(&inst).unwrap(), RowKind::WaitForEvent, "w", 1).clone();
     assert_eq!((w.state, w.ended_at.unwrap() - w.started_at), (StepState::Failed, 1_000));

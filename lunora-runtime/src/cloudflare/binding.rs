@@ -55,6 +55,20 @@ impl BindingBackend {
     }
 }
 
+/// `status()` as the binding returns it, as JSON (only the error's name restored): under `wrangler dev` it carries the
+/// local engine's `__LOCAL_DEV_STEP_OUTPUTS` (every step output, in order), which the
+/// conformance suite compares with the embedded engine's journal.
+pub async fn raw_status(env: &worker::Env, binding: &str, id: &str) -> Result<Json> {
+    let binding = js::get(&JsValue::from(env.clone()), binding);
+    let instance = call(&binding, "get", &Array::of1(&JsValue::from_str(id))).await?;
+    let mut status = js::from_js(&call(&instance, "status", &Array::new()).await?)?;
+    // The error's name as the typed status reports it (see `js::unwrap_rpc_name`).
+    if let Some(error) = status.get("error").filter(|e| e.is_object()).map(error_of) {
+        status["error"] = serde_json::json!({ "name": error.name(), "message": error.message() });
+    }
+    Ok(status)
+}
+
 /// Calls `target.<method>(...args)` and awaits the result.
 async fn call(target: &JsValue, method: &str, args: &Array) -> Result<JsValue> {
     let function: Function =
@@ -103,7 +117,7 @@ fn parse_status(value: Json) -> Result<RawStatus> {
 
 fn error_of(value: &Json) -> Error {
     let field = |k: &str| value.get(k).and_then(Json::as_str).unwrap_or_default().to_owned();
-    Error::named(field("name"), field("message"))
+    js::unwrap_rpc_name(field("name"), field("message"))
 }
 
 impl WorkflowsBackend for BindingBackend {

@@ -53,10 +53,26 @@ pub(crate) fn error_from_js(value: &JsValue) -> Error {
     let name = get(value, "name").as_string();
     let message = get(value, "message").as_string();
     match (name, message) {
-        (Some(name), Some(message)) => Error::named(name, message),
-        (None, Some(message)) => Error::new(message),
+        (Some(name), Some(message)) => unwrap_rpc_name(name, message),
+        (None, Some(message)) => unwrap_rpc_name("Error".into(), message),
         _ => Error::new(value.as_string().unwrap_or_else(|| format!("{value:?}"))),
     }
+}
+
+/// Errors crossing workerd's RPC boundary keep only built-in names: the engine's
+/// `WorkflowTimeoutError: Execution timed out…` arrives (and is stored in `status().error`) as
+/// an `Error` whose message starts with the real name. That name is restored, so both backends
+/// report the same `{name, message}`.
+pub(crate) fn unwrap_rpc_name(name: String, message: String) -> Error {
+    if name == "Error" {
+        if let Some((inner, rest)) = message.split_once(": ") {
+            let is_name = inner.ends_with("Error") && inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if is_name && inner != "Error" {
+                return Error::named(inner, rest);
+            }
+        }
+    }
+    Error::named(name, message)
 }
 
 /// An error as the engine should see it: a native `NonRetryableError` stops retries.

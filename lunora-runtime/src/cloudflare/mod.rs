@@ -21,7 +21,7 @@ use js_sys::{Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-pub use binding::BindingBackend;
+pub use binding::{raw_status, BindingBackend};
 pub use fetch::{FetchTransport, WorkerClock};
 /// The `worker` crate this backend is built on, for generated code and user Workers.
 pub use worker;

@@ -625,9 +625,8 @@ impl Run {
         }
         let deadline = row.wake_at.unwrap_or(now);
         if forced || deadline <= now {
-            let err = Error::timeout(format!(
-                "waitForEvent \"{name}\" for type \"{event_type}\" timed out after {timeout_ms}ms"
-            ));
+            // workerd's own wording (checked by the conformance corpus, eventTimeoutCaught).
+            let err = Error::timeout(format!("Execution timed out after {timeout_ms}ms"));
             row.state = StepState::Failed;
             row.error = Some(err.clone());
             row.ended_at = Some(now);

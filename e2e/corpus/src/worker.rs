@@ -1,0 +1,87 @@
+//! The corpus Worker: create, inspect (raw status with wrangler dev's step outputs), send
+//! events to and restart any corpus workflow by export name.
+
+use lunora_runtime::{CreateOptions, Error, RestartFrom};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{event, Context, Env, Request, Response, RouteContext, Router};
+
+use crate::lunora_workflows::{Workflows, WORKFLOWS};
+
+#[derive(Deserialize)]
+struct CreateBody {
+    id: String,
+    params: Value,
+}
+
+fn respond(result: Result<Value, Error>) -> worker::Result<Response> {
+    match result {
+        Ok(body) => Response::from_json(&body),
+        Err(e) => Response::from_json(&json!({ "error": { "name": e.name(), "message": e.message() } }))
+            .map(|r| r.with_status(400)),
+    }
+}
+
+fn param(ctx: &RouteContext<()>, name: &str) -> String {
+    ctx.param(name).cloned().unwrap_or_default()
+}
+
+async fn create(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let body: CreateBody = req.json().await?;
+    let handle = Workflows::from_env(&ctx.env).get(&param(&ctx, "export"));
+    let result = async {
+        let options = CreateOptions { id: Some(body.id), params: Some(body.params), retention: None };
+        Ok(json!({ "id": handle?.create(options).await?.id() }))
+    };
+    respond(result.await)
+}
+
+async fn status(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let export = param(&ctx, "export");
+    let result = async {
+        let info = WORKFLOWS.iter().find(|w| w.export_name == export).ok_or_else(|| Error::new("unknown workflow"))?;
+        lunora_runtime::cloudflare::raw_status(&ctx.env, info.binding, &param(&ctx, "id")).await
+    };
+    respond(result.await)
+}
+
+async fn send_event(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let payload: Value = req.json().await?;
+    let result = async {
+        let handle = Workflows::from_env(&ctx.env).get(&param(&ctx, "export"))?;
+        handle.get(&param(&ctx, "id")).await?.send_event(&param(&ctx, "type"), payload).await?;
+        Ok(json!({}))
+    };
+    respond(result.await)
+}
+
+async fn restart(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let from: Option<String> = req.json().await.ok();
+    let result = async {
+        let handle = Workflows::from_env(&ctx.env).get(&param(&ctx, "export"))?;
+        let instance = handle.get(&param(&ctx, "id")).await?;
+        match from {
+            Some(step) => instance.restart_from(RestartFrom::step(step)).await?,
+            None => instance.restart().await?,
+        }
+        Ok(json!({}))
+    };
+    respond(result.await)
+}
+
+async fn trail(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let env = lunora_runtime::cloudflare::env_of(&ctx.env.clone().into());
+    respond(crate::read_trail(&env, &param(&ctx, "run")).await.map(|lines| json!(lines)))
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    Router::new()
+        .post_async("/run/:export", create)
+        .get_async("/status/:export/:id", status)
+        .post_async("/event/:export/:id/:type", send_event)
+        .post_async("/restart/:export/:id", restart)
+        .get_async("/trail/:run", trail)
+        .run(req, env)
+        .await
+}

@@ -1,0 +1,235 @@
+//! Differential conformance: every corpus workflow runs on the embedded engine and in workerd;
+//! final status, output, error {name, message}, step outputs in order and the trail of side
+//! effects must match, except the differences listed in [`ALLOWED`] with the spec line that
+//! allows them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use corpus::lunora_workflows::{register_all, Workflows};
+use lunora_runtime::local::{RowKind, StepState};
+use lunora_runtime::testing::TestEngine;
+use lunora_runtime::{CreateOptions, Env, RestartFrom};
+use serde_json::{json, Value};
+
+use crate::http::Client;
+
+/// One corpus run: which workflow, what the driver does to it, and the rule it checks.
+pub struct Case {
+    pub export: &'static str,
+    pub events: &'static [(&'static str, u64)],
+    pub restart_from: Option<&'static str>,
+    pub rule: &'static str,
+}
+
+pub const CASES: &[Case] = &[
+    Case { export: "basicSteps", events: &[], restart_from: None, rule: "§2 step.do results feed later steps" },
+    Case { export: "retryThenOk", events: &[], restart_from: None, rule: "§2 attempts ≤ limit+1, constant delay" },
+    Case { export: "retriesExhausted", events: &[], restart_from: None, rule: "§2 last error fails the instance" },
+    Case { export: "nonRetryableUncaught", events: &[], restart_from: None, rule: "§5 NonRetryableError stops retries" },
+    Case { export: "nonRetryableCaught", events: &[], restart_from: None, rule: "§5 caught → workflow continues" },
+    Case { export: "errorCaught", events: &[], restart_from: None, rule: "§2 exhausted step error is catchable" },
+    Case { export: "stepTimeout", events: &[], restart_from: None, rule: "§2 attempt races its timeout" },
+    Case { export: "duplicateNames", events: &[], restart_from: None, rule: "§2 duplicate names get counts 1..n" },
+    Case { export: "eventBeforeWait", events: &[("go", 7)], restart_from: None, rule: "§4 event sent before the wait is kept" },
+    Case { export: "eventFifo", events: &[("go", 1), ("go", 2)], restart_from: None, rule: "§4 FIFO per type" },
+    Case { export: "eventTimeoutCaught", events: &[], restart_from: None, rule: "§4 wait timeout is catchable" },
+    Case { export: "rollbackReverse", events: &[], restart_from: None, rule: "§6 reverse step-start order" },
+    Case { export: "rollbackFailedStep", events: &[], restart_from: None, rule: "§6 failed steps roll back too" },
+    Case { export: "restartFrom", events: &[], restart_from: Some("b"), rule: "§7 restart from keeps earlier steps" },
+    Case { export: "sleepBetween", events: &[], restart_from: None, rule: "§4 sleep" },
+    Case { export: "sleepUntilStep", events: &[], restart_from: None, rule: "§4 sleepUntil" },
+    Case { export: "unitOutput", events: &[], restart_from: None, rule: "§1 unit output" },
+    Case { export: "paramsEcho", events: &[], restart_from: None, rule: "§1 params decoded" },
+    Case { export: "structuredOutput", events: &[], restart_from: None, rule: "§1 JSON values round-trip" },
+];
+
+/// Differences the suite accepts, by field and corpus workflow, with the spec line allowing it.
+pub const ALLOWED: &[(&str, &str, &str)] = &[];
+
+/// What one engine reported for one case.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    pub status: String,
+    pub output: Value,
+    pub error: Value,
+    pub steps: Vec<Value>,
+    pub trail: Vec<String>,
+}
+
+fn params(case: &Case) -> Value {
+    json!({ "run": case.export, "n": 21 })
+}
+
+fn id(case: &Case) -> String {
+    format!("conf-{}", case.export)
+}
+
+fn error_of(status: &Value) -> Value {
+    match &status["error"] {
+        Value::Object(e) => json!({ "name": e.get("name"), "message": e.get("message") }),
+        _ => Value::Null,
+    }
+}
+
+/// Steps the virtual clock 500 ms at a time until the instance is terminal (at most 10 virtual
+/// minutes). Not `run_to_completion`: that jumps from timer to timer of a *settled* instance,
+/// and an attempt racing its timeout (stepTimeout) is still running.
+async fn settle<W>(
+    t: &TestEngine,
+    instance: &lunora_runtime::InstanceHandle<W>,
+) -> lunora_runtime::Result<lunora_runtime::InstanceStatus<Value>> {
+    for _ in 0..1200 {
+        let status = instance.status_json().await?;
+        if status.status.is_terminal() {
+            return Ok(status);
+        }
+        t.advance(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Err(lunora_runtime::Error::new(format!("{} did not finish within 10 virtual minutes", instance.id())))
+}
+
+/// Runs the whole corpus on the embedded engine (virtual clock, in-memory journal).
+pub async fn run_native() -> Result<Vec<Observation>, String> {
+    let env = Env::new().with(Arc::new(corpus::Trail::default()));
+    let t = register_all(TestEngine::builder().env(env.clone())).open().await.map_err(|e| e.to_string())?;
+    let workflows = Workflows::new(t.engine().backend());
+    let mut out = Vec::new();
+    for case in CASES {
+        let run = async {
+            let handle = workflows.get(case.export)?;
+            let instance = handle
+                .create(CreateOptions { id: Some(id(case)), params: Some(params(case)), retention: None })
+                .await?;
+            for (event_type, value) in case.events {
+                instance.send_event(event_type, json!({ "value": value })).await?;
+            }
+            let mut status = settle(&t, &instance).await?;
+            if let Some(step) = case.restart_from {
+                instance.restart_from(RestartFrom::step(step)).await?;
+                status = settle(&t, &instance).await?;
+            }
+            let steps = t
+                .steps(&instance)?
+                .into_iter()
+                .filter(|s| s.state == StepState::Done)
+                .filter_map(|s| match s.kind {
+                    RowKind::Do => Some(s.output.unwrap_or(Value::Null)),
+                    // wrangler dev lists an event wait's payload among the step outputs.
+                    RowKind::WaitForEvent => s.output.map(|event| event["payload"].clone()),
+                    _ => None,
+                })
+                .collect();
+            let status_json = json!({
+                "status": status.status.as_str(),
+                "error": status.error.as_ref().map(|e| json!({ "name": e.name(), "message": e.message() })),
+            });
+            Ok::<_, lunora_runtime::Error>(Observation {
+                status: status.status.as_str().to_owned(),
+                output: status.output.unwrap_or(Value::Null),
+                error: error_of(&status_json),
+                steps,
+                trail: corpus::read_trail(&env, case.export).await?,
+            })
+        };
+        out.push(run.await.map_err(|e| format!("{} (native): {e}", case.export))?);
+    }
+    Ok(out)
+}
+
+fn wait_terminal(client: &Client, case: &Case) -> Result<Value, String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = client.get(&format!("/status/{}/{}", case.export, id(case)))?;
+        if matches!(status["status"].as_str(), Some("complete" | "errored" | "terminated")) {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{}: not finished within 60 s: {status}", case.export));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs the whole corpus in workerd, all instances at once, then collects them in order.
+pub fn run_workerd(client: &Client) -> Result<Vec<Observation>, String> {
+    for case in CASES {
+        client.post(&format!("/run/{}", case.export), &json!({ "id": id(case), "params": params(case) }))?;
+        for (event_type, value) in case.events {
+            client.post(&format!("/event/{}/{}/{event_type}", case.export, id(case)), &json!({ "value": value }))?;
+        }
+    }
+    let mut out = Vec::new();
+    for case in CASES {
+        let mut status = wait_terminal(client, case)?;
+        if let Some(step) = case.restart_from {
+            client.post(&format!("/restart/{}/{}", case.export, id(case)), &json!(step))?;
+            std::thread::sleep(Duration::from_secs(1));
+            status = wait_terminal(client, case)?;
+        }
+        let steps = match &status["__LOCAL_DEV_STEP_OUTPUTS"] {
+            Value::Array(steps) => steps.clone(),
+            other => return Err(format!("{}: no __LOCAL_DEV_STEP_OUTPUTS in {other}", case.export)),
+        };
+        let trail = serde_json::from_value(client.get(&format!("/trail/{}", case.export))?).map_err(|e| e.to_string())?;
+        out.push(Observation {
+            status: status["status"].as_str().unwrap_or_default().to_owned(),
+            output: status.get("output").cloned().unwrap_or(Value::Null),
+            error: error_of(&status),
+            steps,
+            trail,
+        });
+    }
+    Ok(out)
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 60 {
+        text.chars().take(59).collect::<String>() + "…"
+    } else {
+        text
+    }
+}
+
+/// Compares and prints the table; returns the unexplained differences.
+pub fn compare(native: &[Observation], workerd: &[Observation]) -> Vec<String> {
+    let mut failures = Vec::new();
+    println!("\n| workflow | rule | status | output / error | steps | trail | verdict |");
+    println!("|---|---|---|---|---|---|---|");
+    for ((case, n), w) in CASES.iter().zip(native).zip(workerd) {
+        let mut diffs = Vec::new();
+        let fields: [(&str, String, String); 5] = [
+            ("status", n.status.clone(), w.status.clone()),
+            ("output", n.output.to_string(), w.output.to_string()),
+            ("error", n.error.to_string(), w.error.to_string()),
+            ("steps", json!(n.steps).to_string(), json!(w.steps).to_string()),
+            ("trail", json!(n.trail).to_string(), json!(w.trail).to_string()),
+        ];
+        for (field, a, b) in &fields {
+            if a != b {
+                match ALLOWED.iter().find(|(f, e, _)| f == field && *e == case.export) {
+                    Some((_, _, why)) => diffs.push(format!("{field} differs, allowed: {why}")),
+                    None => {
+                        diffs.push(format!("{field} DIFFERS"));
+                        failures.push(format!("{} {field}: embedded {a} vs workerd {b}", case.export));
+                    }
+                }
+            }
+        }
+        let shown = if n.error.is_null() { short(&n.output) } else { short(&n.error) };
+        let verdict = if diffs.is_empty() { "same".to_owned() } else { diffs.join("; ") };
+        println!(
+            "| {} | {} | {} | `{}` | {} | {} | {} |",
+            case.export,
+            case.rule,
+            n.status,
+            shown,
+            n.steps.len(),
+            n.trail.len(),
+            verdict
+        );
+    }
+    failures
+}

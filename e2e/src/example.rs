@@ -1,0 +1,202 @@
+//! The order pipeline example in workerd, driven over HTTP through its routes (which use the
+//! generated typed registry): every scenario of the e2e issue, asserting outputs, error names
+//! and messages, and the audit trail of side effects.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::http::Client;
+
+type Outcome = Result<String, String>;
+
+fn ensure(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+struct Order<'a> {
+    client: &'a Client,
+    id: String,
+    started: Instant,
+}
+
+impl<'a> Order<'a> {
+    fn create(client: &'a Client, id: &str, params: Value) -> Result<Self, String> {
+        let mut params = params;
+        params["order_id"] = json!(id);
+        let created = client.post("/orders", &json!({ "id": id, "params": params }))?;
+        ensure(created["id"] == json!(id), || format!("create returned {created}"))?;
+        Ok(Self { client, id: id.to_owned(), started: Instant::now() })
+    }
+
+    fn status(&self) -> Result<Value, String> {
+        self.client.get(&format!("/orders/{}", self.id))
+    }
+
+    fn audit(&self) -> Result<Vec<String>, String> {
+        let lines = self.client.get(&format!("/audit/{}", self.id))?;
+        serde_json::from_value(lines).map_err(|e| e.to_string())
+    }
+
+    fn act(&self, action: &str) -> Result<(), String> {
+        self.client.post(&format!("/orders/{}/{action}", self.id), &json!({})).map(drop)
+    }
+
+    fn send(&self, event_type: &str, payload: Value) -> Result<(), String> {
+        self.client.post(&format!("/orders/{}/events/{event_type}", self.id), &payload).map(drop)
+    }
+
+    /// Polls (every 200 ms, at most `within`) until `done` holds for the status.
+    fn wait(&self, what: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Result<Value, String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let status = self.status()?;
+            if done(&status) {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{}: no {what} within {within:?}; last status {status}", self.id));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn wait_status(&self, status: &str, within: Duration) -> Result<Value, String> {
+        self.wait(&format!("status {status}"), within, |s| s["status"] == json!(status))
+    }
+
+    fn wait_audit(&self, line_prefix: &str, within: Duration) -> Result<Vec<String>, String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let audit = self.audit()?;
+            if audit.iter().any(|l| l.starts_with(line_prefix)) {
+                return Ok(audit);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{}: no audit line {line_prefix:?} within {within:?}; audit {audit:?}", self.id));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+const SLOW: Duration = Duration::from_secs(60);
+
+fn completes_after_retry_and_sleep(c: &Client) -> Outcome {
+    let order = Order::create(c, "e2e-complete", json!({ "gateway_failures": 1, "cool_off": "2 seconds" }))?;
+    let audit = order.wait_audit("charged", SLOW)?;
+    let charged_after = order.started.elapsed();
+    ensure(charged_after >= Duration::from_secs(2), || format!("charged {charged_after:?} after create, before the 2 s sleep ended"))?;
+    order.send("shipment-created", json!({ "tracking_id": "1Z-E2E" }))?;
+    let status = order.wait_status("complete", SLOW)?;
+    let output = &status["output"];
+    ensure(output["receipt"]["receipt_id"] == json!("rcpt-e2e-complete-2"), || format!("the charge should succeed on attempt 2: {output}"))?;
+    ensure(output["tracking_id"] == json!("1Z-E2E") && output["order"]["amount_cents"] == json!(4200), || format!("output {output}"))?;
+    ensure(audit == ["reserved rsv-e2e-complete", "charged 4200 cents as rcpt-e2e-complete-2"], || format!("audit {audit:?}"))?;
+    Ok(format!("complete; charged on attempt 2, {:.1} s after create (sleep 2 s + retry delay 2 s)", charged_after.as_secs_f64()))
+}
+
+fn non_retryable_fails_at_once(c: &Client) -> Outcome {
+    let order = Order::create(c, "e2e-declined", json!({ "decline": true, "cool_off": "1 second" }))?;
+    let status = order.wait_status("errored", SLOW)?;
+    let took = order.started.elapsed();
+    let error = &status["error"];
+    ensure(
+        *error == json!({ "name": "NonRetryableError", "message": "card declined for order e2e-declined" }),
+        || format!("error {error}"),
+    )?;
+    // Retried, the charge would take 2 + 4 + 8 s more.
+    ensure(took < Duration::from_secs(8), || format!("errored only after {took:?}: was it retried?"))?;
+    let audit = order.audit()?;
+    ensure(audit == ["reserved rsv-e2e-declined", "refunded nothing", "released rsv-e2e-declined"], || format!("audit {audit:?}"))?;
+    Ok(format!("errored in {:.1} s with NonRetryableError \"card declined…\"; refund (no output) then release", took.as_secs_f64()))
+}
+
+fn event_timeout_rolls_back_in_reverse(c: &Client) -> Outcome {
+    let order = Order::create(c, "e2e-no-shipment", json!({ "cool_off": "1 second", "ship_within": "2 seconds" }))?;
+    let status = order.wait_status("errored", SLOW)?;
+    let error = &status["error"];
+    ensure(error["name"] == json!("WorkflowTimeoutError"), || format!("error {error}"))?;
+    let audit = order.wait_audit("released", Duration::from_secs(10))?;
+    let expected = [
+        "reserved rsv-e2e-no-shipment",
+        "charged 4200 cents as rcpt-e2e-no-shipment-1",
+        "refunded rcpt-e2e-no-shipment-1",
+        "released rsv-e2e-no-shipment",
+    ];
+    ensure(audit == expected, || format!("audit {audit:?}"))?;
+    Ok(format!("errored with {error}; refund then release (reverse order)"))
+}
+
+fn event_delivered(c: &Client) -> Outcome {
+    let order = Order::create(c, "e2e-event", json!({ "cool_off": "1 second" }))?;
+    order.wait_audit("charged", SLOW)?;
+    order.send("shipment-created", json!({ "tracking_id": "EV-1" }))?;
+    let status = order.wait_status("complete", SLOW)?;
+    ensure(status["output"]["tracking_id"] == json!("EV-1"), || format!("status {status}"))?;
+    Ok("waitForEvent satisfied by send_event".into())
+}
+
+fn pause_and_resume(c: &Client) -> Outcome {
+    let order = Order::create(c, "e2e-pause", json!({ "cool_off": "1 second" }))?;
+    order.wait_audit("charged", SLOW)?;
+    order.act("pause")?;
+    order.wait_status("paused", SLOW)?;
+    order.send("shipment-created", json!({ "tracking_id": "P-1" }))?;
+    std::thread::sleep(Duration::from_secs(2));
+    let still = order.status()?;
+    ensure(still["status"] == json!("paused"), || format!("a paused instance moved on: {still}"))?;
+    order.act("resume")?;
+    let status = order.wait_status("complete", SLOW)?;
+    ensure(status["output"]["tracking_id"] == json!("P-1"), || format!("status {status}"))?;
+    Ok("paused (stayed paused 2 s with an event queued), resumed, completed".into())
+}
+
+fn terminate(c: &Client) -> Outcome {
+    let order = Order::create(c, "e2e-terminate", json!({ "cool_off": "1 second" }))?;
+    order.wait_audit("charged", SLOW)?;
+    order.act("terminate")?;
+    order.wait_status("terminated", SLOW)?;
+    std::thread::sleep(Duration::from_secs(1));
+    let audit = order.audit()?;
+    ensure(audit.len() == 2, || format!("a plain terminate must not roll back: {audit:?}"))?;
+    Ok("terminated; no rollback ran".into())
+}
+
+fn restart(c: &Client) -> Outcome {
+    let order = Order::create(c, "e2e-restart", json!({ "cool_off": "1 second" }))?;
+    order.wait_audit("charged", SLOW)?;
+    order.act("restart")?;
+    let deadline = Instant::now() + SLOW;
+    loop {
+        let audit = order.audit()?;
+        if audit.iter().filter(|l| l.starts_with("charged")).count() == 2 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the restarted instance did not run its steps again: {audit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    order.send("shipment-created", json!({ "tracking_id": "R-1" }))?;
+    order.wait_status("complete", SLOW)?;
+    Ok("restarted from the top (reserve and charge ran again), then completed".into())
+}
+
+/// Every scenario, in order: (name, outcome).
+pub fn run(client: &Client) -> Vec<(&'static str, Outcome)> {
+    let scenarios: [(&'static str, fn(&Client) -> Outcome); 7] = [
+        ("complete, retry, sleep", completes_after_retry_and_sleep),
+        ("NonRetryableError", non_retryable_fails_at_once),
+        ("event timeout + rollbacks", event_timeout_rolls_back_in_reverse),
+        ("send_event", event_delivered),
+        ("pause / resume", pause_and_resume),
+        ("terminate", terminate),
+        ("restart", restart),
+    ];
+    scenarios.into_iter().map(|(name, f)| (name, f(client))).collect()
+}

@@ -1,0 +1,39 @@
+//! JSON over HTTP to the Worker under test (loopback only).
+
+use serde_json::Value;
+use std::time::Duration;
+
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(30)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self { agent, base: base.to_owned() }
+    }
+
+    fn read(path: &str, response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value, String> {
+        let mut response = response.map_err(|e| format!("{path}: {e}"))?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().map_err(|e| format!("{path}: {e}"))?;
+        let body: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: HTTP {status}, not JSON ({e}): {text}"))?;
+        if status >= 300 {
+            return Err(format!("{path}: HTTP {status}: {body}"));
+        }
+        Ok(body)
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value, String> {
+        Self::read(path, self.agent.get(format!("{}{path}", self.base)).call())
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
+        Self::read(path, self.agent.post(format!("{}{path}", self.base)).send(body.to_string()))
+    }
+}

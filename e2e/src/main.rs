@@ -1,0 +1,88 @@
+//! `lunora-e2e`: the end-to-end suite in real workerd (`wrangler dev` on 127.0.0.1).
+//!
+//! `scripts/e2e` installs the tools, runs `lunora-codegen sync --check` and worker-build on the
+//! two Worker crates, then runs this binary, which:
+//! 1. serves `examples/order-pipeline` and drives every example scenario over HTTP;
+//! 2. serves `e2e/corpus`, runs the conformance corpus there and on the embedded engine, and
+//!    prints the comparison table.
+//!
+//! Exit 0 only when every scenario passes and the engines agree.
+
+mod conformance;
+mod example;
+mod http;
+mod wrangler;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use http::Client;
+use wrangler::Wrangler;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository root").to_owned()
+}
+
+fn run_example(tools: &std::path::Path) -> Result<usize, String> {
+    let server = Wrangler::start(&root().join("examples/order-pipeline"), tools)?;
+    println!("example Worker: {}", server.base);
+    let mut failed = 0;
+    for (name, outcome) in example::run(&Client::new(&server.base)) {
+        match outcome {
+            Ok(detail) => println!("  ok    {name}: {detail}"),
+            Err(error) => {
+                failed += 1;
+                println!("  FAIL  {name}: {error}");
+            }
+        }
+    }
+    if failed > 0 {
+        println!("wrangler's last lines:\n{}", server.tail());
+    }
+    Ok(failed)
+}
+
+fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
+    let native = tokio::runtime::Runtime::new()
+        .map_err(|e| e.to_string())?
+        .block_on(conformance::run_native())?;
+    let server = Wrangler::start(&root().join("e2e/corpus"), tools)?;
+    println!("\nconformance corpus Worker: {} ({} workflows)", server.base, conformance::CASES.len());
+    let workerd = conformance::run_workerd(&Client::new(&server.base)).map_err(|e| format!("{e}\n{}", server.tail()))?;
+    let failures = conformance::compare(&native, &workerd);
+    for failure in &failures {
+        println!("  DIFF  {failure}");
+    }
+    Ok(failures.len())
+}
+
+fn main() -> ExitCode {
+    let tools = root().join("e2e");
+    let which: Vec<String> = std::env::args().skip(1).collect();
+    let wants = |part: &str| which.is_empty() || which.iter().any(|w| w == part);
+    let mut failed = 0;
+    if wants("example") {
+        match run_example(&tools) {
+            Ok(n) => failed += n,
+            Err(e) => {
+                eprintln!("lunora-e2e: example: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if wants("conformance") {
+        match run_conformance(&tools) {
+            Ok(n) => failed += n,
+            Err(e) => {
+                eprintln!("lunora-e2e: conformance: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("lunora-e2e: {failed} failure(s)");
+        return ExitCode::FAILURE;
+    }
+    println!("\nlunora-e2e: all passed");
+    ExitCode::SUCCESS
+}
