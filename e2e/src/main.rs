@@ -6,8 +6,10 @@
 //! 2. serves `e2e/corpus`, runs the conformance corpus there and on the embedded engine, and
 //!    prints the comparison table.
 //!
-//! Exit 0 only when every scenario passes and the engines agree.
+//! Exit 0 only when every scenario passes and the engines agree. `lunora-e2e bench` instead
+//! prints the 200-step completion-time comparison (Rust/wasm vs plain JS).
 
+mod bench;
 mod conformance;
 mod example;
 mod http;
@@ -56,9 +58,24 @@ fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
     Ok(failures.len())
 }
 
+fn run_bench(tools: &std::path::Path) -> Result<(), String> {
+    let server = Wrangler::start(&root().join("e2e/corpus"), tools)?;
+    bench::run(&Client::new(&server.base)).map_err(|e| format!("{e}\n{}", server.tail()))
+}
+
 fn main() -> ExitCode {
     let tools = root().join("e2e");
     let which: Vec<String> = std::env::args().skip(1).collect();
+    // `bench` runs only when asked for: figures, not pass/fail.
+    if which.iter().any(|w| w == "bench") {
+        return match run_bench(&tools) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lunora-e2e: bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let wants = |part: &str| which.is_empty() || which.iter().any(|w| w == part);
     let mut failed = 0;
     if wants("example") {

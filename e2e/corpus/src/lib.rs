@@ -226,3 +226,14 @@ pub async fn structured_output(ctx: WorkflowContext<Input>) -> Result<Value> {
         .do_("shape", |_| async { Ok(json!({ "list": [1, "two", null, { "deep": true }], "empty": {}, "none": null })) })
         .await
 }
+
+/// The completion-time benchmark (`lunora-e2e bench`): 200 steps in sequence. Its plain-JS
+/// twin, `Bench200Js`, is in `bench.mjs`. Not part of the conformance table.
+#[workflow]
+pub async fn bench_200(ctx: WorkflowContext<Input>) -> Result<u64> {
+    let mut total = 0u64;
+    for i in 0..200u64 {
+        total += ctx.step.do_(format!("s{i}"), move |_| async move { Ok(i) }).await?;
+    }
+    Ok(total)
+}

@@ -1,7 +1,10 @@
 //! The corpus Worker: create, inspect (raw status with wrangler dev's step outputs), send
 //! events to and restart any corpus workflow by export name.
 
-use lunora_runtime::{CreateOptions, Error, RestartFrom};
+use std::sync::{Arc, OnceLock};
+
+use lunora_runtime::cloudflare::BindingBackend;
+use lunora_runtime::{CreateOptions, Error, RestartFrom, Untyped, WorkflowHandle, WorkflowInfo};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{event, Context, Env, Request, Response, RouteContext, Router};
@@ -69,6 +72,44 @@ async fn restart(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Resp
     respond(result.await)
 }
 
+/// The registry's workflows plus the plain-JS `bench-200-js` (bench.mjs), for `lunora-e2e bench`.
+fn bench_workflows() -> &'static [WorkflowInfo] {
+    static ALL: OnceLock<Vec<WorkflowInfo>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let js = WorkflowInfo {
+            export_name: "bench200Js",
+            name: "bench-200-js",
+            binding: "WORKFLOW_BENCH_200_JS",
+            class_name: "Bench200Js",
+            schedules: &[],
+            step_limit: None,
+        };
+        WORKFLOWS.iter().copied().chain([js]).collect()
+    })
+}
+
+fn bench_handle(ctx: &RouteContext<()>) -> WorkflowHandle<Untyped> {
+    WorkflowHandle::named(Arc::new(BindingBackend::new(&ctx.env, bench_workflows())), param(ctx, "name"))
+}
+
+async fn bench_create(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let body: Value = req.json().await?;
+    let id = body["id"].as_str().map(str::to_owned);
+    let result = async {
+        let options = CreateOptions { id, params: Some(json!({ "run": "bench" })), retention: None };
+        Ok(json!({ "id": bench_handle(&ctx).create(options).await?.id() }))
+    };
+    respond(result.await)
+}
+
+async fn bench_status(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let result = async {
+        let status = bench_handle(&ctx).get(&param(&ctx, "id")).await?.status_json().await?;
+        Ok(json!({ "status": status.status.as_str(), "output": status.output }))
+    };
+    respond(result.await)
+}
+
 async fn trail(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
     let env = lunora_runtime::cloudflare::env_of(&ctx.env.clone().into());
     respond(crate::read_trail(&env, &param(&ctx, "run")).await.map(|lines| json!(lines)))
@@ -82,6 +123,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .post_async("/event/:export/:id/:type", send_event)
         .post_async("/restart/:export/:id", restart)
         .get_async("/trail/:run", trail)
+        .post_async("/bench/:name", bench_create)
+        .get_async("/bench/:name/:id", bench_status)
         .run(req, env)
         .await
 }
