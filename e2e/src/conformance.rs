@@ -26,12 +26,22 @@ pub const CASES: &[Case] = &[
     Case { export: "basicSteps", events: &[], restart_from: None, rule: "§2 step.do results feed later steps" },
     Case { export: "retryThenOk", events: &[], restart_from: None, rule: "§2 attempts ≤ limit+1, constant delay" },
     Case { export: "retriesExhausted", events: &[], restart_from: None, rule: "§2 last error fails the instance" },
-    Case { export: "nonRetryableUncaught", events: &[], restart_from: None, rule: "§5 NonRetryableError stops retries" },
+    Case {
+        export: "nonRetryableUncaught",
+        events: &[],
+        restart_from: None,
+        rule: "§5 NonRetryableError stops retries",
+    },
     Case { export: "nonRetryableCaught", events: &[], restart_from: None, rule: "§5 caught → workflow continues" },
     Case { export: "errorCaught", events: &[], restart_from: None, rule: "§2 exhausted step error is catchable" },
     Case { export: "stepTimeout", events: &[], restart_from: None, rule: "§2 attempt races its timeout" },
     Case { export: "duplicateNames", events: &[], restart_from: None, rule: "§2 duplicate names get counts 1..n" },
-    Case { export: "eventBeforeWait", events: &[("go", 7)], restart_from: None, rule: "§4 event sent before the wait is kept" },
+    Case {
+        export: "eventBeforeWait",
+        events: &[("go", 7)],
+        restart_from: None,
+        rule: "§4 event sent before the wait is kept",
+    },
     Case { export: "eventFifo", events: &[("go", 1), ("go", 2)], restart_from: None, rule: "§4 FIFO per type" },
     Case { export: "eventTimeoutCaught", events: &[], restart_from: None, rule: "§4 wait timeout is catchable" },
     Case { export: "rollbackReverse", events: &[], restart_from: None, rule: "§6 reverse step-start order" },
@@ -172,7 +182,8 @@ pub fn run_workerd(client: &Client) -> Result<Vec<Observation>, String> {
             Value::Array(steps) => steps.clone(),
             other => return Err(format!("{}: no __LOCAL_DEV_STEP_OUTPUTS in {other}", case.export)),
         };
-        let trail = serde_json::from_value(client.get(&format!("/trail/{}", case.export))?).map_err(|e| e.to_string())?;
+        let trail =
+            serde_json::from_value(client.get(&format!("/trail/{}", case.export))?).map_err(|e| e.to_string())?;
         out.push(Observation {
             status: status["status"].as_str().unwrap_or_default().to_owned(),
             output: status.get("output").cloned().unwrap_or(Value::Null),

@@ -90,14 +90,25 @@ fn completes_after_retry_and_sleep(c: &Client) -> Outcome {
     let order = Order::create(c, "e2e-complete", json!({ "gateway_failures": 1, "cool_off": "2 seconds" }))?;
     let audit = order.wait_audit("charged", SLOW)?;
     let charged_after = order.started.elapsed();
-    ensure(charged_after >= Duration::from_secs(2), || format!("charged {charged_after:?} after create, before the 2 s sleep ended"))?;
+    ensure(charged_after >= Duration::from_secs(2), || {
+        format!("charged {charged_after:?} after create, before the 2 s sleep ended")
+    })?;
     order.send("shipment-created", json!({ "tracking_id": "1Z-E2E" }))?;
     let status = order.wait_status("complete", SLOW)?;
     let output = &status["output"];
-    ensure(output["receipt"]["receipt_id"] == json!("rcpt-e2e-complete-2"), || format!("the charge should succeed on attempt 2: {output}"))?;
-    ensure(output["tracking_id"] == json!("1Z-E2E") && output["order"]["amount_cents"] == json!(4200), || format!("output {output}"))?;
-    ensure(audit == ["reserved rsv-e2e-complete", "charged 4200 cents as rcpt-e2e-complete-2"], || format!("audit {audit:?}"))?;
-    Ok(format!("complete; charged on attempt 2, {:.1} s after create (sleep 2 s + retry delay 2 s)", charged_after.as_secs_f64()))
+    ensure(output["receipt"]["receipt_id"] == json!("rcpt-e2e-complete-2"), || {
+        format!("the charge should succeed on attempt 2: {output}")
+    })?;
+    ensure(output["tracking_id"] == json!("1Z-E2E") && output["order"]["amount_cents"] == json!(4200), || {
+        format!("output {output}")
+    })?;
+    ensure(audit == ["reserved rsv-e2e-complete", "charged 4200 cents as rcpt-e2e-complete-2"], || {
+        format!("audit {audit:?}")
+    })?;
+    Ok(format!(
+        "complete; charged on attempt 2, {:.1} s after create (sleep 2 s + retry delay 2 s)",
+        charged_after.as_secs_f64()
+    ))
 }
 
 fn non_retryable_fails_at_once(c: &Client) -> Outcome {
@@ -112,8 +123,13 @@ fn non_retryable_fails_at_once(c: &Client) -> Outcome {
     // Retried, the charge would take 2 + 4 + 8 s more.
     ensure(took < Duration::from_secs(8), || format!("errored only after {took:?}: was it retried?"))?;
     let audit = order.audit()?;
-    ensure(audit == ["reserved rsv-e2e-declined", "refunded nothing", "released rsv-e2e-declined"], || format!("audit {audit:?}"))?;
-    Ok(format!("errored in {:.1} s with NonRetryableError \"card declined…\"; refund (no output) then release", took.as_secs_f64()))
+    ensure(audit == ["reserved rsv-e2e-declined", "refunded nothing", "released rsv-e2e-declined"], || {
+        format!("audit {audit:?}")
+    })?;
+    Ok(format!(
+        "errored in {:.1} s with NonRetryableError \"card declined…\"; refund (no output) then release",
+        took.as_secs_f64()
+    ))
 }
 
 fn event_timeout_rolls_back_in_reverse(c: &Client) -> Outcome {

@@ -22,7 +22,8 @@ impl Client {
         let mut response = response.map_err(|e| format!("{path}: {e}"))?;
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().map_err(|e| format!("{path}: {e}"))?;
-        let body: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: HTTP {status}, not JSON ({e}): {text}"))?;
+        let body: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{path}: HTTP {status}, not JSON ({e}): {text}"))?;
         if status >= 300 {
             return Err(format!("{path}: HTTP {status}: {body}"));
         }

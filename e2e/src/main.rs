@@ -45,12 +45,11 @@ fn run_example(tools: &std::path::Path) -> Result<usize, String> {
 }
 
 fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
-    let native = tokio::runtime::Runtime::new()
-        .map_err(|e| e.to_string())?
-        .block_on(conformance::run_native())?;
+    let native = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?.block_on(conformance::run_native())?;
     let server = Wrangler::start(&root().join("e2e/corpus"), tools)?;
     println!("\nconformance corpus Worker: {} ({} workflows)", server.base, conformance::CASES.len());
-    let workerd = conformance::run_workerd(&Client::new(&server.base)).map_err(|e| format!("{e}\n{}", server.tail()))?;
+    let workerd =
+        conformance::run_workerd(&Client::new(&server.base)).map_err(|e| format!("{e}\n{}", server.tail()))?;
     let failures = conformance::compare(&native, &workerd);
     for failure in &failures {
         println!("  DIFF  {failure}");

@@ -43,7 +43,13 @@ impl Wrangler {
             .spawn()
             .map_err(|e| format!("cannot start wrangler in {}: {e}", project.display()))?;
         let (tx, rx) = mpsc::channel();
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as _)].into_iter().flatten() {
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as _),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let (tx, log) = (tx.clone(), log.clone());
             std::thread::spawn(move || {
                 let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&log).ok();

@@ -606,10 +606,7 @@ async fn event_timeouts_must_lie_between_one_second_and_365_days() {
     // The bounds themselves are accepted: 1 second times out after exactly 1 second…
     let inst = t.workflow::<TimedWait>().create(CreateOptions::params("1 second".to_owned())).await.unwrap();
     let status = t.run_to_completion(&inst).await.unwrap();
-    assert_eq!(
-        error_of(&status),
-        ("WorkflowTimeoutError".to_owned(), "Execution timed out after 1000ms".to_owned())
-    );
+    assert_eq!(error_of(&status), ("WorkflowTimeoutError".to_owned(), "Execution timed out after 1000ms".to_owned()));
     let w = row(&t.steps(&inst).unwrap(), RowKind::WaitForEvent, "w", 1).clone();
     assert_eq!((w.state, w.ended_at.unwrap() - w.started_at), (StepState::Failed, 1_000));
 

@@ -58,7 +58,8 @@ pub fn workflow(def: &WorkflowDef) -> TokenStream {
 /// free function: worker-build would attach an exported function to the Worker's default
 /// entrypoint (an RPC method), while an exported class stays a named module export.
 fn runner_class(descriptor: &syn::Ident, export_name: &str) -> TokenStream {
-    let runner = format_ident!("{}", lunora_shared::naming::workflow_runner_name(export_name), span = descriptor.span());
+    let runner =
+        format_ident!("{}", lunora_shared::naming::workflow_runner_name(export_name), span = descriptor.span());
     let module = format_ident!("__lunora_runner_{}", lunora_shared::naming::snake_case(export_name));
     let doc = format!(" The wasm32 runner of `{descriptor}`: `new {runner}(ctx, env).run(event, step)`.");
     // In a module of its own because, besides the explicit path, wasm-bindgen 0.2.130's struct
