@@ -6,23 +6,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::http::Client;
+use crate::http::{poll, Client};
 
 const RUNS: usize = 5;
 
 fn complete(client: &Client, name: &str, id: &str) -> Result<Duration, String> {
     let started = Instant::now();
     client.post(&format!("/bench/{name}"), &json!({ "id": id }))?;
-    let deadline = started + Duration::from_secs(120);
-    loop {
+    poll(&format!("completion of {name} {id}"), Duration::from_secs(120), Duration::from_millis(20), || {
         let status = client.get(&format!("/bench/{name}/{id}"))?;
         match status["status"].as_str() {
-            Some("complete") if status["output"] == json!(19_900) => return Ok(started.elapsed()),
-            Some("complete" | "errored" | "terminated") => return Err(format!("{name} {id} ended as {status}")),
-            _ if Instant::now() > deadline => return Err(format!("{name} {id} did not finish in 120 s")),
-            _ => std::thread::sleep(Duration::from_millis(20)),
+            Some("complete") if status["output"] == json!(19_900) => Ok(Ok(started.elapsed())),
+            Some("complete" | "errored" | "terminated") => Err(format!("{name} {id} ended as {status}")),
+            _ => Ok(Err(status.to_string())),
         }
-    }
+    })
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {

@@ -4,7 +4,7 @@
 //! allows them.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use corpus::lunora_workflows::{register_all, Workflows};
 use lunora_runtime::local::{RowKind, StepState};
@@ -12,7 +12,7 @@ use lunora_runtime::testing::TestEngine;
 use lunora_runtime::{CreateOptions, Env, RestartFrom};
 use serde_json::{json, Value};
 
-use crate::http::Client;
+use crate::http::{poll, Client};
 
 /// One corpus run: which workflow, what the driver does to it, and the rule it checks.
 pub struct Case {
@@ -149,17 +149,11 @@ pub async fn run_native() -> Result<Vec<Observation>, String> {
 }
 
 fn wait_terminal(client: &Client, case: &Case) -> Result<Value, String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    poll(&format!("end of {}", case.export), Duration::from_secs(60), Duration::from_millis(200), || {
         let status = client.get(&format!("/status/{}/{}", case.export, id(case)))?;
-        if matches!(status["status"].as_str(), Some("complete" | "errored" | "terminated")) {
-            return Ok(status);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{}: not finished within 60 s: {status}", case.export));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        let ended = matches!(status["status"].as_str(), Some("complete" | "errored" | "terminated"));
+        Ok(if ended { Ok(status) } else { Err(status.to_string()) })
+    })
 }
 
 /// Runs the whole corpus in workerd, all instances at once, then collects them in order.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::http::Client;
+use crate::http::{poll, Client};
 
 type Outcome = Result<String, String>;
 
@@ -50,40 +50,39 @@ impl<'a> Order<'a> {
         self.client.post(&format!("/orders/{}/events/{event_type}", self.id), &payload).map(drop)
     }
 
-    /// Polls (every 200 ms, at most `within`) until `done` holds for the status.
+    /// Polls until `done` holds for the status.
     fn wait(&self, what: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Result<Value, String> {
-        let deadline = Instant::now() + within;
-        loop {
+        poll(&format!("{what} of {}", self.id), within, TICK, || {
             let status = self.status()?;
-            if done(&status) {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("{}: no {what} within {within:?}; last status {status}", self.id));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            Ok(if done(&status) { Ok(status) } else { Err(status.to_string()) })
+        })
     }
 
     fn wait_status(&self, status: &str, within: Duration) -> Result<Value, String> {
         self.wait(&format!("status {status}"), within, |s| s["status"] == json!(status))
     }
 
-    fn wait_audit(&self, line_prefix: &str, within: Duration) -> Result<Vec<String>, String> {
-        let deadline = Instant::now() + within;
-        loop {
+    /// Polls until the audit trail satisfies `done`.
+    fn wait_audit_where(
+        &self,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Result<Vec<String>, String> {
+        poll(&format!("{what} in the audit of {}", self.id), within, TICK, || {
             let audit = self.audit()?;
-            if audit.iter().any(|l| l.starts_with(line_prefix)) {
-                return Ok(audit);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("{}: no audit line {line_prefix:?} within {within:?}; audit {audit:?}", self.id));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            Ok(if done(&audit) { Ok(audit) } else { Err(format!("{audit:?}")) })
+        })
+    }
+
+    fn wait_audit(&self, line_prefix: &str, within: Duration) -> Result<Vec<String>, String> {
+        self.wait_audit_where(&format!("line {line_prefix:?}"), within, |a| {
+            a.iter().any(|l| l.starts_with(line_prefix))
+        })
     }
 }
 
+const TICK: Duration = Duration::from_millis(200);
 const SLOW: Duration = Duration::from_secs(60);
 
 fn completes_after_retry_and_sleep(c: &Client) -> Outcome {
@@ -187,17 +186,9 @@ fn restart(c: &Client) -> Outcome {
     let order = Order::create(c, "e2e-restart", json!({ "cool_off": "1 second" }))?;
     order.wait_audit("charged", SLOW)?;
     order.act("restart")?;
-    let deadline = Instant::now() + SLOW;
-    loop {
-        let audit = order.audit()?;
-        if audit.iter().filter(|l| l.starts_with("charged")).count() == 2 {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("the restarted instance did not run its steps again: {audit:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    order.wait_audit_where("a second charge after the restart", SLOW, |audit| {
+        audit.iter().filter(|l| l.starts_with("charged")).count() == 2
+    })?;
     order.send("shipment-created", json!({ "tracking_id": "R-1" }))?;
     order.wait_status("complete", SLOW)?;
     Ok("restarted from the top (reserve and charge ran again), then completed".into())

@@ -38,3 +38,24 @@ impl Client {
         Self::read(path, self.agent.post(format!("{}{path}", self.base)).send(body.to_string()))
     }
 }
+
+/// Calls `probe` every `every` until it yields a value, for at most `within`; the error says
+/// what was awaited and what `probe` last saw.
+pub fn poll<T>(
+    what: &str,
+    within: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Result<Result<T, String>, String>,
+) -> Result<T, String> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let last = match probe()? {
+            Ok(value) => return Ok(value),
+            Err(last) => last,
+        };
+        if std::time::Instant::now() > deadline {
+            return Err(format!("no {what} within {within:?}; last seen: {last}"));
+        }
+        std::thread::sleep(every);
+    }
+}

@@ -2,13 +2,12 @@
 //! `get(id)` and the instance methods. Instances are addressed by deployed name, as in the
 //! embedded engine; the registry's [`WorkflowInfo`]s map names to bindings.
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Object};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::js;
+use super::js::send;
 use crate::error::{Error, Result};
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState};
 use crate::step::{BoxFuture, Json};
@@ -71,14 +70,7 @@ pub async fn raw_status(env: &worker::Env, binding: &str, id: &str) -> Result<Js
 
 /// Calls `target.<method>(...args)` and awaits the result.
 async fn call(target: &JsValue, method: &str, args: &Array) -> Result<JsValue> {
-    let function: Function =
-        js::get(target, method).dyn_into().map_err(|_| Error::internal(format!("the binding has no {method}()")))?;
-    let value = Reflect::apply(&function, target, args).map_err(|e| js::error_from_js(&e))?;
-    JsFuture::from(Promise::resolve(&value)).await.map_err(|e| js::error_from_js(&e))
-}
-
-fn send<'a, T: 'a>(future: impl std::future::Future<Output = T> + 'a) -> BoxFuture<'a, T> {
-    Box::pin(SendWrapper::new(future))
+    js::settle(js::call(target, method, args)?).await
 }
 
 fn create_options(request: &CreateRequest) -> Result<JsValue> {

@@ -2,7 +2,10 @@
 //! `Map`s, and come back exactly as the engine persisted them), errors keep `{name, message}`,
 //! and a [`NonRetryableError`](crate::NonRetryableError) becomes `cloudflare:workflows`' own.
 
-use js_sys::{Object, Reflect, JSON};
+use std::future::Future;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -10,7 +13,7 @@ use crate::config::{ResolvedStepConfig, StepConfig};
 use crate::duration::DurationInput;
 use crate::error::{Error, Result};
 use crate::status::StepId;
-use crate::step::Json;
+use crate::step::{BoxFuture, Json};
 
 #[wasm_bindgen(module = "cloudflare:workflows")]
 extern "C" {
@@ -30,6 +33,27 @@ pub(crate) fn get(target: &JsValue, key: &str) -> JsValue {
 pub(crate) fn set(target: &Object, key: &str, value: &JsValue) {
     // Setting a property of a plain object we created cannot fail.
     let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+/// Calls `target.<method>(...args)` now and returns its result as a promise. `Reflect.apply`,
+/// not `function.apply`: the engine's step and binding objects are RPC stubs, on which every
+/// property (`apply` included) is a remote method.
+pub(crate) fn call(target: &JsValue, method: &str, args: &Array) -> Result<Promise> {
+    let function: Function = get(target, method)
+        .dyn_into()
+        .map_err(|_| Error::internal(format!("the engine's object has no {method}()")))?;
+    let value = Reflect::apply(&function, target, args).map_err(|e| error_from_js(&e))?;
+    Ok(Promise::resolve(&value))
+}
+
+/// Awaits a promise; a rejection becomes an [`Error`].
+pub(crate) async fn settle(promise: Promise) -> Result<JsValue> {
+    wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| error_from_js(&e))
+}
+
+/// A `!Send` future (it holds JS values) made `Send`: wasm32 Workers run on one thread.
+pub(crate) fn send<'a, T: 'a>(future: impl Future<Output = T> + 'a) -> BoxFuture<'a, T> {
+    Box::pin(SendWrapper::new(future))
 }
 
 /// JSON → a plain JS value.

@@ -5,17 +5,16 @@
 //! polled), so concurrent steps get their counts in call order, as in JS.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::rc::Rc;
 use std::task::Poll;
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Object, Promise};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::future_to_promise;
 
 use super::js;
+use super::js::{send, settle};
 use crate::config::{ResolvedStepConfig, StepConfig};
 use crate::context::{Env, Logger, RollbackContext, StepContext};
 use crate::duration::DurationInput;
@@ -38,27 +37,19 @@ impl JsStep {
 
     /// Calls `step.<method>(...args)` now and returns its promise.
     fn call(&self, method: &str, args: &Array) -> Result<Promise> {
-        // Reflect.apply, not `function.apply`: the engine's objects are RPC stubs, on which
-        // every property (`apply` included) is a remote method.
-        let function: Function = js::get(&self.step, method)
-            .dyn_into()
-            .map_err(|_| Error::internal(format!("the engine's step object has no {method}()")))?;
-        let value = Reflect::apply(&function, &self.step, args).map_err(|e| js::error_from_js(&e))?;
-        Ok(Promise::resolve(&value))
+        js::call(&self.step, method, args)
     }
 }
 
-/// A `!Send` future made `Send`: wasm32 Workers run on one thread.
-fn send<'a, T: 'a>(future: impl Future<Output = T> + 'a) -> BoxFuture<'a, T> {
-    Box::pin(SendWrapper::new(future))
+/// What a step callback or rollback handler receives: the identity and attempt the engine
+/// passes in `ctx`, with the resolved config, environment and logger.
+fn step_context(ctx: &JsValue, config: &ResolvedStepConfig, env: &Env, log: &Logger) -> StepContext {
+    let (step, attempt) = js::step_identity(ctx);
+    StepContext { step, attempt, config: config.clone(), env: env.clone(), log: log.clone(), dispatch: None }
 }
 
 fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
     Box::pin(std::future::ready(value))
-}
-
-async fn settle(promise: Promise) -> Result<JsValue> {
-    JsFuture::from(promise).await.map_err(|e| js::error_from_js(&e))
 }
 
 type Pending = Rc<RefCell<Option<BoxFuture<'static, Result<Json>>>>>;
@@ -68,18 +59,33 @@ type Pending = Rc<RefCell<Option<BoxFuture<'static, Result<Json>>>>>;
 /// with the lifetime erased and dropped by [`Attempts::drop`] before `'a` ends: a JS call or poll
 /// after that (a timed-out attempt still running, a dropped step future) finds nothing and
 /// rejects, and never touches freed borrows. Sound because wasm32 Workers are single-threaded.
-struct Attempts {
-    callback: Rc<RefCell<Option<AttemptFn<'static>>>>,
-    running: Rc<RefCell<Vec<Pending>>>,
+#[derive(Default)]
+struct AttemptState {
+    callback: RefCell<Option<AttemptFn<'static>>>,
+    running: RefCell<Vec<Pending>>,
 }
+
+/// Owns the [`AttemptState`] for the step's lifetime and clears it when dropped.
+struct Attempts(Rc<AttemptState>);
 
 impl Attempts {
     fn new(attempt: AttemptFn<'_>) -> Self {
         // SAFETY: only the lifetime changes; `Drop` below ends every use before `'a` does.
         let attempt: AttemptFn<'static> = unsafe { std::mem::transmute(attempt) };
-        Self { callback: Rc::new(RefCell::new(Some(attempt))), running: Rc::default() }
+        Self(Rc::new(AttemptState { callback: RefCell::new(Some(attempt)), running: RefCell::default() }))
     }
+}
 
+impl Drop for Attempts {
+    fn drop(&mut self) {
+        self.0.callback.borrow_mut().take();
+        for pending in self.0.running.borrow_mut().drain(..) {
+            pending.borrow_mut().take();
+        }
+    }
+}
+
+impl AttemptState {
     /// Starts one attempt and returns the promise the engine awaits.
     fn start(&self, ctx: StepContext) -> Promise {
         let future = match self.callback.borrow_mut().as_mut() {
@@ -107,15 +113,6 @@ impl Attempts {
     }
 }
 
-impl Drop for Attempts {
-    fn drop(&mut self) {
-        self.callback.borrow_mut().take();
-        for pending in self.running.borrow_mut().drain(..) {
-            pending.borrow_mut().take();
-        }
-    }
-}
-
 fn cancelled() -> Error {
     Error::new("the step was cancelled: its future was dropped before the attempt finished")
 }
@@ -127,16 +124,7 @@ impl JsStep {
         // Called by the engine after `run` has settled, so it owns everything it uses and JS's
         // garbage collector owns it.
         let rollback = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |rc: JsValue| {
-            let ctx_js = js::get(&rc, "ctx");
-            let (step, attempt) = js::step_identity(&ctx_js);
-            let ctx = StepContext {
-                step,
-                attempt,
-                config: resolved.clone(),
-                env: env.clone(),
-                log: log.clone(),
-                dispatch: None,
-            };
+            let ctx = step_context(&js::get(&rc, "ctx"), &resolved, &env, &log);
             let output = js::get(&rc, "output");
             let output = if output.is_undefined() { None } else { js::from_js(&output).ok() };
             let error = js::error_from_js(&js::get(&rc, "error"));
@@ -164,19 +152,10 @@ impl JsStep {
             None => self.defaults.clone(),
         };
         let attempts = Attempts::new(attempt);
-        let starter = Attempts { callback: attempts.callback.clone(), running: attempts.running.clone() };
+        let state = attempts.0.clone();
         let (env, log, step_resolved) = (self.env.clone(), self.log.clone(), resolved.clone());
         let callback = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |ctx: JsValue| {
-            let (step, attempt) = js::step_identity(&ctx);
-            let ctx = StepContext {
-                step,
-                attempt,
-                config: step_resolved.clone(),
-                env: env.clone(),
-                log: log.clone(),
-                dispatch: None,
-            };
-            starter.start(ctx)
+            state.start(step_context(&ctx, &step_resolved, &env, &log))
         });
         let args = Array::new();
         args.push(&JsValue::from_str(&name));
