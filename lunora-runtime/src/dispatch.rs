@@ -7,7 +7,8 @@
 //! replay or a retried attempt sends the same ids and the Worker can deduplicate them.
 //! A `409 DISPATCH_IN_PROGRESS` decline ("already running elsewhere") is waited out: the same id
 //! again after 1 s, doubling to 30 s, for at most 15 minutes and never past 2 s before the
-//! step's timeout.
+//! step's timeout. Each request may take 30 s, or what `LUNORA_DISPATCH_TIMEOUT` says
+//! (`"10 seconds"`, `"500 ms"`: the step duration grammar).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -26,8 +27,10 @@ use crate::step::Json;
 
 /// The endpoint path under `LUNORA_ORIGIN_URL`.
 pub const DISPATCH_PATH: &str = "/_lunora/scheduler/dispatch";
-/// Per-request timeout.
+/// Per-request timeout, unless `LUNORA_DISPATCH_TIMEOUT` sets another.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The variable that overrides [`REQUEST_TIMEOUT`].
+pub const TIMEOUT_VAR: &str = "LUNORA_DISPATCH_TIMEOUT";
 /// The error name of dispatch failures.
 pub const DISPATCH_ERROR: &str = "DispatchError";
 const FIRST_DECLINE_WAIT_MS: i64 = 1_000;
@@ -129,6 +132,20 @@ impl Dispatcher {
         }
     }
 
+    /// [`REQUEST_TIMEOUT`], or the duration `LUNORA_DISPATCH_TIMEOUT` names.
+    fn request_timeout(&self) -> Result<Duration> {
+        let Some(text) = self.shared.env.var(TIMEOUT_VAR).filter(|t| !t.trim().is_empty()) else {
+            return Ok(REQUEST_TIMEOUT);
+        };
+        let invalid =
+            |why: String| Error::named(DISPATCH_ERROR, format!("the environment variable {TIMEOUT_VAR}: {why}"));
+        match crate::duration::parse_duration(text) {
+            Ok(timeout) if timeout.is_zero() => Err(invalid(format!("{text:?} is zero; a request needs time"))),
+            Ok(timeout) => Ok(timeout),
+            Err(e) => Err(invalid(e.to_string())),
+        }
+    }
+
     /// Calls `function` with `args` and decodes its result.
     pub async fn call<A: Serialize, R: DeserializeOwned>(&self, function: &FunctionRef<A, R>, args: &A) -> Result<R> {
         let result = self
@@ -150,6 +167,7 @@ impl Dispatcher {
     async fn call_json(&self, path: &str, args: Json) -> Result<Json> {
         let origin = self.var("LUNORA_ORIGIN_URL")?;
         let token = self.var("LUNORA_ADMIN_TOKEN")?;
+        let timeout = self.request_timeout()?;
         let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
         let id = format!("{}/{}#{}.{n}", self.shared.export_name, self.shared.instance_id, self.scope);
         let args = if args.is_null() { serde_json::json!({}) } else { args };
@@ -162,7 +180,7 @@ impl Dispatcher {
                 ("content-type".into(), "application/json".into()),
             ],
             body: Some(body.to_string().into_bytes()),
-            timeout: REQUEST_TIMEOUT,
+            timeout,
         };
         let clock = &self.shared.clock;
         let started = clock.now();

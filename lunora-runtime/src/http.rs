@@ -46,6 +46,23 @@ pub trait HttpTransport: Send + Sync {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
 }
 
+/// The platform's transport: [`NativeTransport`] natively, the Worker's `fetch`
+/// ([`crate::cloudflare::FetchTransport`]) on wasm32.
+pub fn default_transport() -> std::sync::Arc<dyn HttpTransport> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return std::sync::Arc::new(NativeTransport);
+    #[cfg(target_arch = "wasm32")]
+    return std::sync::Arc::new(crate::cloudflare::FetchTransport);
+}
+
+/// The one wording of a timeout, whichever transport hit it.
+pub(crate) fn timed_out(request: &HttpRequest) -> TransportError {
+    TransportError {
+        message: format!("request to {} timed out after {} ms", request.url, request.timeout.as_millis()),
+        timed_out: true,
+    }
+}
+
 /// The native transport: ureq (rustls with ring, so no system TLS library is needed),
 /// each request on Tokio's blocking pool.
 #[cfg(not(target_arch = "wasm32"))]
@@ -75,13 +92,13 @@ fn send_blocking(request: HttpRequest) -> Result<HttpResponse, TransportError> {
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
     }
-    let http_request = builder.body(request.body.unwrap_or_default()).map_err(|e| TransportError {
+    let http_request = builder.body(request.body.clone().unwrap_or_default()).map_err(|e| TransportError {
         message: format!("invalid request to {}: {e}", request.url),
         timed_out: false,
     })?;
-    let mut response = agent.run(http_request).map_err(|e| TransportError {
-        timed_out: matches!(e, ureq::Error::Timeout(_)),
-        message: format!("request to {} failed: {e}", request.url),
+    let mut response = agent.run(http_request).map_err(|e| match e {
+        ureq::Error::Timeout(_) => timed_out(&request),
+        e => TransportError { message: format!("request to {} failed: {e}", request.url), timed_out: false },
     })?;
     let status = response.status().as_u16();
     let headers = response
@@ -89,9 +106,11 @@ fn send_blocking(request: HttpRequest) -> Result<HttpResponse, TransportError> {
         .iter()
         .map(|(n, v)| (n.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
-    let body = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_vec().map_err(|e| TransportError {
-        message: format!("reading the response of {} failed: {e}", request.url),
-        timed_out: false,
+    let body = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_vec().map_err(|e| match e {
+        ureq::Error::Timeout(_) => timed_out(&request),
+        e => {
+            TransportError { message: format!("reading the response of {} failed: {e}", request.url), timed_out: false }
+        }
     })?;
     Ok(HttpResponse { status, headers, body })
 }

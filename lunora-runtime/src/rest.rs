@@ -1,8 +1,8 @@
 //! The Cloudflare Workflows REST API (spec/lunora.md §6, spec/cloudflare-workflows.md §9):
 //! list, inspect, create and steer instances of a deployed workflow from outside the Worker.
 //!
-//! Every call goes through an [`HttpTransport`] ([`NativeTransport`] by default; the wasm
-//! backend plugs the Worker's `fetch` in with [`WorkflowsRestClient::with_transport`]), parses
+//! Every call goes through an [`HttpTransport`] (by default ureq natively and the Worker's
+//! `fetch` on wasm32; [`WorkflowsRestClient::with_transport`] plugs in another), parses
 //! Cloudflare's envelope `{success, errors, messages, result, result_info}` and fails with a
 //! [`WorkflowsRestError`] on non-2xx statuses, non-JSON bodies and `success: false`.
 //!
@@ -18,9 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-#[cfg(not(target_arch = "wasm32"))]
-use crate::http::NativeTransport;
-use crate::http::{HttpRequest, HttpTransport, TransportError};
+use crate::http::{default_transport, HttpRequest, HttpTransport, TransportError};
 use crate::status::{InstanceStatusKind, RestartFrom};
 
 /// The API root the client talks to unless told otherwise.
@@ -99,10 +97,10 @@ impl fmt::Debug for WorkflowsRestClient {
 
 impl WorkflowsRestClient {
     /// A client for `https://api.cloudflare.com/client/v4/accounts/<account_id>/workflows`,
-    /// authenticating with `Authorization: Bearer <api_token>`, over the native transport.
-    #[cfg(not(target_arch = "wasm32"))]
+    /// authenticating with `Authorization: Bearer <api_token>`, over the platform's transport
+    /// (ureq natively, the Worker's `fetch` on wasm32).
     pub fn new(account_id: impl AsRef<str>, api_token: impl Into<String>) -> Self {
-        Self::new_with_transport(account_id, api_token, Arc::new(NativeTransport))
+        Self::new_with_transport(account_id, api_token, default_transport())
     }
 
     /// Like [`new`](Self::new), over the given transport (the Worker's `fetch` on wasm).
@@ -252,7 +250,7 @@ impl WorkflowsRestClient {
             Err(e) => {
                 let cause = TransportError { message: self.redact(&e.message), timed_out: e.timed_out };
                 let (kind, message) = if e.timed_out {
-                    (RestErrorKind::Timeout, format!("{what}: timed out after {:?}: {}", self.timeout, cause.message))
+                    (RestErrorKind::Timeout, format!("{what}: timed out after {} ms", self.timeout.as_millis()))
                 } else {
                     (RestErrorKind::Transport, format!("{what}: request failed: {}", cause.message))
                 };

@@ -58,6 +58,13 @@ impl TestEngineBuilder {
         self
     }
 
+    /// Sends `ctx.run` requests through this transport instead of the network (to record or
+    /// fake them).
+    pub fn http_transport(mut self, transport: Arc<dyn crate::http::HttpTransport>) -> Self {
+        self.inner = self.inner.http_transport(transport);
+        self
+    }
+
     /// Starts the virtual clock at this epoch-ms time instead of now.
     pub fn start_time(mut self, epoch_ms: i64) -> Self {
         self.clock = VirtualClock::starting_at(epoch_ms);

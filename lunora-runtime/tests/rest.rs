@@ -583,7 +583,8 @@ async fn a_slow_server_times_out() {
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     assert!(err.is_timeout(), "{err:?}");
     assert_eq!((err.kind(), err.status()), (RestErrorKind::Timeout, None));
-    assert!(err.message().contains("timed out after 300ms"), "{}", err.message());
+    let url = format!("{}{PREFIX}/order-pipeline/instances/order-1001/events/approval", server.url());
+    assert_eq!(err.message(), format!("Workflows API POST {url}: timed out after 300 ms"));
     let started = Instant::now();
     drop(server);
     assert!(started.elapsed() < Duration::from_secs(2), "shutdown does not wait out the delay");

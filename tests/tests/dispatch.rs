@@ -28,6 +28,8 @@ struct Server {
 }
 
 type Answer = (u16, Vec<(&'static str, &'static str)>, String);
+/// An [`Answer`] status meaning "hold the connection 1.5 s without answering".
+const HANG: u16 = 0;
 
 impl Server {
     fn start(answers: Vec<Answer>) -> Self {
@@ -73,6 +75,14 @@ impl Server {
                 seen2.lock().unwrap().push(Seen { path, headers, body });
                 let (status, extra, text) = answers[served.min(answers.len() - 1)].clone();
                 served += 1;
+                if status == HANG {
+                    // Never answers: the client's request timeout has to end the exchange.
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(1_500));
+                        drop(reader);
+                    });
+                    continue;
+                }
                 let mut response =
                     format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", text.len());
                 for (n, v) in extra {
@@ -157,9 +167,15 @@ async fn dispatching(ctx: WorkflowContext<String>) -> Result<String> {
     }
 }
 
+fn env(server: &Server) -> Env {
+    Env::new().with_var("LUNORA_ORIGIN_URL", format!("{}/", server.url)).with_var("LUNORA_ADMIN_TOKEN", "s3cret")
+}
+
 async fn engine(server: &Server) -> TestEngine {
-    let env =
-        Env::new().with_var("LUNORA_ORIGIN_URL", format!("{}/", server.url)).with_var("LUNORA_ADMIN_TOKEN", "s3cret");
+    engine_with(env(server)).await
+}
+
+async fn engine_with(env: Env) -> TestEngine {
     TestEngine::builder().env(env).register::<DispatchingWorkflow>().open().await.unwrap()
 }
 
@@ -242,6 +258,12 @@ const DECLINED: (u16, &str) = (409, "{\"error\": {\"code\": \"DISPATCH_IN_PROGRE
 /// Runs the instance, jumping the virtual clock to each decline wait (timers less than 9 s
 /// away; the attempt's own 10 s timeout timer is never jumped to). Bounded.
 async fn drive_declines(t: &TestEngine, id: &str, mode: &str) -> (workflow::RawStatus, i64) {
+    drive_timers_within(t, id, mode, 9_000).await
+}
+
+/// Runs the instance, jumping the virtual clock to every timer less than `horizon_ms` after
+/// the start. Bounded.
+async fn drive_timers_within(t: &TestEngine, id: &str, mode: &str, horizon_ms: i64) -> (workflow::RawStatus, i64) {
     let start = t.clock().now_ms();
     let inst =
         t.workflow::<DispatchingWorkflow>().create(CreateOptions::params(mode.to_owned()).with_id(id)).await.unwrap();
@@ -251,7 +273,7 @@ async fn drive_declines(t: &TestEngine, id: &str, mode: &str) -> (workflow::RawS
             return (status, t.clock().now_ms() - start);
         }
         match t.clock().next_timer() {
-            Some(at) if at - start < 9_000 => {
+            Some(at) if at - start < horizon_ms => {
                 let by = (at - t.clock().now_ms()).max(0) as u64;
                 t.advance(Duration::from_millis(by)).await;
             }
@@ -304,4 +326,98 @@ async fn missing_variables_are_named() {
         status.error.unwrap().message(),
         "ctx.run needs the environment variable LUNORA_ADMIN_TOKEN; set it in the Worker's vars (or the engine's Env)"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_declines_give_up_after_fifteen_minutes() {
+    let declined: Answer = (DECLINED.0, vec![("x-lunora-dispatch-declined", "1")], DECLINED.1.into());
+    let server = Server::start(vec![declined]);
+    let t = engine(&server).await;
+    let (status, elapsed) = drive_timers_within(&t, "i-11", "body", i64::MAX).await;
+    let err = status.error.unwrap();
+    // Waits of 1, 2, 4, 8, 16 s, then 28 × 30 s: 871 s; one more 30 s would pass 900 s.
+    assert_eq!(
+        err.message(),
+        "function orders:get (id dispatching/i-11#body.1) is still running elsewhere after 871 s of waiting"
+    );
+    assert_eq!(elapsed, 871_000);
+    assert_eq!(server.ids(), vec!["dispatching/i-11#body.1"; 34]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limiting_stays_retryable_inside_a_step() {
+    let limited = (429, vec![], "{\"error\": {\"code\": \"RATE_LIMITED\", \"message\": \"slow down\"}}".into());
+    let server = Server::start(vec![limited, ok("\"rcpt-4\"")]);
+    let t = engine(&server).await;
+    let status = run(&t, "i-12", "step").await;
+    assert_eq!(status.output.unwrap(), "rcpt-4", "{:?}", status.error);
+    assert_eq!(server.ids(), ["dispatching/i-12#step1.1"; 2]);
+}
+
+/// Records each request's timeout, then sends it over the network.
+#[derive(Default)]
+struct RecordingTransport {
+    timeouts: Mutex<Vec<Duration>>,
+}
+
+impl http::HttpTransport for RecordingTransport {
+    fn send(
+        &self,
+        request: http::HttpRequest,
+    ) -> step::BoxFuture<'_, Result<http::HttpResponse, http::TransportError>> {
+        self.timeouts.lock().unwrap().push(request.timeout);
+        http::NativeTransport.send(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_may_take_thirty_seconds_by_default() {
+    let server = Server::start(vec![ok("1")]);
+    let recording = Arc::new(RecordingTransport::default());
+    let t = TestEngine::builder()
+        .env(env(&server))
+        .http_transport(recording.clone())
+        .register::<DispatchingWorkflow>()
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(run(&t, "i-13", "body").await.output.unwrap(), "1 1");
+    assert_eq!(*recording.timeouts.lock().unwrap(), [Duration::from_secs(30); 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_request_times_out_as_configured_and_a_step_retries_it() {
+    let server = Server::start(vec![(HANG, vec![], String::new())]);
+    let t = engine_with(env(&server).with_var("LUNORA_DISPATCH_TIMEOUT", "300 ms")).await;
+    let started = std::time::Instant::now();
+    let err = run(&t, "i-14", "body").await.error.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert_eq!(err.name(), "DispatchError");
+    assert_eq!(
+        err.message(),
+        format!(
+            "function dispatch of orders:get failed: request to {}/_lunora/scheduler/dispatch timed out after 300 ms",
+            server.url
+        )
+    );
+
+    let server = Server::start(vec![(HANG, vec![], String::new()), ok("\"rcpt-5\"")]);
+    let t = engine_with(env(&server).with_var("LUNORA_DISPATCH_TIMEOUT", "300 ms")).await;
+    let status = run(&t, "i-15", "step").await;
+    assert_eq!(status.output.unwrap(), "rcpt-5", "{:?}", status.error);
+    assert_eq!(server.ids(), ["dispatching/i-15#step1.1"; 2], "the retry re-sends the same id");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_timeout_variable_is_named_and_nothing_is_sent() {
+    for (value, why) in [
+        ("soon", "invalid duration \"soon\": expected \"<number> <unit>\", e.g. \"10 seconds\""),
+        ("0 seconds", "\"0 seconds\" is zero; a request needs time"),
+    ] {
+        let server = Server::start(vec![ok("1")]);
+        let t = engine_with(env(&server).with_var("LUNORA_DISPATCH_TIMEOUT", value)).await;
+        let err = run(&t, "i-16", "body").await.error.unwrap();
+        assert_eq!(err.message(), format!("the environment variable LUNORA_DISPATCH_TIMEOUT: {why}"));
+        assert!(server.seen().is_empty());
+    }
 }

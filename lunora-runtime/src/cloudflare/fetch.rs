@@ -53,10 +53,7 @@ async fn send(request: HttpRequest) -> Result<HttpResponse, TransportError> {
         Either::Left((result, _)) => result,
         Either::Right(((), _)) => {
             controller.abort();
-            Err(TransportError {
-                message: format!("request to {} timed out after {} ms", request.url, request.timeout.as_millis()),
-                timed_out: true,
-            })
+            Err(crate::http::timed_out(&request))
         }
     }
 }
