@@ -4,7 +4,7 @@
 // Rust type cannot extend a JS class, so each class below delegates to the runner class that
 // `#[workflow]` exports from the wasm module. The Worker itself is worker-build's output.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, DuplicateNamesWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParamsEchoWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, UnitOutputWorkflowRunner } from "./build/index.js";
+import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParamsEchoWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, UnitOutputWorkflowRunner } from "./build/index.js";
 
 export { default } from "./build/index.js";
 
@@ -19,6 +19,48 @@ export class BasicStepsWorkflow extends WorkflowEntrypoint {
 export class Bench200Workflow extends WorkflowEntrypoint {
   async run(event, step) {
     return new Bench200WorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `dispatchBody` workflow, deployed as `dispatch-body` (binding WORKFLOW_DISPATCH_BODY). */
+export class DispatchBodyWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new DispatchBodyWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `dispatchDeclined` workflow, deployed as `dispatch-declined` (binding WORKFLOW_DISPATCH_DECLINED). */
+export class DispatchDeclinedWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new DispatchDeclinedWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `dispatchNotFound` workflow, deployed as `dispatch-not-found` (binding WORKFLOW_DISPATCH_NOT_FOUND). */
+export class DispatchNotFoundWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new DispatchNotFoundWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `dispatchRollback` workflow, deployed as `dispatch-rollback` (binding WORKFLOW_DISPATCH_ROLLBACK). */
+export class DispatchRollbackWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new DispatchRollbackWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `dispatchStepRetry` workflow, deployed as `dispatch-step-retry` (binding WORKFLOW_DISPATCH_STEP_RETRY). */
+export class DispatchStepRetryWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new DispatchStepRetryWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `dispatchTimeoutCaught` workflow, deployed as `dispatch-timeout-caught` (binding WORKFLOW_DISPATCH_TIMEOUT_CAUGHT). */
+export class DispatchTimeoutCaughtWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new DispatchTimeoutCaughtWorkflowRunner(this.ctx, this.env).run(event, step);
   }
 }
 

@@ -1,7 +1,8 @@
 //! Differential conformance: every corpus workflow runs on the embedded engine and in workerd;
-//! final status, output, error {name, message}, step outputs in order and the trail of side
-//! effects must match, except the differences listed in [`ALLOWED`] with the spec line that
-//! allows them.
+//! final status, output, error {name, message}, step outputs in order, the trail of side
+//! effects and the `ctx.run` calls each engine sent to its dispatch origin must match, except
+//! the differences listed in [`ALLOWED`] with the spec line that allows them. Rules are cited
+//! from spec/cloudflare-workflows.md (`§n`) and spec/lunora.md (`L§n`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use lunora_runtime::{CreateOptions, Env, RestartFrom};
 use serde_json::{json, Value};
 
 use crate::http::{poll, Client};
+use crate::origin::Origin;
 
 /// One corpus run: which workflow, what the driver does to it, and the rule it checks.
 pub struct Case {
@@ -20,38 +22,163 @@ pub struct Case {
     pub events: &'static [(&'static str, u64)],
     pub restart_from: Option<&'static str>,
     pub rule: &'static str,
+    /// The dedup ids (after `<export>/<instance>#`) of the `ctx.run` requests the origin must
+    /// receive, in order, from either engine.
+    pub dispatch_ids: &'static [&'static str],
 }
 
 pub const CASES: &[Case] = &[
-    Case { export: "basicSteps", events: &[], restart_from: None, rule: "§2 step.do results feed later steps" },
-    Case { export: "retryThenOk", events: &[], restart_from: None, rule: "§2 attempts ≤ limit+1, constant delay" },
-    Case { export: "retriesExhausted", events: &[], restart_from: None, rule: "§2 last error fails the instance" },
+    Case {
+        export: "basicSteps",
+        events: &[],
+        restart_from: None,
+        rule: "§2 step.do results feed later steps",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "retryThenOk",
+        events: &[],
+        restart_from: None,
+        rule: "§2 attempts ≤ limit+1, constant delay",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "retriesExhausted",
+        events: &[],
+        restart_from: None,
+        rule: "§2 last error fails the instance",
+        dispatch_ids: &[],
+    },
     Case {
         export: "nonRetryableUncaught",
         events: &[],
         restart_from: None,
         rule: "§5 NonRetryableError stops retries",
+        dispatch_ids: &[],
     },
-    Case { export: "nonRetryableCaught", events: &[], restart_from: None, rule: "§5 caught → workflow continues" },
-    Case { export: "errorCaught", events: &[], restart_from: None, rule: "§2 exhausted step error is catchable" },
-    Case { export: "stepTimeout", events: &[], restart_from: None, rule: "§2 attempt races its timeout" },
-    Case { export: "duplicateNames", events: &[], restart_from: None, rule: "§2 duplicate names get counts 1..n" },
+    Case {
+        export: "nonRetryableCaught",
+        events: &[],
+        restart_from: None,
+        rule: "§5 caught → workflow continues",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "errorCaught",
+        events: &[],
+        restart_from: None,
+        rule: "§2 exhausted step error is catchable",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "stepTimeout",
+        events: &[],
+        restart_from: None,
+        rule: "§2 attempt races its timeout",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "duplicateNames",
+        events: &[],
+        restart_from: None,
+        rule: "§2 duplicate names get counts 1..n",
+        dispatch_ids: &[],
+    },
     Case {
         export: "eventBeforeWait",
         events: &[("go", 7)],
         restart_from: None,
         rule: "§4 event sent before the wait is kept",
+        dispatch_ids: &[],
     },
-    Case { export: "eventFifo", events: &[("go", 1), ("go", 2)], restart_from: None, rule: "§4 FIFO per type" },
-    Case { export: "eventTimeoutCaught", events: &[], restart_from: None, rule: "§4 wait timeout is catchable" },
-    Case { export: "rollbackReverse", events: &[], restart_from: None, rule: "§6 reverse step-start order" },
-    Case { export: "rollbackFailedStep", events: &[], restart_from: None, rule: "§6 failed steps roll back too" },
-    Case { export: "restartFrom", events: &[], restart_from: Some("b"), rule: "§7 restart from keeps earlier steps" },
-    Case { export: "sleepBetween", events: &[], restart_from: None, rule: "§4 sleep" },
-    Case { export: "sleepUntilStep", events: &[], restart_from: None, rule: "§4 sleepUntil" },
-    Case { export: "unitOutput", events: &[], restart_from: None, rule: "§1 unit output" },
-    Case { export: "paramsEcho", events: &[], restart_from: None, rule: "§1 params decoded" },
-    Case { export: "structuredOutput", events: &[], restart_from: None, rule: "§1 JSON values round-trip" },
+    Case {
+        export: "eventFifo",
+        events: &[("go", 1), ("go", 2)],
+        restart_from: None,
+        rule: "§4 FIFO per type",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "eventTimeoutCaught",
+        events: &[],
+        restart_from: None,
+        rule: "§4 wait timeout is catchable",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "rollbackReverse",
+        events: &[],
+        restart_from: None,
+        rule: "§6 reverse step-start order",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "rollbackFailedStep",
+        events: &[],
+        restart_from: None,
+        rule: "§6 failed steps roll back too",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "restartFrom",
+        events: &[],
+        restart_from: Some("b"),
+        rule: "§7 restart from keeps earlier steps",
+        dispatch_ids: &[],
+    },
+    Case { export: "sleepBetween", events: &[], restart_from: None, rule: "§4 sleep", dispatch_ids: &[] },
+    Case { export: "sleepUntilStep", events: &[], restart_from: None, rule: "§4 sleepUntil", dispatch_ids: &[] },
+    Case { export: "unitOutput", events: &[], restart_from: None, rule: "§1 unit output", dispatch_ids: &[] },
+    Case { export: "paramsEcho", events: &[], restart_from: None, rule: "§1 params decoded", dispatch_ids: &[] },
+    Case {
+        export: "structuredOutput",
+        events: &[],
+        restart_from: None,
+        rule: "§1 JSON values round-trip",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "dispatchBody",
+        events: &[],
+        restart_from: None,
+        rule: "L§4 body calls, envelope, empty body",
+        dispatch_ids: &["body.1", "body.2", "body.3"],
+    },
+    Case {
+        export: "dispatchStepRetry",
+        events: &[],
+        restart_from: None,
+        rule: "L§4 503 and timeout retried, same id",
+        dispatch_ids: &["step1.1", "step1.1", "step2.1", "step2.1"],
+    },
+    Case {
+        export: "dispatchNotFound",
+        events: &[],
+        restart_from: None,
+        rule: "L§4 404 in a step is final",
+        dispatch_ids: &["step1.1"],
+    },
+    Case {
+        export: "dispatchDeclined",
+        events: &[],
+        restart_from: None,
+        rule: "L§4 409 decline waited out",
+        dispatch_ids: &["step1.1", "step1.1", "step1.1"],
+    },
+    Case {
+        export: "dispatchTimeoutCaught",
+        events: &[],
+        restart_from: None,
+        rule: "L§4 request timeout",
+        dispatch_ids: &["body.1"],
+    },
+    Case {
+        export: "dispatchRollback",
+        events: &[],
+        restart_from: None,
+        rule: "L§4 rollback ids",
+        dispatch_ids: &["step1.1", "step1rollback.1"],
+    },
 ];
 
 /// Differences the suite accepts, by field and corpus workflow, with the spec line allowing it.
@@ -65,6 +192,20 @@ pub struct Observation {
     pub error: Value,
     pub steps: Vec<Value>,
     pub trail: Vec<String>,
+    /// `ctx.run` requests received by this engine's origin.
+    pub calls: Vec<String>,
+}
+
+impl Observation {
+    /// The origin's URL differs per engine; messages quoting it read `<origin>` instead.
+    fn without_origin(mut self, origin: &Origin) -> Self {
+        let url = origin.url();
+        let scrub =
+            |value: &Value| serde_json::from_str(&value.to_string().replace(&url, "<origin>")).unwrap_or(Value::Null);
+        self.output = scrub(&self.output);
+        self.error = scrub(&self.error);
+        self
+    }
 }
 
 fn params(case: &Case) -> Value {
@@ -101,8 +242,9 @@ async fn settle<W>(
 }
 
 /// Runs the whole corpus on the embedded engine (virtual clock, in-memory journal).
-pub async fn run_native() -> Result<Vec<Observation>, String> {
-    let env = Env::new().with(Arc::new(corpus::Trail::default()));
+pub async fn run_native(origin: &Origin) -> Result<Vec<Observation>, String> {
+    let env = origin.vars().into_iter().fold(Env::new(), |env, (name, value)| env.with_var(name, value));
+    let env = env.with(Arc::new(corpus::Trail::default()));
     let t = register_all(TestEngine::builder().env(env.clone())).open().await.map_err(|e| e.to_string())?;
     let workflows = Workflows::new(t.engine().backend());
     let mut out = Vec::new();
@@ -135,13 +277,17 @@ pub async fn run_native() -> Result<Vec<Observation>, String> {
                 "status": status.status.as_str(),
                 "error": status.error.as_ref().map(|e| json!({ "name": e.name(), "message": e.message() })),
             });
-            Ok::<_, lunora_runtime::Error>(Observation {
-                status: status.status.as_str().to_owned(),
-                output: status.output.unwrap_or(Value::Null),
-                error: error_of(&status_json),
-                steps,
-                trail: corpus::read_trail(&env, case.export).await?,
-            })
+            Ok::<_, lunora_runtime::Error>(
+                Observation {
+                    status: status.status.as_str().to_owned(),
+                    output: status.output.unwrap_or(Value::Null),
+                    error: error_of(&status_json),
+                    steps,
+                    trail: corpus::read_trail(&env, case.export).await?,
+                    calls: origin.calls(case.export, &id(case)),
+                }
+                .without_origin(origin),
+            )
         };
         out.push(run.await.map_err(|e| format!("{} (native): {e}", case.export))?);
     }
@@ -157,7 +303,7 @@ fn wait_terminal(client: &Client, case: &Case) -> Result<Value, String> {
 }
 
 /// Runs the whole corpus in workerd, all instances at once, then collects them in order.
-pub fn run_workerd(client: &Client) -> Result<Vec<Observation>, String> {
+pub fn run_workerd(client: &Client, origin: &Origin) -> Result<Vec<Observation>, String> {
     for case in CASES {
         client.post(&format!("/run/{}", case.export), &json!({ "id": id(case), "params": params(case) }))?;
         for (event_type, value) in case.events {
@@ -178,13 +324,17 @@ pub fn run_workerd(client: &Client) -> Result<Vec<Observation>, String> {
         };
         let trail =
             serde_json::from_value(client.get(&format!("/trail/{}", case.export))?).map_err(|e| e.to_string())?;
-        out.push(Observation {
-            status: status["status"].as_str().unwrap_or_default().to_owned(),
-            output: status.get("output").cloned().unwrap_or(Value::Null),
-            error: error_of(&status),
-            steps,
-            trail,
-        });
+        out.push(
+            Observation {
+                status: status["status"].as_str().unwrap_or_default().to_owned(),
+                output: status.get("output").cloned().unwrap_or(Value::Null),
+                error: error_of(&status),
+                steps,
+                trail,
+                calls: origin.calls(case.export, &id(case)),
+            }
+            .without_origin(origin),
+        );
     }
     Ok(out)
 }
@@ -201,17 +351,28 @@ fn short(value: &Value) -> String {
 /// Compares and prints the table; returns the unexplained differences.
 pub fn compare(native: &[Observation], workerd: &[Observation]) -> Vec<String> {
     let mut failures = Vec::new();
-    println!("\n| workflow | rule | status | output / error | steps | trail | verdict |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("\n| workflow | rule | status | output / error | steps | trail | calls | verdict |");
+    println!("|---|---|---|---|---|---|---|---|");
     for ((case, n), w) in CASES.iter().zip(native).zip(workerd) {
         let mut diffs = Vec::new();
-        let fields: [(&str, String, String); 5] = [
+        let fields: [(&str, String, String); 6] = [
             ("status", n.status.clone(), w.status.clone()),
             ("output", n.output.to_string(), w.output.to_string()),
             ("error", n.error.to_string(), w.error.to_string()),
             ("steps", json!(n.steps).to_string(), json!(w.steps).to_string()),
             ("trail", json!(n.trail).to_string(), json!(w.trail).to_string()),
+            ("calls", json!(n.calls).to_string(), json!(w.calls).to_string()),
         ];
+        let prefix = format!("{}/{}#", case.export, id(case));
+        for (engine, observed) in [("embedded", n), ("workerd", w)] {
+            let ids: Vec<&str> =
+                observed.calls.iter().filter_map(|c| c.split(' ').nth(1)?.strip_prefix(&prefix)).collect();
+            if ids != case.dispatch_ids {
+                diffs.push(format!("{engine} dispatch ids WRONG"));
+                failures
+                    .push(format!("{} {engine}: dispatch ids {ids:?}, expected {:?}", case.export, case.dispatch_ids));
+            }
+        }
         for (field, a, b) in &fields {
             if a != b {
                 match ALLOWED.iter().find(|(f, e, _)| f == field && *e == case.export) {
@@ -226,13 +387,14 @@ pub fn compare(native: &[Observation], workerd: &[Observation]) -> Vec<String> {
         let shown = if n.error.is_null() { short(&n.output) } else { short(&n.error) };
         let verdict = if diffs.is_empty() { "same".to_owned() } else { diffs.join("; ") };
         println!(
-            "| {} | {} | {} | `{}` | {} | {} | {} |",
+            "| {} | {} | {} | `{}` | {} | {} | {} | {} |",
             case.export,
             case.rule,
             n.status,
             shown,
             n.steps.len(),
             n.trail.len(),
+            n.calls.len(),
             verdict
         );
     }

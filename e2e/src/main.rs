@@ -3,8 +3,10 @@
 //! `scripts/e2e` installs the tools, runs `lunora-codegen sync --check` and worker-build on the
 //! two Worker crates, then runs this binary, which:
 //! 1. serves `examples/order-pipeline` and drives every example scenario over HTTP;
-//! 2. serves `e2e/corpus`, runs the conformance corpus there and on the embedded engine, and
-//!    prints the comparison table.
+//! 2. serves `e2e/corpus`, runs the conformance corpus there and on the embedded engine (each
+//!    with its own `ctx.run` dispatch origin on 127.0.0.1), and prints the comparison table;
+//! 3. runs the Workflows REST client's tour natively and in that Worker, against a fake API
+//!    on 127.0.0.1, and compares outcomes and requests.
 //!
 //! Exit 0 only when every scenario passes and the engines agree. `lunora-e2e bench` instead
 //! prints the 200-step completion-time comparison (Rust/wasm vs plain JS).
@@ -12,13 +14,19 @@
 mod bench;
 mod conformance;
 mod example;
+mod fake_api;
 mod http;
+#[path = "../../lunora-runtime/tests/support/http_server.rs"]
+mod http_server;
+mod origin;
+mod rest_tour;
 mod wrangler;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use http::Client;
+use origin::Origin;
 use wrangler::Wrangler;
 
 fn root() -> PathBuf {
@@ -26,7 +34,7 @@ fn root() -> PathBuf {
 }
 
 fn run_example(tools: &std::path::Path) -> Result<usize, String> {
-    let server = Wrangler::start(&root().join("examples/order-pipeline"), tools)?;
+    let server = Wrangler::start(&root().join("examples/order-pipeline"), tools, &[])?;
     println!("example Worker: {}", server.base);
     let mut failed = 0;
     for (name, outcome) in example::run(&Client::new(&server.base)) {
@@ -44,13 +52,19 @@ fn run_example(tools: &std::path::Path) -> Result<usize, String> {
     Ok(failed)
 }
 
+/// The corpus on both engines, each with its own dispatch origin, then the REST client's tour
+/// natively and in the same Worker.
 fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
-    let native = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?.block_on(conformance::run_native())?;
-    let server = Wrangler::start(&root().join("e2e/corpus"), tools)?;
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let native_origin = Origin::start();
+    let native = runtime.block_on(conformance::run_native(&native_origin))?;
+    let workerd_origin = Origin::start();
+    let server = Wrangler::start(&root().join("e2e/corpus"), tools, &workerd_origin.vars())?;
     println!("\nconformance corpus Worker: {} ({} workflows)", server.base, conformance::CASES.len());
-    let workerd =
-        conformance::run_workerd(&Client::new(&server.base)).map_err(|e| format!("{e}\n{}", server.tail()))?;
-    let failures = conformance::compare(&native, &workerd);
+    let client = Client::new(&server.base);
+    let workerd = conformance::run_workerd(&client, &workerd_origin).map_err(|e| format!("{e}\n{}", server.tail()))?;
+    let mut failures = conformance::compare(&native, &workerd);
+    failures.extend(rest_tour::run(&runtime, &client).map_err(|e| format!("{e}\n{}", server.tail()))?);
     for failure in &failures {
         println!("  DIFF  {failure}");
     }
@@ -58,7 +72,7 @@ fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
 }
 
 fn run_bench(tools: &std::path::Path) -> Result<(), String> {
-    let server = Wrangler::start(&root().join("e2e/corpus"), tools)?;
+    let server = Wrangler::start(&root().join("e2e/corpus"), tools, &[])?;
     bench::run(&Client::new(&server.base)).map_err(|e| format!("{e}\n{}", server.tail()))
 }
 

@@ -1,5 +1,5 @@
 //! The corpus Worker: create, inspect (raw status with wrangler dev's step outputs), send
-//! events to and restart any corpus workflow by export name.
+//! events to and restart any corpus workflow by export name; run the REST client's tour.
 
 use std::sync::{Arc, OnceLock};
 
@@ -110,6 +110,18 @@ async fn bench_status(_req: Request, ctx: RouteContext<()>) -> worker::Result<Re
     respond(result.await)
 }
 
+#[derive(Deserialize)]
+struct RestBody {
+    api_root: String,
+    token: String,
+}
+
+/// The REST client's tour (`crate::rest_tour`), sending with the Worker's `fetch`.
+async fn rest(mut req: Request, _ctx: RouteContext<()>) -> worker::Result<Response> {
+    let body: RestBody = req.json().await?;
+    respond(Ok(crate::rest_tour::rest_tour(&body.api_root, &body.token).await))
+}
+
 async fn trail(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
     let env = lunora_runtime::cloudflare::env_of(&ctx.env.clone().into());
     respond(crate::read_trail(&env, &param(&ctx, "run")).await.map(|lines| json!(lines)))
@@ -123,6 +135,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .post_async("/event/:export/:id/:type", send_event)
         .post_async("/restart/:export/:id", restart)
         .get_async("/trail/:run", trail)
+        .post_async("/rest", rest)
         .post_async("/bench/:name", bench_create)
         .get_async("/bench/:name/:id", bench_status)
         .run(req, env)

@@ -1,5 +1,5 @@
-//! A real HTTP/1.1 server on 127.0.0.1 for the REST client's tests (and the CLI's, which
-//! include this file by path): it records every request and answers through a handler,
+//! A real HTTP/1.1 server on 127.0.0.1 for the REST client's tests (and the CLI's and
+//! lunora-e2e's, which include this file by path): it records every request and answers through a handler,
 //! typically from the envelope fixtures in `lunora-runtime/tests/rest_fixtures/`.
 //!
 //! One thread accepts (non-blocking, polling a stop flag, with a hard deadline so a forgotten
@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// No server lives longer than this, whatever the test does.
-const LIFETIME: Duration = Duration::from_secs(120);
+const LIFETIME: Duration = Duration::from_secs(300);
 /// Requests larger than this are refused.
 const MAX_REQUEST: usize = 4 * 1024 * 1024;
 
@@ -83,22 +83,35 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub body: Vec<u8>,
+    /// Extra response headers.
+    pub headers: Vec<(String, String)>,
     /// Wait this long before answering (for timeouts).
     pub delay: Duration,
 }
 
 impl Reply {
     pub fn json(status: u16, body: impl Into<String>) -> Self {
-        Reply { status, content_type: "application/json".into(), body: body.into().into_bytes(), delay: Duration::ZERO }
+        Reply::text(status, "application/json", body)
     }
 
     pub fn text(status: u16, content_type: &str, body: impl Into<String>) -> Self {
-        Reply { status, content_type: content_type.into(), body: body.into().into_bytes(), delay: Duration::ZERO }
+        let (content_type, body) = (content_type.into(), body.into().into_bytes());
+        Reply { status, content_type, body, headers: Vec::new(), delay: Duration::ZERO }
     }
 
     /// A fixture from `lunora-runtime/tests/rest_fixtures/<name>`.
     pub fn fixture(status: u16, name: &str) -> Self {
         Reply::json(status, fixture(name))
+    }
+
+    /// An empty body.
+    pub fn empty(status: u16) -> Self {
+        Reply::text(status, "text/plain", "")
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn delayed(mut self, delay: Duration) -> Self {
@@ -260,13 +273,17 @@ fn serve(
         std::thread::sleep(Duration::from_millis(5).min(until.saturating_duration_since(Instant::now())));
     }
     let mut out = stream;
-    let head = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
         reply.status,
         reason(reply.status),
         reply.content_type,
         reply.body.len()
     );
+    for (name, value) in &reply.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
     out.write_all(head.as_bytes())?;
     out.write_all(&reply.body)?;
     out.flush()?;
