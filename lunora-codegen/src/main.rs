@@ -104,6 +104,10 @@ fn run_sync(options: SyncOptions, check: bool) -> ExitCode {
         Ok(plan) => plan,
         Err(e) => return fail(&e.to_string()),
     };
+    // Advice only: the exit code stays that of the sync or the check.
+    for warning in &plan.warnings {
+        eprintln!("{warning}");
+    }
     if check {
         let drifts: Vec<_> = plan.files.iter().filter(|f| f.drifts()).collect();
         if drifts.is_empty() {

@@ -9,11 +9,14 @@
 pub enum Entry {
     /// `mod name;` (`inline: false`) or the start of `mod name { … }` (`inline: true`, closed
     /// by a later [`Entry::EndModule`]). `path` is a `#[path = "…"]` right before it;
-    /// `line`/`column` are those of the name.
+    /// `rustfmt_skip` whether a `#[rustfmt::skip]` is among its attributes; `visibility` its
+    /// `pub`, `pub(crate)`… (empty if private); `line`/`column` are those of the name.
     Module {
         name: String,
         inline: bool,
         path: Option<String>,
+        rustfmt_skip: bool,
+        visibility: String,
         line: usize,
         column: usize,
     },
@@ -252,6 +255,17 @@ fn is_lunora(path: &str) -> bool {
     )
 }
 
+/// `rustfmt::skip`, or a `cfg_attr(…, rustfmt::skip)`: the forms rustfmt honours on a `mod x;`
+/// (it does not honour `::rustfmt::skip`), which keep it out of the module's file.
+fn is_rustfmt_skip(body: &str) -> bool {
+    let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let skip = |attr: &str| attr == "rustfmt::skip" || attr == "rustfmt_skip";
+    match compact.strip_prefix("cfg_attr(").and_then(|rest| rest.strip_suffix(')')) {
+        Some(inner) => inner.split(',').skip(1).any(skip),
+        None => skip(&compact),
+    }
+}
+
 /// `path = "…"` → the path.
 fn path_value(body: &str) -> Option<String> {
     let rest = body.trim().strip_prefix("path")?.trim_start().strip_prefix('=')?.trim();
@@ -266,6 +280,9 @@ pub fn outline(source: &str) -> Vec<Entry> {
     // Brace depths at which module bodies are open; items are only read at these depths.
     let mut modules: Vec<usize> = vec![0];
     let mut pending_path: Option<String> = None;
+    let mut pending_skip = false;
+    // Where the current item's first word is (after its attributes), for a module's visibility.
+    let mut item_start: Option<usize> = None;
     while !c.done() {
         if c.skip_trivia() {
             continue;
@@ -275,7 +292,7 @@ pub fn outline(source: &str) -> Vec<Entry> {
         match b {
             b'{' => {
                 depth += 1;
-                pending_path = None;
+                (pending_path, pending_skip, item_start) = (None, false, None);
                 c.bump();
             }
             b'}' => {
@@ -285,15 +302,17 @@ pub fn outline(source: &str) -> Vec<Entry> {
                     modules.pop();
                     entries.push(Entry::EndModule);
                 }
-                pending_path = None;
+                (pending_path, pending_skip, item_start) = (None, false, None);
                 c.bump();
             }
             b';' => {
-                pending_path = None;
+                (pending_path, pending_skip, item_start) = (None, false, None);
                 c.bump();
             }
             b'#' if at_module_level && (c.peek(1) == b'[' || (c.peek(1) == b'!' && c.peek(2) == b'[')) => {
                 let (start, line, column) = (c.pos, c.line, c.column());
+                let inner = c.peek(1) == b'!';
+                item_start = None;
                 while c.peek(0) != b'[' {
                     c.bump();
                 }
@@ -303,6 +322,8 @@ pub fn outline(source: &str) -> Vec<Entry> {
                 let body = &source[body_start..c.pos.saturating_sub(1)];
                 if let Some(path) = path_value(body) {
                     pending_path = Some(path);
+                } else if !inner && is_rustfmt_skip(body) {
+                    pending_skip = true;
                 } else if is_lunora(attribute_path(body)) {
                     if let Some(end) = signature_end(&mut c) {
                         let text = format!("{}{{}}", &source[start..end]);
@@ -311,8 +332,14 @@ pub fn outline(source: &str) -> Vec<Entry> {
                 }
             }
             _ if is_word_start(b) => {
+                let word_start = c.pos;
                 let word = c.word().to_owned();
+                if at_module_level && item_start.is_none() {
+                    item_start = Some(word_start);
+                }
                 if word == "mod" && at_module_level {
+                    let before = &source[item_start.unwrap_or(word_start)..word_start];
+                    let visibility = before.split_whitespace().collect::<Vec<_>>().join(" ");
                     c.skip_whitespace_and_trivia();
                     let (line, column) = (c.line, c.column());
                     let name = c.word().to_owned();
@@ -323,12 +350,23 @@ pub fn outline(source: &str) -> Vec<Entry> {
                                 name,
                                 inline: false,
                                 path: pending_path.take(),
+                                rustfmt_skip: pending_skip,
+                                visibility,
                                 line,
                                 column,
                             });
                         }
                         b'{' if !name.is_empty() => {
-                            entries.push(Entry::Module { name, inline: true, path: pending_path.take(), line, column });
+                            entries.push(Entry::Module {
+                                name,
+                                inline: true,
+                                path: pending_path.take(),
+                                rustfmt_skip: pending_skip,
+                                visibility,
+                                line,
+                                column,
+                            });
+                            (pending_skip, item_start) = (false, None);
                             depth += 1;
                             modules.push(depth);
                             c.bump();
@@ -397,8 +435,24 @@ async fn flow(ctx: WorkflowContext<()>) -> Result<()> { Ok(()) }
         assert_eq!(
             entries,
             [
-                Entry::Module { name: "declared".into(), inline: false, path: Some("x/y.rs".into()), line: 9, column: 9 },
-                Entry::Module { name: "inline".into(), inline: true, path: None, line: 10, column: 16 },
+                Entry::Module {
+                    name: "declared".into(),
+                    inline: false,
+                    path: Some("x/y.rs".into()),
+                    rustfmt_skip: false,
+                    visibility: "pub".into(),
+                    line: 9,
+                    column: 9
+                },
+                Entry::Module {
+                    name: "inline".into(),
+                    inline: true,
+                    path: None,
+                    rustfmt_skip: false,
+                    visibility: "pub(crate)".into(),
+                    line: 10,
+                    column: 16
+                },
                 Entry::Item {
                     text: "#[lunora_runtime::step(args = A, returns = B)]\n    pub async fn charge(ctx: StepContext, args: A) -> Result<B> where A: Clone {}".into(),
                     line: 12,
@@ -412,5 +466,45 @@ async fn flow(ctx: WorkflowContext<()>) -> Result<()> { Ok(()) }
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_rustfmt_skip_belongs_to_the_module_declared_after_it_only() {
+        let source = r#"#![rustfmt::skip]
+mod inner_attribute_does_not_count;
+#[rustfmt::skip] // generated
+#[cfg(all())]
+pub mod skipped;
+#[rustfmt::skip]
+const X: u8 = 1;
+pub(in crate::a) mod after_a_skipped_const;
+#[cfg_attr(rustfmt, rustfmt::skip)]
+mod skipped_through_cfg_attr;
+#[rustfmt::skip::macros(m)]
+mod not_skipped;
+#[rustfmt::skip]
+mod skipped_inline {
+    mod not_inherited;
+}
+"#;
+        let modules: Vec<(String, bool, String)> = outline(source)
+            .into_iter()
+            .filter_map(|e| match e {
+                Entry::Module { name, rustfmt_skip, visibility, .. } => Some((name, rustfmt_skip, visibility)),
+                _ => None,
+            })
+            .collect();
+        let expected = [
+            ("inner_attribute_does_not_count", false, ""),
+            ("skipped", true, "pub"),
+            ("after_a_skipped_const", false, "pub(in crate::a)"),
+            ("skipped_through_cfg_attr", true, ""),
+            ("not_skipped", false, ""),
+            ("skipped_inline", true, ""),
+            ("not_inherited", false, ""),
+        ];
+        let expected: Vec<(String, bool, String)> =
+            expected.iter().map(|(n, s, v)| (n.to_string(), *s, v.to_string())).collect();
+        assert_eq!(modules, expected);
     }
 }

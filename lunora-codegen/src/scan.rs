@@ -27,6 +27,21 @@ pub struct Scan {
     pub steps: Vec<(String, Location)>,
     /// Every source file read (for build.rs `rerun-if-changed`).
     pub files: Vec<PathBuf>,
+    /// Every `mod lunora_workflows;`, so `sync` can check how the registry is declared.
+    pub registry_declarations: Vec<ModuleDeclaration>,
+}
+
+/// A `mod name;` item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleDeclaration {
+    /// Where its name is.
+    pub location: Location,
+    /// The file it names (which may not exist yet).
+    pub file: PathBuf,
+    /// Whether it carries `#[rustfmt::skip]`, which keeps `cargo fmt` out of that file.
+    pub rustfmt_skip: bool,
+    /// `pub`, `pub(crate)`…, empty if private.
+    pub visibility: String,
 }
 
 /// A problem at a place in the crate's sources.
@@ -159,8 +174,15 @@ impl Scanner {
                         stack.pop();
                     }
                 }
-                Entry::Module { name, inline: false, path: explicit, line, column } => {
+                Entry::Module { name, inline: false, path: explicit, rustfmt_skip, visibility, line, column } => {
                     let location = Location { file: self.shown(path), line, column };
+                    if name == REGISTRY_MODULE {
+                        // The registry is one file: `name.rs` (never `name/mod.rs`) or the `#[path]`.
+                        let file = current_dir.join(explicit.clone().unwrap_or_else(|| format!("{name}.rs")));
+                        let declaration =
+                            ModuleDeclaration { location: location.clone(), file, rustfmt_skip, visibility };
+                        self.scan.registry_declarations.push(declaration);
+                    }
                     self.module_file(&name, explicit, location, &current_dir, &current);
                 }
                 Entry::Item { text, line, column } => {

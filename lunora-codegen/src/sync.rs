@@ -1,13 +1,14 @@
 //! `lunora-codegen sync`: scan, render the registry and the JS entry, reconcile the wrangler
 //! config. Planning computes every file's new text without writing; applying writes only the
-//! files whose bytes change. `--check` is planning plus a report of the drift.
+//! files whose bytes change. `--check` is planning plus a report of the drift. Both warn when
+//! the crate's declaration of the registry would let `cargo fmt` cause drift.
 
 use std::path::{Path, PathBuf};
 
 use crate::project::Project;
 use crate::render;
-use crate::scan::{self, Diagnostic};
-use crate::spec::WorkflowSpec;
+use crate::scan::{self, Diagnostic, ModuleDeclaration, REGISTRY_MODULE};
+use crate::spec::{Location, WorkflowSpec};
 use crate::wrangler::{self, ConfigFormat, ReconcileOptions};
 
 /// The registry module, relative to the crate directory.
@@ -47,6 +48,44 @@ pub struct Plan {
     pub files: Vec<PlannedFile>,
     /// Reconciliation findings, one readable line each.
     pub findings: Vec<String>,
+    /// Advice on the crate that does not stop the sync (printed on stderr).
+    pub warnings: Vec<Warning>,
+}
+
+/// Advice on how the crate declares the registry. A registry that `cargo fmt` may reach gets
+/// reformatted, and the next `sync --check` fails on bytes it did not write; these say so
+/// before CI does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// `mod lunora_workflows;` without `#[rustfmt::skip]`: its visibility and place.
+    NotSkipped { visibility: String, location: Location },
+    /// No `mod` names the registry file: the file, and the crate root to declare it in.
+    Undeclared { registry: PathBuf, root: PathBuf },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::NotSkipped { visibility, location } => {
+                let declaration =
+                    format!("{visibility}{}mod {REGISTRY_MODULE};", if visibility.is_empty() { "" } else { " " });
+                write!(
+                    f,
+                    "warning: {location}: `{declaration}` lacks #[rustfmt::skip]; cargo fmt would reformat the \
+                     generated registry and `sync --check` would then report drift. Declare it as \
+                     `#[rustfmt::skip] {declaration}`"
+                )
+            }
+            Warning::Undeclared { registry, root } => write!(
+                f,
+                "warning: {} is written but no `mod {REGISTRY_MODULE};` declares it, so the crate does not \
+                 compile it. Declare it in {} as `{}`",
+                registry.display(),
+                root.display(),
+                render::REGISTRY_DECLARATION
+            ),
+        }
+    }
 }
 
 /// Why a sync cannot proceed.
@@ -89,6 +128,35 @@ fn relative_to(path: &Path, dir: &Path) -> String {
     rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
 }
 
+/// Whether two paths name the same file, which may not exist yet (their directories are resolved).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let canon = |p: &Path| match (p.parent().and_then(|d| d.canonicalize().ok()), p.file_name()) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => p.to_path_buf(),
+    };
+    canon(a) == canon(b)
+}
+
+/// What to say about the declarations of the registry at `registry` (see [`Warning`]), with
+/// paths relative to the crate. An undeclared registry is only pointed out at its default
+/// place: one written elsewhere is the caller's own arrangement.
+fn registry_warnings(
+    declarations: &[ModuleDeclaration],
+    registry: &Path,
+    default_registry: bool,
+    project: &Project,
+) -> Vec<Warning> {
+    let shown = |p: &Path| p.strip_prefix(&project.dir).unwrap_or(p).to_path_buf();
+    let ours: Vec<&ModuleDeclaration> = declarations.iter().filter(|d| same_file(&d.file, registry)).collect();
+    if ours.is_empty() && default_registry {
+        return vec![Warning::Undeclared { registry: shown(registry), root: shown(&project.root) }];
+    }
+    ours.into_iter()
+        .filter(|d| !d.rustfmt_skip)
+        .map(|d| Warning::NotSkipped { visibility: d.visibility.clone(), location: d.location.clone() })
+        .collect()
+}
+
 /// Computes every generated file and the reconciled config; writes nothing.
 pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     let project = Project::load(&options.manifest_path).map_err(SyncError::Other)?;
@@ -96,6 +164,8 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     let registry_path = options.registry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_REGISTRY));
     let entry_path = options.entry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_ENTRY));
 
+    let warnings =
+        registry_warnings(&scan.registry_declarations, &registry_path, options.registry_out.is_none(), &project);
     let current_registry = read_optional(&registry_path)?;
     let mut files = vec![
         PlannedFile {
@@ -148,7 +218,7 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     .map_err(|e| SyncError::Other(format!("{}:{e}; the file was left untouched", config_path.display())))?;
     findings.extend(reconciled.report.iter().map(|f| f.to_string()));
     files.push(PlannedFile { path: config_path, current, wanted: reconciled.text });
-    Ok(Plan { workflows: scan.workflows, files, findings })
+    Ok(Plan { workflows: scan.workflows, files, findings, warnings })
 }
 
 /// Writes the files of `plan` whose bytes change; returns the ones written.

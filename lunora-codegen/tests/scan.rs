@@ -83,6 +83,10 @@ fn an_up_to_date_registry_is_recognised_and_an_edited_one_is_not() {
     // A hand edit of the body is drift: the stamp no longer matches, the registry is re-rendered.
     let edited = fresh.replace("pub fn ship(", "pub fn ship_renamed(");
     assert_eq!(lunora_codegen::render::registry_unless_current(&scan.workflows, Some(&edited)), fresh);
+    // So is a registry written under an older header: the stamp alone does not keep it.
+    let old_header = fresh.replacen("// Declare it as", "// Declared as", 1);
+    assert_ne!(old_header, fresh);
+    assert_eq!(lunora_codegen::render::registry_unless_current(&scan.workflows, Some(&old_header)), fresh);
     // So is a change of the inputs.
     let mut changed = scan.workflows.clone();
     changed[0].schedules.push("0 5 * * *".into());
