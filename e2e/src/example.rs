@@ -110,6 +110,35 @@ fn completes_after_retry_and_sleep(c: &Client) -> Outcome {
     ))
 }
 
+fn batch_created_and_completed(c: &Client) -> Outcome {
+    // The second order's gateway fails once, so its receipt comes from attempt 2.
+    let orders = [("e2e-batch-1", 0, "rcpt-e2e-batch-1-1"), ("e2e-batch-2", 1, "rcpt-e2e-batch-2-2")];
+    let bodies: Vec<Value> = orders
+        .iter()
+        .map(|(id, failures, _)| {
+            json!({ "id": id, "params": { "order_id": id, "gateway_failures": failures, "cool_off": "1 second" } })
+        })
+        .collect();
+    let created = c.post("/orders/batch", &json!(bodies))?;
+    let ids: Vec<&str> = orders.iter().map(|(id, _, _)| *id).collect();
+    ensure(created["ids"] == json!(ids), || format!("create_batch returned {created}"))?;
+    let started = Instant::now();
+    for (id, _, _) in orders {
+        let order = Order { client: c, id: id.to_owned(), started };
+        order.wait_audit("charged", SLOW)?;
+        order.send("shipment-created", json!({ "tracking_id": format!("1Z-{id}") }))?;
+    }
+    for (id, _, receipt) in orders {
+        let order = Order { client: c, id: id.to_owned(), started };
+        let output = order.wait_status("complete", SLOW)?["output"].clone();
+        ensure(
+            output["receipt"]["receipt_id"] == json!(receipt) && output["tracking_id"] == json!(format!("1Z-{id}")),
+            || format!("{id}: output {output}"),
+        )?;
+    }
+    Ok("two instances from one create_batch call, each completed with its own params and event".into())
+}
+
 fn non_retryable_fails_at_once(c: &Client) -> Outcome {
     let order = Order::create(c, "e2e-declined", json!({ "decline": true, "cool_off": "1 second" }))?;
     let status = order.wait_status("errored", SLOW)?;
@@ -196,8 +225,9 @@ fn restart(c: &Client) -> Outcome {
 
 /// Every scenario, in order: (name, outcome).
 pub fn run(client: &Client) -> Vec<(&'static str, Outcome)> {
-    let scenarios: [(&'static str, fn(&Client) -> Outcome); 7] = [
+    let scenarios: [(&'static str, fn(&Client) -> Outcome); 8] = [
         ("complete, retry, sleep", completes_after_retry_and_sleep),
+        ("create_batch", batch_created_and_completed),
         ("NonRetryableError", non_retryable_fails_at_once),
         ("event timeout + rollbacks", event_timeout_rolls_back_in_reverse),
         ("send_event", event_delivered),
@@ -206,4 +236,14 @@ pub fn run(client: &Client) -> Vec<(&'static str, Outcome)> {
         ("restart", restart),
     ];
     scenarios.into_iter().map(|(name, f)| (name, f(client))).collect()
+}
+
+/// `ctx.log` in a step reaches the Worker's console with the workflow's prefix (the retried
+/// charge of "complete, retry, sleep" logs its first attempt's failure).
+pub fn console_has_step_log(console: &str) -> Outcome {
+    const LINE: &str = "[workflow:orderPipeline] payment gateway timed out (attempt 1)";
+    match console.lines().any(|l| l.contains(LINE)) {
+        true => Ok(format!("the console shows {LINE:?}")),
+        false => Err(format!("no console line contains {LINE:?}")),
+    }
 }

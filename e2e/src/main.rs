@@ -37,7 +37,9 @@ fn run_example(tools: &std::path::Path) -> Result<usize, String> {
     let server = Wrangler::start(&root().join("examples/order-pipeline"), tools, &[])?;
     println!("example Worker: {}", server.base);
     let mut failed = 0;
-    for (name, outcome) in example::run(&Client::new(&server.base)) {
+    let mut outcomes = example::run(&Client::new(&server.base));
+    outcomes.push(("ctx.log in workerd", example::console_has_step_log(&server.output())));
+    for (name, outcome) in outcomes {
         match outcome {
             Ok(detail) => println!("  ok    {name}: {detail}"),
             Err(error) => {

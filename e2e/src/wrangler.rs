@@ -84,9 +84,14 @@ impl Wrangler {
         }
     }
 
+    /// Everything wrangler (and the Worker's console) printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// The last lines wrangler printed, for failure messages.
     pub fn tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let text = self.output();
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with("at ")).collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }

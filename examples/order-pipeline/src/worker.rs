@@ -3,6 +3,7 @@
 //! | route | does |
 //! |---|---|
 //! | `POST /orders` `{"id"?, "params"}` | creates an instance → `{"id"}` |
+//! | `POST /orders/batch` `[{"id"?, "params"}, …]` | creates them in one call → `{"ids"}` |
 //! | `GET /orders/:id` | `{status, output, error, rollback}` |
 //! | `POST /orders/:id/{pause,resume,terminate,rollback,restart}` | instance control (`rollback` = terminate with rollback) |
 //! | `POST /orders/:id/events/:type` | sends the JSON body as the event's payload |
@@ -20,6 +21,14 @@ use crate::{OrderParams, OrderPipelineWorkflow};
 struct CreateBody {
     id: Option<String>,
     params: OrderParams,
+}
+
+impl CreateBody {
+    fn into_options(self) -> CreateOptions<OrderParams> {
+        let mut options = CreateOptions::params(self.params);
+        options.id = self.id;
+        options
+    }
 }
 
 /// A lunora error as an HTTP response: 404 for unknown instances, 400 for what the caller got
@@ -51,10 +60,18 @@ async fn create(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Respo
         Ok(body) => body,
         Err(e) => return failure(&Error::new(format!("the body must be {{\"id\"?, \"params\"}}: {e}"))),
     };
-    let mut options = CreateOptions::params(body.params);
-    options.id = body.id;
-    let created = Workflows::from_env(&ctx.env).order_pipeline().create(options).await;
+    let created = Workflows::from_env(&ctx.env).order_pipeline().create(body.into_options()).await;
     respond(created.map(|i| json!({ "id": i.id() })))
+}
+
+async fn create_batch(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let bodies: Vec<CreateBody> = match req.json().await {
+        Ok(bodies) => bodies,
+        Err(e) => return failure(&Error::new(format!("the body must be [{{\"id\"?, \"params\"}}, …]: {e}"))),
+    };
+    let batch = bodies.into_iter().map(CreateBody::into_options).collect();
+    let created = Workflows::from_env(&ctx.env).order_pipeline().create_batch(batch).await;
+    respond(created.map(|instances| json!({ "ids": instances.iter().map(|i| i.id()).collect::<Vec<_>>() })))
 }
 
 async fn status(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
@@ -111,6 +128,7 @@ async fn audit(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response>
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     Router::new()
         .post_async("/orders", create)
+        .post_async("/orders/batch", create_batch)
         .get_async("/orders/:id", status)
         .post_async("/orders/:id/events/:type", send_event)
         .post_async("/orders/:id/:action", control)
