@@ -31,28 +31,16 @@ pub async fn rest_tour(api_root: &str, token: &str) -> Value {
     let mut calls: Vec<(String, Value)> = Vec::new();
     let mut record = |name: &str, outcome: Value| calls.push((name.to_owned(), outcome));
 
-    let mut query = ListInstances::new(WORKFLOW).per_page(2);
-    for page in 1..=5 {
-        let result = client.list_instances(&query).await;
-        let next = result.as_ref().ok().and_then(|p| p.next(&query));
-        record(&format!("list by page {page}"), outcome(result, token));
-        match next {
-            Some(q) => query = q,
-            None => break,
-        }
+    let by_page = ListInstances::new(WORKFLOW).per_page(2);
+    for (page, result) in every_page(&client, by_page, token).await.into_iter().enumerate() {
+        record(&format!("list by page {}", page + 1), result);
     }
-    let mut query = ListInstances::new(BY_CURSOR)
+    let by_cursor = ListInstances::new(BY_CURSOR)
         .status(lunora_runtime::InstanceStatusKind::Running)
         .direction(Direction::Desc)
         .date_range(Some("2025-06-01T00:00:00Z".into()), None);
-    for page in 1..=5 {
-        let result = client.list_instances(&query).await;
-        let next = result.as_ref().ok().and_then(|p| p.next(&query));
-        record(&format!("list by cursor {page}"), outcome(result, token));
-        match next {
-            Some(q) => query = q,
-            None => break,
-        }
+    for (page, result) in every_page(&client, by_cursor, token).await.into_iter().enumerate() {
+        record(&format!("list by cursor {}", page + 1), result);
     }
 
     let detail = client.get_instance(WORKFLOW, ERRORED).await;
@@ -93,6 +81,21 @@ pub async fn rest_tour(api_root: &str, token: &str) -> Value {
 
     let text = json!(calls).to_string().replace(api_root, "<api>");
     serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Follows `InstancePage::next` from `query` (at most 5 pages): each page's outcome.
+async fn every_page(client: &WorkflowsRestClient, mut query: ListInstances, token: &str) -> Vec<Value> {
+    let mut pages = Vec::new();
+    for _ in 0..5 {
+        let result = client.list_instances(&query).await;
+        let next = result.as_ref().ok().and_then(|p| p.next(&query));
+        pages.push(outcome(result, token));
+        match next {
+            Some(q) => query = q,
+            None => break,
+        }
+    }
+    pages
 }
 
 fn outcome<T: Serialize>(result: Result<T, WorkflowsRestError>, token: &str) -> Value {
