@@ -5,9 +5,11 @@
 pub use lunora_shared::naming;
 
 pub mod builder;
+mod files;
 pub mod instances;
 pub mod outline;
 pub mod output;
+mod pool;
 pub mod project;
 pub mod render;
 pub mod scaffold;

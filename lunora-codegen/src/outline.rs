@@ -33,8 +33,11 @@ pub enum Entry {
 struct Cursor<'a> {
     src: &'a [u8],
     pos: usize,
+    /// The line of `counted` and where that line starts: lines are counted only up to where
+    /// an entry needs them (see [`Cursor::line_column`]), not on every byte.
     line: usize,
     line_start: usize,
+    counted: usize,
 }
 
 impl Cursor<'_> {
@@ -43,15 +46,18 @@ impl Cursor<'_> {
     }
 
     fn bump(&mut self) {
-        if self.src[self.pos] == b'\n' {
-            self.line += 1;
-            self.line_start = self.pos + 1;
-        }
-        self.pos += 1;
+        self.pos = (self.pos + 1).min(self.src.len());
     }
 
-    fn column(&self) -> usize {
-        self.pos - self.line_start + 1
+    /// The 1-based line and (byte) column of `pos`.
+    fn line_column(&mut self) -> (usize, usize) {
+        let skipped = &self.src[self.counted..self.pos];
+        self.line += skipped.iter().filter(|&&b| b == b'\n').count();
+        if let Some(last) = skipped.iter().rposition(|&b| b == b'\n') {
+            self.line_start = self.counted + last + 1;
+        }
+        self.counted = self.pos;
+        (self.line, self.pos - self.line_start + 1)
     }
 
     fn done(&self) -> bool {
@@ -59,7 +65,13 @@ impl Cursor<'_> {
     }
 
     /// Skips a comment, string or char literal starting here; returns whether it did.
+    #[inline]
     fn skip_trivia(&mut self) -> bool {
+        // A cheap test first: this runs at nearly every token, and most start no trivia.
+        matches!(self.peek(0), b'/' | b'"' | b'\'' | b'r' | b'b' | b'c') && self.skip_trivia_here()
+    }
+
+    fn skip_trivia_here(&mut self) -> bool {
         match (self.peek(0), self.peek(1)) {
             (b'/', b'/') => {
                 while !self.done() && self.peek(0) != b'\n' {
@@ -202,7 +214,8 @@ impl Cursor<'_> {
         }
     }
 
-    fn word(&mut self) -> &str {
+    /// An identifier or keyword, as bytes: most words are only compared, never kept.
+    fn word(&mut self) -> &[u8] {
         let start = self.pos;
         if self.peek(0) == b'r' && self.peek(1) == b'#' {
             self.bump();
@@ -211,7 +224,7 @@ impl Cursor<'_> {
         while !self.done() && (self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' || self.peek(0) >= 0x80) {
             self.bump();
         }
-        std::str::from_utf8(&self.src[start..self.pos]).unwrap_or("")
+        &self.src[start..self.pos]
     }
 
     /// From just after `[`, to just after its matching `]`.
@@ -233,6 +246,11 @@ impl Cursor<'_> {
 
 fn is_word_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
+/// Whether `b` may start a comment, a literal, a word or a delimiter that [`outline`] tracks.
+fn starts_something(b: u8) -> bool {
+    matches!(b, b'/' | b'"' | b'\'' | b'{' | b'}' | b';' | b'#') || is_word_start(b)
 }
 
 /// The attribute body's path, e.g. `workflow` or `lunora_runtime::step`.
@@ -258,6 +276,10 @@ fn is_lunora(path: &str) -> bool {
 /// `rustfmt::skip`, or a `cfg_attr(…, rustfmt::skip)`: the forms rustfmt honours on a `mod x;`
 /// (it does not honour `::rustfmt::skip`), which keep it out of the module's file.
 fn is_rustfmt_skip(body: &str) -> bool {
+    // Both forms start with `r` or `c`: most attributes (`derive`, `workflow`…) are not copied.
+    if !body.trim_start().starts_with(['r', 'c']) {
+        return false;
+    }
     let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     let skip = |attr: &str| attr == "rustfmt::skip" || attr == "rustfmt_skip";
     match compact.strip_prefix("cfg_attr(").and_then(|rest| rest.strip_suffix(')')) {
@@ -274,7 +296,7 @@ fn path_value(body: &str) -> Option<String> {
 
 /// Outlines `source`.
 pub fn outline(source: &str) -> Vec<Entry> {
-    let mut c = Cursor { src: source.as_bytes(), pos: 0, line: 1, line_start: 0 };
+    let mut c = Cursor { src: source.as_bytes(), pos: 0, line: 1, line_start: 0, counted: 0 };
     let mut entries = Vec::new();
     let mut depth = 0usize;
     // Brace depths at which module bodies are open; items are only read at these depths.
@@ -284,6 +306,11 @@ pub fn outline(source: &str) -> Vec<Entry> {
     // Where the current item's first word is (after its attributes), for a module's visibility.
     let mut item_start: Option<usize> = None;
     while !c.done() {
+        // Most bytes (spaces, digits, most punctuation) start nothing this outline looks at.
+        if !starts_something(c.peek(0)) {
+            c.bump();
+            continue;
+        }
         if c.skip_trivia() {
             continue;
         }
@@ -310,7 +337,8 @@ pub fn outline(source: &str) -> Vec<Entry> {
                 c.bump();
             }
             b'#' if at_module_level && (c.peek(1) == b'[' || (c.peek(1) == b'!' && c.peek(2) == b'[')) => {
-                let (start, line, column) = (c.pos, c.line, c.column());
+                let start = c.pos;
+                let (line, column) = c.line_column();
                 let inner = c.peek(1) == b'!';
                 item_start = None;
                 while c.peek(0) != b'[' {
@@ -333,16 +361,17 @@ pub fn outline(source: &str) -> Vec<Entry> {
             }
             _ if is_word_start(b) => {
                 let word_start = c.pos;
-                let word = c.word().to_owned();
+                // Compared in place: most words are in fn bodies and are never kept.
+                let is_mod = c.word() == b"mod";
                 if at_module_level && item_start.is_none() {
                     item_start = Some(word_start);
                 }
-                if word == "mod" && at_module_level {
+                if is_mod && at_module_level {
                     let before = &source[item_start.unwrap_or(word_start)..word_start];
                     let visibility = before.split_whitespace().collect::<Vec<_>>().join(" ");
                     c.skip_whitespace_and_trivia();
-                    let (line, column) = (c.line, c.column());
-                    let name = c.word().to_owned();
+                    let (line, column) = c.line_column();
+                    let name = std::str::from_utf8(c.word()).unwrap_or("").to_owned();
                     c.skip_whitespace_and_trivia();
                     match c.peek(0) {
                         b';' if !name.is_empty() => {
@@ -396,7 +425,7 @@ fn signature_end(c: &mut Cursor<'_>) -> Option<usize> {
             b'{' if nesting == 0 => return seen_fn.then_some(c.pos),
             b';' if nesting == 0 => return None,
             b if is_word_start(b) => {
-                if c.word() == "fn" {
+                if c.word() == b"fn" {
                     seen_fn = true;
                 }
                 continue;

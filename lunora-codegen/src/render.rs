@@ -164,6 +164,28 @@ pub fn registry(workflows: &[WorkflowSpec]) -> String {
     format!("{}{STAMP}{inputs:016x} output={:016x}\n{body}", registry_header(), fnv1a(&[&body]))
 }
 
+/// Appends `template` to `out` with each `{{key}}` replaced by `value(key)` (unknown keys are
+/// kept), in one pass rather than one `str::replace` per key: a crate may have hundreds of
+/// workflows. The values are names, which contain no braces to make new placeholders with.
+fn fill<'v>(template: &str, out: &mut String, value: impl Fn(&str) -> Option<&'v str>) {
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}").and_then(|end| Some((end, value(&after[..end])?))) {
+            Some((end, v)) => {
+                out.push_str(v);
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push('{');
+                rest = &rest[start + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+}
+
 /// The JS entry module wrangler's `main` points at.
 pub fn entry_module(workflows: &[WorkflowSpec]) -> String {
     let workflows = sorted(workflows);
@@ -177,17 +199,35 @@ pub fn entry_module(workflows: &[WorkflowSpec]) -> String {
         // No runner to import: keep only the Worker re-export.
         out = out.lines().filter(|l| !l.starts_with("import { ")).map(|l| format!("{l}\n")).collect();
     }
-    for w in &workflows {
+    for (w, runner) in workflows.iter().zip(&runners) {
         out.push('\n');
-        out.push_str(
-            &block
-                .replace("{{export_name}}", &w.export_name)
-                .replace("{{deployed_name}}", &w.deployed_name)
-                .replace("{{binding}}", &w.binding)
-                .replace("{{class_name}}", &w.class_name)
-                .replace("{{runner}}", &lunora_shared::naming::workflow_runner_name(&w.export_name)),
-        );
+        fill(block, &mut out, |key| match key {
+            "export_name" => Some(&w.export_name),
+            "deployed_name" => Some(&w.deployed_name),
+            "binding" => Some(&w.binding),
+            "class_name" => Some(&w.class_name),
+            "runner" => Some(runner),
+            _ => None,
+        });
     }
     out.push_str(tail.trim_start_matches('\n'));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_does_what_one_replace_per_key_does() {
+        let values = [("a", "x"), ("bb", "yy"), ("c", "")];
+        for template in
+            ["", "{{a}}", "a{{a}}b{{bb}}c{{c}}d", "{{{a}}}", "{{ a}} {{unknown}} {{a", "}}{{bb}}{{", "{{{{c}}}}"]
+        {
+            let mut ours = String::new();
+            fill(template, &mut ours, |key| values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v));
+            let theirs = values.iter().fold(template.to_owned(), |t, (k, v)| t.replace(&format!("{{{{{k}}}}}"), v));
+            assert_eq!(ours, theirs, "{template:?}");
+        }
+    }
 }

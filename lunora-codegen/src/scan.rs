@@ -2,8 +2,10 @@
 //! root (inline `mod x { … }` and `mod x;` files, `#[path]` honoured) and reading each
 //! attribute through `lunora-macros-support`, the parser the macros themselves use.
 //!
-//! A sequential walk outlines each file at byte level ([`crate::outline`]) and hands the
-//! annotated fns' signatures to worker threads, which analyse them while the walk goes on.
+//! Each module file is read and outlined at byte level ([`crate::outline`]), and the annotated
+//! fns' signatures are analysed, as separate tasks on a thread pool ([`crate::pool`]): a file
+//! queues its child files and its fns as it finds them. The results are then put back in the
+//! order of a sequential walk, so the output never depends on which thread ran what.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +14,9 @@ use darling::ast::NestedMeta;
 use lunora_macros_support::{analyze_step, analyze_workflow, FnItem};
 use syn::spanned::Spanned;
 
+use crate::files::{read_source, Listings};
 use crate::outline::{outline, Entry};
+use crate::pool::{self, Queue};
 use crate::spec::{Location, WorkflowSpec};
 
 /// The module name of the generated registry (`src/lunora_workflows.rs`), which holds no
@@ -60,59 +64,78 @@ impl std::fmt::Display for Diagnostic {
 /// Scans the crate whose root module is `root` (e.g. `src/lib.rs`). Paths in diagnostics are
 /// relative to `base` when they lie under it.
 pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
-    // Analysis runs on worker threads while the walk is still reading files: each annotated
-    // fn is sent to them as soon as it is found, and results are put back in source order.
-    let (sender, receiver) = std::sync::mpsc::channel::<(usize, Pending)>();
-    let receiver = std::sync::Mutex::new(receiver);
+    let dir = root.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let first = Task::File(ModuleFile { path: root.to_path_buf(), dir, module: Vec::new() });
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let receiver = &receiver;
-                scope.spawn(move || {
-                    let mut done = Vec::new();
-                    loop {
-                        let next = receiver.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                        match next {
-                            Ok((index, item)) => done.push((index, analyze(&item))),
-                            Err(_) => return done, // the walk is over
-                        }
-                    }
-                })
-            })
-            .collect();
-        let mut scanner = Scanner {
-            base: base.to_path_buf(),
-            scan: Scan::default(),
-            errors: Vec::new(),
-            sender: Some(sender),
-            sent: 0,
-        };
-        let dir = root.parent().unwrap_or(Path::new(".")).to_path_buf();
-        scanner.file(root, &dir, &[]);
-        scanner.sender = None;
-        let mut results: Vec<(usize, Analysis)> =
-            workers.into_iter().flat_map(|w| w.join().expect("analysis does not panic")).collect();
-        results.sort_by_key(|(index, _)| *index);
-        scanner.collect(results.into_iter().map(|(_, r)| r));
-        scanner.check_duplicates();
-        if scanner.errors.is_empty() {
-            Ok(scanner.scan)
-        } else {
-            let mut errors = scanner.errors;
-            errors.sort_by(|a, b| {
-                (&a.location.file, a.location.line, a.location.column).cmp(&(
-                    &b.location.file,
-                    b.location.line,
-                    b.location.column,
-                ))
-            });
-            Err(errors)
-        }
+    let listings = Listings::default();
+    // Each thread reads every file into one buffer of its own.
+    let buffer = || String::with_capacity(64 * 1024);
+    let mut results: Vec<Option<Done>> = pool::run(first, threads, buffer, |source, task, queue| match task {
+        Task::File(file) => Done::File(read_module(file, source, &Context { base, listings: &listings, queue })),
+        Task::Item(item) => Done::Item(analyze(&item)),
     })
+    .into_iter()
+    .map(Some)
+    .collect();
+
+    let mut scanner = Scanner { scan: Scan::default(), errors: Vec::new(), analyses: Vec::new() };
+    scanner.assemble(0, &mut results);
+    let analyses = std::mem::take(&mut scanner.analyses);
+    scanner.collect(analyses.into_iter());
+    scanner.check_duplicates();
+    if scanner.errors.is_empty() {
+        Ok(scanner.scan)
+    } else {
+        let mut errors = scanner.errors;
+        errors.sort_by(|a, b| {
+            (&a.location.file, a.location.line, a.location.column).cmp(&(
+                &b.location.file,
+                b.location.line,
+                b.location.column,
+            ))
+        });
+        Err(errors)
+    }
 }
 
 type Analysis = Result<Vec<Found>, Vec<Diagnostic>>;
+
+/// A unit of work for the pool.
+enum Task {
+    File(ModuleFile),
+    Item(Pending),
+}
+
+/// What a task produced.
+enum Done {
+    File(Result<ReadFile, Diagnostic>),
+    Item(Analysis),
+}
+
+/// A module file to read. `dir` is where its child modules' files live.
+struct ModuleFile {
+    path: PathBuf,
+    dir: PathBuf,
+    module: Vec<String>,
+}
+
+/// A module file read, with what it contributes in source order.
+struct ReadFile {
+    path: PathBuf,
+    parts: Vec<Part>,
+}
+
+/// (The rare variants are boxed: a crate root may list thousands of modules.)
+enum Part {
+    /// A `mod lunora_workflows;`.
+    Registry(Box<ModuleDeclaration>),
+    /// A `mod x;` whose file does not exist.
+    Missing(Box<Diagnostic>),
+    /// The task reading a child module file.
+    File(usize),
+    /// The task analysing an annotated fn.
+    Item(usize),
+}
 
 /// An annotated fn waiting for analysis.
 struct Pending {
@@ -129,93 +152,137 @@ enum Found {
     Step(String, Location),
 }
 
+fn shown(file: &Path, base: &Path) -> PathBuf {
+    file.strip_prefix(base).unwrap_or(file).to_path_buf()
+}
+
+/// What a file task works with besides its file.
+struct Context<'a> {
+    /// What paths in diagnostics are relative to.
+    base: &'a Path,
+    listings: &'a Listings,
+    queue: &'a Queue<Task>,
+}
+
+/// Reads (into `source`) and outlines one module file, queueing its child files and annotated fns.
+fn read_module(file: ModuleFile, source: &mut String, cx: &Context<'_>) -> Result<ReadFile, Diagnostic> {
+    let ModuleFile { path, dir, module } = file;
+    let here = shown(&path, cx.base);
+    read_source(&path, source).map_err(|e| Diagnostic {
+        location: Location { file: here.clone(), line: 1, column: 1 },
+        message: format!("cannot read this module file: {e}"),
+    })?;
+    let mut parts = Vec::new();
+    // A file that mentions no attribute and no module cannot contribute anything.
+    if !(source.contains("workflow") || source.contains("step") || source.contains("mod")) {
+        return Ok(ReadFile { path, parts });
+    }
+    // Inline modules nest: each entry of `stack` is (module path, dir of its `mod x;` files).
+    let mut stack: Vec<(Vec<String>, PathBuf)> = vec![(module, dir)];
+    for entry in outline(source) {
+        let (current, current_dir) = stack.last().expect("the file's own module is never popped");
+        match entry {
+            Entry::Module { name, inline: true, path: explicit, .. } => {
+                let mut child = current.clone();
+                child.push(name.clone());
+                let sub = current_dir.join(explicit.unwrap_or(name));
+                stack.push((child, sub));
+            }
+            Entry::EndModule => {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+            }
+            Entry::Module { name, inline: false, path: explicit, rustfmt_skip, visibility, line, column } => {
+                let location = Location { file: here.clone(), line, column };
+                if name == REGISTRY_MODULE {
+                    // The registry is one file: `name.rs` (never `name/mod.rs`) or the `#[path]`.
+                    let file = current_dir.join(explicit.clone().unwrap_or_else(|| format!("{name}.rs")));
+                    let declaration = ModuleDeclaration { location: location.clone(), file, rustfmt_skip, visibility };
+                    parts.push(Part::Registry(Box::new(declaration)));
+                }
+                parts.extend(module_file(&name, explicit, location, current_dir, current, cx));
+            }
+            Entry::Item { text, line, column } => {
+                let item = Pending { file: here.clone(), text, line, column, module: current.clone() };
+                parts.push(Part::Item(cx.queue.push(Task::Item(item))));
+            }
+        }
+    }
+    Ok(ReadFile { path, parts })
+}
+
+/// Deeper than any real crate, shallow enough to stop a module cycle at once.
+const MAX_MODULE_DEPTH: usize = 128;
+
+/// The file of `mod name;`, queued for reading; a diagnostic if it does not exist.
+fn module_file(
+    name: &str,
+    explicit: Option<String>,
+    at: Location,
+    dir: &Path,
+    module: &[String],
+    cx: &Context<'_>,
+) -> Option<Part> {
+    if module.len() >= MAX_MODULE_DEPTH {
+        // A `#[path]` leading back to an enclosing file: rustc reports the cycle; without this
+        // the tasks would queue one another for ever.
+        let message = format!(
+            "module `{name}` would be nested {} modules deep; does a `#[path]` lead back to an enclosing file?",
+            module.len() + 1
+        );
+        return Some(Part::Missing(Box::new(Diagnostic { location: at, message })));
+    }
+    let mut child = module.to_vec();
+    child.push(name.to_owned());
+    let candidates = match &explicit {
+        Some(p) => vec![dir.join(p)],
+        None => vec![dir.join(format!("{name}.rs")), dir.join(name).join("mod.rs")],
+    };
+    match candidates.iter().find(|c| cx.listings.is_file(c)).cloned() {
+        Some(file) => {
+            let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
+            let child_dir = if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(name) };
+            Some(Part::File(cx.queue.push(Task::File(ModuleFile { path: file, dir: child_dir, module: child }))))
+        }
+        // The registry this tool generates may not exist before the first sync.
+        None if name == REGISTRY_MODULE => None,
+        None => {
+            let tried: Vec<String> = candidates.iter().map(|c| shown(c, cx.base).display().to_string()).collect();
+            let message = format!("module `{name}` not found (tried {})", tried.join(", "));
+            Some(Part::Missing(Box::new(Diagnostic { location: at, message })))
+        }
+    }
+}
+
+/// Puts the tasks' results together in the order of a sequential walk.
 struct Scanner {
-    base: PathBuf,
     scan: Scan,
     errors: Vec<Diagnostic>,
-    /// Where annotated fns go for analysis; `None` once the walk is over.
-    sender: Option<std::sync::mpsc::Sender<(usize, Pending)>>,
-    sent: usize,
+    /// The analyses of the annotated fns, in source order.
+    analyses: Vec<Analysis>,
 }
 
 impl Scanner {
-    fn shown(&self, file: &Path) -> PathBuf {
-        file.strip_prefix(&self.base).unwrap_or(file).to_path_buf()
-    }
-
-    /// Reads one module file. `dir` is where its child modules' files live.
-    fn file(&mut self, path: &Path, dir: &Path, module: &[String]) {
-        let source = match std::fs::read_to_string(path) {
-            Ok(s) => s,
-            Err(e) => {
-                let location = Location { file: self.shown(path), line: 1, column: 1 };
-                self.errors.push(Diagnostic { location, message: format!("cannot read this module file: {e}") });
-                return;
-            }
-        };
-        self.scan.files.push(path.to_path_buf());
-        // A file that mentions no attribute and no module cannot contribute anything.
-        if !(source.contains("workflow") || source.contains("step") || source.contains("mod")) {
-            return;
-        }
-        // Inline modules nest: each entry of `stack` is (module path, dir of its `mod x;` files).
-        let mut stack: Vec<(Vec<String>, PathBuf)> = vec![(module.to_vec(), dir.to_path_buf())];
-        for entry in outline(&source) {
-            let (current, current_dir) = stack.last().cloned().expect("the file's own module is never popped");
-            match entry {
-                Entry::Module { name, inline: true, path: explicit, .. } => {
-                    let mut child = current;
-                    child.push(name.clone());
-                    let sub = current_dir.join(explicit.unwrap_or(name));
-                    stack.push((child, sub));
-                }
-                Entry::EndModule => {
-                    if stack.len() > 1 {
-                        stack.pop();
-                    }
-                }
-                Entry::Module { name, inline: false, path: explicit, rustfmt_skip, visibility, line, column } => {
-                    let location = Location { file: self.shown(path), line, column };
-                    if name == REGISTRY_MODULE {
-                        // The registry is one file: `name.rs` (never `name/mod.rs`) or the `#[path]`.
-                        let file = current_dir.join(explicit.clone().unwrap_or_else(|| format!("{name}.rs")));
-                        let declaration =
-                            ModuleDeclaration { location: location.clone(), file, rustfmt_skip, visibility };
-                        self.scan.registry_declarations.push(declaration);
-                    }
-                    self.module_file(&name, explicit, location, &current_dir, &current);
-                }
-                Entry::Item { text, line, column } => {
-                    let item = Pending { file: self.shown(path), text, line, column, module: current };
-                    if let Some(sender) = &self.sender {
-                        let _ = sender.send((self.sent, item));
-                        self.sent += 1;
+    /// Takes the results of the file task `id` and of everything it queued, depth first.
+    fn assemble(&mut self, id: usize, results: &mut [Option<Done>]) {
+        match results[id].take() {
+            Some(Done::File(Ok(file))) => {
+                self.scan.files.push(file.path);
+                for part in file.parts {
+                    match part {
+                        Part::Registry(declaration) => self.scan.registry_declarations.push(*declaration),
+                        Part::Missing(diagnostic) => self.errors.push(*diagnostic),
+                        Part::File(child) => self.assemble(child, results),
+                        Part::Item(item) => match results[item].take() {
+                            Some(Done::Item(analysis)) => self.analyses.push(analysis),
+                            _ => unreachable!("an item task yields one analysis"),
+                        },
                     }
                 }
             }
-        }
-    }
-
-    fn module_file(&mut self, name: &str, explicit: Option<String>, at: Location, dir: &Path, module: &[String]) {
-        let mut child = module.to_vec();
-        child.push(name.to_owned());
-        let candidates = match &explicit {
-            Some(p) => vec![dir.join(p)],
-            None => vec![dir.join(format!("{name}.rs")), dir.join(name).join("mod.rs")],
-        };
-        match candidates.iter().find(|c| c.is_file()) {
-            Some(file) => {
-                let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
-                let child_dir = if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(name) };
-                self.file(&file.clone(), &child_dir, &child);
-            }
-            // The registry this tool generates may not exist before the first sync.
-            None if name == REGISTRY_MODULE => {}
-            None => {
-                let tried: Vec<String> = candidates.iter().map(|c| self.shown(c).display().to_string()).collect();
-                let message = format!("module `{name}` not found (tried {})", tried.join(", "));
-                self.errors.push(Diagnostic { location: at, message });
-            }
+            Some(Done::File(Err(diagnostic))) => self.errors.push(diagnostic),
+            _ => unreachable!("a file task yields one file"),
         }
     }
 
@@ -297,7 +364,8 @@ fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
                 continue;
             }
         };
-        let location = at(attr.span());
+        // Where `attr.span()` starts, without rebuilding the attribute's tokens to join their spans.
+        let location = at(attr.pound_token.span);
         let attribute_errors =
             |errs: darling::Error| errs.into_iter().map(|e| error(e.span(), e.to_string())).collect::<Vec<_>>();
         match kind {
@@ -306,12 +374,12 @@ fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
                     let mut descriptor = item.module.clone();
                     descriptor.push(def.names.class_name.clone());
                     found.push(Found::Workflow(WorkflowSpec {
-                        export_name: def.names.export_name.clone(),
+                        export_name: def.names.export_name,
                         descriptor_path: descriptor.join("::"),
-                        deployed_name: def.deployed_name.clone(),
-                        binding: def.names.binding.clone(),
-                        class_name: def.names.class_name.clone(),
-                        schedules: def.schedules.clone(),
+                        deployed_name: def.deployed_name,
+                        binding: def.names.binding,
+                        class_name: def.names.class_name,
+                        schedules: def.schedules,
                         step_limit: def.step_limit,
                         location,
                     }))
@@ -319,7 +387,7 @@ fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
                 Err(errs) => errors.extend(attribute_errors(errs)),
             },
             Kind::Step => match analyze_step(&args, &fn_item) {
-                Ok(def) => found.push(Found::Step(def.name.clone(), location)),
+                Ok(def) => found.push(Found::Step(def.name, location)),
                 Err(errs) => errors.extend(attribute_errors(errs)),
             },
         }

@@ -9,7 +9,7 @@ use crate::project::Project;
 use crate::render;
 use crate::scan::{self, Diagnostic, ModuleDeclaration, REGISTRY_MODULE};
 use crate::spec::{Location, WorkflowSpec};
-use crate::wrangler::{self, ConfigFormat, ReconcileOptions};
+use crate::wrangler::{ConfigError, ConfigFormat, Prepared, ReconcileOptions, Reconciled};
 
 /// The registry module, relative to the crate directory.
 pub const DEFAULT_REGISTRY: &str = "src/lunora_workflows.rs";
@@ -158,67 +158,119 @@ fn registry_warnings(
 }
 
 /// Computes every generated file and the reconciled config; writes nothing.
+///
+/// The work overlaps where it can, and errors still come in the order of a sequential run
+/// (sources, registry, entry module, config): the config is parsed while the crate is scanned
+/// (parsing is most of a reconciliation, and does not depend on the workflows); then the
+/// three files, which depend on the scan but not on each other, are computed side by side.
 pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     let project = Project::load(&options.manifest_path).map_err(SyncError::Other)?;
-    let scan = scan::scan_crate(&project.root, &project.dir).map_err(SyncError::Sources)?;
     let registry_path = options.registry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_REGISTRY));
     let entry_path = options.entry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_ENTRY));
+    let config = Config::find(options, &project, &entry_path);
 
+    let (scan, prepared) = std::thread::scope(|scope| {
+        let prepared = scope.spawn(|| config.as_ref().ok().map(|c| c.format.prepare(c.source())));
+        let scan = scan::scan_crate(&project.root, &project.dir);
+        (scan, join(prepared))
+    });
+    let scan = scan.map_err(SyncError::Sources)?;
     let warnings =
         registry_warnings(&scan.registry_declarations, &registry_path, options.registry_out.is_none(), &project);
-    let current_registry = read_optional(&registry_path)?;
-    let mut files = vec![
-        PlannedFile {
-            wanted: render::registry_unless_current(&scan.workflows, current_registry.as_deref()),
-            current: current_registry,
-            path: registry_path,
-        },
-        PlannedFile {
-            current: read_optional(&entry_path)?,
-            wanted: render::entry_module(&scan.workflows),
-            path: entry_path.clone(),
-        },
-    ];
 
-    let mut findings = Vec::new();
-    let config_path = options.wrangler_config.clone().or_else(|| project.find_wrangler_config());
-    let (config_path, current) = match config_path {
-        Some(path) => {
-            let current = read_optional(&path)?;
-            if current.is_none() && options.wrangler_config.is_some() {
-                return Err(SyncError::Other(format!("{}: no such wrangler config", path.display())));
+    let (registry, entry, reconciled) = std::thread::scope(|scope| {
+        // About even halves: the reconciliation (with the parsed config's drop), and the rest.
+        let reconciled = scope.spawn(|| match (&config, prepared) {
+            (Ok(config), Some(prepared)) => Some(config.reconcile(prepared, &scan.workflows)),
+            _ => None,
+        });
+        let registry = registry_file(registry_path, &scan.workflows);
+        let entry = entry_file(entry_path.clone(), &scan.workflows);
+        (registry, entry, join(reconciled))
+    });
+    let (registry, entry) = (registry?, entry?);
+    let Config { path, current, mut findings, .. } = config?;
+    let reconciled = reconciled.expect("a config that was found was prepared")?;
+    findings.extend(reconciled.report.iter().map(|f| f.to_string()));
+    let config = PlannedFile { path, current, wanted: reconciled.text };
+    Ok(Plan { workflows: scan.workflows, files: vec![registry, entry, config], findings, warnings })
+}
+
+fn join<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// The registry module, re-rendered only if its stamp says it is out of date.
+fn registry_file(path: PathBuf, workflows: &[WorkflowSpec]) -> Result<PlannedFile, SyncError> {
+    let current = read_optional(&path)?;
+    Ok(PlannedFile { wanted: render::registry_unless_current(workflows, current.as_deref()), current, path })
+}
+
+/// The JS entry module.
+fn entry_file(path: PathBuf, workflows: &[WorkflowSpec]) -> Result<PlannedFile, SyncError> {
+    Ok(PlannedFile { current: read_optional(&path)?, wanted: render::entry_module(workflows), path })
+}
+
+/// The wrangler config to reconcile: found (or to be created) and read.
+struct Config {
+    path: PathBuf,
+    /// What the file holds; `None` when it is to be created.
+    current: Option<String>,
+    /// The text of a new config, when there is none.
+    created: Option<String>,
+    format: ConfigFormat,
+    /// The entry module, relative to the config.
+    entry_relative: String,
+    findings: Vec<String>,
+}
+
+impl Config {
+    fn find(options: &SyncOptions, project: &Project, entry_path: &Path) -> Result<Self, SyncError> {
+        let mut findings = Vec::new();
+        let config_path = options.wrangler_config.clone().or_else(|| project.find_wrangler_config());
+        let (path, current) = match config_path {
+            Some(path) => {
+                let current = read_optional(&path)?;
+                if current.is_none() && options.wrangler_config.is_some() {
+                    return Err(SyncError::Other(format!("{}: no such wrangler config", path.display())));
+                }
+                (path, current)
             }
-            (path, current)
-        }
-        None => (project.dir.join("wrangler.toml"), None),
-    };
-    let config_dir = config_path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let entry_relative = relative_to(&entry_path, config_dir);
-    let source = match &current {
-        Some(text) => text.clone(),
-        None => {
-            findings.push(format!("created {} (no wrangler config was found)", config_path.display()));
+            None => (project.dir.join("wrangler.toml"), None),
+        };
+        let config_dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let entry_relative = relative_to(entry_path, config_dir);
+        let created = current.is_none().then(|| {
+            findings.push(format!("created {} (no wrangler config was found)", path.display()));
             format!(
                 "name = \"{}\"\nmain = \"{entry_relative}\"\ncompatibility_date = \"{NEW_CONFIG_COMPATIBILITY_DATE}\"\n",
                 project.name
             )
-        }
-    };
-    let format = ConfigFormat::from_path(&config_path).ok_or_else(|| {
-        SyncError::Other(format!(
-            "{}: not a wrangler config name; use wrangler.toml, wrangler.jsonc or wrangler.json",
-            config_path.display()
-        ))
-    })?;
-    let reconcile_options = ReconcileOptions { entry_module: Some(&entry_relative) };
-    let reconciled = match format {
-        ConfigFormat::Toml => wrangler::reconcile_toml(&source, &scan.workflows, &reconcile_options),
-        ConfigFormat::Jsonc => wrangler::reconcile_jsonc(&source, &scan.workflows, &reconcile_options),
+        });
+        let format = ConfigFormat::from_path(&path).ok_or_else(|| {
+            SyncError::Other(format!(
+                "{}: not a wrangler config name; use wrangler.toml, wrangler.jsonc or wrangler.json",
+                path.display()
+            ))
+        })?;
+        Ok(Config { path, current, created, format, entry_relative, findings })
     }
-    .map_err(|e| SyncError::Other(format!("{}:{e}; the file was left untouched", config_path.display())))?;
-    findings.extend(reconciled.report.iter().map(|f| f.to_string()));
-    files.push(PlannedFile { path: config_path, current, wanted: reconciled.text });
-    Ok(Plan { workflows: scan.workflows, files, findings, warnings })
+
+    /// The text to reconcile.
+    fn source(&self) -> &str {
+        self.current.as_deref().or(self.created.as_deref()).unwrap_or_default()
+    }
+
+    fn reconcile(
+        &self,
+        prepared: Result<Prepared<'_>, ConfigError>,
+        workflows: &[WorkflowSpec],
+    ) -> Result<Reconciled, SyncError> {
+        let options = ReconcileOptions { entry_module: Some(&self.entry_relative) };
+        prepared
+            .and_then(|prepared| prepared.reconcile(workflows, &options))
+            .map_err(|e| SyncError::Other(format!("{}:{e}; the file was left untouched", self.path.display())))
+    }
 }
 
 /// Writes the files of `plan` whose bytes change; returns the ones written.

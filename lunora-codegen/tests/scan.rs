@@ -92,3 +92,58 @@ fn an_up_to_date_registry_is_recognised_and_an_edited_one_is_not() {
     changed[0].schedules.push("0 5 * * *".into());
     assert_ne!(lunora_codegen::render::registry_unless_current(&changed, Some(&fresh)), fresh);
 }
+
+/// Writes `files` (path, text) under a new temporary crate directory.
+fn temp_crate(files: &[(String, String)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn results_come_in_the_order_of_a_sequential_walk_whatever_thread_read_what() {
+    // A wide and deep tree: files are read and fns analysed on several threads at once.
+    let step = |name: &str| {
+        format!("#[step(args = A, returns = R)]\npub async fn {name}(ctx: StepContext, args: A) -> Result<R> {{ todo!() }}\n")
+    };
+    let mut files = vec![(
+        "src/lib.rs".to_string(),
+        (0..40).map(|i| format!("mod m{i};\n{}", step(&format!("root_{i}")))).collect(),
+    )];
+    for i in 0..40 {
+        files.push((
+            format!("src/m{i}.rs"),
+            format!("{}mod inner;\n{}", step(&format!("a_{i}")), step(&format!("b_{i}"))),
+        ));
+        files.push((format!("src/m{i}/inner.rs"), step(&format!("inner_{i}"))));
+    }
+    let dir = temp_crate(&files);
+    let scan = scan_crate(&dir.path().join("src/lib.rs"), dir.path()).unwrap_or_else(|e| panic!("{e:?}"));
+
+    let mut expected_steps = Vec::new();
+    let mut expected_files = vec!["src/lib.rs".to_string()];
+    for i in 0..40 {
+        expected_files.extend([format!("src/m{i}.rs"), format!("src/m{i}/inner.rs")]);
+        expected_steps.extend([format!("a_{i}"), format!("inner_{i}"), format!("b_{i}"), format!("root_{i}")]);
+    }
+    let steps: Vec<&str> = scan.steps.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(steps, expected_steps);
+    let files: Vec<String> =
+        scan.files.iter().map(|f| f.strip_prefix(dir.path()).unwrap().display().to_string()).collect();
+    assert_eq!(files, expected_files);
+}
+
+#[test]
+fn a_path_cycle_is_reported_instead_of_followed_for_ever() {
+    let dir = temp_crate(&[("src/lib.rs".into(), "//! Includes itself.\n#[path = \"lib.rs\"]\nmod again;\n".into())]);
+    let diagnostics = scan_crate(&dir.path().join("src/lib.rs"), dir.path()).unwrap_err();
+    let text: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        text,
+        ["src/lib.rs:3:5: module `again` would be nested 129 modules deep; does a `#[path]` lead back to an enclosing file?"]
+    );
+}

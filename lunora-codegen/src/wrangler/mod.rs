@@ -31,7 +31,7 @@ use std::path::Path;
 use crate::spec::WorkflowSpec;
 
 pub use self::jsonc::reconcile_jsonc;
-pub use self::toml::reconcile_toml;
+pub use self::toml::{reconcile_toml, ParsedToml};
 
 /// Values of `main` that mean "worker-build's default output" (`build/index.js` since
 /// worker-build 0.6; `build/worker/shim.mjs` before, still written for compatibility), which
@@ -168,6 +168,14 @@ impl ConfigFormat {
         }
     }
 
+    /// `source` made ready for [`Prepared::reconcile`] before the workflows are known.
+    pub fn prepare(self, source: &str) -> Result<Prepared<'_>, ConfigError> {
+        match self {
+            ConfigFormat::Toml => ParsedToml::parse(source).map(|parsed| Prepared::Toml(Box::new(parsed))),
+            ConfigFormat::Jsonc => Ok(Prepared::Jsonc(source)),
+        }
+    }
+
     /// [`reconcile_toml`] or [`reconcile_jsonc`].
     pub fn reconcile(
         self,
@@ -178,6 +186,28 @@ impl ConfigFormat {
         match self {
             ConfigFormat::Toml => reconcile_toml(source, workflows, opts),
             ConfigFormat::Jsonc => reconcile_jsonc(source, workflows, opts),
+        }
+    }
+}
+
+/// A config ready for reconciliation, prepared while the crate is scanned: a TOML one parsed
+/// (most of the work), a JSONC one kept as text (`jsonc-parser`'s tree cannot cross threads,
+/// so it is parsed when reconciled).
+pub enum Prepared<'s> {
+    Toml(Box<ParsedToml<'s>>),
+    Jsonc(&'s str),
+}
+
+impl Prepared<'_> {
+    /// [`reconcile_toml`] or [`reconcile_jsonc`] on the prepared config.
+    pub fn reconcile(
+        &self,
+        workflows: &[WorkflowSpec],
+        opts: &ReconcileOptions<'_>,
+    ) -> Result<Reconciled, ConfigError> {
+        match self {
+            Prepared::Toml(parsed) => parsed.reconcile(workflows, opts),
+            Prepared::Jsonc(source) => reconcile_jsonc(source, workflows, opts),
         }
     }
 }

@@ -18,8 +18,41 @@ pub fn reconcile_toml(
     workflows: &[WorkflowSpec],
     opts: &ReconcileOptions<'_>,
 ) -> Result<Reconciled, ConfigError> {
+    ParsedToml::parse(source)?.reconcile(workflows, opts)
+}
+
+/// A `wrangler.toml`, parsed: most of a reconciliation's time, and independent of the
+/// workflows, so it can be done while they are being scanned.
+pub struct ParsedToml<'s> {
+    source: &'s str,
+    doc: Document<&'s str>,
+}
+
+impl<'s> ParsedToml<'s> {
+    /// Parses `source` (after a byte order mark, as [`reconcile_toml`] does).
+    pub fn parse(source: &'s str) -> Result<Self, ConfigError> {
+        let (_, src) = split_bom(source);
+        let doc = Document::parse(src).map_err(|e| parse_error(src, &e))?;
+        Ok(ParsedToml { source, doc })
+    }
+
+    /// [`reconcile_toml`] on the parsed text.
+    pub fn reconcile(
+        &self,
+        workflows: &[WorkflowSpec],
+        opts: &ReconcileOptions<'_>,
+    ) -> Result<Reconciled, ConfigError> {
+        reconcile(self.source, &self.doc, workflows, opts)
+    }
+}
+
+fn reconcile(
+    source: &str,
+    doc: &Document<&str>,
+    workflows: &[WorkflowSpec],
+    opts: &ReconcileOptions<'_>,
+) -> Result<Reconciled, ConfigError> {
     let (bom, src) = split_bom(source);
-    let doc = Document::parse(src).map_err(|e| parse_error(src, &e))?;
     let root = doc.as_table();
     let nl = newline_of(src);
     let mut edits = Edits::default();

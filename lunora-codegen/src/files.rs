@@ -1,0 +1,106 @@
+//! The scan's file system access, with fewer system calls than the obvious way: on a crate of
+//! thousands of modules they are most of the time spent outside parsing.
+//!
+//! - [`read_source`] reads into a reused buffer, so no `stat` for a size hint and no new
+//!   allocation per file;
+//! - [`Listings::is_file`] answers from one listing per directory instead of one `stat` per
+//!   candidate module file, and asks the file system itself whenever the listing does not show
+//!   a regular file, so (barring files changing during the scan) its answers are those of
+//!   [`Path::is_file`].
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Reads `path` into `buffer`, replacing its contents. The errors are those of
+/// [`std::fs::read_to_string`] (the same open, read and UTF-8 checks).
+pub fn read_source(path: &Path, buffer: &mut String) -> std::io::Result<()> {
+    buffer.clear();
+    // `File::read_to_string` would `stat` the file for a size hint; `Take` has no such override
+    // and still reads straight into the buffer's spare capacity.
+    File::open(path)?.take(u64::MAX).read_to_string(buffer).map(drop)
+}
+
+/// The regular files of each directory asked about, listed once and shared by the threads.
+#[derive(Default)]
+pub struct Listings {
+    /// By directory as spelled (hashing an `OsStr` is cheaper than a `Path`'s components).
+    dirs: Mutex<HashMap<OsString, Arc<HashSet<OsString>>>>,
+}
+
+impl Listings {
+    /// Whether `path` is a regular file (following symlinks), as [`Path::is_file`] says.
+    pub fn is_file(&self, path: &Path) -> bool {
+        let listed = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) => self.regular_files(dir).contains(name),
+            _ => false,
+        };
+        // Not listed as a regular file: absent, a directory, a symlink, a name differing in case
+        // on a case-insensitive file system, or created since. `stat` decides.
+        listed || path.is_file()
+    }
+
+    fn regular_files(&self, dir: &Path) -> Arc<HashSet<OsString>> {
+        let mut dirs = self.dirs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(files) = dirs.get(dir.as_os_str()) {
+            return Arc::clone(files);
+        }
+        let files = dirs.entry(dir.as_os_str().to_owned()).or_insert_with(|| {
+            let entries = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir });
+            // An unreadable directory lists nothing: every answer then comes from `stat`.
+            let regular = entries.into_iter().flatten().flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_file()));
+            Arc::new(regular.map(|e| e.file_name()).collect())
+        });
+        Arc::clone(files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listings_agree_with_stat() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.rs"), "").unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/mod.rs"), "").unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root.join("a.rs"), root.join("link.rs")).unwrap();
+            std::os::unix::fs::symlink(root.join("sub"), root.join("dirlink.rs")).unwrap();
+        }
+        let listings = Listings::default();
+        for name in ["a.rs", "sub", "sub/mod.rs", "missing.rs", "missing/mod.rs", "link.rs", "dirlink.rs", "a.rs/x"] {
+            let path = root.join(name);
+            assert_eq!(listings.is_file(&path), path.is_file(), "{name}");
+        }
+        // A file created after its directory was listed.
+        std::fs::write(root.join("late.rs"), "").unwrap();
+        assert!(listings.is_file(&root.join("late.rs")));
+    }
+
+    #[test]
+    fn reads_like_read_to_string() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buffer = String::from("left over from a larger file");
+        let big = "x".repeat(100_000);
+        for (name, bytes) in [("a.rs", b"fn a() {}".as_slice()), ("big.rs", big.as_bytes()), ("bad.rs", b"\xff\xfe")] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            match (read_source(&path, &mut buffer), std::fs::read_to_string(&path)) {
+                (Ok(()), Ok(text)) => assert_eq!(buffer, text),
+                (Err(ours), Err(std)) => assert_eq!(ours.to_string(), std.to_string()),
+                (ours, std) => panic!("{name}: {ours:?} vs {std:?}"),
+            }
+        }
+        let missing = dir.path().join("missing.rs");
+        let (ours, std) =
+            (read_source(&missing, &mut buffer).unwrap_err(), std::fs::read_to_string(&missing).unwrap_err());
+        assert_eq!(ours.to_string(), std.to_string());
+    }
+}
