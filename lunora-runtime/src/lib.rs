@@ -21,6 +21,7 @@ pub mod error;
 pub mod http;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod local;
+mod macros;
 pub mod rest;
 pub mod reusable;
 pub mod status;
@@ -51,11 +52,15 @@ pub use lunora_macros::{step, workflow};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::reusable::Validate;
+    pub use crate::validation::generated::Check;
     pub use crate::validation::{Validator, ViaGarde, ViaNothing};
 
     /// The runner classes `#[workflow]` exports on wasm32 are built with these.
     #[cfg(target_arch = "wasm32")]
     pub use {crate::cloudflare::run_workflow, js_sys, wasm_bindgen};
+
+    /// The wasm32 runner class of a `#[workflow]` (see `macros.rs`).
+    pub use crate::__lunora_workflow_runner as workflow_runner;
 
     /// What `Step::validate` returns.
     pub type Checked = ::core::result::Result<(), ::std::string::String>;

@@ -504,6 +504,17 @@ async fn non_2xx_with_cloudflare_errors() {
 }
 
 #[tokio::test]
+async fn a_rejected_token_is_an_http_error_with_cloudflares_code() {
+    let server = TestServer::start(|_| Reply::fixture(403, "error_auth.json"));
+    let err = client(&server).list_instances(&ListInstances::new("order-pipeline")).await.unwrap_err();
+    assert_eq!((err.kind(), err.status()), (RestErrorKind::Http, Some(403)));
+    assert_eq!(err.errors(), [ApiError { code: 10000, message: "Authentication error".into() }]);
+    assert!(!err.is_timeout());
+    let url = format!("{}{PREFIX}/order-pipeline/instances", server.url());
+    assert_eq!(err.to_string(), format!("Workflows API GET {url}: HTTP 403: {}", fixture("error_auth.json")));
+}
+
+#[tokio::test]
 async fn non_2xx_without_json_cuts_the_body_to_256_characters() {
     let html = format!("<html><body>{}</body></html>", "502 Bad Gateway — é ".repeat(60));
     assert!(html.chars().count() > 1000);

@@ -9,7 +9,7 @@ use syn::{Expr, Lit, LitInt, LitStr};
 pub struct WorkflowAttr {
     pub name: Option<LitStr>,
     pub schedules: Option<Schedules>,
-    pub limits: Option<LimitsAttr>,
+    pub limits: Option<Nested<LimitsAttr>>,
 }
 
 /// `limits(steps = N)`
@@ -57,10 +57,10 @@ pub struct StepAttr {
     pub args: TypeValue,
     pub returns: TypeValue,
     pub name: Option<LitStr>,
-    pub retries: Option<RetriesAttr>,
+    pub retries: Option<Nested<RetriesAttr>>,
     pub timeout: Option<LitStr>,
     pub rollback: Option<PathValue>,
-    pub rollback_config: Option<darling::util::SpannedValue<RollbackConfigAttr>>,
+    pub rollback_config: Option<darling::util::SpannedValue<Nested<RollbackConfigAttr>>>,
 }
 
 /// `retries(limit = N, delay = "…", backoff = "…")`
@@ -74,7 +74,7 @@ pub struct RetriesAttr {
 /// `rollback_config(retries(…), timeout = "…")`
 #[derive(Debug, FromMeta)]
 pub struct RollbackConfigAttr {
-    pub retries: Option<RetriesAttr>,
+    pub retries: Option<Nested<RetriesAttr>>,
     pub timeout: Option<LitStr>,
 }
 
@@ -113,6 +113,31 @@ impl FromMeta for PathValue {
             other => {
                 Err(darling::Error::custom("expected the path of a fn, e.g. `rollback = refund`").with_span(other))
             }
+        }
+    }
+}
+
+/// A nested list (`retries(…)`) read like darling reads it, but through
+/// [`crate::plain::parse_meta_list`]'s fast path.
+#[derive(Debug)]
+pub struct Nested<T>(pub T);
+
+impl<T> std::ops::Deref for Nested<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: FromMeta> FromMeta for Nested<T> {
+    /// darling's default `from_meta`, with the list parsed by our parser.
+    fn from_meta(item: &syn::Meta) -> darling::Result<Self> {
+        match item {
+            syn::Meta::List(list) => {
+                let items = crate::plain::parse_meta_list(list.tokens.clone())?;
+                T::from_list(&items).map(Nested).map_err(|e| e.with_span(item))
+            }
+            other => T::from_meta(other).map(Nested),
         }
     }
 }

@@ -88,8 +88,9 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Faile
             errors.push(at(list.span, "`schedules` must list at least one cron string"));
         }
         for cron in &list.crons {
-            match check_cron(&cron.value()) {
-                Ok(()) => schedules.push(cron.value()),
+            let value = cron.value();
+            match check_cron(&value) {
+                Ok(()) => schedules.push(value),
                 Err(why) => errors.push(Error::custom(why).with_span(cron)),
             }
         }
@@ -158,12 +159,12 @@ pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, Failed> {
         }
         None => item.sig.ident.to_string(),
     };
-    let step_config = config(parsed.retries.as_ref(), parsed.timeout.as_ref(), &mut errors);
+    let step_config = config(parsed.retries.as_deref(), parsed.timeout.as_ref(), &mut errors);
     let rollback_config = parsed.rollback_config.as_ref().map(|rc| {
         if parsed.rollback.is_none() {
             errors.push(at(rc.span(), "`rollback_config` needs a `rollback = handler`"));
         }
-        config(rc.retries.as_ref(), rc.timeout.as_ref(), &mut errors)
+        config(rc.retries.as_deref(), rc.timeout.as_ref(), &mut errors)
     });
 
     match errors.finish() {
@@ -254,7 +255,8 @@ fn compare(
     errors: &mut darling::error::Accumulator,
     checks: &mut Vec<TypeCheck>,
 ) {
-    if tokens(declared) == tokens(actual) {
+    // Structural equality (spans aside) first: printing both types is slow in a proc macro.
+    if declared == actual || tokens(declared) == tokens(actual) {
         return;
     }
     match (last_ident(declared), last_ident(actual)) {

@@ -2,7 +2,7 @@
 //! kept as raw tokens. Parsing bodies with syn is most of a macro's run time in an
 //! unoptimised build, and the macros never look inside them.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens, TokenStreamExt};
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Signature, Visibility};
@@ -25,6 +25,30 @@ impl Parse for FnItem {
         if body.delimiter() != proc_macro2::Delimiter::Brace {
             return Err(syn::Error::new(body.span(), "expected the fn body `{ … }`"));
         }
+        Ok(FnItem { attrs, vis, sig, body })
+    }
+}
+
+impl FnItem {
+    /// Parses an attribute macro's item: what [`Parse`] reads, but faster. The body is split off
+    /// first, so syn never copies its tokens into a buffer; a plain signature (see
+    /// [`crate::plain::signature`]) is then read without syn, anything else by syn.
+    pub fn parse_item(item: TokenStream) -> syn::Result<Self> {
+        let mut trees: Vec<TokenTree> = item.clone().into_iter().collect();
+        let body = match trees.pop() {
+            Some(TokenTree::Group(body)) if body.delimiter() == proc_macro2::Delimiter::Brace => body,
+            _ => return syn::parse2(item),
+        };
+        if let Some((vis, sig)) = crate::plain::signature(&trees) {
+            return Ok(FnItem { attrs: Vec::new(), vis, sig, body });
+        }
+        let head: TokenStream = trees.into_iter().collect();
+        let (attrs, vis, sig) = syn::parse::Parser::parse2(
+            |input: ParseStream<'_>| {
+                Ok((input.call(Attribute::parse_outer)?, input.parse::<Visibility>()?, input.parse::<Signature>()?))
+            },
+            head,
+        )?;
         Ok(FnItem { attrs, vis, sig, body })
     }
 }

@@ -8,6 +8,7 @@ pub mod cron;
 pub mod expand;
 pub mod item;
 pub mod model;
+pub mod plain;
 
 use darling::ast::NestedMeta;
 pub use item::FnItem;
@@ -30,22 +31,23 @@ pub fn analyze_step(args: &[NestedMeta], item: &FnItem) -> Result<StepDef, darli
 struct Macro<Def> {
     name: &'static str,
     check: fn(&[NestedMeta], &FnItem) -> Result<Def, check::Failed>,
-    expand: fn(&Def) -> TokenStream,
+    /// The checked model, and the item's tokens as written.
+    expand: fn(&Def, TokenStream) -> TokenStream,
     fallback: fn(&FnItem, TokenStream, &Partial) -> TokenStream,
 }
 
 impl<Def> Macro<Def> {
     fn run(&self, attr: TokenStream, item: TokenStream) -> TokenStream {
-        let item_fn: FnItem = match syn::parse2(item.clone()) {
+        let item_fn = match FnItem::parse_item(item.clone()) {
             Ok(f) => f,
             Err(_) => return not_a_fn(self.name, item),
         };
-        let args = match NestedMeta::parse_meta_list(attr) {
+        let args = match plain::parse_meta_list(attr) {
             Ok(args) => args,
             Err(e) => return (self.fallback)(&item_fn, e.to_compile_error(), &Partial::default()),
         };
         match (self.check)(&args, &item_fn) {
-            Ok(def) => (self.expand)(&def),
+            Ok(def) => (self.expand)(&def, item),
             Err(failed) => (self.fallback)(&item_fn, failed.0.write_errors(), &failed.1),
         }
     }

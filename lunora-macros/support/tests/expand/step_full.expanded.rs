@@ -15,12 +15,13 @@ impl ::lunora_runtime::Step for charge {
     fn validate(
         value: ::lunora_runtime::reusable::Validate<'_, ChargeArgs, Receipt>,
     ) -> ::lunora_runtime::__private::Checked {
-        use ::lunora_runtime::__private::{
-            Validate::*, Validator as V, ViaGarde as _, ViaNothing as _,
-        };
         match value {
-            Args(v) => (&V(v)).lunora_validate(),
-            Returns(v) => (&V(v)).lunora_validate(),
+            ::lunora_runtime::reusable::Validate::Args(v) => {
+                ::lunora_runtime::__private::Check(v).lunora_validate()
+            }
+            ::lunora_runtime::reusable::Validate::Returns(v) => {
+                ::lunora_runtime::__private::Check(v).lunora_validate()
+            }
         }
     }
     async fn call(ctx: StepContext, args: ChargeArgs) -> Result<Receipt> {
