@@ -52,7 +52,7 @@ pub use lunora_macros::{step, workflow};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::reusable::Validate;
-    pub use crate::validation::generated::Check;
+    pub use crate::validation::generated::check;
     pub use crate::validation::{Validator, ViaGarde, ViaNothing};
 
     /// The runner classes `#[workflow]` exports on wasm32 are built with these.

@@ -126,10 +126,7 @@ pub fn step(def: &StepDef, item_tokens: TokenStream) -> TokenStream {
             fn validate(
                 value: ::lunora_runtime::reusable::Validate<'_, #args, #returns>,
             ) -> ::lunora_runtime::__private::Checked {
-                match value {
-                    ::lunora_runtime::reusable::Validate::Args(v) => ::lunora_runtime::__private::Check(v).lunora_validate(),
-                    ::lunora_runtime::reusable::Validate::Returns(v) => ::lunora_runtime::__private::Check(v).lunora_validate(),
-                }
+                ::lunora_runtime::__private::check(value).lunora_validate()
             }
 
             #call

@@ -15,14 +15,7 @@ impl ::lunora_runtime::Step for charge {
     fn validate(
         value: ::lunora_runtime::reusable::Validate<'_, ChargeArgs, Receipt>,
     ) -> ::lunora_runtime::__private::Checked {
-        match value {
-            ::lunora_runtime::reusable::Validate::Args(v) => {
-                ::lunora_runtime::__private::Check(v).lunora_validate()
-            }
-            ::lunora_runtime::reusable::Validate::Returns(v) => {
-                ::lunora_runtime::__private::Check(v).lunora_validate()
-            }
-        }
+        ::lunora_runtime::__private::check(value).lunora_validate()
     }
     async fn call(ctx: StepContext, args: ChargeArgs) -> Result<Receipt> {
         Ok(Receipt { id: args.id })
