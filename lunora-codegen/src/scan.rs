@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use darling::ast::NestedMeta;
 use lunora_macros_support::{analyze_step, analyze_workflow, FnItem};
 use syn::spanned::Spanned;
 
@@ -354,7 +353,8 @@ fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
         let Some(kind) = lunora_attribute(attr) else { continue };
         let args = match &attr.meta {
             syn::Meta::Path(_) => Ok(Vec::new()),
-            syn::Meta::List(list) => NestedMeta::parse_meta_list(list.tokens.clone()),
+            // The macros' own fast path for plain lists (same result as darling's parser).
+            syn::Meta::List(list) => lunora_macros_support::plain::parse_meta_list(list.tokens.clone()),
             syn::Meta::NameValue(nv) => Err(syn::Error::new(nv.span(), "expected `#[workflow(…)]`")),
         };
         let args = match args {
