@@ -123,13 +123,14 @@ fn batch_created_and_completed(c: &Client) -> Outcome {
     let ids: Vec<&str> = orders.iter().map(|(id, _, _)| *id).collect();
     ensure(created["ids"] == json!(ids), || format!("create_batch returned {created}"))?;
     let started = Instant::now();
-    for (id, _, _) in orders {
-        let order = Order { client: c, id: id.to_owned(), started };
+    let created: Vec<(Order, &str)> =
+        orders.iter().map(|(id, _, receipt)| (Order { client: c, id: (*id).to_owned(), started }, *receipt)).collect();
+    for (order, _) in &created {
         order.wait_audit("charged", SLOW)?;
-        order.send("shipment-created", json!({ "tracking_id": format!("1Z-{id}") }))?;
+        order.send("shipment-created", json!({ "tracking_id": format!("1Z-{}", order.id) }))?;
     }
-    for (id, _, receipt) in orders {
-        let order = Order { client: c, id: id.to_owned(), started };
+    for (order, receipt) in &created {
+        let id = &order.id;
         let output = order.wait_status("complete", SLOW)?["output"].clone();
         ensure(
             output["receipt"]["receipt_id"] == json!(receipt) && output["tracking_id"] == json!(format!("1Z-{id}")),

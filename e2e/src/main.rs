@@ -93,20 +93,16 @@ fn main() -> ExitCode {
     }
     let wants = |part: &str| which.is_empty() || which.iter().any(|w| w == part);
     let mut failed = 0;
-    if wants("example") {
-        match run_example(&tools) {
-            Ok(n) => failed += n,
-            Err(e) => {
-                eprintln!("lunora-e2e: example: {e}");
-                return ExitCode::FAILURE;
-            }
+    let parts: [(&str, fn(&std::path::Path) -> Result<usize, String>); 2] =
+        [("example", run_example), ("conformance", run_conformance)];
+    for (part, run) in parts {
+        if !wants(part) {
+            continue;
         }
-    }
-    if wants("conformance") {
-        match run_conformance(&tools) {
+        match run(&tools) {
             Ok(n) => failed += n,
             Err(e) => {
-                eprintln!("lunora-e2e: conformance: {e}");
+                eprintln!("lunora-e2e: {part}: {e}");
                 return ExitCode::FAILURE;
             }
         }
