@@ -63,7 +63,7 @@ impl Builder {
         }
         let write = |name: &str, text: String| {
             let path = self.out_dir.join(name);
-            write_if_changed(&path, &text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+            write_if_changed(&path, &text).map_err(|e| e.to_string())
         };
         write(REGISTRY_FILE, render::registry(&scan.workflows))?;
         write(ENTRY_FILE, render::entry_module(&scan.workflows))?;

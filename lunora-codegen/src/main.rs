@@ -21,7 +21,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Scan the crate, write the typed registry and the JS entry module, reconcile the
-    /// [[workflows]] of the wrangler config.
+    /// [[workflows]] of the wrangler config. All files are written or none.
+    ///
+    /// Exit status: 0 when done (or, with --check, up to date); 1 with --check when a file is
+    /// out of date; 2 on an error (invalid attributes, a bad or unreadable config, a file that
+    /// cannot be written), after which no file was changed.
     Sync {
         /// The crate's Cargo.toml.
         #[arg(long, default_value = "Cargo.toml")]
@@ -99,10 +103,19 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// `sync --check` found drift.
+const SYNC_DRIFT: u8 = 1;
+/// `sync` or `sync --check` could not do its work (distinct from drift, for CI).
+const SYNC_ERROR: u8 = 2;
+
 fn run_sync(options: SyncOptions, check: bool) -> ExitCode {
+    let sync_failed = |message: &str| {
+        eprintln!("lunora-codegen: {message}");
+        ExitCode::from(SYNC_ERROR)
+    };
     let plan = match sync::plan(&options) {
         Ok(plan) => plan,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return sync_failed(&e.to_string()),
     };
     // Advice only: the exit code stays that of the sync or the check.
     for warning in &plan.warnings {
@@ -122,7 +135,7 @@ fn run_sync(options: SyncOptions, check: bool) -> ExitCode {
             eprintln!("  {finding}");
         }
         eprintln!("run `lunora-codegen sync` and commit the result");
-        return ExitCode::FAILURE;
+        return ExitCode::from(SYNC_DRIFT);
     }
     for finding in &plan.findings {
         println!("{finding}");
@@ -135,7 +148,7 @@ fn run_sync(options: SyncOptions, check: bool) -> ExitCode {
             println!("{} workflow(s), {} file(s) changed", plan.workflows.len(), written.len());
             ExitCode::SUCCESS
         }
-        Err(e) => fail(&e.to_string()),
+        Err(e) => sync_failed(&e.to_string()),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::output::{self, Expected, FileWrite};
 use crate::project::Project;
 use crate::render;
 use crate::scan::{self, Diagnostic, ModuleDeclaration, REGISTRY_MODULE};
@@ -273,15 +274,19 @@ impl Config {
     }
 }
 
-/// Writes the files of `plan` whose bytes change; returns the ones written.
+/// Writes the files of `plan` whose bytes change, all or none (see [`output::write_all`]);
+/// returns the ones written. A file that no longer holds what [`plan`] read is not
+/// overwritten: the whole sync is refused.
 pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, SyncError> {
-    let mut written = Vec::new();
-    for file in &plan.files {
-        if crate::output::write_if_changed(&file.path, &file.wanted)
-            .map_err(|e| SyncError::Other(format!("{}: cannot write: {e}", file.path.display())))?
-        {
-            written.push(file.path.clone());
-        }
-    }
-    Ok(written)
+    let writes: Vec<FileWrite<'_>> = plan
+        .files
+        .iter()
+        .filter(|f| f.drifts())
+        .map(|f| FileWrite {
+            path: &f.path,
+            expected: f.current.as_deref().map_or(Expected::Absent, |c| Expected::Bytes(c.as_bytes())),
+            contents: f.wanted.as_bytes(),
+        })
+        .collect();
+    output::write_all(&writes).map_err(|e| SyncError::Other(e.to_string()))
 }

@@ -90,7 +90,7 @@ fn a_malformed_config_is_reported_with_its_position_and_left_untouched() {
     let broken = "name = \"shop\"\n[[workflows]\nname = 1\n";
     std::fs::write(&config, broken).unwrap();
     let out = codegen(&["sync"], &manifest);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("wrangler.toml:2:13: unclosed array table, expected `]`"), "{stderr}");
     assert!(stderr.contains("the file was left untouched"), "{stderr}");
@@ -107,7 +107,7 @@ fn source_errors_are_listed_with_positions_and_nothing_is_written() {
         .replace("#[workflow]\npub async fn send_email2", "#[workflow(name = \"ship-it\")]\npub async fn send_email2");
     std::fs::write(&lib, source).unwrap();
     let out = codegen(&["sync"], &manifest);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("src/lib.rs:19:1: workflow `sendEmail2` has the same deployed name \"ship-it\" as workflow `ship` at src/orders/shipping.rs:3:1"),
@@ -307,4 +307,41 @@ fn cargo_fmt_makes_drift_only_without_rustfmt_skip() {
             text(&check.stderr)
         );
     }
+}
+
+/// CI must tell "out of date" (1) from "could not check" (2); 0 means up to date.
+#[test]
+fn check_exits_1_for_drift_and_2_for_errors() {
+    let (dir, manifest) = shop();
+    assert_eq!(codegen(&["sync", "--check"], &manifest).status.code(), Some(1), "nothing generated yet: drift");
+    assert!(codegen(&["sync"], &manifest).status.success());
+    assert_eq!(codegen(&["sync", "--check"], &manifest).status.code(), Some(0));
+
+    let config = dir.path().join("wrangler.toml");
+    let good = std::fs::read(&config).unwrap();
+    std::fs::write(&config, "name = \"shop\"\n[[workflows]\n").unwrap();
+    let bad_config = codegen(&["sync", "--check"], &manifest);
+    assert_eq!(bad_config.status.code(), Some(2), "{}", text(&bad_config.stderr));
+    assert!(
+        text(&bad_config.stderr).contains("wrangler.toml:2:13: unclosed array table"),
+        "{}",
+        text(&bad_config.stderr)
+    );
+    std::fs::write(&config, [b"name = \"shop\"\n\xff\n".as_slice()].concat()).unwrap();
+    assert_eq!(codegen(&["sync", "--check"], &manifest).status.code(), Some(2), "a config that is not UTF-8");
+    std::fs::write(&config, &good).unwrap();
+
+    let lib = dir.path().join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        source.replace("#[workflow]\npub async fn send_email2", "#[workflow(name = \"\")]\npub async fn send_email2"),
+    )
+    .unwrap();
+    let bad_source = codegen(&["sync", "--check"], &manifest);
+    assert_eq!(bad_source.status.code(), Some(2), "{}", text(&bad_source.stderr));
+    assert!(text(&bad_source.stderr).contains("src/lib.rs:"), "{}", text(&bad_source.stderr));
+
+    let missing = codegen(&["sync", "--check"], &dir.path().join("nope/Cargo.toml"));
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
 }
