@@ -36,8 +36,19 @@ impl Project {
         Ok(Project { dir, name, root })
     }
 
-    /// The wrangler config next to the manifest, if there is one.
+    /// The wrangler config next to the manifest that wrangler uses, if there is one.
     pub fn find_wrangler_config(&self) -> Option<PathBuf> {
-        ["wrangler.toml", "wrangler.jsonc", "wrangler.json"].iter().map(|n| self.dir.join(n)).find(|p| p.is_file())
+        self.wrangler_configs().into_iter().next()
+    }
+
+    /// Every wrangler config next to the manifest, the one wrangler uses first: wrangler looks
+    /// for `wrangler.json`, then `wrangler.jsonc`, then `wrangler.toml`.
+    pub fn wrangler_configs(&self) -> Vec<PathBuf> {
+        WRANGLER_CONFIG_NAMES.iter().map(|n| self.dir.join(n)).filter(|p| p.is_file()).collect()
     }
 }
+
+/// The names of a wrangler config, in wrangler's order of precedence.
+pub const WRANGLER_CONFIG_NAMES: [&str; 3] = ["wrangler.json", "wrangler.jsonc", "wrangler.toml"];
+
+impl Project {}

@@ -62,6 +62,9 @@ pub enum Warning {
     NotSkipped { visibility: String, location: Location },
     /// No `mod` names the registry file: the file, and the crate root to declare it in.
     Undeclared { registry: PathBuf, root: PathBuf },
+    /// More than one wrangler config next to Cargo.toml: the one wrangler uses (and the sync
+    /// reconciles), and the others, left untouched.
+    OtherConfigs { used: PathBuf, ignored: Vec<PathBuf> },
 }
 
 impl std::fmt::Display for Warning {
@@ -85,6 +88,20 @@ impl std::fmt::Display for Warning {
                 root.display(),
                 render::REGISTRY_DECLARATION
             ),
+            Warning::OtherConfigs { used, ignored } => {
+                let all: Vec<String> = std::iter::once(used).chain(ignored).map(|p| p.display().to_string()).collect();
+                write!(
+                    f,
+                    "warning: several wrangler configs are next to Cargo.toml ({}); wrangler uses {} (it looks for \
+                     {}, in that order), so only that one is reconciled and {} {} left untouched. Delete the \
+                     config(s) not in use",
+                    all.join(", "),
+                    all[0],
+                    crate::project::WRANGLER_CONFIG_NAMES.join(", then "),
+                    all[1..].join(" and "),
+                    if all.len() == 2 { "is" } else { "are" },
+                )
+            }
         }
     }
 }
@@ -112,12 +129,26 @@ impl std::fmt::Display for SyncError {
     }
 }
 
+/// The text of `path`, `None` when there is no such file. Text that is not UTF-8 is an error at
+/// the first bad byte: the sync could not rewrite the file without changing bytes it does not own.
 fn read_optional(path: &Path) -> Result<Option<String>, SyncError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(SyncError::Other(format!("{}: cannot read: {e}", path.display()))),
-    }
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(SyncError::Other(format!("{}: cannot read: {e}; nothing was written", path.display()))),
+    };
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let before = std::str::from_utf8(&bytes[..valid]).expect("valid up to here");
+        let line = before.matches('\n').count() + 1;
+        let column = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+        SyncError::Other(format!(
+            "{}:{line}:{column}: not UTF-8 text (byte 0x{:02x}); save the file as UTF-8. Nothing was written",
+            path.display(),
+            bytes[valid]
+        ))
+    })
 }
 
 /// `path` relative to `dir` (both may not exist yet), with `/` separators, for wrangler's `main`.
@@ -176,8 +207,20 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
         (scan, join(prepared))
     });
     let scan = scan.map_err(SyncError::Sources)?;
-    let warnings =
-        registry_warnings(&scan.registry_declarations, &registry_path, options.registry_out.is_none(), &project);
+    let mut warnings = Vec::new();
+    if let Ok(Config { path, ignored, .. }) = &config {
+        if !ignored.is_empty() {
+            let shown = |p: &Path| p.strip_prefix(&project.dir).unwrap_or(p).to_path_buf();
+            warnings
+                .push(Warning::OtherConfigs { used: shown(path), ignored: ignored.iter().map(|p| shown(p)).collect() });
+        }
+    }
+    warnings.extend(registry_warnings(
+        &scan.registry_declarations,
+        &registry_path,
+        options.registry_out.is_none(),
+        &project,
+    ));
 
     let (registry, entry, reconciled) = std::thread::scope(|scope| {
         // About even halves: the reconciliation (with the parsed config's drop), and the rest.
@@ -223,12 +266,23 @@ struct Config {
     /// The entry module, relative to the config.
     entry_relative: String,
     findings: Vec<String>,
+    /// Other configs next to Cargo.toml, which wrangler does not use (so neither does the sync).
+    ignored: Vec<PathBuf>,
 }
 
 impl Config {
     fn find(options: &SyncOptions, project: &Project, entry_path: &Path) -> Result<Self, SyncError> {
         let mut findings = Vec::new();
-        let config_path = options.wrangler_config.clone().or_else(|| project.find_wrangler_config());
+        let mut ignored = Vec::new();
+        let config_path = match &options.wrangler_config {
+            Some(path) => Some(path.clone()),
+            None => {
+                let mut found = project.wrangler_configs().into_iter();
+                let first = found.next();
+                ignored.extend(found);
+                first
+            }
+        };
         let (path, current) = match config_path {
             Some(path) => {
                 let current = read_optional(&path)?;
@@ -254,7 +308,7 @@ impl Config {
                 path.display()
             ))
         })?;
-        Ok(Config { path, current, created, format, entry_relative, findings })
+        Ok(Config { path, current, created, format, entry_relative, findings, ignored })
     }
 
     /// The text to reconcile.
