@@ -190,3 +190,38 @@ fn a_config_that_is_not_utf8_is_refused_at_the_bad_byte() {
         );
     }
 }
+
+#[test]
+fn a_jsonc_config_with_workflows_written_twice_is_refused_and_nothing_is_written() {
+    // wrangler deploys the second "workflows"; editing the first would change nothing deployed.
+    let config =
+        b"{\n  \"name\": \"shop\",\n  \"workflows\": [],\n  \"main\": \"lunora-entry.mjs\",\n  \"workflows\": [],\n}\n";
+    let (dir, manifest) = shop(&[("wrangler.jsonc", config)]);
+    let out = codegen(&["sync"], &manifest);
+    assert_refused(
+        dir.path(),
+        "wrangler.jsonc",
+        config,
+        &out,
+        "wrangler.jsonc:5:3: duplicate key \"workflows\" (first at 3:3); wrangler would use this last one and ignore \
+         the first: remove one; the file was left untouched\n",
+    );
+}
+
+#[test]
+fn two_toml_entries_of_one_class_are_refused_and_nothing_is_written() {
+    let config = b"name = \"shop\"\n\n[[workflows]]\nname = \"order-pipeline\"\nbinding = \"A\"\nclass_name = \
+                   \"OrderPipelineWorkflow\"\n\n[[workflows]]\nname = \"orders\"\nbinding = \"B\"\nclass_name = \
+                   \"OrderPipelineWorkflow\"\nschedules = [\"0 1 * * *\"]\n";
+    let (dir, manifest) = shop(&[("wrangler.toml", config)]);
+    let out = codegen(&["sync", "--check"], &manifest);
+    assert_refused(
+        dir.path(),
+        "wrangler.toml",
+        config,
+        &out,
+        "wrangler.toml:11:14: another workflows entry, at 6:14, has the same class_name \"OrderPipelineWorkflow\"; \
+         lunora-codegen cannot tell which one is the workflow's: merge them into one; the file was left untouched\n",
+    );
+    assert_refused(dir.path(), "wrangler.toml", config, &codegen(&["sync"], &manifest), "wrangler.toml:11:14: ");
+}

@@ -347,3 +347,85 @@ fn findings_display_one_line_each() {
     }
     assert_eq!(findings.iter().filter(|f| f.is_warning()).count(), 6);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Ambiguous configs: refused, never guessed at.
+
+#[test]
+fn two_entries_of_one_class_name_or_name_or_binding_are_refused() {
+    let entry = |name: &str, binding: &str, class: &str| {
+        format!("[[workflows]]\nname = \"{name}\"\nbinding = \"{binding}\"\nclass_name = \"{class}\"\n")
+    };
+    let same_class = entry("order-pipeline", "A", "OrderPipelineWorkflow")
+        + &entry("order-pipeline-2", "B", "OrderPipelineWorkflow");
+    assert_eq!(
+        toml_err(&same_class),
+        "8:14: another workflows entry, at 4:14, has the same class_name \"OrderPipelineWorkflow\"; lunora-codegen \
+         cannot tell which one is the workflow's: merge them into one"
+    );
+    let same_name =
+        entry("order-pipeline", "A", "OrderPipelineWorkflow") + &entry("order-pipeline", "B", "OtherWorkflow");
+    assert_eq!(
+        toml_err(&same_name),
+        "6:8: another workflows entry, at 2:8, has the same name \"order-pipeline\"; one deployed workflow cannot \
+         have two entries: rename or remove one"
+    );
+    // A binding is unique among all entries, those of other Workers included (wrangler's rule).
+    let same_binding = entry("a", "SHARED", "OrderPipelineWorkflow")
+        + &entry("b", "SHARED", "BillingWorkflow").replace("class_name", "script_name = \"billing\"\nclass_name");
+    assert_eq!(
+        toml_err(&same_binding),
+        "7:11: another workflows entry, at 3:11, has the same binding \"SHARED\"; wrangler rejects two bindings of \
+         one name: rename one"
+    );
+    // The same class (or name) in another Worker is no ambiguity: it is not this Worker's.
+    let foreign = entry("order-pipeline", "A", "OrderPipelineWorkflow")
+        + &entry("order-pipeline", "B", "OrderPipelineWorkflow")
+            .replace("class_name", "script_name = \"other\"\nclass_name");
+    assert!(reconcile_toml(&foreign, &[spec("orderPipeline")], &ReconcileOptions::default()).is_ok());
+    // Inline arrays too.
+    let inline = "workflows = [\n  { class_name = \"OrderPipelineWorkflow\" },\n  { class_name = \"OrderPipelineWorkflow\" },\n]\n";
+    assert!(
+        toml_err(inline).starts_with("3:18: another workflows entry, at 2:18, has the same class_name"),
+        "{}",
+        toml_err(inline)
+    );
+    // `[[workflows]]` next to `workflows = [...]` is a TOML duplicate key.
+    assert_eq!(
+        toml_err("workflows = []\n[[workflows]]\nclass_name = \"OrderPipelineWorkflow\"\n"),
+        "2:3: duplicate key"
+    );
+}
+
+#[test]
+fn jsonc_keys_written_twice_where_lunora_reads_them_are_refused() {
+    let twice = "{\n  \"workflows\": [],\n  \"name\": \"shop\",\n  \"workflows\": [\n    { \"class_name\": \"OrderPipelineWorkflow\" }\n  ]\n}\n";
+    assert_eq!(
+        jsonc_err(twice),
+        "4:3: duplicate key \"workflows\" (first at 2:3); wrangler would use this last one and ignore the first: \
+         remove one"
+    );
+    let main_twice = "{ \"main\": \"build/index.js\", \"main\": \"src/index.js\" }";
+    assert!(
+        jsonc_err(main_twice).starts_with("1:29: duplicate key \"main\" (first at 1:3)"),
+        "{}",
+        jsonc_err(main_twice)
+    );
+    let in_entry = "{ \"workflows\": [{ \"class_name\": \"OrderPipelineWorkflow\",\n  \"schedules\": [], \"schedules\": [\"0 * * * *\"] }] }";
+    assert!(
+        jsonc_err(in_entry).starts_with("2:20: duplicate key \"schedules\" (first at 2:3)"),
+        "{}",
+        jsonc_err(in_entry)
+    );
+    let in_limits = "{ \"workflows\": [{ \"class_name\": \"OrderPipelineWorkflow\", \"limits\": { \"steps\": 1, \"steps\": 2 } }] }";
+    assert!(jsonc_err(in_limits).contains("duplicate key \"steps\""), "{}", jsonc_err(in_limits));
+    let same_binding = "{ \"workflows\": [\n  { \"binding\": \"X\", \"class_name\": \"AWorkflow\" },\n  { \"binding\": \"X\", \"class_name\": \"BWorkflow\" }\n] }";
+    assert!(
+        jsonc_err(same_binding).starts_with("3:16: another workflows entry, at 2:16, has the same binding \"X\""),
+        "{}",
+        jsonc_err(same_binding)
+    );
+    // Keys lunora does not read are wrangler's business.
+    let vars_twice = "{ \"vars\": { \"A\": \"1\" }, \"vars\": { \"A\": \"2\" } }";
+    assert!(reconcile_jsonc(vars_twice, &[spec("orderPipeline")], &ReconcileOptions::default()).is_ok());
+}

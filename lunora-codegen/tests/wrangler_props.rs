@@ -159,14 +159,45 @@ fn doc() -> impl Strategy<Value = Doc> {
         proptest::bool::weighted(0.8),
     )
         .prop_map(|(header_comment, main, root, parts, blank_lines, crlf, final_newline)| {
-            // At most one `[env.staging]`.
+            // At most one `[env.staging]`; top-level entries that are not ambiguous.
             let mut seen_env = false;
+            let mut kept: Vec<Entry> = Vec::new();
             let parts = parts
                 .into_iter()
                 .filter(|p| !matches!(p, Part::Env(_)) || !std::mem::replace(&mut seen_env, true))
+                .filter(|p| match p {
+                    Part::Workflow(e) if conflicts(&kept, e) => false,
+                    Part::Workflow(e) => {
+                        kept.push(e.clone());
+                        true
+                    }
+                    _ => true,
+                })
                 .collect();
             Doc { header_comment, main, root, parts, blank_lines, crlf, final_newline }
         })
+}
+
+/// Whether `e` would make the top-level entries ambiguous next to `earlier`: the same
+/// `class_name` or `name` as another entry without `script_name`, or the same `binding` as any.
+fn conflicts(earlier: &[Entry], e: &Entry) -> bool {
+    earlier.iter().any(|o| {
+        let local = !o.script_name && !e.script_name;
+        (local && o.class == e.class)
+            || (local && o.name.is_some() && o.name == e.name)
+            || (o.binding.is_some() && o.binding == e.binding)
+    })
+}
+
+/// `entries` without the ones that conflict with an earlier one.
+fn distinct(entries: Vec<Entry>) -> Vec<Entry> {
+    let mut kept: Vec<Entry> = Vec::new();
+    for e in entries {
+        if !conflicts(&kept, &e) {
+            kept.push(e);
+        }
+    }
+    kept
 }
 
 #[derive(Clone, Debug)]
@@ -525,6 +556,38 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Top-level entries are refused exactly when two of them are ambiguous (see `conflicts`),
+    /// with the error at the later one; `[env.*]` entries are never looked at.
+    #[test]
+    fn ambiguous_entries_are_refused_and_only_they(
+        entries in proptest::collection::vec(entry(), 0..5),
+        env in proptest::collection::vec(entry(), 0..3),
+    ) {
+        let mut out = Out { text: String::from("name = \"shop\"\n"), comments: Vec::new() };
+        for e in &entries {
+            render_entry(&mut out, "workflows", e);
+        }
+        out.line(false, "[env.staging]", false);
+        for e in &env {
+            render_entry(&mut out, "env.staging.workflows", e);
+        }
+        let input = out.text;
+        let ambiguous = entries.iter().enumerate().any(|(i, e)| conflicts(&entries[..i], e));
+        let specs = to_specs(&[(0, SpecGen { schedules: vec![0], steps: Some(5) })]);
+        let result = reconcile_toml(&input, &specs, &ReconcileOptions::default());
+        match result {
+            Ok(_) => prop_assert!(!ambiguous, "ambiguous entries were accepted:\n{}", input),
+            Err(e) => {
+                prop_assert!(ambiguous, "refused: {}\n{}", e, input);
+                prop_assert!(e.message.starts_with("another workflows entry, at "), "{}", e);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The same properties for wrangler.jsonc: random objects with line and block comments, trailing
 // commas or not, tabs or spaces, a top-level "workflows" array somewhere (or none) and an
@@ -585,7 +648,7 @@ mod jsonc {
             .prop_map(|(root, main, workflows, env, indent, trailing_commas, comments)| JDoc {
                 root,
                 main,
-                workflows,
+                workflows: workflows.map(|(at, entries)| (at, super::distinct(entries))),
                 env,
                 indent,
                 trailing_commas,

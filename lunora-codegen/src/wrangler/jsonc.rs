@@ -7,7 +7,10 @@ use jsonc_parser::common::Ranged;
 use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
 use jsonc_parser::{parse_to_ast, CollectOptions, ParseOptions};
 
-use super::{plan, repoint_main, split_bom, ConfigError, EntryFacts, EntryPlan, Finding, ReconcileOptions, Reconciled};
+use super::{
+    line_col, plan, reject_duplicate_entries, repoint_main, split_bom, ConfigError, EntryFacts, EntryPlan, Finding,
+    ReconcileOptions, Reconciled,
+};
 use crate::spec::WorkflowSpec;
 
 /// Reconciles the top-level `"workflows"` array of a `wrangler.jsonc` (or plain
@@ -26,6 +29,9 @@ pub fn reconcile_jsonc(
         Some(Value::Object(o)) => Some(o),
         Some(other) => return Err(ConfigError::at(src, other.start(), "the top level must be an object")),
     };
+    if let Some(root) = root {
+        reject_duplicate_keys(src, root, Some(&["main", "workflows"]))?;
+    }
     let mut report = Vec::new();
 
     let main = root.and_then(|o| o.get_string("main"));
@@ -51,6 +57,7 @@ pub fn reconcile_jsonc(
         },
     };
     let facts = entries.iter().map(|o| facts(src, o)).collect::<Result<Vec<_>, _>>()?;
+    reject_duplicate_entries(src, &facts)?;
     let plan = plan(&facts, workflows, &mut report);
 
     let edits_entries = plan.entries.iter().any(|p| p.as_ref().is_some_and(|p| !p.is_empty()));
@@ -121,7 +128,34 @@ fn internal(what: &str) -> ConfigError {
     ConfigError { line: 1, column: 1, message: format!("internal error: {what}; please report this") }
 }
 
+/// Rejects a key written twice in `object` (only the keys in `only`, when given). JSON leaves
+/// duplicates undefined and wrangler's reader keeps the last one, while an editor (or lunora)
+/// looking for the key finds the first: editing it would change nothing that is deployed.
+fn reject_duplicate_keys(src: &str, object: &Object<'_>, only: Option<&[&str]>) -> Result<(), ConfigError> {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for prop in &object.properties {
+        let name = prop.name.as_str();
+        if only.is_some_and(|only| !only.contains(&name)) {
+            continue;
+        }
+        if let Some(&(_, first)) = seen.iter().find(|(n, _)| *n == name) {
+            let (line, column) = line_col(src, first);
+            return Err(ConfigError::at(
+                src,
+                prop.start(),
+                format!(
+                    "duplicate key \"{name}\" (first at {line}:{column}); wrangler would use this last one and \
+                     ignore the first: remove one"
+                ),
+            ));
+        }
+        seen.push((name, prop.start()));
+    }
+    Ok(())
+}
+
 fn facts(src: &str, o: &Object<'_>) -> Result<EntryFacts, ConfigError> {
+    reject_duplicate_keys(src, o, None)?;
     // A string's value; anything else as written (it is kept, never overwritten).
     let string = |key: &str| {
         o.get(key).map(|p| match &p.value {
@@ -129,10 +163,14 @@ fn facts(src: &str, o: &Object<'_>) -> Result<EntryFacts, ConfigError> {
             other => other.text(src).to_owned(),
         })
     };
+    let at = |key: &str| o.get(key).map_or(o.start(), |p| p.value.start());
     let mut facts = EntryFacts {
         foreign: o.get("script_name").is_some(),
         name: string("name"),
         binding: string("binding"),
+        class_name_at: at("class_name"),
+        name_at: at("name"),
+        binding_at: at("binding"),
         ..EntryFacts::default()
     };
     match o.get("class_name").map(|p| &p.value) {
@@ -164,6 +202,7 @@ fn facts(src: &str, o: &Object<'_>) -> Result<EntryFacts, ConfigError> {
                         "`limits` must be an object, e.g. `\"limits\": { \"steps\": 1000 }`",
                     ));
                 };
+                reject_duplicate_keys(src, limits, None)?;
                 for p in &limits.properties {
                     if p.name.as_str() == "steps" {
                         facts.steps = Some(match &p.value {

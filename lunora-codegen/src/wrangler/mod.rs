@@ -12,6 +12,10 @@
 //!   settings in the file that the workflow does not declare are kept and reported;
 //! - entries with `script_name` (a class in another Worker) are left alone entirely;
 //! - entries that no workflow declares are reported, never deleted;
+//! - a config whose entry for a workflow is ambiguous is an error, not a guess: two entries
+//!   (without `script_name`) of one `class_name` or one `name`, two entries of one `binding`
+//!   (wrangler rejects that too), and in JSONC a key written twice in the top-level object or in
+//!   an entry (wrangler reads the last one, which is easy to miss when editing the first);
 //! - `[env.*]` sections are never touched (wrangler does not inherit `workflows` into them);
 //! - a top-level `main` that points at worker-build's shim is repointed to the generated entry
 //!   module when one is given;
@@ -269,6 +273,58 @@ pub(crate) struct EntryFacts {
     pub steps: Option<Option<i64>>,
     /// Every other setting key (dotted for keys inside `limits`), in file order.
     pub other_keys: Vec<String>,
+    /// Byte offsets of its `class_name`, `name` and `binding` values (the entry's own offset
+    /// when absent), for errors.
+    pub class_name_at: usize,
+    pub name_at: usize,
+    pub binding_at: usize,
+}
+
+/// Rejects entries that make the reconciliation ambiguous or that wrangler rejects: two
+/// entries (without `script_name`) of one `class_name` (which one is the workflow's?) or of one
+/// `name` (one deployed workflow for two entries), two entries of one `binding`. The error is
+/// at the second entry's value and names the first one's place.
+pub(crate) fn reject_duplicate_entries(src: &str, entries: &[EntryFacts]) -> Result<(), ConfigError> {
+    type Key = fn(&EntryFacts) -> Option<(&str, usize)>;
+    let checks: [(&str, bool, Key, &str); 3] = [
+        (
+            "class_name",
+            true,
+            |e| e.class_name.as_deref().map(|v| (v, e.class_name_at)),
+            "lunora-codegen cannot tell which one is the workflow's: merge them into one",
+        ),
+        (
+            "name",
+            true,
+            |e| e.name.as_deref().map(|v| (v, e.name_at)),
+            "one deployed workflow cannot have two entries: rename or remove one",
+        ),
+        (
+            "binding",
+            false,
+            |e| e.binding.as_deref().map(|v| (v, e.binding_at)),
+            "wrangler rejects two bindings of one name: rename one",
+        ),
+    ];
+    for (key, local_only, value_of, advice) in checks {
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        for entry in entries.iter().filter(|e| !(local_only && e.foreign)) {
+            let Some((value, at)) = value_of(entry) else { continue };
+            if let Some(&earlier) = first.get(value) {
+                let (line, column) = line_col(src, earlier);
+                return Err(ConfigError::at(
+                    src,
+                    at,
+                    format!(
+                        "another workflows entry, at {line}:{column}, has the same {key} {}; {advice}",
+                        quoted(value)
+                    ),
+                ));
+            }
+            first.insert(value, at);
+        }
+    }
+    Ok(())
 }
 
 /// What to write into one existing entry.

@@ -6,8 +6,8 @@ use std::ops::Range;
 use toml_edit::{Array, ArrayOfTables, Document, InlineTable, Item, Table, TableLike, Value};
 
 use super::{
-    newline_of, plan, quoted, repoint_main, split_bom, string_array, ConfigError, EntryFacts, EntryPlan, Finding,
-    ReconcileOptions, Reconciled,
+    newline_of, plan, quoted, reject_duplicate_entries, repoint_main, split_bom, string_array, ConfigError, EntryFacts,
+    EntryPlan, Finding, ReconcileOptions, Reconciled,
 };
 use crate::spec::WorkflowSpec;
 
@@ -68,6 +68,7 @@ fn reconcile(
     let section = Section::of(src, root)?;
     let entries = section.entries(src)?;
     let facts = entries.iter().map(|e| e.facts(src)).collect::<Result<Vec<_>, _>>()?;
+    reject_duplicate_entries(src, &facts)?;
     let plan = plan(&facts, workflows, &mut report);
     for (entry, p) in entries.iter().zip(&plan.entries) {
         if let Some(p) = p.as_ref().filter(|p| !p.is_empty()) {
@@ -202,10 +203,14 @@ impl Entry<'_> {
                 None => item.span().map_or_else(|| "(a table)".to_owned(), |s| src[s].to_owned()),
             })
         };
+        let at = |key: &str| t.get(key).map_or(self.start(), |item| item_start(item, self.start()));
         let mut facts = EntryFacts {
             foreign: t.contains_key("script_name"),
             name: text("name"),
             binding: text("binding"),
+            class_name_at: at("class_name"),
+            name_at: at("name"),
+            binding_at: at("binding"),
             ..EntryFacts::default()
         };
         match t.get("class_name") {
