@@ -30,7 +30,8 @@ enum Command {
         /// The crate's Cargo.toml.
         #[arg(long, default_value = "Cargo.toml")]
         manifest_path: PathBuf,
-        /// The wrangler config (default: wrangler.toml, .jsonc or .json next to Cargo.toml).
+        /// The wrangler config (default: the one wrangler uses next to Cargo.toml: wrangler.json,
+        /// else wrangler.jsonc, else wrangler.toml).
         #[arg(long)]
         wrangler_config: Option<PathBuf>,
         /// Write nothing; exit 1 listing every file that is out of date (for CI).

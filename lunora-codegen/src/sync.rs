@@ -1,7 +1,9 @@
 //! `lunora-codegen sync`: scan, render the registry and the JS entry, reconcile the wrangler
-//! config. Planning computes every file's new text without writing; applying writes only the
-//! files whose bytes change. `--check` is planning plus a report of the drift. Both warn when
-//! the crate's declaration of the registry would let `cargo fmt` cause drift.
+//! config. Planning computes every file's new text without writing; applying writes the files
+//! whose bytes change, all or none, and refuses to overwrite a file edited since it was planned.
+//! `--check` is planning plus a report of the drift. Both warn when the crate's declaration of
+//! the registry would let `cargo fmt` cause drift, and when wrangler configs other than the one
+//! wrangler uses sit next to Cargo.toml.
 
 use std::path::{Path, PathBuf};
 

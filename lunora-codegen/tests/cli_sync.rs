@@ -345,3 +345,17 @@ fn check_exits_1_for_drift_and_2_for_errors() {
     let missing = codegen(&["sync", "--check"], &dir.path().join("nope/Cargo.toml"));
     assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
 }
+
+#[test]
+fn sync_help_documents_the_exit_statuses() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lunora-codegen")).args(["sync", "--help"]).output().unwrap();
+    let help = text(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        help.contains(
+            "Exit status: 0 when done (or, with --check, up to date); 1 with --check when a file is out of date; 2 on \
+             an error"
+        ),
+        "{help}"
+    );
+    assert!(help.contains("wrangler.json, else wrangler.jsonc, else wrangler.toml"), "{help}");
+}
