@@ -2,12 +2,13 @@
 //! written, it is a lunora journal of this schema version, and it is not damaged.
 //!
 //! Every check reads only, so a refused file is left byte for byte as it was, with its -wal and
-//! -shm files. A journal that was closed cleanly (its lock file says so and no -wal is left) is
-//! checked in place through an `immutable` connection, which creates no -wal or -shm: SQLite's
-//! `quick_check` plus the file's size against its page count. After an unclean shutdown (a
-//! crash, `kill -9`, power loss) the journal's state is the file plus its -wal, which SQLite
-//! only reads back through a connection that may rewrite the -shm, so the pair is copied to a
-//! temporary directory and checked there with the full `integrity_check`.
+//! -shm files. Without a -wal the file is the whole state and is checked in place through an
+//! `immutable` connection, which creates no -wal or -shm: its size against its page count, and
+//! SQLite's `quick_check` if its previous owner closed it cleanly (the lock file says so), the
+//! full `integrity_check` otherwise. With a -wal left by an unclean shutdown (a crash,
+//! `kill -9`, power loss) the state is the pair, which SQLite only reads back through a
+//! connection that may rewrite the -shm, so the pair is copied to a temporary directory and
+//! checked there with `integrity_check`.
 //!
 //! SQLite keeps no page checksums: a flipped byte inside a stored value, which breaks no
 //! structure, passes these checks (and fails later, when the value is read).
@@ -101,18 +102,19 @@ pub fn check(path: &Path, clean: bool) -> Result<Found, Error> {
     if len == 0 && wal_len == 0 {
         return Ok(Found::Fresh);
     }
-    if clean && wal_len == 0 {
+    if wal_len == 0 {
+        // The file is the whole state: read it in place.
         let uri = format!("file:{}?immutable=1", uri_path(path));
         let conn = Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
             .map_err(unreadable(&shown))?;
         let found = identify(&conn, &shown)?;
         if found == Found::Journal {
-            structure(&conn, &shown, "quick_check")?;
+            structure(&conn, &shown, if clean { "quick_check" } else { "integrity_check" })?;
             size_matches(&conn, &shown, len)?;
         }
         return Ok(found);
     }
-    let copy = Scratch::copy(path, wal_len > 0).map_err(|e| {
+    let copy = Scratch::copy(path).map_err(|e| {
         Error::internal(format!(
             "cannot check the lunora journal {shown} after an unclean shutdown: copying it to {} failed: {e}",
             std::env::temp_dir().display()
@@ -243,15 +245,13 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn copy(path: &Path, with_wal: bool) -> std::io::Result<Self> {
+    fn copy(path: &Path) -> std::io::Result<Self> {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let dir = std::env::temp_dir().join(format!("lunora-journal-check-{}-{nanos}", std::process::id()));
         fs::create_dir(&dir)?;
         let scratch = Scratch { db: dir.join("journal.db"), dir };
         fs::copy(path, &scratch.db)?;
-        if with_wal {
-            fs::copy(sibling(path, "-wal"), sibling(&scratch.db, "-wal"))?;
-        }
+        fs::copy(sibling(path, "-wal"), sibling(&scratch.db, "-wal"))?;
         Ok(scratch)
     }
 }

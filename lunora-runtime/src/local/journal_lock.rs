@@ -39,7 +39,7 @@ impl JournalLock {
         let mut file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(|e| {
                 Error::internal(format!(
-                    "cannot create the lock file {} of the lunora journal {}: {e}. The engine needs \
+                    "cannot open or create the lock file {} of the lunora journal {}: {e}. The engine needs \
                      a writable directory for the journal, its -wal file and its lock file.",
                     path.display(),
                     journal.display()
