@@ -296,7 +296,7 @@ impl Journal {
         let Some(path) = path else {
             let conn = Connection::open_in_memory().map_err(cannot_open(":memory:"))?;
             create_schema(&conn).map_err(cannot_open(":memory:"))?;
-            return Self::ready(conn, durability, None, None);
+            return Self::ready(conn, ":memory:", durability, None, None);
         };
         let shown = path.display().to_string();
         journal_check::refuse_read_only(path)?;
@@ -315,18 +315,18 @@ impl Journal {
             Found::Fresh => create_schema(&conn).map_err(cannot_open(&shown))?,
             Found::Journal => conn.pragma_update(None, "journal_mode", "WAL").map_err(cannot_open(&shown))?,
         }
-        Self::ready(conn, durability, Some(journal_check::sibling(path, "-wal")), Some(lock))
+        Self::ready(conn, &shown, durability, Some(journal_check::sibling(path, "-wal")), Some(lock))
     }
 
     fn ready(
         conn: Connection,
+        shown: &str,
         durability: Durability,
         wal_path: Option<PathBuf>,
         lock: Option<JournalLock>,
     ) -> Result<Self, Error> {
         // NORMAL: commits are not fsynced by SQLite; `persist` fsyncs the WAL for the ones that
         // must survive power loss. Checkpoints still sync.
-        let shown = wal_path.as_ref().map(|_| "the journal").unwrap_or(":memory:");
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(cannot_open(shown))?;
         conn.pragma_update(None, "foreign_keys", "OFF").map_err(cannot_open(shown))?;
         conn.set_prepared_statement_cache_capacity(64);
