@@ -20,11 +20,16 @@ async fn open_err(path: &Path) -> Error {
     }
 }
 
-async fn wait_closed(path: &Path) {
-    // The engine's connection closes once its tasks are gone; SQLite then folds the WAL back.
+/// Closes the engine: its journal is then folded back into one file and released.
+async fn close(t: TestEngine, db: &Path) {
+    let engine = t.engine().clone();
+    drop(t);
+    engine.close().await;
+    // Nothing to wait for once `close` has returned; kept bounded for engines whose close did
+    // not close the journal (to run these tests against them).
     for _ in 0..500 {
-        if !Path::new(&format!("{}-wal", path.display())).exists() {
-            return;
+        if !Path::new(&format!("{}-wal", db.display())).exists() {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -42,8 +47,7 @@ async fn a_sleeping_instance_survives_an_engine_restart_without_rerunning_steps(
     let inst = t.workflow::<Sleeper>().create(CreateOptions::params("1 hour".into()).with_id("s")).await.unwrap();
     t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
     drop(inst);
-    drop(t);
-    wait_closed(&db).await;
+    close(t, &db).await;
 
     let t = open().await.unwrap();
     let inst = t.workflow::<Sleeper>().get("s").await.unwrap();
@@ -105,8 +109,8 @@ async fn a_corrupt_journal_is_refused_untouched() {
                 .unwrap();
             t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
         }
+        close(t, &db).await;
     }
-    wait_closed(&db).await;
     let mut bytes = std::fs::read(&db).unwrap();
     assert!(bytes.len() > 3 * 4096, "journal has several pages");
     for b in &mut bytes[4096 + 100..4096 + 400] {
@@ -114,7 +118,9 @@ async fn a_corrupt_journal_is_refused_untouched() {
     }
     std::fs::write(&db, &bytes).unwrap();
     let err = open_err(&db).await;
-    assert!(err.message().contains("corrupt") || err.message().contains("malformed"), "{err}");
+    let head = format!("the lunora journal {} is damaged: SQLite's quick_check found: ", db.display());
+    assert!(err.message().starts_with(&head), "{err}");
+    assert!(err.message().ends_with(ADVICE), "{err}");
     assert_eq!(std::fs::read(&db).unwrap(), bytes, "not a byte changed");
 }
 
@@ -122,8 +128,7 @@ async fn a_corrupt_journal_is_refused_untouched() {
 async fn a_journal_of_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
-    drop(Engine::builder().path(&db).register::<Sleeper>().open().await.unwrap());
-    wait_closed(&db).await;
+    Engine::builder().path(&db).register::<Sleeper>().open().await.unwrap().close().await;
     rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 2).unwrap();
     let before = std::fs::read(&db).unwrap();
     let err = open_err(&db).await;
@@ -154,7 +159,6 @@ async fn close_stops_running_instances_so_the_file_can_be_reopened_in_process() 
     t.engine().clone().close().await;
     drop(inst);
     drop(t);
-    wait_closed(&db).await;
 
     // A new engine on the same file in the same process picks the instance up alone.
     let gate = Gate::default();
@@ -172,4 +176,220 @@ async fn close_stops_running_instances_so_the_file_can_be_reopened_in_process() 
     let first = &t.steps(&inst).unwrap()[0];
     assert_eq!(first.attempts, 2, "the attempt cut by close counts, as after a crash");
     assert!(first.attempt_log[0].error.as_ref().unwrap().message().contains("was interrupted"));
+}
+
+// ----- damaged and read-only journals ----------------------------------------------------------
+
+/// How every "damaged" refusal ends.
+const ADVICE: &str = ". lunora left it untouched and will not write to it. Restore it from a backup, or move it \
+                      away (with its -wal and -shm files) to start a new journal.";
+
+/// The journal's files (`""`, `-wal`, `-shm` suffixes) as (length, hash of the bytes), `None`
+/// when absent: equal snapshots mean not a byte changed.
+fn snapshot(db: &Path) -> Vec<(&'static str, Option<(usize, u64)>)> {
+    use std::hash::{Hash, Hasher};
+    ["", "-wal", "-shm"]
+        .into_iter()
+        .map(|suffix| {
+            let bytes = std::fs::read(format!("{}{suffix}", db.display())).ok();
+            let digest = bytes.map(|b| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                b.hash(&mut h);
+                (b.len(), h.finish())
+            });
+            (suffix, digest)
+        })
+        .collect()
+}
+
+/// Opens an engine on `db`, parks 40 instances in a sleep (two step rows each).
+async fn populated(db: &Path) -> TestEngine {
+    let t = TestEngine::builder()
+        .path(db)
+        .env(Env::new().with(Effects::default()))
+        .register::<Sleeper>()
+        .open()
+        .await
+        .unwrap();
+    for i in 0..40 {
+        let inst = t
+            .workflow::<Sleeper>()
+            .create(CreateOptions::params("1 day".into()).with_id(format!("i{i}")))
+            .await
+            .unwrap();
+        t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    }
+    t
+}
+
+/// A journal as a crash leaves it, in `dir`: the file plus a -wal holding committed work not
+/// yet folded back, and no record of a clean close. Taken while an idle engine holds the
+/// original, whose commits are all in its fsynced -wal, which is what a power cut would keep.
+async fn crashed_journal(dir: &Path) -> std::path::PathBuf {
+    let live = dir.join("live.db");
+    close(populated(&live).await, &live).await;
+    // More work after the reopen: the -wal holds it, the file the first 40 instances.
+    let t = TestEngine::builder()
+        .path(&live)
+        .env(Env::new().with(Effects::default()))
+        .register::<Sleeper>()
+        .open()
+        .await
+        .unwrap();
+    let inst = t.workflow::<Sleeper>().create(CreateOptions::params("1 day".into()).with_id("late")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    let db = dir.join("crashed.db");
+    std::fs::copy(&live, &db).unwrap();
+    std::fs::copy(format!("{}-wal", live.display()), format!("{}-wal", db.display())).unwrap();
+    close(t, &live).await;
+    assert!(std::fs::metadata(format!("{}-wal", db.display())).unwrap().len() > 0, "work is in the -wal");
+    db
+}
+
+/// Page numbers with a frame in a -wal file (their newest content lives there).
+fn pages_in_wal(wal: &[u8], page_size: usize) -> std::collections::BTreeSet<u32> {
+    wal[32..]
+        .chunks(24 + page_size)
+        .filter(|f| f.len() >= 24)
+        .map(|f| u32::from_be_bytes(f[..4].try_into().unwrap()))
+        .collect()
+}
+
+/// Breaks the b-tree page header of a page that only the main file holds (not the -wal).
+fn break_a_btree_page(db: &Path) {
+    let mut bytes = std::fs::read(db).unwrap();
+    let wal = std::fs::read(format!("{}-wal", db.display())).unwrap_or_default();
+    let in_wal = if wal.len() > 32 { pages_in_wal(&wal, 4096) } else { Default::default() };
+    let page = (2..=bytes.len() / 4096)
+        .find(|p| !in_wal.contains(&(*p as u32)) && [2, 5, 10, 13].contains(&bytes[(p - 1) * 4096]))
+        .expect("a b-tree page outside the -wal");
+    bytes[(page - 1) * 4096] = 0x7F; // not a page type
+    std::fs::write(db, &bytes).unwrap();
+}
+
+fn cut_short(db: &Path, by: u64) {
+    let f = std::fs::OpenOptions::new().write(true).open(db).unwrap();
+    let len = f.metadata().unwrap().len();
+    f.set_len(len - by).unwrap();
+}
+
+#[tokio::test]
+async fn a_journal_cut_short_by_a_few_bytes_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    close(populated(&db).await, &db).await;
+    let len = std::fs::metadata(&db).unwrap().len();
+    assert_eq!(len % 4096, 0);
+    cut_short(&db, 3);
+    let before = snapshot(&db);
+
+    let err = open_err(&db).await;
+    let expected = format!(
+        "the lunora journal {} is damaged: it is {} bytes, but holds {} pages of 4096 bytes ({len} bytes): it \
+         was cut short or extended{ADVICE}",
+        db.display(),
+        len - 3,
+        len / 4096
+    );
+    assert_eq!(err.message(), expected);
+    assert_eq!(snapshot(&db), before, "not a byte changed, no -wal or -shm appeared");
+}
+
+#[tokio::test]
+async fn a_journal_cut_short_by_a_page_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    close(populated(&db).await, &db).await;
+    cut_short(&db, 4096);
+    let before = snapshot(&db);
+    let err = open_err(&db).await;
+    assert!(err.message().starts_with(&format!("the lunora journal {} is damaged: ", db.display())), "{err}");
+    assert!(err.message().ends_with(ADVICE), "{err}");
+    assert_eq!(snapshot(&db), before);
+}
+
+#[tokio::test]
+async fn after_a_crash_a_journal_cut_short_is_refused_and_its_wal_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crashed_journal(dir.path()).await;
+    cut_short(&db, 100);
+    let before = snapshot(&db);
+
+    let err = open_err(&db).await;
+    let len = std::fs::metadata(&db).unwrap().len();
+    let expected = format!(
+        "the lunora journal {} is damaged: it is {len} bytes, not a whole number of 4096-byte pages (it was cut \
+         short){ADVICE}",
+        db.display()
+    );
+    assert_eq!(err.message(), expected);
+    assert_eq!(snapshot(&db), before, "the file and its -wal are as the crash left them");
+}
+
+#[tokio::test]
+async fn after_a_crash_a_journal_with_a_broken_page_is_refused_and_its_wal_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crashed_journal(dir.path()).await;
+    break_a_btree_page(&db);
+    let before = snapshot(&db);
+
+    let err = open_err(&db).await;
+    assert_eq!(snapshot(&db), before, "the file and its -wal are as the crash left them");
+    let head = format!("the lunora journal {} is damaged: ", db.display());
+    assert!(err.message().starts_with(&head), "{err}");
+    assert!(err.message().ends_with(ADVICE), "{err}");
+}
+
+#[tokio::test]
+async fn after_a_crash_a_sound_journal_opens_with_everything_the_wal_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crashed_journal(dir.path()).await;
+    let t = TestEngine::builder().path(&db).env(Env::new().with(Effects::default())).register::<Sleeper>().open().await;
+    let t = t.expect("an undamaged journal opens after a crash");
+    for id in (0..40).map(|i| format!("i{i}")).chain(["late".to_owned()]) {
+        let status = t.workflow::<Sleeper>().get(&id).await.unwrap().status().await.unwrap();
+        assert_eq!(status.status, InstanceStatusKind::Waiting, "{id}");
+    }
+    close(t, &db).await;
+}
+
+#[tokio::test]
+async fn a_read_only_journal_file_is_refused_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    close(populated(&db).await, &db).await;
+    // Root may write to it anyway; the engine honours the mode the user set.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = snapshot(&db);
+
+    let err = open_err(&db).await;
+    let shown = db.display();
+    let expected = format!(
+        "the lunora journal {shown} is read-only (mode 0444): the engine writes every step to it, so it will not \
+         run on it. Make it writable (chmod u+w {shown}) or point the engine at a copy; it was left untouched."
+    );
+    assert_eq!(err.message(), expected);
+    assert_eq!(snapshot(&db), before);
+}
+
+#[tokio::test]
+async fn a_journal_in_a_read_only_directory_is_refused_before_anything_is_created() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let db = ro.join("journal.db");
+
+    let err = open_err(&db).await;
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let expected = format!(
+        "the directory {} of the lunora journal {} is read-only (mode 0555): the engine creates the journal's -wal \
+         and .lock files beside it. Make the directory writable or put the journal elsewhere; nothing was written.",
+        ro.display(),
+        db.display()
+    );
+    assert_eq!(err.message(), expected);
+    assert_eq!(std::fs::read_dir(&ro).unwrap().count(), 0, "nothing was created");
 }

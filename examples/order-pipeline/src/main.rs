@@ -136,7 +136,7 @@ async fn run() -> Result<()> {
     };
     let result = run_on(&db).await;
     if temporary {
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", ".lock"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
     }

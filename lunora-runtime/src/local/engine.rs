@@ -196,6 +196,7 @@ pub struct EngineBuilder {
     sink: Arc<dyn LogSink>,
     transport: Arc<dyn HttpTransport>,
     durability: Durability,
+    wait_for_journal: Option<Duration>,
     workflows: Vec<(&'static str, Arc<dyn ErasedWorkflow>)>,
 }
 
@@ -247,6 +248,13 @@ impl EngineBuilder {
         self
     }
 
+    /// If another engine (in this process or another) has the journal file open, wait up to
+    /// `timeout` for it to close instead of failing at once with an "in use" error.
+    pub fn wait_for_journal(mut self, timeout: Duration) -> Self {
+        self.wait_for_journal = Some(timeout);
+        self
+    }
+
     /// Registers a workflow.
     pub fn register<W: Workflow>(mut self) -> Self {
         self.workflows.push((W::NAME, Arc::new(Registered::<W>(PhantomData))));
@@ -274,7 +282,11 @@ impl EngineBuilder {
                 return Err(Error::workflow("workflow.duplicate", format!("workflow {name:?} is registered twice")));
             }
         }
-        let journal = Journal::open(self.path.as_deref(), self.durability)?;
+        let (path, durability, wait) = (self.path, self.durability, self.wait_for_journal);
+        // Waiting for another owner's lock blocks: keep it off the runtime's workers.
+        let journal = tokio::task::spawn_blocking(move || Journal::open(path.as_deref(), durability, wait))
+            .await
+            .map_err(|e| Error::internal(format!("opening the journal panicked: {e}")))??;
         let inner = Arc::new(Inner {
             journal: Mutex::new(journal),
             clock: self.clock,
@@ -335,17 +347,20 @@ impl Engine {
             sink: Arc::new(StderrSink),
             transport: Arc::new(NativeTransport),
             durability: Durability::Full,
+            wait_for_journal: None,
             workflows: Vec::new(),
         }
     }
 
-    /// Stops the engine and waits until no instance runs any more, so the journal can be
-    /// reopened (in this process too) without two engines driving one instance. Dropping the
-    /// last handle stops it the same way without waiting.
+    /// Stops the engine, waits until no instance runs any more, then closes the journal and
+    /// releases its lock, so the file can be reopened at once (in this process too). Later
+    /// calls on this engine's handles fail. Dropping the last handle stops the engine the same
+    /// way without waiting; the journal is then closed once its last task has ended.
     pub async fn close(self) {
         for control in self.inner.stop() {
             control.finished().await;
         }
+        lock(&self.inner.journal).close();
     }
 
     /// The typed handle of a registered workflow.

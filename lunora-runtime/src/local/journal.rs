@@ -6,16 +6,20 @@
 //! survive a process kill, which WAL guarantees without an fsync, so they skip it and become
 //! durable with the next fsync.
 //!
-//! A file that is not ours (another application's SQLite database, or not SQLite at all) is
-//! rejected before anything is written to it.
+//! One engine at a time owns a journal file (see `journal_lock`). A file that is not ours
+//! (another application's SQLite database, or not SQLite at all), a damaged one or a read-only
+//! one is rejected before anything is written to it (see `journal_check`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ResolvedStepConfig;
 use crate::error::Error;
+use crate::local::journal_check::{self, Found};
+use crate::local::journal_lock::JournalLock;
 use crate::status::{InstanceStatusKind, RollbackState, StepKind};
 use crate::step::Json;
 
@@ -244,6 +248,29 @@ fn to_text<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("journal values are plain JSON")
 }
 
+fn closed() -> rusqlite::Error {
+    io_error(std::io::Error::other("the engine was closed"))
+}
+
+fn cannot_open(shown: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    move |e| Error::internal(format!("cannot open the lunora journal {shown}: {e}"))
+}
+
+/// Creates the tables of a new journal. `BEGIN IMMEDIATE` takes SQLite's write lock before
+/// looking, so two openers of a fresh file (which the journal lock already prevents) could not
+/// both create it.
+fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    if tables == 0 {
+        conn.execute_batch(&format!(
+            "{SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+        ))?;
+    }
+    conn.execute_batch("COMMIT")
+}
+
 /// Storage failures surface as `WorkflowInternalError`s naming the operation.
 pub fn storage(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
     move |e| Error::internal(format!("journal {what} failed: {e}"))
@@ -251,74 +278,82 @@ pub fn storage(what: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
 
 /// An open journal.
 pub struct Journal {
-    conn: Connection,
+    /// `None` once closed: every access then fails with "the engine was closed".
+    conn: Option<Connection>,
     durability: Durability,
     /// `<journal>-wal`, fsynced after durable commits (`None` in memory).
-    wal_path: Option<std::path::PathBuf>,
+    wal_path: Option<PathBuf>,
     wal: Option<std::fs::File>,
+    /// The file's single-owner lock (`None` in memory).
+    lock: Option<JournalLock>,
 }
 
 impl Journal {
-    /// Opens (creating if absent) the journal at `path`, or an in-memory one for `None`.
-    pub fn open(path: Option<&Path>, durability: Durability) -> Result<Self, Error> {
-        let shown = path.map(|p| p.display().to_string()).unwrap_or_else(|| ":memory:".into());
-        let bad = |e: rusqlite::Error| {
-            Error::internal(format!(
-                "cannot open the lunora journal {shown}: {e}. If this file is not a lunora \
-                 journal, point the engine at another path; it was left untouched."
-            ))
+    /// Opens (creating if absent) the journal at `path`, or an in-memory one for `None`. A
+    /// journal in use by another engine is refused, or waited for up to `wait`; a read-only,
+    /// damaged, foreign or newer file is refused before anything is written to it.
+    pub fn open(path: Option<&Path>, durability: Durability, wait: Option<Duration>) -> Result<Self, Error> {
+        let Some(path) = path else {
+            let conn = Connection::open_in_memory().map_err(cannot_open(":memory:"))?;
+            create_schema(&conn).map_err(cannot_open(":memory:"))?;
+            return Self::ready(conn, ":memory:", durability, None, None);
         };
+        let shown = path.display().to_string();
+        journal_check::refuse_read_only(path)?;
+        // Checks run under the lock, so no other engine writes while they read.
+        let lock = JournalLock::acquire(path, wait)?;
+        let found = journal_check::check(path, lock.previous_clean())?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = match path {
-            Some(p) => Connection::open_with_flags(p, flags),
-            None => Connection::open_in_memory(),
-        }
-        .map_err(bad)?;
-        // Identify the file before writing anything: no pragma that changes the header runs
-        // until we know the file is empty or ours.
-        let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).map_err(bad)?;
-        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0)).map_err(bad)?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(bad)?;
-        if app_id == 0 && tables == 0 {
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(bad)?;
-            conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; \
-                 PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
-            .map_err(bad)?;
-        } else if app_id != APPLICATION_ID {
+        let conn = Connection::open_with_flags(path, flags).map_err(cannot_open(&shown))?;
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
             return Err(Error::internal(format!(
-                "{shown} is not a lunora journal: it is a SQLite database of another application \
-                 (application_id {app_id:#x}, {tables} schema objects). lunora left it untouched; \
-                 point the engine at a new or lunora-created file."
+                "the lunora journal {shown} opened read-only (SQLite could not open it for writing); \
+                 make it and its directory writable. It was left untouched."
             )));
-        } else if version != SCHEMA_VERSION {
-            return Err(Error::internal(format!(
-                "{shown} is a lunora journal of schema version {version}, this lunora reads \
-                 version {SCHEMA_VERSION}. It was left untouched; use the lunora version that \
-                 created it."
-            )));
-        } else {
-            let check: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).map_err(bad)?;
-            if check != "ok" {
-                return Err(Error::internal(format!(
-                    "the lunora journal {shown} is corrupt ({check}); it was left untouched. \
-                     Restore it from a backup or start a new journal."
-                )));
-            }
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(bad)?;
         }
+        match found {
+            Found::Fresh => create_schema(&conn).map_err(cannot_open(&shown))?,
+            Found::Journal => conn.pragma_update(None, "journal_mode", "WAL").map_err(cannot_open(&shown))?,
+        }
+        Self::ready(conn, &shown, durability, Some(journal_check::sibling(path, "-wal")), Some(lock))
+    }
+
+    fn ready(
+        conn: Connection,
+        shown: &str,
+        durability: Durability,
+        wal_path: Option<PathBuf>,
+        lock: Option<JournalLock>,
+    ) -> Result<Self, Error> {
         // NORMAL: commits are not fsynced by SQLite; `persist` fsyncs the WAL for the ones that
         // must survive power loss. Checkpoints still sync.
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(bad)?;
-        conn.pragma_update(None, "foreign_keys", "OFF").map_err(bad)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(cannot_open(shown))?;
+        conn.pragma_update(None, "foreign_keys", "OFF").map_err(cannot_open(shown))?;
         conn.set_prepared_statement_cache_capacity(64);
-        let wal_path = path.map(|p| {
-            let mut wal = p.as_os_str().to_owned();
-            wal.push("-wal");
-            std::path::PathBuf::from(wal)
-        });
-        Ok(Self { conn, durability, wal_path, wal: None })
+        Ok(Self { conn: Some(conn), durability, wal_path, wal: None, lock })
+    }
+
+    /// Closes the connection (folding the -wal back into the file) and releases the lock,
+    /// recording a clean close when SQLite closed without leaving a -wal behind. Every later
+    /// access fails.
+    pub fn close(&mut self) {
+        self.wal = None;
+        let Some(conn) = self.conn.take() else { return };
+        let closed = conn.close().is_ok();
+        let folded = self.wal_path.as_ref().is_none_or(|wal| !wal.exists());
+        if let Some(lock) = self.lock.take() {
+            if closed && folded {
+                lock.release_clean();
+            }
+        }
+    }
+
+    fn conn(&self) -> rusqlite::Result<&Connection> {
+        self.conn.as_ref().ok_or_else(closed)
+    }
+
+    fn conn_mut(&mut self) -> rusqlite::Result<&mut Connection> {
+        self.conn.as_mut().ok_or_else(closed)
     }
 
     /// Runs one write (a statement or a transaction) and makes it durable if asked.
@@ -327,7 +362,7 @@ impl Journal {
         durable: bool,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> rusqlite::Result<T> {
-        let out = f(&mut self.conn)?;
+        let out = f(self.conn_mut()?)?;
         self.persist(durable)?;
         Ok(out)
     }
@@ -382,7 +417,7 @@ impl Journal {
     }
 
     pub fn instance(&self, workflow: &str, id: &str) -> rusqlite::Result<Option<InstanceRow>> {
-        self.conn
+        self.conn()?
             .prepare_cached(
                 "SELECT status, params, created_at, started_at, ended_at, output, error, rollback,
                         wake_at, paused_at, phase
@@ -414,7 +449,7 @@ impl Journal {
         status: InstanceStatusKind,
         wake_at: Option<i64>,
     ) -> rusqlite::Result<()> {
-        self.conn
+        self.conn()?
             .prepare_cached("UPDATE instances SET status = ?3, wake_at = ?4 WHERE workflow = ?1 AND id = ?2")?
             .execute(params![workflow, id, status.as_str(), wake_at])?;
         self.persist(true)
@@ -485,7 +520,7 @@ impl Journal {
         rollback: Option<&RollbackState>,
         now: i64,
     ) -> rusqlite::Result<()> {
-        self.conn
+        self.conn()?
             .prepare_cached(
                 "UPDATE instances SET status = ?3, output = ?4, error = ?5, rollback = ?6,
                         ended_at = ?7, wake_at = NULL, paused_at = NULL, phase = NULL
@@ -529,7 +564,7 @@ impl Journal {
 
     /// Instances the engine must pick up after opening: `(workflow, id, status, wake_at)`.
     pub fn unfinished(&self) -> rusqlite::Result<Vec<Unfinished>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn()?.prepare(
             "SELECT i.workflow, i.id, i.status, i.wake_at,
                     EXISTS (SELECT 1 FROM events e
                             WHERE e.workflow = i.workflow AND e.instance = i.id AND e.consumed = 0)
@@ -546,7 +581,7 @@ impl Journal {
 
     /// Every step row of an instance: forward steps in start order, then rollbacks as they ran.
     pub fn steps(&self, workflow: &str, id: &str) -> rusqlite::Result<Vec<StepRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn()?.prepare_cached(
             "SELECT kind, name, count, seq, state, attempts, output, error, config, started_at,
                     ended_at, wake_at, attempt_log
              FROM steps WHERE workflow = ?1 AND instance = ?2
@@ -612,7 +647,7 @@ impl Journal {
         payload: &str,
         timestamp: i64,
     ) -> rusqlite::Result<()> {
-        self.conn
+        self.conn()?
             .prepare_cached(
                 "INSERT INTO events (workflow, instance, type, payload, timestamp) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
@@ -630,7 +665,7 @@ impl Journal {
         row: &mut StepRow,
         now: i64,
     ) -> rusqlite::Result<Option<Json>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn_mut()?.transaction()?;
         let found: Option<(i64, String, i64)> = tx
             .prepare_cached(
                 "SELECT seq, payload, timestamp FROM events
@@ -669,5 +704,11 @@ impl Journal {
         tx.commit()?;
         self.persist(true)?;
         Ok(Some(event))
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.close();
     }
 }

@@ -3,6 +3,8 @@
 mod clock;
 mod engine;
 mod journal;
+mod journal_check;
+mod journal_lock;
 mod modifiers;
 mod run;
 mod validate;
