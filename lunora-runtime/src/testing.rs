@@ -76,6 +76,14 @@ impl TestEngineBuilder {
         self
     }
 
+    /// Waits up to `timeout` for another engine to let go of the journal file (see
+    /// [`EngineBuilder::wait_for_journal`]): a restart test reopens a file whose dropped engine
+    /// may still be closing it.
+    pub fn wait_for_journal(mut self, timeout: Duration) -> Self {
+        self.inner = self.inner.wait_for_journal(timeout);
+        self
+    }
+
     pub async fn open(self) -> Result<TestEngine> {
         let engine = self.inner.clock_arc(Arc::new(self.clock.clone())).log_sink(self.logs.clone()).open().await?;
         Ok(TestEngine { engine, clock: self.clock, logs: self.logs })

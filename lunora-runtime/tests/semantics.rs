@@ -850,7 +850,15 @@ async fn terminate_during_a_rollback_retry_delay_returns_promptly() {
 async fn an_event_accepted_just_before_a_crash_is_delivered_after_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
-    let open = || TestEngine::builder().path(&db).start_time(T0).register::<TimedWait>().open();
+    // The dropped engine lets go of the journal shortly after its -wal is gone.
+    let open = || {
+        TestEngine::builder()
+            .path(&db)
+            .start_time(T0)
+            .wait_for_journal(Duration::from_secs(5))
+            .register::<TimedWait>()
+            .open()
+    };
     let t = open().await.unwrap();
     let inst = t.workflow::<TimedWait>().create(CreateOptions::params("1 hour".to_owned()).with_id("e")).await.unwrap();
     t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
