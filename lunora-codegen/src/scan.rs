@@ -236,12 +236,20 @@ fn module_file(
     child.push(name.to_owned());
     let candidates = match &explicit {
         Some(p) => vec![dir.join(p)],
-        None => vec![dir.join(format!("{name}.rs")), dir.join(name).join("mod.rs")],
+        None => {
+            // `mod r#type;` lives in type.rs.
+            let stem = name.strip_prefix("r#").unwrap_or(name);
+            vec![dir.join(format!("{stem}.rs")), dir.join(stem).join("mod.rs")]
+        }
     };
     match candidates.iter().find(|c| cx.listings.is_file(c)).cloned() {
         Some(file) => {
             let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
-            let child_dir = if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(name) };
+            let child_dir = if is_mod_rs {
+                file.parent().unwrap_or(dir).to_path_buf()
+            } else {
+                dir.join(name.strip_prefix("r#").unwrap_or(name))
+            };
             Some(Part::File(cx.queue.push(Task::File(ModuleFile { path: file, dir: child_dir, module: child }))))
         }
         // The registry this tool generates may not exist before the first sync.

@@ -82,7 +82,11 @@ fn keywords_and_the_registrys_own_names_give_a_registry_that_compiles() {
          lunora_workflows::register_all(lunora_runtime::local::Engine::builder())\n}}\n",
         calls.join("\n    ")
     ));
+    // A module named by a raw ident lives in `type.rs` and is a path segment `r#type`.
+    lib.push_str("pub mod r#type;\n");
     let (dir, manifest) = krate(&lib);
+    let nested = "use lunora_runtime::{workflow, Result, WorkflowContext};\n\n".to_owned() + &workflow("", "nested");
+    std::fs::write(dir.path().join("src/type.rs"), nested).unwrap();
     let out = sync(&manifest);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let registry = std::fs::read_to_string(dir.path().join("src/lunora_workflows.rs")).unwrap();
@@ -90,6 +94,7 @@ fn keywords_and_the_registrys_own_names_give_a_registry_that_compiles() {
     for (_, accessor) in TRICKY {
         assert!(compact.contains(&format!("pubfn{accessor}(&self")), "{accessor}: {registry}");
     }
+    assert!(registry.contains("crate::r#type::NestedWorkflow"), "{registry}");
     for export in ["type", "self", "super", "match", "async", "try", "fn", "fromEnv", "registerAll"] {
         assert!(registry.contains(&format!("export_name: \"{export}\",")), "{export}: {registry}");
     }
