@@ -77,6 +77,12 @@ fn main() -> ExitCode {
                 NewKind::Step => Kind::Step,
                 NewKind::Workflow => Kind::Workflow,
             };
+            // A name that cannot be used is a usage error (exit 2, like clap's), found before
+            // anything is read or written.
+            if let Err(e) = scaffold::check_name(kind, &name) {
+                eprintln!("lunora-codegen: new: {e}");
+                return ExitCode::from(2);
+            }
             match scaffold::scaffold(&manifest_path, kind, &name) {
                 Ok(done) => {
                     println!("wrote `{name}` to {}", done.file.display());
@@ -154,10 +160,21 @@ fn run_sync(options: SyncOptions, check: bool) -> ExitCode {
 }
 
 fn print_names(names: &[String], json: bool) -> ExitCode {
-    if let Some(bad) = names.iter().find(|n| n.is_empty()) {
-        return fail(&format!("names: an export name is empty ({bad:?}); pass names like orderPipeline"));
+    // All or nothing: one invalid name (a tab would corrupt the columns) prints no line at all.
+    let mut all = Vec::with_capacity(names.len());
+    for name in names {
+        match WorkflowNames::new(name) {
+            Ok(n) => all.push(n),
+            Err(e) => {
+                let hint = lunora_codegen::naming::export_name_of_fn(name);
+                let hint = match WorkflowNames::new(&hint) {
+                    Ok(_) if name.contains('_') => format!(" (the export name of fn `{name}` is {hint})"),
+                    _ => String::new(),
+                };
+                return fail(&format!("names: {e}, e.g. orderPipeline{hint}"));
+            }
+        }
     }
-    let all: Vec<WorkflowNames> = names.iter().map(|n| WorkflowNames::from_export_name(n)).collect();
     if json {
         let rows: Vec<serde_json::Value> = all
             .iter()

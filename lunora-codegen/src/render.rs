@@ -77,7 +77,8 @@ pub fn registry_unless_current(workflows: &[WorkflowSpec], current: Option<&str>
 pub fn registry(workflows: &[WorkflowSpec]) -> String {
     let workflows = sorted(workflows);
     let accessors = workflows.iter().map(|w| {
-        let method = format_ident!("{}", lunora_shared::naming::snake_case(&w.export_name));
+        // Never a keyword nor one of the methods below (`get` → `get_`): see `registry_accessor`.
+        let method = format_ident!("{}", lunora_shared::naming::registry_accessor(&w.export_name));
         let descriptor: syn::Path = syn::parse_str(&format!("crate::{}", w.descriptor_path)).expect("a Rust path");
         let doc = format!(" The `{}` workflow (deployed as `{}`).", w.export_name, w.deployed_name);
         quote! {

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::naming;
 use crate::output::write_atomically;
 use crate::project::Project;
 
@@ -21,21 +22,48 @@ pub struct Scaffolded {
     pub missing_mod: Option<String>,
 }
 
-const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn",
-    "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static",
-    "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "gen", "try",
-];
-
-fn check_name(name: &str) -> Result<(), String> {
-    let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
-    if !first_ok || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') || name == "_" {
+/// Why `name` cannot be scaffolded as a `kind`, if it cannot: the skeleton must compile and,
+/// for a workflow, its registry accessor must be the fn's own name (so `get` is refused even
+/// though `sync` would call its accessor `get_()`). Checked before anything is read or written.
+pub fn check_name(kind: Kind, name: &str) -> Result<(), String> {
+    let shown = name.escape_debug();
+    if name.is_empty() {
+        return Err("the name is empty; pass a snake_case Rust name, e.g. charge_order".into());
+    }
+    if naming::RUST_KEYWORDS.contains(&name) {
+        return Err(format!("\"{shown}\" is a Rust keyword, which cannot name a fn; pick another name"));
+    }
+    // The compiler's own rule (Unicode XID), then lunora's stricter one.
+    let is_ident = syn::parse_str::<syn::Ident>(name).is_ok_and(|ident| ident == name);
+    let snake = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !is_ident || !snake || name == "_" {
         return Err(format!(
-            "\"{name}\" is not a snake_case Rust name; use lower-case letters, digits and '_', e.g. charge_order"
+            "\"{shown}\" is not a snake_case Rust name; use lower-case ASCII letters, digits and '_', \
+             starting with a letter, e.g. charge_order"
         ));
     }
-    if KEYWORDS.contains(&name) {
-        return Err(format!("\"{name}\" is a Rust keyword; pick another name"));
+    if kind == Kind::Workflow {
+        let export = naming::export_name_of_fn(name);
+        if let Some(why) = naming::export_name_problem(&export) {
+            return Err(format!(
+                "\"{name}\" would be exported as \"{export}\", which is invalid: {why}; {}; pick another name",
+                naming::EXPORT_NAME_RULE
+            ));
+        }
+        let accessor = naming::registry_accessor(&export);
+        if naming::REGISTRY_METHODS.contains(&name) {
+            return Err(format!(
+                "\"{name}\" is taken by the generated registry (`Workflows::{name}`), so this workflow's accessor \
+                 would be `{accessor}()`; pick another name"
+            ));
+        }
+        if accessor != name {
+            return Err(format!(
+                "\"{name}\" would be exported as \"{export}\", whose registry accessor is `{accessor}()`, not \
+                 `{name}()`; pick another name, e.g. {accessor}"
+            ));
+        }
     }
     Ok(())
 }
@@ -88,7 +116,7 @@ pub async fn {name}(ctx: lunora_runtime::WorkflowContext<{ty}Params>) -> lunora_
 
 /// Appends the skeleton of `kind` named `name` to the crate of `manifest`.
 pub fn scaffold(manifest: &Path, kind: Kind, name: &str) -> Result<Scaffolded, String> {
-    check_name(name)?;
+    check_name(kind, name)?;
     let project = Project::load(manifest)?;
     let module = match kind {
         Kind::Step => "steps",
@@ -102,6 +130,13 @@ pub fn scaffold(manifest: &Path, kind: Kind, name: &str) -> Result<Scaffolded, S
     };
     if current.contains(&format!("fn {name}(")) {
         return Err(format!("{}: a fn named `{name}` already exists; pick another name", file.display()));
+    }
+    // `charge__order` and `charge_order` both need `ChargeOrderArgs`.
+    let ty = pascal(name);
+    for item in [format!("{ty}Args"), format!("{ty}Params")] {
+        if current.contains(&format!("struct {item} ")) {
+            return Err(format!("{}: a struct named `{item}` already exists; pick another name", file.display()));
+        }
     }
     let mut text = current.clone();
     if text.is_empty() {
@@ -125,12 +160,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_must_be_snake_case_and_not_keywords() {
-        assert!(check_name("charge_order").is_ok());
-        assert!(check_name("ChargeOrder").unwrap_err().contains("not a snake_case Rust name"));
-        assert!(check_name("9lives").is_err());
-        assert!(check_name("charge-order").is_err());
-        assert!(check_name("match").unwrap_err().contains("keyword"));
+    fn names_must_be_snake_case_idents_and_not_keywords() {
+        assert!(check_name(Kind::Step, "charge_order").is_ok());
+        assert!(check_name(Kind::Workflow, "send_email2").is_ok());
+        assert!(check_name(Kind::Step, "ChargeOrder").unwrap_err().contains("not a snake_case Rust name"));
+        for bad in ["9lives", "charge-order", "charge order", "", "_", "r#type", "über", "a\tb"] {
+            assert!(check_name(Kind::Step, bad).is_err(), "{bad:?}");
+        }
+        for keyword in ["type", "match", "self", "Self", "crate", "super", "async", "abstract", "try", "gen"] {
+            let err = check_name(Kind::Step, keyword).unwrap_err();
+            assert_eq!(err, format!("\"{keyword}\" is a Rust keyword, which cannot name a fn; pick another name"));
+        }
         assert_eq!(pascal("charge_order_2"), "ChargeOrder2");
+    }
+
+    #[test]
+    fn workflow_names_must_be_their_own_registry_accessor() {
+        assert_eq!(
+            check_name(Kind::Workflow, "get").unwrap_err(),
+            "\"get\" is taken by the generated registry (`Workflows::get`), so this workflow's accessor would be \
+             `get_()`; pick another name"
+        );
+        assert!(check_name(Kind::Workflow, "from_env").unwrap_err().contains("`from_env_()`"));
+        assert_eq!(
+            check_name(Kind::Workflow, "a__b").unwrap_err(),
+            "\"a__b\" would be exported as \"aB\", whose registry accessor is `a_b()`, not `a__b()`; pick another \
+             name, e.g. a_b"
+        );
+        // `type_` is exported as `type`, whose accessor is `type_()`: its own name.
+        assert!(check_name(Kind::Workflow, "type_").is_ok());
+        assert!(check_name(Kind::Workflow, "_1a").unwrap_err().contains("it starts with '1'"));
+        // Steps have no registry accessor.
+        assert!(check_name(Kind::Step, "get").is_ok());
     }
 }

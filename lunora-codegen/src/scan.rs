@@ -236,12 +236,20 @@ fn module_file(
     child.push(name.to_owned());
     let candidates = match &explicit {
         Some(p) => vec![dir.join(p)],
-        None => vec![dir.join(format!("{name}.rs")), dir.join(name).join("mod.rs")],
+        None => {
+            // `mod r#type;` lives in type.rs.
+            let stem = name.strip_prefix("r#").unwrap_or(name);
+            vec![dir.join(format!("{stem}.rs")), dir.join(stem).join("mod.rs")]
+        }
     };
     match candidates.iter().find(|c| cx.listings.is_file(c)).cloned() {
         Some(file) => {
             let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
-            let child_dir = if is_mod_rs { file.parent().unwrap_or(dir).to_path_buf() } else { dir.join(name) };
+            let child_dir = if is_mod_rs {
+                file.parent().unwrap_or(dir).to_path_buf()
+            } else {
+                dir.join(name.strip_prefix("r#").unwrap_or(name))
+            };
             Some(Part::File(cx.queue.push(Task::File(ModuleFile { path: file, dir: child_dir, module: child }))))
         }
         // The registry this tool generates may not exist before the first sync.
@@ -302,29 +310,37 @@ impl Scanner {
         }
     }
 
-    /// Two workflows may not share a deployed name, a binding or a class name.
+    /// Two workflows may not share a deployed name, a binding, a class name or a registry
+    /// accessor (`xHTTPServer` and `xHttpServer` differ in all else but both are `x_http_server()`).
     fn check_duplicates(&mut self) {
-        type Key = fn(&WorkflowSpec) -> &str;
-        let keys: [(&str, Key); 3] =
-            [("deployed name", |w| &w.deployed_name), ("binding", |w| &w.binding), ("class name", |w| &w.class_name)];
+        type Key = fn(&WorkflowSpec) -> String;
+        let keys: [(&str, Key); 4] = [
+            ("deployed name", |w| w.deployed_name.clone()),
+            ("binding", |w| w.binding.clone()),
+            ("class name", |w| w.class_name.clone()),
+            ("registry accessor", |w| lunora_shared::naming::registry_accessor(&w.export_name)),
+        ];
         for (what, key) in keys {
-            let mut seen: HashMap<&str, &WorkflowSpec> = HashMap::new();
+            let mut seen: HashMap<String, &WorkflowSpec> = HashMap::new();
             let mut found = Vec::new();
             for w in &self.scan.workflows {
-                if let Some(first) = seen.get(key(w)) {
+                let value = key(w);
+                if let Some(first) = seen.get(&value) {
+                    // Same binding or class: already reported, and renaming fixes the accessor too.
+                    let reported = first.binding == w.binding || first.class_name == w.class_name;
+                    if what == "registry accessor" && reported {
+                        continue;
+                    }
                     found.push(Diagnostic {
                         location: w.location.clone(),
                         message: format!(
-                            "workflow `{}` has the same {what} \"{}\" as workflow `{}` at {}; rename one \
+                            "workflow `{}` has the same {what} \"{value}\" as workflow `{}` at {}; rename one \
                              (`#[workflow(name = \"…\")]` sets the deployed name, the fn name sets the others)",
-                            w.export_name,
-                            key(w),
-                            first.export_name,
-                            first.location
+                            w.export_name, first.export_name, first.location
                         ),
                     });
                 } else {
-                    seen.insert(key(w), w);
+                    seen.insert(value, w);
                 }
             }
             self.errors.extend(found);

@@ -1,37 +1,102 @@
-//! The one naming implementation (spec/lunora.md §1), shared by the macros, codegen and the
+//! The one naming implementation, shared by the macros, codegen, the `names` command and the
 //! wrangler reconciliation so they can never disagree.
 //!
-//! Grammar, from a workflow's *export name* `E` (the `#[workflow]` fn ident in lowerCamelCase,
-//! e.g. `order_pipeline` → `orderPipeline`, unless overridden):
-//! - class name:   upper-case the first character of `E`, keep the rest, append `Workflow`;
-//! - binding:      `WORKFLOW_` + upper-case(`E` with `_` inserted wherever an ASCII `[a-z0-9]`
-//!   is followed by an ASCII `[A-Z]`);
+//! A workflow's *export name* `E` is the `#[workflow]` fn's ident in lowerCamelCase
+//! (`order_pipeline` → `orderPipeline`; a raw ident's `r#` is dropped, so `r#match` → `match`).
+//! Everything else is derived from it:
+//! - class name:   `E` with its first letter upper-cased, then `Workflow`;
+//! - binding:      `WORKFLOW_` + upper-case(`E` with `_` inserted wherever a lower-case letter
+//!   or digit is followed by an upper-case letter);
 //! - default name: lower-case(`E` with `-` inserted at the same places);
-//! - runner:       class name + `Runner`, the wasm-bindgen class the JS entrypoint delegates to.
+//! - runner:       class name + `Runner`, the wasm-bindgen class the JS entrypoint delegates to;
+//! - registry accessor: snake_case(`E`), with `_` appended when that is a Rust keyword or a
+//!   method the generated `Workflows` registry already has (see [`registry_accessor`]).
 //!
-//! No trimming, no suffix stripping; acronyms are not split (`HTTPServer` → `httpserver`) and
-//! non-ASCII letters never split. Case mapping is full Unicode.
+//! No trimming, no suffix stripping; acronyms are not split (`HTTPServer` → `httpserver`).
+//!
+//! # The export-name rule
+//!
+//! An export name is ASCII letters and digits and starts with a letter
+//! (`[A-Za-z][A-Za-z0-9]*`, see [`export_name_problem`]); the macros, codegen and `names`
+//! reject anything else with the same message. Within that set the derivations are plain ASCII
+//! case mappings, so users can rely on these invariants, which the property tests check:
+//! - the class name and the runner are valid Rust and JavaScript identifiers and never
+//!   keywords; the registry accessor is a valid Rust identifier and never a keyword;
+//! - binding = `WORKFLOW_` + the default name upper-cased with `-` replaced by `_`;
+//! - the default name is lower-case and matches Cloudflare's workflow-name charset
+//!   `^[a-zA-Z0-9_][a-zA-Z0-9-_]*$` (its length, at most 64, is checked where it is used);
+//! - no name contains whitespace or control characters (the `names` output is tab-separated).
+//!
+//! Non-ASCII names are refused rather than case-mapped: Unicode case mappings do not commute
+//! (`İ` lower-cases to `i̇`, which upper-cases to `İ`; `K`, the Kelvin sign, lower-cases to `k`),
+//! change length (`ß` → `SS`, `ﬁ` → `FI`) or depend on context (`Σ` → `ς` at a word's end), so
+//! class, binding and default name would not agree, and Cloudflare's names are ASCII anyway.
 
 use heck::{ToLowerCamelCase, ToSnakeCase};
 
-/// The export name of a workflow fn: its ident in lowerCamelCase (`order_pipeline` → `orderPipeline`).
+/// The rule every export name follows, as error messages state it.
+pub const EXPORT_NAME_RULE: &str =
+    "export names are ASCII letters and digits, starting with a letter ([A-Za-z][A-Za-z0-9]*)";
+
+/// Rust's strict and reserved keywords, all editions (`gen` is reserved from 2024). None can
+/// name a fn without `r#`, and `self`, `Self`, `super` and `crate` cannot even be raw.
+pub const RUST_KEYWORDS: &[&str] = &[
+    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
+    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
+    "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
+    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
+];
+
+/// Methods the generated `Workflows` registry has besides its accessors: its own (`new`,
+/// `from_env`, `get`) and those of the `Clone` it derives, which an accessor would shadow.
+pub const REGISTRY_METHODS: &[&str] = &["new", "from_env", "get", "clone", "clone_from"];
+
+/// The export name of a workflow fn: its ident in lowerCamelCase (`order_pipeline` →
+/// `orderPipeline`), without a raw ident's `r#` (`r#match` → `match`). The result may break
+/// the export-name rule (`über`, `_1a` → `1a`); check it with [`export_name_problem`].
 pub fn export_name_of_fn(ident: &str) -> String {
-    ident.to_lower_camel_case()
+    ident.strip_prefix("r#").unwrap_or(ident).to_lower_camel_case()
 }
 
-/// `orderPipeline` → `order_pipeline`: the registry accessor's method name.
+/// Why `name` is not a valid export name, if it is not (the rule is [`EXPORT_NAME_RULE`]).
+pub fn export_name_problem(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return Some("it is empty".into()),
+        Some(first) if !first.is_ascii_alphabetic() => {
+            return Some(format!("it starts with {first:?}, not an ASCII letter"));
+        }
+        Some(_) => {}
+    }
+    chars.find(|c| !c.is_ascii_alphanumeric()).map(|c| format!("it contains {c:?}"))
+}
+
+/// `orderPipeline` → `order_pipeline`: snake_case, as the registry accessor is spelled unless
+/// that is taken (see [`registry_accessor`]).
 pub fn snake_case(export_name: &str) -> String {
     export_name.to_snake_case()
 }
 
+/// The registry's method for this workflow: `orderPipeline` → `order_pipeline`, and with `_`
+/// appended when the snake_case name is a Rust keyword or a method the registry already has
+/// (`type` → `type_`, `get` → `get_`, `fromEnv` → `from_env_`). snake_case never ends in `_`,
+/// so an appended `_` cannot collide with another workflow's plain accessor.
+pub fn registry_accessor(export_name: &str) -> String {
+    let snake = snake_case(export_name);
+    if RUST_KEYWORDS.contains(&snake.as_str()) || REGISTRY_METHODS.contains(&snake.as_str()) {
+        snake + "_"
+    } else {
+        snake
+    }
+}
+
 /// `orderPipeline` → `OrderPipelineWorkflow`.
 pub fn workflow_class_name(export_name: &str) -> String {
-    let mut chars = export_name.chars();
     let mut out = String::with_capacity(export_name.len() + 8);
-    if let Some(first) = chars.next() {
-        out.extend(first.to_uppercase());
+    out.push_str(export_name);
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_uppercase();
     }
-    out.push_str(chars.as_str());
     out.push_str("Workflow");
     out
 }
@@ -44,12 +109,12 @@ pub fn workflow_runner_name(export_name: &str) -> String {
 
 /// `orderPipeline` → `WORKFLOW_ORDER_PIPELINE`.
 pub fn workflow_binding_name(export_name: &str) -> String {
-    format!("WORKFLOW_{}", split_words(export_name, '_').to_uppercase())
+    format!("WORKFLOW_{}", split_words(export_name, '_').to_ascii_uppercase())
 }
 
 /// `orderPipeline` → `order-pipeline`.
 pub fn workflow_default_name(export_name: &str) -> String {
-    split_words(export_name, '-').to_lowercase()
+    split_words(export_name, '-').to_ascii_lowercase()
 }
 
 /// Inserts `sep` wherever an ASCII lower-case letter or digit is followed by an ASCII capital.
@@ -78,6 +143,18 @@ pub struct WorkflowNames {
 }
 
 impl WorkflowNames {
+    /// The names of a valid export name, or why it is not one (the message states the rule).
+    pub fn new(export_name: &str) -> Result<Self, String> {
+        match export_name_problem(export_name) {
+            Some(why) => {
+                Err(format!("\"{}\" is not a valid export name: {why}; {EXPORT_NAME_RULE}", export_name.escape_debug()))
+            }
+            None => Ok(Self::from_export_name(export_name)),
+        }
+    }
+
+    /// The names derived from `export_name`, which the caller has checked (or which came
+    /// from a checked `#[workflow]`, like a descriptor's `EXPORT_NAME`).
     pub fn from_export_name(export_name: &str) -> Self {
         Self {
             export_name: export_name.to_owned(),
@@ -118,10 +195,62 @@ mod tests {
     }
 
     #[test]
-    fn non_ascii_letters_never_split_and_case_maps_fully() {
-        assert_eq!(workflow_default_name("straßeÄb"), "straßeäb");
-        assert_eq!(workflow_binding_name("straße"), "WORKFLOW_STRASSE");
-        assert_eq!(workflow_class_name("élan"), "ÉlanWorkflow");
+    fn only_ascii_letters_and_digits_starting_with_a_letter_are_export_names() {
+        for ok in ["a", "orderPipeline", "HTTPServer", "v2Api", "match", "self", "get", "fromEnv"] {
+            assert_eq!(export_name_problem(ok), None, "{ok}");
+        }
+        let bad = [
+            ("", "it is empty"),
+            ("1a", "it starts with '1', not an ASCII letter"),
+            ("order_pipeline", "it contains '_'"),
+            ("order-pipeline", "it contains '-'"),
+            ("a\tb", "it contains '\\t'"),
+            ("a\nb", "it contains '\\n'"),
+            ("über", "it starts with 'ü', not an ASCII letter"),
+            ("straße", "it contains 'ß'"),
+            ("ǆemo", "it starts with 'ǆ', not an ASCII letter"),
+            ("ﬁle", "it starts with 'ﬁ', not an ASCII letter"),
+            ("kelvın", "it contains 'ı'"),
+            ("ΟΔΟΣ", "it starts with 'Ο', not an ASCII letter"),
+        ];
+        for (name, why) in bad {
+            assert_eq!(export_name_problem(name).as_deref(), Some(why), "{name:?}");
+        }
+        assert_eq!(
+            WorkflowNames::new("a\tb").unwrap_err(),
+            "\"a\\tb\" is not a valid export name: it contains '\\t'; export names are ASCII letters and \
+             digits, starting with a letter ([A-Za-z][A-Za-z0-9]*)"
+        );
+    }
+
+    #[test]
+    fn raw_idents_lose_their_prefix() {
+        assert_eq!(export_name_of_fn("r#match"), "match");
+        assert_eq!(export_name_of_fn("r#async"), "async");
+        assert_eq!(export_name_of_fn("type_"), "type");
+        assert_eq!(export_name_of_fn("_1a"), "1a");
+    }
+
+    #[test]
+    fn accessors_step_around_keywords_and_the_registrys_own_methods() {
+        let table = [
+            ("orderPipeline", "order_pipeline"),
+            ("type", "type_"),
+            ("self", "self_"),
+            ("match", "match_"),
+            ("async", "async_"),
+            ("fn", "fn_"),
+            ("gen", "gen_"),
+            ("get", "get_"),
+            ("new", "new_"),
+            ("fromEnv", "from_env_"),
+            ("clone", "clone_"),
+            ("registerAll", "register_all"),
+            ("workflows", "workflows"),
+        ];
+        for (export, accessor) in table {
+            assert_eq!(registry_accessor(export), accessor, "{export}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::item::FnItem;
 use darling::ast::NestedMeta;
 use darling::{Error, FromMeta};
 use lunora_shared::duration::{millis, parse_duration};
-use lunora_shared::naming::{export_name_of_fn, WorkflowNames};
+use lunora_shared::naming::{export_name_of_fn, export_name_problem, WorkflowNames, EXPORT_NAME_RULE};
 use lunora_shared::rules::{self, MAX_RETRY_LIMIT, MAX_STEP_LIMIT, MAX_WORKFLOW_NAME_CHARS, RESERVED_STEP_PREFIX};
 use quote::ToTokens;
 use syn::spanned::Spanned;
@@ -58,6 +58,10 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Faile
     partial.output = output.clone();
 
     let export_name = export_name_of_fn(&item.sig.ident.to_string());
+    let export_problem = export_name_problem(&export_name);
+    if let Some(why) = &export_problem {
+        errors.push(Error::custom(invalid_export_name(&export_name, &item.sig.ident, why)).with_span(&item.sig.ident));
+    }
     let names = WorkflowNames::from_export_name(&export_name);
     let deployed_name = match &parsed.name {
         Some(lit) => {
@@ -69,7 +73,9 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Faile
         }
         None => {
             let name = names.default_name.clone();
-            if let Some(why) = rules::identifier_problem(&name, MAX_WORKFLOW_NAME_CHARS) {
+            // An invalid export name is reported once, above, not again through its default name.
+            let problem = export_problem.is_none().then(|| rules::identifier_problem(&name, MAX_WORKFLOW_NAME_CHARS));
+            if let Some(why) = problem.flatten() {
                 errors.push(
                     Error::custom(format!(
                         "the default workflow name \"{name}\" derived from this fn is invalid: {why}; \
@@ -108,6 +114,16 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Faile
         (Err(e), _, _) => Err(Box::new((e, partial))),
         (Ok(()), _, _) => unreachable!("a missing signature part always records an error"),
     }
+}
+
+/// Why the fn's export name cannot be used, and the fix: the class name and binding derive
+/// from it whatever `name = "…"` says, so only renaming the fn helps.
+pub fn invalid_export_name(export_name: &str, fn_ident: &syn::Ident, why: &str) -> String {
+    format!(
+        "the workflow export name \"{}\" derived from fn `{fn_ident}` is invalid: {why}; {EXPORT_NAME_RULE}, \
+         because the class name, binding and default name derive from it; rename the fn",
+        export_name.escape_debug()
+    )
 }
 
 /// Checks `#[step(...)]` on `item`.

@@ -186,11 +186,17 @@ fn unit_or(ty: Option<&Type>) -> TokenStream {
 /// rest of the crate type-checks and only the real mistakes are reported.
 pub fn workflow_fallback(item: &FnItem, errors: TokenStream, partial: &Partial) -> TokenStream {
     let export_name = naming::export_name_of_fn(&item.sig.ident.to_string());
-    let names = naming::WorkflowNames::from_export_name(&export_name);
-    let descriptor = format_ident!("{}", names.class_name, span = item.sig.ident.span());
     let vis = &item.vis;
     let params = unit_or(partial.params.as_ref());
     let output = unit_or(partial.output.as_ref());
+    // An invalid export name has no class name to give the stand-in (`1aWorkflow` is no ident).
+    let Ok(names) = naming::WorkflowNames::new(&export_name) else {
+        return quote! {
+            #errors
+            #item
+        };
+    };
+    let descriptor = format_ident!("{}", names.class_name, span = item.sig.ident.span());
     quote! {
         #errors
         #item

@@ -103,6 +103,22 @@ mod tests {
         assert_eq!(messages.len(), 5, "{messages:#?}");
     }
 
+    /// The macro itself, on fns whose names used to crash it (`1aWorkflow` is no ident) or
+    /// compile under a name taken from `r#`.
+    #[test]
+    fn any_fn_name_expands_to_compile_errors_or_to_the_raw_idents_names() {
+        let body = quote::quote!((ctx: WorkflowContext<()>) -> Result<()> { Ok(()) });
+        for ident in ["_1a", "__", "über"] {
+            let ident = syn::Ident::new(ident, proc_macro2::Span::call_site());
+            let out = workflow(quote::quote!(name = "fine"), quote::quote!(pub async fn #ident #body)).to_string();
+            assert!(out.contains("compile_error"), "{ident}: {out}");
+            assert!(out.contains("is invalid"), "{ident}: {out}");
+        }
+        let out = workflow(quote::quote!(), quote::quote!(pub async fn r#match #body)).to_string();
+        assert!(out.contains("struct MatchWorkflow"), "{out}");
+        assert!(out.contains("EXPORT_NAME : & 'static str = \"match\""), "{out}");
+    }
+
     #[test]
     fn durations_become_milliseconds_at_compile_time() {
         let item: FnItem = syn::parse_quote! {

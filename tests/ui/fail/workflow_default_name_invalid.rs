@@ -8,7 +8,7 @@ pub struct Args {
 }
 
 #[workflow]
-pub async fn über(ctx: WorkflowContext<()>) -> Result<()> {
+pub async fn a_workflow_whose_fn_name_is_so_long_that_its_default_name_is_too_long(ctx: WorkflowContext<()>) -> Result<()> {
     let _ = ctx;
     Ok(())
 }
