@@ -127,7 +127,7 @@ fn colliding_names_are_errors_with_both_places_and_nothing_is_written() {
     .concat();
     let (dir, manifest) = krate(&lib);
     let out = sync(&manifest);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(out.status.code(), Some(2), "a source error exits 2: {}", text(&out.stdout));
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     let rename = "; rename one (`#[workflow(name = \"…\")]` sets the deployed name, the fn name sets the others)";
@@ -164,7 +164,7 @@ fn fn_names_without_a_valid_export_name_are_errors_at_the_fn() {
     .concat();
     let (dir, manifest) = krate(&lib);
     let out = sync(&manifest);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(out.status.code(), Some(2), "a source error exits 2: {}", text(&out.stdout));
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     let rule = "; export names are ASCII letters and digits, starting with a letter ([A-Za-z][A-Za-z0-9]*), because \
