@@ -4,7 +4,12 @@
 //! Credentials come from `CLOUDFLARE_ACCOUNT_ID` and `CLOUDFLARE_API_TOKEN`; `--api-base`
 //! replaces the API root (`https://api.cloudflare.com/client/v4`). Output is a readable table
 //! by default and JSON with `--json`.
+//!
+//! What the API sends back is shown through [`crate::terminal`], so it cannot act on the
+//! terminal; the token never shows (the REST client redacts it, see
+//! [`lunora_runtime::secret`]), nor does a userinfo in `--api-base`, which is refused.
 
+use std::fmt;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -12,8 +17,11 @@ use lunora_runtime::rest::{
     workflows_base_url, Action, Direction, InstanceDetail, InstancePage, ListInstances, StatusChange, TimelineStep,
     WorkflowsRestClient, CLOUDFLARE_API_ROOT,
 };
+use lunora_runtime::secret::{url_for_display, url_userinfo, MIN_SECRET_CHARS};
 use lunora_runtime::{InstanceStatusKind, RestartFrom, StepKind};
 use serde_json::Value;
+
+use crate::terminal::{escape, escape_json, one_line};
 
 /// The environment variable holding the account id.
 pub const ACCOUNT_ID_VAR: &str = "CLOUDFLARE_ACCOUNT_ID";
@@ -28,10 +36,26 @@ pub struct InstancesArgs {
     /// The API root to talk to instead of https://api.cloudflare.com/client/v4 (requests go to
     /// <URL>/accounts/<account id>/workflows/…).
     #[arg(long, value_name = "URL", global = true)]
-    pub api_base: Option<String>,
+    pub api_base: Option<ApiBase>,
     /// Print JSON for scripts instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+/// The `--api-base` URL; its `Debug` hides a userinfo.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiBase(pub String);
+
+impl From<String> for ApiBase {
+    fn from(url: String) -> Self {
+        ApiBase(url)
+    }
+}
+
+impl fmt::Debug for ApiBase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ApiBase").field(&url_for_display(&self.0)).finish()
+    }
 }
 
 /// The workflow and instance an action applies to.
@@ -137,8 +161,13 @@ fn parse_status(text: &str) -> Result<InstanceStatusKind, String> {
     }
 }
 
-/// Runs `instances …`, reading the credentials through `env`; returns what to print.
+/// Runs `instances …`, reading the credentials through `env`; returns what to print. Both the
+/// output and the error are safe to print on a terminal.
 pub fn run(args: InstancesArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    run_unescaped_errors(args, env).map_err(|e| escape(&e).into_owned())
+}
+
+fn run_unescaped_errors(args: InstancesArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     // Arguments first: a bad payload should not need credentials to be reported.
     let payload: Option<Value> = match &args.command {
         InstancesCommand::SendEvent { payload, .. } => {
@@ -146,7 +175,7 @@ pub fn run(args: InstancesArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<
         }
         _ => None,
     };
-    let client = client(args.api_base.as_deref(), env)?;
+    let client = client(args.api_base.as_ref().map(|b| b.0.as_str()), env)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -202,7 +231,7 @@ pub fn run(args: InstancesArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<
                 Ok(if json {
                     to_json(Ok(serde_json::json!({"instance": target.instance, "type": event_type, "result": result})))
                 } else {
-                    format!("sent event `{event_type}` to instance {}\n", target.instance)
+                    format!("sent event `{}` to instance {}\n", one_line(&event_type), one_line(&target.instance))
                 })
             }
         }
@@ -228,7 +257,21 @@ fn client(api_base: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Resul
     };
     let api_base = api_base.unwrap_or(CLOUDFLARE_API_ROOT);
     if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
-        return Err(format!("--api-base must be an http:// or https:// URL, not {api_base:?}"));
+        return Err(format!("--api-base must be an http:// or https:// URL, not {:?}", url_for_display(api_base)));
+    }
+    if url_userinfo(api_base).is_some() {
+        return Err(format!(
+            "--api-base must not carry credentials (user:password@), which would not be used: the API token \
+             ({API_TOKEN_VAR}) authenticates; got {}",
+            url_for_display(api_base)
+        ));
+    }
+    let length = token.chars().count();
+    if length < MIN_SECRET_CHARS {
+        return Err(format!(
+            "{API_TOKEN_VAR} is {length} characters long; at least {MIN_SECRET_CHARS} are needed so that it can be \
+             told apart from other text and redacted wherever a server echoes it (Cloudflare API tokens are 40)"
+        ));
     }
     Ok(WorkflowsRestClient::new(&account, token).with_base_url(workflows_base_url(api_base, account.trim())))
 }
@@ -240,8 +283,10 @@ async fn change(client: &WorkflowsRestClient, target: Target, action: Action, js
     Ok(if json { to_json(serde_json::to_value(&change)) } else { render_change(verb, &target.instance, &change) })
 }
 
+/// Pretty JSON, with what serde_json leaves raw but a terminal would obey escaped.
 fn to_json(value: Result<Value, serde_json::Error>) -> String {
-    let mut text = serde_json::to_string_pretty(&value.expect("plain JSON")).expect("plain JSON");
+    let text = serde_json::to_string_pretty(&value.expect("plain JSON")).expect("plain JSON");
+    let mut text = escape_json(&text).into_owned();
     text.push('\n');
     text
 }
@@ -255,7 +300,7 @@ const NONE: &str = "-";
 /// A listing as a table, with where the next page is.
 pub fn render_page(page: &InstancePage, query: &ListInstances) -> String {
     if page.instances.is_empty() {
-        return format!("no instances of {} on page {}\n", query.workflow_name, page.page);
+        return format!("no instances of {} on page {}\n", one_line(&query.workflow_name), page.page);
     }
     let rows = page
         .instances
@@ -278,7 +323,7 @@ pub fn render_page(page: &InstancePage, query: &ListInstances) -> String {
     };
     match page.next(query) {
         Some(next) if next.cursor.is_some() => {
-            footer.push_str(&format!("; next page: --cursor {}", next.cursor.unwrap_or_default()))
+            footer.push_str(&format!("; next page: --cursor {}", one_line(&next.cursor.unwrap_or_default())))
         }
         Some(next) => footer.push_str(&format!("; next page: --page {}", next.page.unwrap_or(page.page + 1))),
         None => footer.push_str("; last page"),
@@ -316,7 +361,7 @@ pub fn render_detail(detail: &InstanceDetail) -> String {
     let width = facts.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (key, value) in &facts {
-        out.push_str(&format!("{key:<width$}  {value}\n"));
+        out.push_str(&format!("{key:<width$}  {}\n", one_line(value)));
     }
     out.push('\n');
     if detail.steps.is_empty() {
@@ -351,8 +396,13 @@ pub fn render_detail(detail: &InstanceDetail) -> String {
 /// What a status change did, in one line.
 pub fn render_change(verb: &str, instance: &str, change: &StatusChange) -> String {
     match &change.timestamp {
-        Some(at) => format!("{verb}: instance {instance} is now {} (at {})\n", change.status_text, time(at)),
-        None => format!("{verb}: instance {instance} is now {}\n", change.status_text),
+        Some(at) => format!(
+            "{verb}: instance {} is now {} (at {})\n",
+            one_line(instance),
+            one_line(&change.status_text),
+            one_line(&time(at))
+        ),
+        None => format!("{verb}: instance {} is now {}\n", one_line(instance), one_line(&change.status_text)),
     }
 }
 
@@ -396,8 +446,11 @@ fn outcome(step: &TimelineStep) -> String {
     cut(&text, 100)
 }
 
-/// Left-aligned columns two spaces apart, trailing spaces trimmed.
+/// Left-aligned columns two spaces apart, trailing spaces trimmed; every cell made safe for
+/// the terminal (cells built with [`cut`] already are).
 fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> =
+        rows.into_iter().map(|row| row.into_iter().map(|cell| one_line(&cell).into_owned()).collect()).collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -441,11 +494,12 @@ fn compact(value: &Value, max: usize) -> String {
     cut(&value.to_string(), max)
 }
 
+/// One line, safe for the terminal, at most `max` characters (escapes counted as written, so
+/// the table stays as narrow as promised).
 fn cut(text: &str, max: usize) -> String {
-    // One line per cell, whatever the text holds.
-    let text = text.replace(['\n', '\r', '\t'], " ");
+    let text = one_line(text);
     if text.chars().count() <= max {
-        return text;
+        return text.into_owned();
     }
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
@@ -500,6 +554,18 @@ mod tests {
     fn tables_align_on_characters() {
         let out = table(&["A", "B"], vec![vec!["é☕".into(), "x".into()], vec!["long".into(), "".into()]]);
         assert_eq!(out, "A     B\né☕    x\nlong\n");
+    }
+
+    #[test]
+    fn debug_output_hides_the_api_base_userinfo() {
+        let args = InstancesArgs {
+            command: InstancesCommand::Pause(Target { workflow: "wf".into(), instance: "i".into() }),
+            api_base: Some(ApiBase("https://ops:hunter2-pw@api.example/client/v4".into())),
+            json: false,
+        };
+        let debug = format!("{args:?} {args:#?}");
+        assert!(!debug.contains("hunter2-pw") && !debug.contains("ops:"), "{debug}");
+        assert!(debug.contains("https://[REDACTED]@api.example/client/v4"), "{debug}");
     }
 
     #[test]

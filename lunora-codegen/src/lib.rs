@@ -16,6 +16,7 @@ pub mod scaffold;
 pub mod scan;
 pub mod spec;
 pub mod sync;
+pub mod terminal;
 
 pub mod wrangler;
 

@@ -9,6 +9,13 @@
 //! again after 1 s, doubling to 30 s, for at most 15 minutes and never past 2 s before the
 //! step's timeout. Each request may take 30 s, or what `LUNORA_DISPATCH_TIMEOUT` says
 //! (`"10 seconds"`, `"500 ms"`: the step duration grammar).
+//!
+//! The admin token never reaches what is stored or logged: every text that comes back (error
+//! messages and codes, bodies, results, redirect targets, transport errors) has it replaced
+//! by `[REDACTED]` in every spelling [`crate::secret`] recognises, before anything else reads
+//! it. So the token can be recognised, it must have at least [`MIN_SECRET_CHARS`] characters;
+//! and `LUNORA_ORIGIN_URL` may not carry a userinfo (`user:password@`), which the
+//! `authorization` header would override anyway. Redirects are not followed.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -22,7 +29,8 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::context::Env;
 use crate::error::{Error, Result};
-use crate::http::{HttpRequest, HttpTransport};
+use crate::http::{HttpRequest, HttpResponse, HttpTransport};
+use crate::secret::{url_for_display, url_userinfo, Redactor, MIN_SECRET_CHARS};
 use crate::step::Json;
 
 /// The endpoint path under `LUNORA_ORIGIN_URL`.
@@ -164,9 +172,43 @@ impl Dispatcher {
         })
     }
 
-    async fn call_json(&self, path: &str, args: Json) -> Result<Json> {
+    /// `LUNORA_ORIGIN_URL`, refused when it carries credentials.
+    fn origin(&self) -> Result<String> {
         let origin = self.var("LUNORA_ORIGIN_URL")?;
+        if url_userinfo(&origin).is_some() {
+            return Err(Error::named(
+                DISPATCH_ERROR,
+                format!(
+                    "LUNORA_ORIGIN_URL must not carry credentials ({}): ctx.run authenticates with \
+                     LUNORA_ADMIN_TOKEN, and a user name or password in the URL would not be used",
+                    url_for_display(&origin)
+                ),
+            ));
+        }
+        Ok(origin)
+    }
+
+    /// `LUNORA_ADMIN_TOKEN`, refused when too short to be redacted reliably.
+    fn token(&self) -> Result<String> {
         let token = self.var("LUNORA_ADMIN_TOKEN")?;
+        let length = token.chars().count();
+        if length < MIN_SECRET_CHARS {
+            return Err(Error::named(
+                DISPATCH_ERROR,
+                format!(
+                    "LUNORA_ADMIN_TOKEN is {length} characters long; ctx.run needs at least {MIN_SECRET_CHARS}, \
+                     so that the token can be told apart from other text and redacted wherever a Worker \
+                     echoes it (use a long random token)"
+                ),
+            ));
+        }
+        Ok(token)
+    }
+
+    async fn call_json(&self, path: &str, args: Json) -> Result<Json> {
+        let origin = self.origin()?;
+        let token = self.token()?;
+        let redactor = Redactor::new([token.as_str()]);
         let timeout = self.request_timeout()?;
         let n = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
         let id = format!("{}/{}#{}.{n}", self.shared.export_name, self.shared.instance_id, self.scope);
@@ -191,11 +233,16 @@ impl Dispatcher {
         let mut wait = FIRST_DECLINE_WAIT_MS;
         loop {
             let response = self.shared.transport.send(request.clone()).await.map_err(|e| {
-                Error::named(DISPATCH_ERROR, format!("function dispatch of {path} failed: {}", e.message))
+                let message = redactor.redact(&e.message);
+                Error::named(DISPATCH_ERROR, format!("function dispatch of {path} failed: {message}"))
             })?;
-            let text = String::from_utf8_lossy(&response.body).into_owned();
+            // Redacted before it is parsed, so no part of what is kept can hold the token.
+            let text = redactor.redact_to_string(&String::from_utf8_lossy(&response.body));
             if (200..300).contains(&response.status) {
                 return decode_success(path, &text);
+            }
+            if (300..400).contains(&response.status) {
+                return Err(redirected(path, &response, &redactor));
             }
             let error = decode_failure(response.status, &text);
             let declined = response.status == 409
@@ -232,6 +279,23 @@ fn decode_success(path: &str, text: &str) -> Result<Json> {
             format!("function dispatch of {path} answered with an unexpected body: {}", cut(text)),
         )),
     }
+}
+
+/// A 3xx: where it pointed (redacted, without userinfo), and what to do.
+fn redirected(path: &str, response: &HttpResponse, redactor: &Redactor) -> Error {
+    let status = response.status;
+    let target = match response.header("location") {
+        Some(location) => format!(" to {}", cut(&url_for_display(&redactor.redact(location)))),
+        None => String::new(),
+    };
+    Error::named(
+        DISPATCH_ERROR,
+        format!(
+            "function dispatch of {path} was redirected (HTTP {status}){target}; ctx.run does not follow \
+             redirects: set LUNORA_ORIGIN_URL to the origin that answers"
+        ),
+    )
+    .with_code(None, Some(status))
 }
 
 /// `{"error": {code, message?, data?}}` → a typed error; anything else → the raw body.

@@ -24,6 +24,7 @@ pub mod local;
 mod macros;
 pub mod rest;
 pub mod reusable;
+pub mod secret;
 pub mod status;
 pub mod step;
 #[cfg(not(target_arch = "wasm32"))]

@@ -6,9 +6,13 @@
 //! Cloudflare's envelope `{success, errors, messages, result, result_info}` and fails with a
 //! [`WorkflowsRestError`] on non-2xx statuses, non-JSON bodies and `success: false`.
 //!
-//! The API token is a secret: the client's `Debug` shows `[REDACTED]`, and every message,
-//! body and transport error a [`WorkflowsRestError`] carries has the token replaced by
-//! `[REDACTED]` before it is stored, so a server that echoes the token cannot leak it.
+//! The API token is a secret: the client's `Debug` shows `[REDACTED]`, and every response
+//! body (before it is parsed, so results too) and transport error has the token replaced by
+//! `[REDACTED]` in every spelling [`crate::secret`] recognises (raw, string-escaped,
+//! percent-encoded, HTML-referenced, base64), so a server that echoes the token cannot leak
+//! it. URLs in messages and `Debug` never show a userinfo. The client refuses to send (a
+//! [`RestErrorKind::Config`] error) with a token shorter than [`MIN_SECRET_CHARS`], which
+//! could not be redacted reliably, or a base URL carrying credentials, which would not be used.
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,6 +23,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::http::{default_transport, HttpRequest, HttpTransport, TransportError};
+pub use crate::secret::REDACTED;
+use crate::secret::{url_for_display, url_userinfo, Redactor, MIN_SECRET_CHARS};
 use crate::status::{InstanceStatusKind, RestartFrom};
 
 /// The API root the client talks to unless told otherwise.
@@ -29,9 +35,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How many characters of a response body an error message quotes.
 pub const BODY_EXCERPT_CHARS: usize = 256;
-
-/// What replaces the API token wherever it would otherwise appear.
-pub const REDACTED: &str = "[REDACTED]";
 
 /// `<api_root>/accounts/<account_id>/workflows`, the account id percent-encoded.
 pub fn workflows_base_url(api_root: &str, account_id: &str) -> String {
@@ -81,6 +84,7 @@ pub fn parse_timestamp(text: &str) -> Option<SystemTime> {
 pub struct WorkflowsRestClient {
     base_url: String,
     api_token: String,
+    redactor: Redactor,
     transport: Arc<dyn HttpTransport>,
     timeout: Duration,
 }
@@ -88,7 +92,7 @@ pub struct WorkflowsRestClient {
 impl fmt::Debug for WorkflowsRestClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkflowsRestClient")
-            .field("base_url", &self.base_url)
+            .field("base_url", &url_for_display(&self.base_url))
             .field("api_token", &REDACTED)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -109,9 +113,11 @@ impl WorkflowsRestClient {
         api_token: impl Into<String>,
         transport: Arc<dyn HttpTransport>,
     ) -> Self {
+        let api_token = api_token.into();
         Self {
             base_url: workflows_base_url(CLOUDFLARE_API_ROOT, account_id.as_ref()),
-            api_token: api_token.into(),
+            redactor: Redactor::new([api_token.as_str()]),
+            api_token,
             transport,
             timeout: DEFAULT_TIMEOUT,
         }
@@ -136,7 +142,8 @@ impl WorkflowsRestClient {
         self
     }
 
-    /// The workflows base URL requests go to.
+    /// The workflows base URL requests go to (with its userinfo, if it has one: show
+    /// [`url_for_display`] of it instead).
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -235,7 +242,10 @@ impl WorkflowsRestClient {
     /// One exchange: sends, checks the status, parses the envelope.
     async fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Exchange, WorkflowsRestError> {
         let url = format!("{}{path}", self.base_url);
-        let what = format!("Workflows API {method} {url}");
+        let what = format!("Workflows API {method} {}", url_for_display(&url));
+        if let Some(why) = self.unusable() {
+            return Err(WorkflowsRestError::local(RestErrorKind::Config, format!("{what}: {why}")));
+        }
         let mut headers = vec![
             ("authorization".to_owned(), format!("Bearer {}", self.api_token)),
             ("accept".to_owned(), "application/json".to_owned()),
@@ -311,27 +321,26 @@ impl WorkflowsRestClient {
         Ok(Exchange { what, status, text, result: envelope.remove("result").unwrap_or(Value::Null), result_info })
     }
 
-    /// Replaces the token (raw, JSON-escaped and percent-encoded) with `[REDACTED]`.
-    fn redact(&self, text: &str) -> String {
-        redact_secret(text, &self.api_token)
+    /// Why nothing may be sent with this configuration, if so.
+    fn unusable(&self) -> Option<String> {
+        let length = self.api_token.chars().count();
+        if length < MIN_SECRET_CHARS {
+            return Some(format!(
+                "the API token is {length} characters long; at least {MIN_SECRET_CHARS} are needed so that it can \
+                 be told apart from other text and redacted wherever a server echoes it"
+            ));
+        }
+        url_userinfo(&self.base_url).map(|_| {
+            "the base URL carries credentials (user:password@), which would not be used: the API token \
+             authenticates; remove them"
+                .to_owned()
+        })
     }
-}
 
-fn redact_secret(text: &str, secret: &str) -> String {
-    if secret.is_empty() {
-        return text.to_owned();
+    /// Replaces the token, in every spelling [`crate::secret`] knows, with `[REDACTED]`.
+    fn redact(&self, text: &str) -> String {
+        self.redactor.redact_to_string(text)
     }
-    let mut out = text.replace(secret, REDACTED);
-    let json = serde_json::to_string(secret).expect("a string is JSON");
-    let json = &json[1..json.len() - 1];
-    if json != secret {
-        out = out.replace(json, REDACTED);
-    }
-    let encoded = encode_path_segment(secret);
-    if encoded != secret {
-        out = out.replace(&encoded, REDACTED);
-    }
-    out
 }
 
 fn instance_path(workflow_name: &str, instance_id: &str) -> String {
@@ -425,6 +434,9 @@ pub enum RestErrorKind {
     /// A successful envelope whose `result` does not have the expected shape (or a request
     /// body that could not be serialised).
     Decode,
+    /// Nothing was sent: the client's token is too short to be redacted reliably, or its
+    /// base URL carries credentials.
+    Config,
 }
 
 /// One entry of the envelope's `errors`.
@@ -1099,14 +1111,6 @@ mod tests {
         assert_eq!(cut.chars().count(), BODY_EXCERPT_CHARS + 1);
         assert!(cut.ends_with('…'));
         assert_eq!(excerpt("short"), "short");
-    }
-
-    #[test]
-    fn redaction_covers_escaped_forms() {
-        assert_eq!(redact_secret("a tok/en b", "tok/en"), "a [REDACTED] b");
-        assert_eq!(redact_secret("a tok%2Fen b", "tok/en"), "a [REDACTED] b");
-        assert_eq!(redact_secret(r#"a "q\"t" b"#, "q\"t"), r#"a "[REDACTED]" b"#);
-        assert_eq!(redact_secret("nothing", ""), "nothing");
     }
 
     #[test]

@@ -673,3 +673,91 @@ async fn transport_errors_are_redacted_too_and_other_transports_plug_in() {
     assert_eq!(cause.message, "could not send with header Bearer [REDACTED]");
     assert_no_token(&format!("{err} {err:?}"));
 }
+
+/// A token with characters JSON escapes can spell differently (`/` as `\/`).
+const SLASHED_TOKEN: &str = "Zq9X/wVb7+Lm3KpT2sRy8N";
+/// `SLASHED_TOKEN` with a few characters `\u`-escaped (both hex cases) and `\/` for `/`.
+const SLASHED_TOKEN_ESCAPED: &str = r"\u005Aq9X\/wVb7\u002bLm3K\u0070T2sRy8N";
+
+fn slashed_client(server: &TestServer) -> WorkflowsRestClient {
+    WorkflowsRestClient::new(ACCOUNT, SLASHED_TOKEN).with_base_url(workflows_base_url(&server.url(), ACCOUNT))
+}
+
+#[tokio::test]
+async fn a_token_echoed_json_escaped_percent_encoded_or_in_base64_is_redacted_everywhere() {
+    // `base64("Bearer " + SLASHED_TOKEN)`, as a header dump would show it.
+    let bearer_base64 = "QmVhcmVyIFpxOVgvd1ZiNytMbTNLcFQyc1J5OE4=";
+    let server = TestServer::start(move |_| {
+        let body = format!(
+            r#"{{"success": false, "errors": [{{"code": 10000, "message": "token {SLASHED_TOKEN_ESCAPED} is not valid"}}],
+                "messages": ["sent: Zq9X%2fwVb7%2BLm3KpT2sRy8N", "auth: {bearer_base64}"], "result": null}}"#
+        );
+        Reply::json(401, body)
+    });
+    let err = slashed_client(&server).list_instances(&ListInstances::new("order-pipeline")).await.unwrap_err();
+    assert_eq!(err.errors()[0].message, "token [REDACTED] is not valid");
+    let body = err.body().unwrap();
+    assert!(
+        body.contains(r#""messages": ["sent: [REDACTED]", "auth: [REDACTED]"]"#)
+            && body.contains("token [REDACTED] is"),
+        "{body}"
+    );
+    for text in [err.to_string(), format!("{err:?}"), body.to_owned()] {
+        for spelling in [SLASHED_TOKEN, SLASHED_TOKEN_ESCAPED, "Zq9X%2fwVb7", bearer_base64, "wVb7"] {
+            assert!(!text.contains(spelling), "{spelling} in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_inside_a_successful_result_is_redacted_too() {
+    let server = TestServer::start(|_| {
+        Reply::json(
+            200,
+            format!(
+                r#"{{"success": true, "errors": [], "messages": [], "result": {{"status": "complete",
+                    "output": {{"echo": "Bearer {SLASHED_TOKEN_ESCAPED}"}}, "steps": []}}}}"#
+            ),
+        )
+    });
+    let detail = slashed_client(&server).get_instance("order-pipeline", "order-1").await.unwrap();
+    assert_eq!(detail.output, Some(json!({"echo": "Bearer [REDACTED]"})));
+}
+
+#[tokio::test]
+async fn credentials_in_the_base_url_are_refused_and_never_shown() {
+    let server = TestServer::start(|_| Reply::text(500, "text/plain", "nope"));
+    let base = workflows_base_url(&server.url().replace("http://", "http://ops:hunter2-base-pw@"), ACCOUNT);
+    let client = WorkflowsRestClient::new(ACCOUNT, TOKEN).with_base_url(base);
+    let err = client.get_instance("order-pipeline", "order-1").await.unwrap_err();
+    let shown = server.url().replace("http://", "http://[REDACTED]@");
+    assert_eq!(err.kind(), RestErrorKind::Config);
+    assert_eq!(
+        err.message(),
+        format!(
+            "Workflows API GET {shown}/accounts/acc-123/workflows/order-pipeline/instances/order-1: the base URL \
+             carries credentials (user:password@), which would not be used: the API token authenticates; remove them"
+        )
+    );
+    for text in [err.to_string(), format!("{err:?}"), format!("{client:?}")] {
+        assert!(!text.contains("hunter2-base-pw") && !text.contains("ops:"), "{text}");
+    }
+    assert!(format!("{client:?}").contains(&shown), "{client:?}");
+    assert!(server.shutdown().is_empty(), "nothing is sent");
+}
+
+#[tokio::test]
+async fn a_token_too_short_to_redact_is_refused_before_anything_is_sent() {
+    let server = TestServer::start(|_| Reply::fixture(200, "list_empty.json"));
+    let client = WorkflowsRestClient::new(ACCOUNT, "abc").with_base_url(workflows_base_url(&server.url(), ACCOUNT));
+    let err = client.list_instances(&ListInstances::new("order-pipeline")).await.unwrap_err();
+    assert_eq!(err.kind(), RestErrorKind::Config);
+    assert!(
+        err.message().ends_with(
+            "/accounts/acc-123/workflows/order-pipeline/instances: the API token is 3 characters long; at least 8 \
+             are needed so that it can be told apart from other text and redacted wherever a server echoes it"
+        ),
+        "{err}"
+    );
+    assert!(server.shutdown().is_empty(), "nothing is sent");
+}

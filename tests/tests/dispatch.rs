@@ -168,7 +168,9 @@ async fn dispatching(ctx: WorkflowContext<String>) -> Result<String> {
 }
 
 fn env(server: &Server) -> Env {
-    Env::new().with_var("LUNORA_ORIGIN_URL", format!("{}/", server.url)).with_var("LUNORA_ADMIN_TOKEN", "s3cret")
+    Env::new()
+        .with_var("LUNORA_ORIGIN_URL", format!("{}/", server.url))
+        .with_var("LUNORA_ADMIN_TOKEN", "s3cret-admin-token")
 }
 
 async fn engine(server: &Server) -> TestEngine {
@@ -194,7 +196,7 @@ async fn body_calls_post_the_protocol_and_return_results() {
     assert_eq!(status.output.unwrap(), "{\"total\":42} null", "an empty 2xx body is unit/null");
     let seen = server.seen();
     assert_eq!(seen[0].path, "/_lunora/scheduler/dispatch", "no double slash after the origin");
-    assert!(seen[0].headers.contains(&("authorization".into(), "Bearer s3cret".into())));
+    assert!(seen[0].headers.contains(&("authorization".into(), "Bearer s3cret-admin-token".into())));
     assert!(seen[0].headers.contains(&("content-type".into(), "application/json".into())));
     assert_eq!(
         seen[0].body,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 use crate::clock::Clock;
 use crate::http::{HttpRequest, HttpResponse, HttpTransport, TransportError};
@@ -28,24 +28,27 @@ fn failed(url: &str, detail: impl std::fmt::Display) -> TransportError {
 
 async fn send(request: HttpRequest) -> Result<HttpResponse, TransportError> {
     let url = request.url.clone();
+    // Messages show the URL without its userinfo (`failed` formats it).
+    let shown = request.url_for_display().into_owned();
     let headers = Headers::new();
     for (name, value) in &request.headers {
-        headers.append(name, value).map_err(|e| failed(&url, e))?;
+        headers.append(name, value).map_err(|e| failed(&shown, e))?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::from(request.method.clone())).with_headers(headers);
+    // Like the native transport: a 3xx comes back as it is, never followed.
+    init.with_method(Method::from(request.method.clone())).with_headers(headers).with_redirect(RequestRedirect::Manual);
     if let Some(body) = &request.body {
         init.with_body(Some(JsValue::from(js_sys::Uint8Array::from(body.as_slice()))));
     }
-    let js_request = Request::new_with_init(&url, &init).map_err(|e| failed(&url, e))?;
+    let js_request = Request::new_with_init(&url, &init).map_err(|e| failed(&shown, e))?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let exchange = Box::pin(async move {
         let fetch = Fetch::Request(js_request);
-        let mut response = fetch.send_with_signal(&signal).await.map_err(|e| failed(&url, e))?;
+        let mut response = fetch.send_with_signal(&signal).await.map_err(|e| failed(&shown, e))?;
         let status = response.status_code();
         let headers = response.headers().entries().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
-        let body = response.bytes().await.map_err(|e| failed(&url, e))?;
+        let body = response.bytes().await.map_err(|e| failed(&shown, e))?;
         Ok(HttpResponse { status, headers, body })
     });
     let timer = Delay::from(request.timeout);
