@@ -106,14 +106,15 @@ fn read_text(file: &mut File) -> String {
 }
 
 fn in_use(journal: &Path, file: &mut File, waited: Option<Duration>) -> Error {
-    // A holder writes its name just after taking the lock: give it a moment to do so.
+    // A holder writes its name just after taking the lock: until then the file still names the
+    // previous holder (which may have died by kill -9) or nothing. Give it a moment to do so.
     let mut holder = Holder::parse(&read_text(file));
     let deadline = Instant::now() + NAME_GRACE;
-    while holder.pid.is_none() && Instant::now() < deadline {
+    while !holder.pid.is_some_and(process_may_be_alive) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
         holder = Holder::parse(&read_text(file));
     }
-    let who = match holder.pid {
+    let who = match holder.pid.filter(|&pid| process_may_be_alive(pid)) {
         Some(pid) => {
             let mut about: Vec<String> = holder.process.into_iter().collect();
             if pid == std::process::id() {
@@ -136,6 +137,13 @@ fn in_use(journal: &Path, file: &mut File, waited: Option<Duration>) -> Error {
          another file (EngineBuilder::wait_for_journal waits for it to be released)",
         journal.display()
     ))
+}
+
+/// Whether a process with this pid may be running: false only where `/proc` says it is not
+/// (elsewhere the name in the lock file is taken as it is).
+fn process_may_be_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
 
 /// What the lock file says.
@@ -180,5 +188,32 @@ impl Holder {
             }
         }
         holder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A holder that has taken the lock but not yet named itself leaves the previous holder's
+    /// record in the file; a refusal must not name that (dead) process.
+    #[test]
+    fn a_refusal_never_names_a_dead_previous_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("journal.db");
+        let mut dead = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        dead.wait().unwrap();
+        let stale = format!("lunora journal lock\npid: {dead_pid}\nprocess: old\nhost: h\nsince: then\nstate: open\n");
+        std::fs::write(lock_path(&journal), stale).unwrap();
+        let holder = File::options().read(true).write(true).open(lock_path(&journal)).unwrap();
+        holder.try_lock().unwrap();
+
+        let message = match JournalLock::acquire(&journal, None) {
+            Ok(_) => panic!("the lock is held"),
+            Err(e) => e.message().to_owned(),
+        };
+        assert!(!message.contains(&dead_pid.to_string()), "{message}");
+        assert!(message.contains("is in use by another engine;"), "{message}");
     }
 }
