@@ -15,13 +15,29 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Reads `path` into `buffer`, replacing its contents. The errors are those of
-/// [`std::fs::read_to_string`] (the same open, read and UTF-8 checks).
-pub fn read_source(path: &Path, buffer: &mut String) -> std::io::Result<()> {
+/// Which file a path leads to, whatever the path (symlinks, `..`, `#[path]`s): the device
+/// and inode on Unix, the canonical path elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FileId(#[cfg(unix)] (u64, u64), #[cfg(not(unix))] std::path::PathBuf);
+
+/// Reads `path` into `buffer`, replacing its contents; returns which file it was. The errors
+/// are those of [`std::fs::read_to_string`] (the same open, read and UTF-8 checks).
+pub fn read_source(path: &Path, buffer: &mut String) -> std::io::Result<FileId> {
     buffer.clear();
+    let file = File::open(path)?;
+    // One `fstat` on the open file (not a path walk, as canonicalising would be).
+    #[cfg(unix)]
+    let id = {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata()?;
+        FileId((meta.dev(), meta.ino()))
+    };
+    #[cfg(not(unix))]
+    let id = FileId(path.canonicalize()?);
     // `File::read_to_string` would `stat` the file for a size hint; `Take` has no such override
     // and still reads straight into the buffer's spare capacity.
-    File::open(path)?.take(u64::MAX).read_to_string(buffer).map(drop)
+    file.take(u64::MAX).read_to_string(buffer)?;
+    Ok(id)
 }
 
 /// The regular files of each directory asked about, listed once and shared by the threads.
@@ -93,10 +109,18 @@ mod tests {
             let path = dir.path().join(name);
             std::fs::write(&path, bytes).unwrap();
             match (read_source(&path, &mut buffer), std::fs::read_to_string(&path)) {
-                (Ok(()), Ok(text)) => assert_eq!(buffer, text),
+                (Ok(_), Ok(text)) => assert_eq!(buffer, text),
                 (Err(ours), Err(std)) => assert_eq!(ours.to_string(), std.to_string()),
                 (ours, std) => panic!("{name}: {ours:?} vs {std:?}"),
             }
+        }
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.rs");
+            std::os::unix::fs::symlink(dir.path().join("a.rs"), &link).unwrap();
+            let a = read_source(&dir.path().join("a.rs"), &mut buffer).unwrap();
+            assert_eq!(read_source(&link, &mut buffer).unwrap(), a, "a symlink leads to the same file");
+            assert_ne!(read_source(&dir.path().join("big.rs"), &mut buffer).unwrap(), a);
         }
         let missing = dir.path().join("missing.rs");
         let (ours, std) =

@@ -61,6 +61,9 @@ pub enum Warning {
     NotSkipped { visibility: String, location: Location },
     /// No `mod` names the registry file: the file, and the crate root to declare it in.
     Undeclared { registry: PathBuf, root: PathBuf },
+    /// Advice from the scan, at a place in the sources (an attribute that cannot be told
+    /// lunora's, a macro that may hide workflows, a workflow under a feature cfg).
+    Source(Diagnostic),
 }
 
 impl std::fmt::Display for Warning {
@@ -84,6 +87,7 @@ impl std::fmt::Display for Warning {
                 root.display(),
                 render::REGISTRY_DECLARATION
             ),
+            Warning::Source(diagnostic) => write!(f, "warning: {diagnostic}"),
         }
     }
 }
@@ -175,17 +179,21 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
         (scan, join(prepared))
     });
     let scan = scan.map_err(SyncError::Sources)?;
-    let warnings =
+    let mut warnings =
         registry_warnings(&scan.registry_declarations, &registry_path, options.registry_out.is_none(), &project);
+    warnings.extend(scan.warnings.iter().cloned().map(Warning::Source));
+    // The JS entry and the wrangler config cannot be conditional: they declare the workflows a
+    // Worker build may compile (not `#[cfg(test)]` ones); the registry has all, under their cfgs.
+    let deployed = scan.deployed_workflows();
 
     let (registry, entry, reconciled) = std::thread::scope(|scope| {
         // About even halves: the reconciliation (with the parsed config's drop), and the rest.
         let reconciled = scope.spawn(|| match (&config, prepared) {
-            (Ok(config), Some(prepared)) => Some(config.reconcile(prepared, &scan.workflows)),
+            (Ok(config), Some(prepared)) => Some(config.reconcile(prepared, &deployed)),
             _ => None,
         });
         let registry = registry_file(registry_path, &scan.workflows);
-        let entry = entry_file(entry_path.clone(), &scan.workflows);
+        let entry = entry_file(entry_path.clone(), &deployed);
         (registry, entry, join(reconciled))
     });
     let (registry, entry) = (registry?, entry?);
