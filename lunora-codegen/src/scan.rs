@@ -374,12 +374,20 @@ fn module_file(
                 // The registry this tool generates may not exist before the first sync.
                 (false, false) if name == REGISTRY_MODULE => return None,
                 (false, false) => {
+                    if let Some(link) = [&plain, &mod_rs].into_iter().find(|c| c.symlink_metadata().is_ok()) {
+                        return problem(format!(
+                            "module `{}`: {} is a symbolic link that leads to no file (a loop, or a dangling link); \
+                             point it at the module's file",
+                            declared.name,
+                            shown(link, cx.base).display()
+                        ));
+                    }
                     return problem(format!(
                         "module `{}` not found (tried {}, {})",
                         declared.name,
                         shown(&plain, cx.base).display(),
                         shown(&mod_rs, cx.base).display()
-                    ))
+                    ));
                 }
             }
         }
