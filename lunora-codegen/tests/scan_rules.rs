@@ -324,3 +324,43 @@ fn a_module_tree_growing_exponentially_stops_at_the_file_limit() {
         )]
     );
 }
+
+/// The registry of a crate with a feature-gated and a test-only workflow compiles with the
+/// feature off and on, and in the crate's tests (`cargo check`, warnings denied).
+#[test]
+fn a_registry_with_conditional_workflows_compiles_whichever_cfgs_hold() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let manifest = format!(
+        "[package]\nname = \"conditional\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n\n\
+         [features]\nextra = []\n\n[dependencies]\nlunora-runtime = {{ path = {:?} }}\n",
+        workspace.join("lunora-runtime").display().to_string()
+    );
+    let lib = format!(
+        "#![deny(warnings)]\n{USE}#[rustfmt::skip] pub mod lunora_workflows;\n#[workflow]\n{}\
+         #[cfg(feature = \"extra\")]\n#[workflow]\n{}\
+         #[cfg(test)]\nmod tests {{\n    {USE}    #[workflow]\n    {}\n    \
+         #[test]\n    fn all_are_registered() {{\n        assert!(crate::lunora_workflows::WORKFLOWS.len() >= 2);\n    }}\n}}\n",
+        workflow("always"),
+        workflow("featured"),
+        workflow("tested")
+    );
+    let dir = temp_crate(&[("src/lib.rs", &lib)]);
+    std::fs::write(dir.path().join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(workspace.join("Cargo.lock"), dir.path().join("Cargo.lock")).unwrap();
+    let sync = Command::new(env!("CARGO_BIN_EXE_lunora-codegen"))
+        .args(["sync", "--manifest-path"])
+        .arg(dir.path().join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(sync.status.success(), "{}", String::from_utf8_lossy(&sync.stderr));
+    for args in [&["check"][..], &["check", "--features", "extra"], &["check", "--tests"]] {
+        let check = Command::new(env!("CARGO"))
+            .args(args)
+            .args(["--offline", "--quiet"])
+            .current_dir(dir.path())
+            .env("CARGO_TARGET_DIR", workspace.join("target/scaffold-check"))
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "cargo {args:?} failed:\n{}", String::from_utf8_lossy(&check.stderr));
+    }
+}
