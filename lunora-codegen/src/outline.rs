@@ -859,8 +859,9 @@ fn use_tree(tokens: &[Token<'_>], at: &mut usize, mut prefix: SimplePath, out: &
                         *at += 2;
                     }
                 }
-                // `as _` brings in no name.
-                if name != "_" && !name.is_empty() {
+                // `as _` brings in no name; and most imports (types, traits, fns) cannot lead
+                // to a lunora attribute, which saves keeping them.
+                if name != "_" && !name.is_empty() && may_lead_to_an_attribute(&name, &target) {
                     out.push(Import::Named { name, target });
                 }
                 return;
@@ -868,6 +869,17 @@ fn use_tree(tokens: &[Token<'_>], at: &mut usize, mut prefix: SimplePath, out: &
             _ => return,
         }
     }
+}
+
+/// Whether `use target as name` may take part in resolving an attribute: it names or brings
+/// a `workflow`/`step`, names a crate (`use lunora_runtime as lr;`) or a local path
+/// (`crate::…`, `self::…`, `super::…`), which may re-export one.
+fn may_lead_to_an_attribute(name: &str, target: &SimplePath) -> bool {
+    let lunora_name = |s: &str| matches!(unraw(s), "workflow" | "step");
+    lunora_name(name)
+        || lunora_name(target.last())
+        || target.segments.len() == 1
+        || target.segments.first().is_some_and(|s| matches!(s.as_str(), "crate" | "self" | "super"))
 }
 
 /// `extern crate foo as bar` (text after `crate`) → `bar` names `::foo`.
@@ -1052,7 +1064,7 @@ mod skipped_inline {
 use lunora_runtime::{workflow as wf, step, self};
 pub(crate) use ::lunora_macros::*;
 extern crate lunora_runtime as lr;
-use a::{b::{c, d as _}, e::*};
+use a::{b::{step, d as _, Kept as Not}, e::*};
 #[cfg(test)]
 #[path = "t.rs"]
 #[path = "ignored.rs"]
@@ -1077,7 +1089,7 @@ fn g() -> impl Sized + use<> {}
         );
         assert_eq!(
             s[4],
-            "use [Named { name: \"c\", target: SimplePath { leading_colon: false, segments: [\"a\", \"b\", \"c\"] } }, \
+            "use [Named { name: \"step\", target: SimplePath { leading_colon: false, segments: [\"a\", \"b\", \"step\"] } }, \
              Glob(SimplePath { leading_colon: false, segments: [\"a\", \"e\"] })]"
         );
         assert_eq!(s[5], "mod tests; [\"test\"]");

@@ -7,7 +7,7 @@
 //! explicit imports shadow glob imports; `lunora_runtime::*` (or `lunora_macros::*`) provides
 //! `workflow` and `step`; a path's first segment is an import, a child module or a crate.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::outline::{unraw, Import, SimplePath};
 use crate::spec::Location;
@@ -53,7 +53,7 @@ pub enum Resolution {
 struct Scope {
     named: Vec<(String, SimplePath)>,
     globs: Vec<SimplePath>,
-    children: Vec<String>,
+    children: HashSet<String>,
     visibility: String,
     declared_at: Option<Location>,
 }
@@ -84,10 +84,7 @@ impl Modules {
     pub fn declare(&mut self, module: &[String], visibility: &str, declared_at: Option<Location>) {
         let module = key(module);
         if let Some((name, parent)) = module.split_last() {
-            let children = &mut self.scopes.entry(parent.to_vec()).or_default().children;
-            if !children.contains(name) {
-                children.push(name.clone());
-            }
+            self.scopes.entry(parent.to_vec()).or_default().children.insert(name.clone());
         }
         let scope = self.scopes.entry(module).or_default();
         if scope.declared_at.is_none() {
@@ -140,15 +137,7 @@ impl Modules {
             return Meaning::Unknown("its imports are too entangled to follow".into());
         }
         *budget -= 1;
-        let frame = (module.to_vec(), name.to_owned());
-        // A glob that leads back to a lookup under way adds nothing (rustc's fixed point).
-        if stack.contains(&frame) {
-            return Meaning::NotFound;
-        }
-        stack.push(frame);
-        let meaning = self.lookup_in(scope, module, name, stack, budget);
-        stack.pop();
-        meaning
+        self.lookup_in(scope, module, name, stack, budget)
     }
 
     fn lookup_in(
@@ -162,11 +151,21 @@ impl Modules {
         if let Some((_, target)) = scope.named.iter().find(|(n, _)| n == name) {
             return self.path(module, target, stack, budget);
         }
-        if scope.children.iter().any(|c| c == name) {
+        if scope.children.contains(name) {
             let mut child = module.to_vec();
             child.push(name.to_owned());
             return Meaning::Module(child);
         }
+        if scope.globs.is_empty() {
+            return Meaning::NotFound;
+        }
+        // A glob that leads back to a lookup under way adds nothing (rustc's fixed point);
+        // cycles of named imports end with the budget.
+        let frame = (module.to_vec(), name.to_owned());
+        if stack.contains(&frame) {
+            return Meaning::NotFound;
+        }
+        stack.push(frame);
         let mut found = None;
         let mut could = Vec::new();
         for glob in &scope.globs {
@@ -190,6 +189,7 @@ impl Modules {
                 Meaning::Lunora(_) | Meaning::Other => {}
             }
         }
+        stack.pop();
         // Two globs providing one name is an error rustc reports when it is used, so a
         // lunora glob that provides it is the one.
         match found {

@@ -104,11 +104,17 @@ pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
     let cx = Context { base, listings: &listings, files: &files };
     // Each thread reads every file into one buffer of its own.
     let buffer = || String::with_capacity(64 * 1024);
-    let mut results: Vec<Option<Result<ReadFile, Diagnostic>>> =
-        pool::run(first, threads, buffer, |source, file, queue| read_module(file, source, &cx, queue))
-            .into_iter()
-            .map(Some)
-            .collect();
+    let mut results: Vec<Option<Done>> =
+        pool::run(Task::File(first), threads, buffer, |source, task, queue| match task {
+            Task::File(file) => Done::File(read_module(file, source, &cx, queue)),
+            Task::Analyze(job) => {
+                let analysis = analyze(&job);
+                Done::Analyzed(job, analysis)
+            }
+        })
+        .into_iter()
+        .map(Some)
+        .collect();
 
     let mut scanner = Scanner::default();
     scanner.assemble(0, &mut results);
@@ -121,9 +127,17 @@ pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
             ),
         });
     }
-    let jobs = scanner.resolve();
-    let analyses = pool::map(&jobs, threads, analyze);
-    scanner.collect(&jobs, analyses);
+    let slots = scanner.resolve();
+    let jobs: Vec<&Job> =
+        slots.iter().filter_map(|s| if let Slot::Later(job) = s { Some(job) } else { None }).collect();
+    let mut later = pool::map(&jobs, threads, |job| analyze(job)).into_iter();
+    for slot in slots {
+        let (job, analysis) = match slot {
+            Slot::Done(job, analysis) => (job, analysis),
+            Slot::Later(job) => (job, later.next().expect("one analysis per job")),
+        };
+        scanner.collect(&job, analysis);
+    }
     scanner.check_reachable();
     scanner.check_duplicates();
     scanner.warn_conditional();
@@ -144,6 +158,20 @@ fn by_place(a: &Location, b: &Location) -> std::cmp::Ordering {
 
 fn shown(file: &Path, base: &Path) -> PathBuf {
     file.strip_prefix(base).unwrap_or(file).to_path_buf()
+}
+
+/// A unit of work for the pool.
+enum Task {
+    File(ModuleFile),
+    /// A fn whose attributes are named `workflow`/`step`, analysed while files are still being
+    /// read: the resolution nearly always confirms them (the analysis is redone if it does not).
+    Analyze(Job),
+}
+
+/// What a task produced.
+enum Done {
+    File(Result<ReadFile, Diagnostic>),
+    Analyzed(Job, Analysis),
 }
 
 /// A module file to read.
@@ -197,6 +225,8 @@ enum Part {
     Use(Vec<Import>),
     /// A fn with attributes that may be lunora's.
     Item(Box<Pending>),
+    /// The task analysing such a fn early.
+    Analyzed(usize),
 }
 
 /// A fn with candidate attributes, waiting for resolution and analysis.
@@ -230,7 +260,7 @@ fn read_module(
     file: ModuleFile,
     source: &mut String,
     cx: &Context<'_>,
-    queue: &Queue<ModuleFile>,
+    queue: &Queue<Task>,
 ) -> Result<ReadFile, Diagnostic> {
     let ModuleFile { path, dir, relative, module, mut ancestors, declaration } = file;
     let here = shown(&path, cx.base);
@@ -304,8 +334,14 @@ fn read_module(
             Entry::ModuleCfg(predicate) => parts.push(Part::ModuleCfg(predicate)),
             Entry::Use(imports) => parts.push(Part::Use(imports)),
             Entry::Item { text, line, column, attributes, cfgs } => {
-                let item = Pending { file: here.clone(), text, line, column, attributes, cfgs };
-                parts.push(Part::Item(Box::new(item)));
+                let item = Box::new(Pending { file: here.clone(), text, line, column, attributes, cfgs });
+                let kinds = named_kinds(&item.attributes);
+                if kinds.is_empty() {
+                    parts.push(Part::Item(item));
+                } else {
+                    let job = Job { item, module: current.module.clone(), cfg: None, kinds };
+                    parts.push(Part::Analyzed(queue.push(Task::Analyze(job))));
+                }
             }
             Entry::Macro { name, line, column } => {
                 let message = format!(
@@ -330,7 +366,7 @@ fn module_file(
     current: &Open,
     ancestors: &[FileId],
     cx: &Context<'_>,
-    queue: &Queue<ModuleFile>,
+    queue: &Queue<Task>,
 ) -> Option<Part> {
     let problem =
         |message: String| Some(Part::Problem(Box::new(Diagnostic { location: declared.location.clone(), message })));
@@ -360,7 +396,12 @@ fn module_file(
         None => {
             let base = current.dir.join(current.relative.as_deref().unwrap_or(""));
             let (plain, mod_rs) = (base.join(format!("{name}.rs")), base.join(&name).join("mod.rs"));
-            match (cx.listings.is_file(&plain), cx.listings.is_file(&mod_rs)) {
+            // `name/mod.rs` is only looked for beside `name.rs` if `name/` may exist: most
+            // modules have no directory, and the probe would cost system calls.
+            let plain_exists = cx.listings.is_file(&plain);
+            let mod_rs_exists =
+                (!plain_exists || cx.listings.may_be_dir(&base.join(&name))) && cx.listings.is_file(&mod_rs);
+            match (plain_exists, mod_rs_exists) {
                 (true, false) => (plain, base, Some(name.clone())),
                 (false, true) => (mod_rs, base.join(&name), None),
                 (true, true) => {
@@ -399,7 +440,7 @@ fn module_file(
     module.push(declared.name.clone());
     let child =
         ModuleFile { path: file, dir, relative, module, ancestors: ancestors.to_vec(), declaration: Some(declared) };
-    Some(Part::File(queue.push(child)))
+    Some(Part::File(queue.push(Task::File(child))))
 }
 
 /// A module open while the results are put together.
@@ -414,14 +455,32 @@ struct Candidate {
     module: Vec<String>,
     /// The cfgs of its enclosing modules, outermost first, then its own.
     cfgs: Vec<String>,
+    /// Its early analysis, for the kinds its attributes' names suggested.
+    early: Option<(Vec<(SimplePath, Kind)>, Analysis)>,
 }
 
 /// A fn to analyse: its lunora attributes, resolved.
-pub(crate) struct Job {
+struct Job {
     item: Box<Pending>,
     module: Vec<String>,
     cfg: Option<String>,
     kinds: Vec<(SimplePath, Kind)>,
+}
+
+/// A fn with lunora attributes, analysed or to be.
+enum Slot {
+    Done(Job, Analysis),
+    Later(Job),
+}
+
+/// The kinds the attributes' last segments suggest (`#[workflow]`, `#[x::step]`…).
+fn named_kinds(attributes: &[SimplePath]) -> Vec<(SimplePath, Kind)> {
+    let kind = |path: &SimplePath| match path.last() {
+        "workflow" => Some(Kind::Workflow),
+        "step" => Some(Kind::Step),
+        _ => None,
+    };
+    attributes.iter().filter_map(|p| Some((p.clone(), kind(p)?))).collect()
 }
 
 /// What the analysis of one annotated fn produced.
@@ -450,11 +509,11 @@ struct Scanner {
 
 impl Scanner {
     /// Takes the results of the file task `id` and of everything it queued, depth first.
-    fn assemble(&mut self, id: usize, results: &mut [Option<Result<ReadFile, Diagnostic>>]) {
+    fn assemble(&mut self, id: usize, results: &mut [Option<Done>]) {
         let file = match results[id].take() {
-            Some(Ok(file)) => file,
-            Some(Err(diagnostic)) => return self.errors.push(diagnostic),
-            None => unreachable!("a file task yields one file"),
+            Some(Done::File(Ok(file))) => file,
+            Some(Done::File(Err(diagnostic))) => return self.errors.push(diagnostic),
+            _ => unreachable!("a file task yields one file"),
         };
         self.scan.files.push(file.path);
         let (visibility, cfgs, location) = match file.declaration {
@@ -491,19 +550,32 @@ impl Scanner {
                 Part::ModuleCfg(predicate) => self.frames.last_mut().expect("open").cfgs.push(predicate),
                 Part::Use(imports) => self.modules.import(current, imports),
                 Part::Item(item) => {
-                    let mut cfgs: Vec<String> = self.frames.iter().flat_map(|f| f.cfgs.iter().cloned()).collect();
-                    cfgs.extend(item.cfgs.iter().cloned());
-                    self.candidates.push(Candidate { item, module: current.clone(), cfgs });
+                    let cfgs = self.cfgs_of(&item);
+                    self.candidates.push(Candidate { item, module: current.clone(), cfgs, early: None });
+                }
+                Part::Analyzed(task) => {
+                    let Some(Done::Analyzed(job, analysis)) = results[task].take() else {
+                        unreachable!("an analysis task yields one analysis")
+                    };
+                    let Job { item, module, kinds, .. } = job;
+                    let cfgs = self.cfgs_of(&item);
+                    self.candidates.push(Candidate { item, module, cfgs, early: Some((kinds, analysis)) });
                 }
             }
         }
         self.frames.truncate(depth);
     }
 
-    /// Decides which candidate attributes are lunora's; returns the fns to analyse.
-    fn resolve(&mut self) -> Vec<Job> {
-        let mut jobs = Vec::new();
-        for Candidate { item, module, cfgs } in std::mem::take(&mut self.candidates) {
+    /// The cfgs of the open modules, outermost first, then the item's.
+    fn cfgs_of(&self, item: &Pending) -> Vec<String> {
+        self.frames.iter().flat_map(|f| f.cfgs.iter()).chain(&item.cfgs).cloned().collect()
+    }
+
+    /// Decides which candidate attributes are lunora's; returns the fns with some, analysed
+    /// already or to be analysed.
+    fn resolve(&mut self) -> Vec<Slot> {
+        let mut slots = Vec::new();
+        for Candidate { item, module, cfgs, early } in std::mem::take(&mut self.candidates) {
             let mut kinds = Vec::new();
             for path in &item.attributes {
                 let at = Location { file: item.file.clone(), line: item.line, column: item.column };
@@ -533,30 +605,34 @@ impl Scanner {
                     }
                 }
             }
-            if !kinds.is_empty() {
-                jobs.push(Job { item, module, cfg: crate::cfg::combine(&cfgs), kinds });
+            if kinds.is_empty() {
+                continue;
             }
+            let job = Job { item, module, cfg: crate::cfg::combine(&cfgs), kinds };
+            slots.push(match early {
+                Some((guessed, analysis)) if guessed == job.kinds => Slot::Done(job, analysis),
+                _ => Slot::Later(job),
+            });
         }
-        jobs
+        slots
     }
 
-    /// Takes the analyses, in source order.
-    fn collect(&mut self, jobs: &[Job], analyses: Vec<Analysis>) {
-        for (job, result) in jobs.iter().zip(analyses) {
-            match result {
-                Ok(found) => {
-                    for f in found {
-                        match f {
-                            Found::Workflow(spec, visibility) => {
-                                self.scan.workflows.push(spec);
-                                self.workflow_places.push((job.module.clone(), visibility));
-                            }
-                            Found::Step(name, location) => self.scan.steps.push((name, location)),
+    /// Takes one fn's analysis (in source order).
+    fn collect(&mut self, job: &Job, result: Analysis) {
+        match result {
+            Ok(found) => {
+                for f in found {
+                    match f {
+                        Found::Workflow(mut spec, visibility) => {
+                            spec.cfg = job.cfg.clone();
+                            self.scan.workflows.push(spec);
+                            self.workflow_places.push((job.module.clone(), visibility));
                         }
+                        Found::Step(name, location) => self.scan.steps.push((name, location)),
                     }
                 }
-                Err(diagnostics) => self.errors.extend(diagnostics),
             }
+            Err(diagnostics) => self.errors.extend(diagnostics),
         }
     }
 
@@ -704,7 +780,8 @@ fn analyze(job: &Job) -> Analysis {
                         class_name: def.names.class_name,
                         schedules: def.schedules,
                         step_limit: def.step_limit,
-                        cfg: job.cfg.clone(),
+                        // Set once the enclosing modules' cfgs are known.
+                        cfg: None,
                         location,
                     };
                     found.push(Found::Workflow(spec, fn_item.vis.to_token_stream().to_string()));
