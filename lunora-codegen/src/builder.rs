@@ -56,6 +56,9 @@ impl Builder {
             format!("{}\nlunora workflow attributes have errors (see above)", lines.join("\n"))
         })?;
         if self.emit_cargo_directives {
+            for warning in &scan.warnings {
+                println!("cargo:warning={warning}");
+            }
             println!("cargo:rerun-if-changed={}", project.dir.join("Cargo.toml").display());
             for file in &scan.files {
                 println!("cargo:rerun-if-changed={}", file.display());
@@ -66,7 +69,7 @@ impl Builder {
             write_if_changed(&path, &text).map_err(|e| e.to_string())
         };
         write(REGISTRY_FILE, render::registry(&scan.workflows))?;
-        write(ENTRY_FILE, render::entry_module(&scan.workflows))?;
+        write(ENTRY_FILE, render::entry_module(&scan.deployed_workflows()))?;
         Ok(scan.files)
     }
 }

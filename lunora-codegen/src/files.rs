@@ -15,27 +15,52 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Reads `path` into `buffer`, replacing its contents. The errors are those of
-/// [`std::fs::read_to_string`] (the same open, read and UTF-8 checks).
-pub fn read_source(path: &Path, buffer: &mut String) -> std::io::Result<()> {
+/// Which file a path leads to, whatever the path (symlinks, `..`, `#[path]`s): the device
+/// and inode on Unix, the canonical path elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FileId(#[cfg(unix)] (u64, u64), #[cfg(not(unix))] std::path::PathBuf);
+
+/// Reads `path` into `buffer`, replacing its contents; returns which file it was. The errors
+/// are those of [`std::fs::read_to_string`] (the same open, read and UTF-8 checks).
+pub fn read_source(path: &Path, buffer: &mut String) -> std::io::Result<FileId> {
     buffer.clear();
+    let file = File::open(path)?;
+    // One `fstat` on the open file (not a path walk, as canonicalising would be).
+    #[cfg(unix)]
+    let id = {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata()?;
+        FileId((meta.dev(), meta.ino()))
+    };
+    #[cfg(not(unix))]
+    let id = FileId(path.canonicalize()?);
     // `File::read_to_string` would `stat` the file for a size hint; `Take` has no such override
     // and still reads straight into the buffer's spare capacity.
-    File::open(path)?.take(u64::MAX).read_to_string(buffer).map(drop)
+    file.take(u64::MAX).read_to_string(buffer)?;
+    Ok(id)
 }
 
 /// The regular files of each directory asked about, listed once and shared by the threads.
 #[derive(Default)]
 pub struct Listings {
     /// By directory as spelled (hashing an `OsStr` is cheaper than a `Path`'s components).
-    dirs: Mutex<HashMap<OsString, Arc<HashSet<OsString>>>>,
+    dirs: Mutex<HashMap<OsString, Arc<Listing>>>,
+}
+
+/// One directory's entries.
+#[derive(Default)]
+struct Listing {
+    /// Whether the directory could be read.
+    read: bool,
+    files: HashSet<OsString>,
+    others: HashSet<OsString>,
 }
 
 impl Listings {
     /// Whether `path` is a regular file (following symlinks), as [`Path::is_file`] says.
     pub fn is_file(&self, path: &Path) -> bool {
         let listed = match (path.parent(), path.file_name()) {
-            (Some(dir), Some(name)) => self.regular_files(dir).contains(name),
+            (Some(dir), Some(name)) => self.regular_files(dir).files.contains(name),
             _ => false,
         };
         // Not listed as a regular file: absent, a directory, a symlink, a name differing in case
@@ -43,16 +68,43 @@ impl Listings {
         listed || path.is_file()
     }
 
-    fn regular_files(&self, dir: &Path) -> Arc<HashSet<OsString>> {
+    /// Whether `path` may be a directory, from its parent's listing: false only when that
+    /// listing was read and shows `path` as a regular file or not at all (on a file system
+    /// that is case-insensitive, a name differing in case is then missed: only used to look
+    /// for a second, ambiguous module file).
+    pub fn may_be_dir(&self, path: &Path) -> bool {
+        match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) => {
+                let listing = self.listing(dir);
+                !listing.read || listing.others.contains(name)
+            }
+            _ => true,
+        }
+    }
+
+    fn regular_files(&self, dir: &Path) -> Arc<Listing> {
+        self.listing(dir)
+    }
+
+    fn listing(&self, dir: &Path) -> Arc<Listing> {
         let mut dirs = self.dirs.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(files) = dirs.get(dir.as_os_str()) {
             return Arc::clone(files);
         }
         let files = dirs.entry(dir.as_os_str().to_owned()).or_insert_with(|| {
-            let entries = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir });
+            let mut listing = Listing::default();
             // An unreadable directory lists nothing: every answer then comes from `stat`.
-            let regular = entries.into_iter().flatten().flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_file()));
-            Arc::new(regular.map(|e| e.file_name()).collect())
+            if let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
+                listing.read = true;
+                for entry in entries.flatten() {
+                    match entry.file_type() {
+                        Ok(t) if t.is_file() => listing.files.insert(entry.file_name()),
+                        // Directories, symlinks, and entries of unknown type.
+                        _ => listing.others.insert(entry.file_name()),
+                    };
+                }
+            }
+            Arc::new(listing)
         });
         Arc::clone(files)
     }
@@ -93,10 +145,18 @@ mod tests {
             let path = dir.path().join(name);
             std::fs::write(&path, bytes).unwrap();
             match (read_source(&path, &mut buffer), std::fs::read_to_string(&path)) {
-                (Ok(()), Ok(text)) => assert_eq!(buffer, text),
+                (Ok(_), Ok(text)) => assert_eq!(buffer, text),
                 (Err(ours), Err(std)) => assert_eq!(ours.to_string(), std.to_string()),
                 (ours, std) => panic!("{name}: {ours:?} vs {std:?}"),
             }
+        }
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.rs");
+            std::os::unix::fs::symlink(dir.path().join("a.rs"), &link).unwrap();
+            let a = read_source(&dir.path().join("a.rs"), &mut buffer).unwrap();
+            assert_eq!(read_source(&link, &mut buffer).unwrap(), a, "a symlink leads to the same file");
+            assert_ne!(read_source(&dir.path().join("big.rs"), &mut buffer).unwrap(), a);
         }
         let missing = dir.path().join("missing.rs");
         let (ours, std) =

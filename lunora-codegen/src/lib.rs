@@ -5,6 +5,7 @@
 pub use lunora_shared::naming;
 
 pub mod builder;
+mod cfg;
 mod files;
 pub mod instances;
 pub mod outline;
@@ -12,6 +13,7 @@ pub mod output;
 mod pool;
 pub mod project;
 pub mod render;
+mod resolve;
 pub mod scaffold;
 pub mod scan;
 pub mod spec;

@@ -1,30 +1,85 @@
-//! A byte-level outline of one Rust file: its `mod` declarations (with the scopes of inline
-//! modules) and the text of every fn carrying a lunora attribute, up to its body. Comments,
-//! strings and char literals are skipped, fn bodies are never looked into. This is what lets
-//! `sync` read a large crate in little more time than it takes to read the files: only the
-//! attribute and signature of the annotated fns are ever parsed.
+//! A byte-level outline of one Rust file: what the scanner needs from it and nothing more. Its
+//! `mod` items (with the scopes of inline modules), `use` items, `cfg`s, the text of every fn
+//! carrying an attribute that may be lunora's (up to its body), and the macros that may hide
+//! modules or workflows. Comments, strings and char literals are skipped; the bodies of fns and
+//! of every other braced item are never looked into (only their braces are counted). This is
+//! what lets `sync` read a large crate in little more time than it takes to read the files:
+//! only the attribute and signature of the annotated fns are ever parsed.
+
+/// A path as written, e.g. `::lunora_runtime::step`: a leading `::`, then its segments
+/// (raw identifiers keep their `r#`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SimplePath {
+    pub leading_colon: bool,
+    pub segments: Vec<String>,
+}
+
+impl SimplePath {
+    /// The last segment, without `r#`.
+    pub fn last(&self) -> &str {
+        self.segments.last().map(|s| unraw(s)).unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for SimplePath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", if self.leading_colon { "::" } else { "" }, self.segments.join("::"))
+    }
+}
+
+/// An identifier without its `r#`: `r#async` names the file `async.rs`, and is the same name as
+/// `async` would be if that were not a keyword.
+pub fn unraw(ident: &str) -> &str {
+    ident.strip_prefix("r#").unwrap_or(ident)
+}
+
+/// What a `use` item (or an `extern crate`) brings into its module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Import {
+    /// `use a::b;` (name `b`), `use a::b as c;` (name `c`), `use a::{self};` (name `a`).
+    Named { name: String, target: SimplePath },
+    /// `use a::*;`
+    Glob(SimplePath),
+}
 
 /// What the outline found, in source order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     /// `mod name;` (`inline: false`) or the start of `mod name { … }` (`inline: true`, closed
-    /// by a later [`Entry::EndModule`]). `path` is a `#[path = "…"]` right before it;
-    /// `rustfmt_skip` whether a `#[rustfmt::skip]` is among its attributes; `visibility` its
-    /// `pub`, `pub(crate)`… (empty if private); `line`/`column` are those of the name.
+    /// by a later [`Entry::EndModule`]). `path` is its first `#[path = "…"]`; `rustfmt_skip`
+    /// whether a `#[rustfmt::skip]` is among its attributes; `cfgs` the predicates of its
+    /// `#[cfg(…)]`s; `visibility` its `pub`, `pub(crate)`… (empty if private); `line`/`column`
+    /// are those of the name.
     Module {
         name: String,
         inline: bool,
         path: Option<String>,
         rustfmt_skip: bool,
         visibility: String,
+        cfgs: Vec<String>,
         line: usize,
         column: usize,
     },
     EndModule,
-    /// An annotated fn: its text from the lunora attribute to just before the body, with
-    /// `{}` as the body. `line`/`column` (1-based) are where the text starts.
+    /// `#![cfg(…)]`: the enclosing module (the file's own, or the inline module's) is conditional.
+    ModuleCfg(String),
+    /// The imports of a `use` item or an `extern crate`.
+    Use(Vec<Import>),
+    /// A fn with attributes that may be lunora's: its text from the first of them to just before
+    /// the body, with `{}` as the body; `attributes` are those candidates' paths, `cfgs` the
+    /// predicates of all its `#[cfg(…)]`s. `line`/`column` (1-based) are where the text starts.
     Item {
         text: String,
+        line: usize,
+        column: usize,
+        attributes: Vec<SimplePath>,
+        cfgs: Vec<String>,
+    },
+    /// A macro invocation or `macro_rules!` at module level whose tokens hold a `mod` item or a
+    /// `#[workflow]`/`#[step]`-like attribute, which the scanner cannot see through (it does not
+    /// expand macros). `name` is the macro's; `line`/`column` where it starts.
+    Macro {
+        name: String,
         line: usize,
         column: usize,
     },
@@ -227,6 +282,99 @@ impl Cursor<'_> {
         &self.src[start..self.pos]
     }
 
+    /// The line and column of `pos`, which is usually past what was counted so far.
+    fn line_column_at(&mut self, pos: usize) -> (usize, usize) {
+        if pos < self.counted {
+            (self.line, self.line_start, self.counted) = (1, 0, 0);
+        }
+        let here = self.pos;
+        self.pos = pos;
+        let at = self.line_column();
+        self.pos = here;
+        at
+    }
+
+    /// After a word: whether a `!` follows (then skipped, with the whitespace after it).
+    fn bang_ahead(&mut self) -> bool {
+        let mut i = 0;
+        while self.peek(i).is_ascii_whitespace() {
+            i += 1;
+        }
+        if self.peek(i) != b'!' {
+            return false;
+        }
+        for _ in 0..=i {
+            self.bump();
+        }
+        self.skip_whitespace_and_trivia();
+        true
+    }
+
+    /// From an item's keyword: to its `;` at brace depth 0 (where the cursor is left), or to
+    /// an unbalanced `}`. Returns that position.
+    fn statement_end(&mut self) -> usize {
+        let mut depth = 0usize;
+        while !self.done() {
+            if self.skip_trivia() {
+                continue;
+            }
+            match self.peek(0) {
+                b'{' => depth += 1,
+                b'}' if depth == 0 => return self.pos,
+                b'}' => depth -= 1,
+                b';' if depth == 0 => return self.pos,
+                _ => {}
+            }
+            self.bump();
+        }
+        self.pos
+    }
+
+    /// From an opening delimiter to just after its match. Returns whether the tokens in
+    /// between hold a `mod` item (`mod x`, `mod $name`) or a `#[…workflow]`/`#[…step]`.
+    fn skip_group_mentioning_modules(&mut self, source: &str) -> bool {
+        let mut depth = 0usize;
+        let mut mentions = false;
+        while !self.done() {
+            if self.skip_trivia() {
+                continue;
+            }
+            match self.peek(0) {
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        self.bump();
+                        return mentions;
+                    }
+                }
+                b'#' => {
+                    let open = if self.peek(1) == b'!' { 2 } else { 1 };
+                    if self.peek(open) == b'[' {
+                        for _ in 0..=open {
+                            self.bump();
+                        }
+                        let start = self.pos;
+                        self.skip_brackets();
+                        let last = simple_path(attribute_path(&source[start..self.pos.saturating_sub(1)]));
+                        mentions |= matches!(last.last(), "workflow" | "step");
+                        continue;
+                    }
+                }
+                b if is_word_start(b) => {
+                    if self.word() == b"mod" {
+                        self.skip_whitespace_and_trivia();
+                        mentions |= is_word_start(self.peek(0)) || self.peek(0) == b'$';
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            self.bump();
+        }
+        mentions
+    }
+
     /// From just after `[`, to just after its matching `]`.
     fn skip_brackets(&mut self) {
         let mut depth = 1usize;
@@ -253,24 +401,69 @@ fn starts_something(b: u8) -> bool {
     matches!(b, b'/' | b'"' | b'\'' | b'{' | b'}' | b';' | b'#') || is_word_start(b)
 }
 
-/// The attribute body's path, e.g. `workflow` or `lunora_runtime::step`.
+/// The attribute body's path, e.g. `workflow` or `lunora_runtime :: step`.
 fn attribute_path(body: &str) -> &str {
-    let end =
-        body.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c.is_whitespace())).unwrap_or(body.len());
+    let end = body
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c == '#' || c.is_whitespace()))
+        .unwrap_or(body.len());
     body[..end].trim()
 }
 
-fn is_lunora(path: &str) -> bool {
-    let compact: String = path.chars().filter(|c| !c.is_whitespace()).collect();
-    matches!(
-        compact.as_str(),
-        "workflow"
-            | "step"
-            | "lunora_runtime::workflow"
-            | "lunora_runtime::step"
-            | "lunora_macros::workflow"
-            | "lunora_macros::step"
-    )
+fn simple_path(text: &str) -> SimplePath {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let (leading_colon, rest) = match compact.strip_prefix("::") {
+        Some(rest) => (true, rest),
+        None => (false, compact.as_str()),
+    };
+    SimplePath { leading_colon, segments: rest.split("::").map(str::to_owned).collect() }
+}
+
+/// The attributes rustc itself defines that may sit on a fn: never lunora's.
+const BUILT_IN: &[&str] = &[
+    "allow",
+    "automatically_derived",
+    "cfg",
+    "cfg_attr",
+    "cold",
+    "deny",
+    "deprecated",
+    "derive",
+    "doc",
+    "expect",
+    "export_name",
+    "forbid",
+    "ignore",
+    "inline",
+    "link_name",
+    "link_section",
+    "must_use",
+    "no_mangle",
+    "path",
+    "should_panic",
+    "target_feature",
+    "test",
+    "track_caller",
+    "warn",
+];
+
+/// The attribute's path if it may be lunora's: its last segment is `workflow` or `step`
+/// (`#[lunora_runtime::step]`, `#[cucumber::step]`: the scanner resolves which), or it is a
+/// single name rustc does not define, which a `use … as` may make lunora's (`#[wf]`).
+fn candidate(body: &str) -> Option<SimplePath> {
+    let text = attribute_path(body);
+    if !text.contains(':') && BUILT_IN.contains(&text) {
+        return None;
+    }
+    let path = simple_path(text);
+    let last = path.last();
+    let lunora_name = last == "workflow" || last == "step";
+    (!last.is_empty() && (lunora_name || path.segments.len() == 1 && !path.leading_colon)).then_some(path)
+}
+
+/// `cfg(…)` → the predicate.
+fn cfg_predicate(body: &str) -> Option<String> {
+    let rest = body.trim().strip_prefix("cfg")?.trim_start().strip_prefix('(')?;
+    Some(rest.trim_end().strip_suffix(')')?.trim().to_owned())
 }
 
 /// `rustfmt::skip`, or a `cfg_attr(…, rustfmt::skip)`: the forms rustfmt honours on a `mod x;`
@@ -294,6 +487,50 @@ fn path_value(body: &str) -> Option<String> {
     syn::parse_str::<syn::LitStr>(rest).ok().map(|s| s.value())
 }
 
+/// Whether `text` (what comes before an item's keyword) is a visibility or nothing.
+fn is_visibility(text: &str) -> bool {
+    let text = text.trim();
+    text.is_empty()
+        || text.strip_prefix("pub").is_some_and(|rest| {
+            let rest = rest.trim();
+            rest.is_empty() || (rest.starts_with('(') && rest.ends_with(')'))
+        })
+}
+
+/// The attributes read since the last item ended, for the item they belong to.
+#[derive(Default)]
+struct Attributes {
+    path: Option<String>,
+    rustfmt_skip: bool,
+    cfgs: Vec<String>,
+    candidates: Vec<SimplePath>,
+    /// Where the first candidate starts: byte position, line, column.
+    first_candidate: Option<(usize, usize, usize)>,
+}
+
+/// The keywords the outline acts on.
+enum Word {
+    Mod,
+    Use,
+    Extern,
+    Fn,
+    MacroRules,
+    Other,
+}
+
+impl Word {
+    fn of(word: &[u8]) -> Self {
+        match word {
+            b"mod" => Word::Mod,
+            b"use" => Word::Use,
+            b"extern" => Word::Extern,
+            b"fn" => Word::Fn,
+            b"macro_rules" => Word::MacroRules,
+            _ => Word::Other,
+        }
+    }
+}
+
 /// Outlines `source`.
 pub fn outline(source: &str) -> Vec<Entry> {
     let mut c = Cursor { src: source.as_bytes(), pos: 0, line: 1, line_start: 0, counted: 0 };
@@ -301,8 +538,7 @@ pub fn outline(source: &str) -> Vec<Entry> {
     let mut depth = 0usize;
     // Brace depths at which module bodies are open; items are only read at these depths.
     let mut modules: Vec<usize> = vec![0];
-    let mut pending_path: Option<String> = None;
-    let mut pending_skip = false;
+    let mut attributes = Attributes::default();
     // Where the current item's first word is (after its attributes), for a module's visibility.
     let mut item_start: Option<usize> = None;
     while !c.done() {
@@ -319,21 +555,22 @@ pub fn outline(source: &str) -> Vec<Entry> {
         match b {
             b'{' => {
                 depth += 1;
-                (pending_path, pending_skip, item_start) = (None, false, None);
+                (attributes, item_start) = (Attributes::default(), None);
                 c.bump();
             }
             b'}' => {
-                depth = depth.saturating_sub(1);
+                // The brace closing an inline module's body is the one at that body's depth;
+                // any other closes an item inside it (a struct, an impl, a fn body…).
                 if modules.len() > 1 && modules.last() == Some(&depth) {
-                    // Leaving an inline module: back to its parent's depth.
                     modules.pop();
                     entries.push(Entry::EndModule);
                 }
-                (pending_path, pending_skip, item_start) = (None, false, None);
+                depth = depth.saturating_sub(1);
+                (attributes, item_start) = (Attributes::default(), None);
                 c.bump();
             }
             b';' => {
-                (pending_path, pending_skip, item_start) = (None, false, None);
+                (attributes, item_start) = (Attributes::default(), None);
                 c.bump();
             }
             b'#' if at_module_level && (c.peek(1) == b'[' || (c.peek(1) == b'!' && c.peek(2) == b'[')) => {
@@ -348,60 +585,100 @@ pub fn outline(source: &str) -> Vec<Entry> {
                 let body_start = c.pos;
                 c.skip_brackets();
                 let body = &source[body_start..c.pos.saturating_sub(1)];
-                if let Some(path) = path_value(body) {
-                    pending_path = Some(path);
-                } else if !inner && is_rustfmt_skip(body) {
-                    pending_skip = true;
-                } else if is_lunora(attribute_path(body)) {
-                    if let Some(end) = signature_end(&mut c) {
-                        let text = format!("{}{{}}", &source[start..end]);
-                        entries.push(Entry::Item { text, line, column });
-                    }
+                if inner {
+                    entries.extend(cfg_predicate(body).map(Entry::ModuleCfg));
+                } else if let Some(path) = path_value(body) {
+                    // rustc takes the first `#[path]`.
+                    attributes.path.get_or_insert(path);
+                } else if is_rustfmt_skip(body) {
+                    attributes.rustfmt_skip = true;
+                } else if let Some(predicate) = cfg_predicate(body) {
+                    attributes.cfgs.push(predicate);
+                } else if let Some(path) = candidate(body) {
+                    attributes.first_candidate.get_or_insert((start, line, column));
+                    attributes.candidates.push(path);
                 }
             }
             _ if is_word_start(b) => {
                 let word_start = c.pos;
                 // Compared in place: most words are in fn bodies and are never kept.
-                let is_mod = c.word() == b"mod";
-                if at_module_level && item_start.is_none() {
-                    item_start = Some(word_start);
+                let word = Word::of(c.word());
+                let word_end = c.pos;
+                if !at_module_level {
+                    continue;
                 }
-                if is_mod && at_module_level {
-                    let before = &source[item_start.unwrap_or(word_start)..word_start];
-                    let visibility = before.split_whitespace().collect::<Vec<_>>().join(" ");
-                    c.skip_whitespace_and_trivia();
-                    let (line, column) = c.line_column();
-                    let name = std::str::from_utf8(c.word()).unwrap_or("").to_owned();
-                    c.skip_whitespace_and_trivia();
-                    match c.peek(0) {
-                        b';' if !name.is_empty() => {
-                            entries.push(Entry::Module {
-                                name,
-                                inline: false,
-                                path: pending_path.take(),
-                                rustfmt_skip: pending_skip,
-                                visibility,
-                                line,
-                                column,
-                            });
-                        }
-                        b'{' if !name.is_empty() => {
-                            entries.push(Entry::Module {
-                                name,
-                                inline: true,
-                                path: pending_path.take(),
-                                rustfmt_skip: pending_skip,
-                                visibility,
-                                line,
-                                column,
-                            });
-                            (pending_skip, item_start) = (false, None);
+                let start = *item_start.get_or_insert(word_start);
+                let before = &source[start..word_start];
+                match word {
+                    Word::Mod => {
+                        let visibility = before.split_whitespace().collect::<Vec<_>>().join(" ");
+                        c.skip_whitespace_and_trivia();
+                        let (line, column) = c.line_column();
+                        let name = std::str::from_utf8(c.word()).unwrap_or("").to_owned();
+                        c.skip_whitespace_and_trivia();
+                        let inline = match c.peek(0) {
+                            b';' if !name.is_empty() => false,
+                            b'{' if !name.is_empty() => true,
+                            _ => continue,
+                        };
+                        let Attributes { path, rustfmt_skip, cfgs, .. } = std::mem::take(&mut attributes);
+                        entries.push(Entry::Module {
+                            name,
+                            inline,
+                            path,
+                            rustfmt_skip,
+                            visibility,
+                            cfgs,
+                            line,
+                            column,
+                        });
+                        if inline {
+                            item_start = None;
                             depth += 1;
                             modules.push(depth);
                             c.bump();
                         }
-                        _ => {}
                     }
+                    Word::Use if is_visibility(before) => {
+                        let start = c.pos;
+                        let end = c.statement_end();
+                        entries.push(Entry::Use(parse_use(&source[start..end])));
+                    }
+                    Word::Extern if is_visibility(before) => {
+                        c.skip_whitespace_and_trivia();
+                        if c.word() == b"crate" {
+                            let start = c.pos;
+                            let end = c.statement_end();
+                            entries.extend(parse_extern_crate(&source[start..end]).map(|i| Entry::Use(vec![i])));
+                        }
+                    }
+                    Word::Fn => {
+                        if let Some((first, line, column)) = attributes.first_candidate {
+                            if let Some(end) = signature_end(&mut c) {
+                                let text = format!("{}{{}}", &source[first..end]);
+                                let Attributes { candidates, cfgs, .. } = std::mem::take(&mut attributes);
+                                entries.push(Entry::Item { text, line, column, attributes: candidates, cfgs });
+                            }
+                        }
+                    }
+                    Word::MacroRules => {
+                        if c.bang_ahead() {
+                            c.skip_whitespace_and_trivia();
+                            let name = format!("macro_rules! {}", std::str::from_utf8(c.word()).unwrap_or(""));
+                            c.skip_whitespace_and_trivia();
+                            macro_group(&mut c, source, name, start, &mut entries);
+                            (attributes, item_start) = (Attributes::default(), None);
+                        }
+                    }
+                    Word::Other => {
+                        // `name!(…)`, `path::name! { … }`: a macro invocation.
+                        if c.bang_ahead() && matches!(c.peek(0), b'(' | b'[' | b'{') {
+                            let name: String = source[start..word_end].split_whitespace().collect();
+                            macro_group(&mut c, source, name, start, &mut entries);
+                            (attributes, item_start) = (Attributes::default(), None);
+                        }
+                    }
+                    _ => {}
                 }
             }
             _ => c.bump(),
@@ -410,11 +687,23 @@ pub fn outline(source: &str) -> Vec<Entry> {
     entries
 }
 
-/// After a lunora attribute: the position of the fn body's `{`, or `None` if the item is not
-/// a fn with a body. The cursor is left on that brace, so the body is then tracked as depth.
+/// At a macro's opening delimiter: skips its tokens, and records it if they hold a `mod` item
+/// or a `#[workflow]`/`#[step]`-like attribute.
+fn macro_group(c: &mut Cursor<'_>, source: &str, name: String, start: usize, entries: &mut Vec<Entry>) {
+    if !matches!(c.peek(0), b'(' | b'[' | b'{') {
+        return;
+    }
+    let (line, column) = c.line_column_at(start);
+    if c.skip_group_mentioning_modules(source) {
+        entries.push(Entry::Macro { name, line, column });
+    }
+}
+
+/// From the `fn` keyword of an item with candidate attributes: the position of its body's
+/// `{`, or `None` if it has none (a `;` comes first). The cursor is left on that brace or
+/// semicolon, so the body is then tracked as depth.
 fn signature_end(c: &mut Cursor<'_>) -> Option<usize> {
-    let mut seen_fn = false;
-    let mut nesting = 0usize; // () [] <> do not contain the body
+    let mut nesting = 0usize; // () [] do not contain the body
     while !c.done() {
         if c.skip_trivia() {
             continue;
@@ -422,12 +711,10 @@ fn signature_end(c: &mut Cursor<'_>) -> Option<usize> {
         match c.peek(0) {
             b'(' | b'[' => nesting += 1,
             b')' | b']' => nesting = nesting.saturating_sub(1),
-            b'{' if nesting == 0 => return seen_fn.then_some(c.pos),
+            b'{' if nesting == 0 => return Some(c.pos),
             b';' if nesting == 0 => return None,
             b if is_word_start(b) => {
-                if c.word() == b"fn" {
-                    seen_fn = true;
-                }
+                c.word();
                 continue;
             }
             _ => {}
@@ -437,9 +724,187 @@ fn signature_end(c: &mut Cursor<'_>) -> Option<usize> {
     None
 }
 
+/// The tokens of a `use` tree: enough to read its paths.
+#[derive(Debug, PartialEq, Eq)]
+enum Token<'a> {
+    Ident(&'a str),
+    Colons,
+    Open,
+    Close,
+    Comma,
+    Star,
+    Other,
+}
+
+fn tokens(text: &str) -> Vec<Token<'_>> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1).copied()) {
+            (b'/', Some(b'/')) => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            (b'/', Some(b'*')) => {
+                let mut depth = 0usize;
+                while i < b.len() {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            (b':', Some(b':')) => {
+                out.push(Token::Colons);
+                i += 2;
+            }
+            (b'{', _) | (b'}', _) | (b',', _) | (b'*', _) => {
+                out.push(match b[i] {
+                    b'{' => Token::Open,
+                    b'}' => Token::Close,
+                    b',' => Token::Comma,
+                    _ => Token::Star,
+                });
+                i += 1;
+            }
+            (c, next) if is_word_start(c) => {
+                let start = i;
+                if c == b'r' && next == Some(b'#') {
+                    i += 2;
+                }
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] >= 0x80) {
+                    i += 1;
+                }
+                out.push(Token::Ident(&text[start..i]));
+            }
+            (c, _) if c.is_ascii_whitespace() => i += 1,
+            _ => {
+                out.push(Token::Other);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The imports of a `use` item, from its text after `use` (without the `;`).
+fn parse_use(text: &str) -> Vec<Import> {
+    let tokens = tokens(text);
+    let mut imports = Vec::new();
+    let mut at = 0;
+    use_tree(&tokens, &mut at, SimplePath { leading_colon: false, segments: Vec::new() }, &mut imports);
+    imports
+}
+
+fn use_tree(tokens: &[Token<'_>], at: &mut usize, mut prefix: SimplePath, out: &mut Vec<Import>) {
+    if tokens.get(*at) == Some(&Token::Colons) {
+        prefix.leading_colon |= prefix.segments.is_empty();
+        *at += 1;
+    }
+    loop {
+        match tokens.get(*at) {
+            Some(Token::Star) => {
+                *at += 1;
+                out.push(Import::Glob(prefix));
+                return;
+            }
+            Some(Token::Open) => {
+                *at += 1;
+                loop {
+                    match tokens.get(*at) {
+                        None => return,
+                        Some(Token::Close) => {
+                            *at += 1;
+                            return;
+                        }
+                        Some(Token::Comma) => *at += 1,
+                        Some(_) => {
+                            let before = *at;
+                            use_tree(tokens, at, prefix.clone(), out);
+                            if *at == before {
+                                *at += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            Some(Token::Ident(ident)) => {
+                *at += 1;
+                if tokens.get(*at) == Some(&Token::Colons) {
+                    *at += 1;
+                    prefix.segments.push((*ident).to_owned());
+                    continue;
+                }
+                // `self` in a list names the prefix itself.
+                let target = if *ident == "self" {
+                    prefix
+                } else {
+                    prefix.segments.push((*ident).to_owned());
+                    prefix
+                };
+                let mut name = target.segments.last().cloned().unwrap_or_default();
+                if tokens.get(*at) == Some(&Token::Ident("as")) {
+                    if let Some(Token::Ident(alias)) = tokens.get(*at + 1) {
+                        name = (*alias).to_owned();
+                        *at += 2;
+                    }
+                }
+                // `as _` brings in no name; and most imports (types, traits, fns) cannot lead
+                // to a lunora attribute, which saves keeping them.
+                if name != "_" && !name.is_empty() && may_lead_to_an_attribute(&name, &target) {
+                    out.push(Import::Named { name, target });
+                }
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Whether `use target as name` may take part in resolving an attribute: it names or brings
+/// a `workflow`/`step`, names a crate (`use lunora_runtime as lr;`) or a local path
+/// (`crate::…`, `self::…`, `super::…`), which may re-export one.
+fn may_lead_to_an_attribute(name: &str, target: &SimplePath) -> bool {
+    let lunora_name = |s: &str| matches!(unraw(s), "workflow" | "step");
+    lunora_name(name)
+        || lunora_name(target.last())
+        || target.segments.len() == 1
+        || target.segments.first().is_some_and(|s| matches!(s.as_str(), "crate" | "self" | "super"))
+}
+
+/// `extern crate foo as bar` (text after `crate`) → `bar` names `::foo`.
+fn parse_extern_crate(text: &str) -> Option<Import> {
+    let tokens = tokens(text);
+    let Some(Token::Ident(krate)) = tokens.first() else { return None };
+    let name = match (tokens.get(1), tokens.get(2)) {
+        (Some(Token::Ident("as")), Some(Token::Ident(alias))) => *alias,
+        _ => *krate,
+    };
+    let target = if *krate == "self" {
+        SimplePath { leading_colon: false, segments: vec!["crate".into()] }
+    } else {
+        SimplePath { leading_colon: true, segments: vec![(*krate).to_owned()] }
+    };
+    (name != "_").then(|| Import::Named { name: name.to_owned(), target })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn path(text: &str) -> SimplePath {
+        simple_path(text)
+    }
 
     #[test]
     fn finds_modules_and_annotated_fns_and_skips_everything_else() {
@@ -470,6 +935,7 @@ async fn flow(ctx: WorkflowContext<()>) -> Result<()> { Ok(()) }
                     path: Some("x/y.rs".into()),
                     rustfmt_skip: false,
                     visibility: "pub".into(),
+                    cfgs: vec![],
                     line: 9,
                     column: 9
                 },
@@ -479,19 +945,24 @@ async fn flow(ctx: WorkflowContext<()>) -> Result<()> { Ok(()) }
                     path: None,
                     rustfmt_skip: false,
                     visibility: "pub(crate)".into(),
+                    cfgs: vec![],
                     line: 10,
                     column: 16
                 },
                 Entry::Item {
                     text: "#[lunora_runtime::step(args = A, returns = B)]\n    pub async fn charge(ctx: StepContext, args: A) -> Result<B> where A: Clone {}".into(),
                     line: 12,
-                    column: 5
+                    column: 5,
+                    attributes: vec![path("lunora_runtime::step")],
+                    cfgs: vec![],
                 },
                 Entry::EndModule,
                 Entry::Item {
                     text: "#[workflow(name = \"x\")]\nasync fn flow(ctx: WorkflowContext<()>) -> Result<()> {}".into(),
                     line: 15,
-                    column: 1
+                    column: 1,
+                    attributes: vec![path("workflow")],
+                    cfgs: vec![],
                 },
             ]
         );
@@ -535,5 +1006,117 @@ mod skipped_inline {
         let expected: Vec<(String, bool, String)> =
             expected.iter().map(|(n, s, v)| (n.to_string(), *s, v.to_string())).collect();
         assert_eq!(modules, expected);
+    }
+
+    fn summary(source: &str) -> Vec<String> {
+        outline(source)
+            .into_iter()
+            .map(|e| match e {
+                Entry::Module { name, inline, cfgs, .. } => {
+                    format!("mod {name}{} {cfgs:?}", if inline { " {" } else { ";" })
+                }
+                Entry::EndModule => "}".into(),
+                Entry::ModuleCfg(p) => format!("#![cfg({p})]"),
+                Entry::Use(imports) => format!("use {imports:?}"),
+                Entry::Item { attributes, cfgs, line, .. } => {
+                    let attributes: Vec<String> = attributes.iter().map(|a| a.to_string()).collect();
+                    format!("item {attributes:?} {cfgs:?} line {line}")
+                }
+                Entry::Macro { name, line, column } => format!("macro {name} {line}:{column}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn braced_items_inside_an_inline_module_do_not_end_it() {
+        let source = r#"mod outer {
+    struct S { a: u8 }
+    impl S { fn f(&self) { if true { } } }
+    trait T { fn g(); }
+    const C: u8 = { 1 + { 2 } };
+    extern "C" { fn ext(); }
+    macro_rules! m { () => { mod not_here; } }
+    mod nested { enum E { A { x: u8 } } #[workflow] async fn deep() {} }
+    #[workflow] async fn after() {}
+    mod y;
+}
+#[step] async fn top() {}
+"#;
+        assert_eq!(
+            summary(source),
+            [
+                "mod outer { []",
+                "macro macro_rules! m 7:5",
+                "mod nested { []",
+                "item [\"workflow\"] [] line 8",
+                "}",
+                "item [\"workflow\"] [] line 9",
+                "mod y; []",
+                "}",
+                "item [\"step\"] [] line 12",
+            ]
+        );
+    }
+
+    #[test]
+    fn uses_cfgs_and_candidate_attributes_are_read() {
+        let source = r#"#![cfg(feature = "outer")]
+use lunora_runtime::{workflow as wf, step, self};
+pub(crate) use ::lunora_macros::*;
+extern crate lunora_runtime as lr;
+use a::{b::{step, d as _, Kept as Not}, e::*};
+#[cfg(test)]
+#[path = "t.rs"]
+#[path = "ignored.rs"]
+mod tests;
+#[cfg(feature = "x")] #[inline] #[wf] #[tracing::instrument] #[cucumber::step]
+pub async fn f() {}
+#[derive(Debug)] #[test] fn not_a_candidate() {}
+fn g() -> impl Sized + use<> {}
+"#;
+        let s = summary(source);
+        assert_eq!(s[0], "#![cfg(feature = \"outer\")]");
+        assert_eq!(
+            s[1],
+            "use [Named { name: \"wf\", target: SimplePath { leading_colon: false, segments: [\"lunora_runtime\", \"workflow\"] } }, \
+             Named { name: \"step\", target: SimplePath { leading_colon: false, segments: [\"lunora_runtime\", \"step\"] } }, \
+             Named { name: \"lunora_runtime\", target: SimplePath { leading_colon: false, segments: [\"lunora_runtime\"] } }]"
+        );
+        assert_eq!(s[2], "use [Glob(SimplePath { leading_colon: true, segments: [\"lunora_macros\"] })]");
+        assert_eq!(
+            s[3],
+            "use [Named { name: \"lr\", target: SimplePath { leading_colon: true, segments: [\"lunora_runtime\"] } }]"
+        );
+        assert_eq!(
+            s[4],
+            "use [Named { name: \"step\", target: SimplePath { leading_colon: false, segments: [\"a\", \"b\", \"step\"] } }, \
+             Glob(SimplePath { leading_colon: false, segments: [\"a\", \"e\"] })]"
+        );
+        assert_eq!(s[5], "mod tests; [\"test\"]");
+        assert_eq!(s[6], "item [\"wf\", \"cucumber::step\"] [\"feature = \\\"x\\\"\"] line 10");
+        assert_eq!(s.len(), 7, "{s:?}");
+        let Entry::Module { path, .. } = &outline(source)[5] else { panic!() };
+        assert_eq!(path.as_deref(), Some("t.rs"), "rustc takes the first #[path]");
+    }
+
+    #[test]
+    fn macros_that_may_hide_modules_or_workflows_are_reported_and_skipped() {
+        let source = r#"cfg_if::cfg_if! {
+    if #[cfg(x)] { mod hidden; }
+}
+lazy_static!( static ref X: u8 = 1; );
+m!(#[workflow] async fn w() {});
+gen! [mod $name {}];
+fn f() { inner!(mod no); }
+"#;
+        assert_eq!(summary(source), ["macro cfg_if::cfg_if 1:1", "macro m 5:1", "macro gen 6:1"]);
+    }
+
+    #[test]
+    fn raw_identifiers_keep_their_r_hash() {
+        assert_eq!(
+            summary("mod r#async;\npub mod r#type { #[step] async fn r#fn() {} }"),
+            ["mod r#async; []", "mod r#type { []", "item [\"step\"] [] line 2", "}"]
+        );
     }
 }

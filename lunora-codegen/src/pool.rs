@@ -120,6 +120,36 @@ pub fn run<T: Send, R: Send, S>(
     results.into_iter().map(|(_, result)| result).collect()
 }
 
+/// `work` on every item of `items`, on up to `threads` new threads; the results in the items'
+/// order.
+pub fn map<T: Sync, R: Send>(items: &[T], threads: usize, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.is_empty() {
+        return Vec::new();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else { return done };
+            done.push((i, work(item)));
+        }
+    };
+    let mut results = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..threads.clamp(1, items.len())).map(|_| scope.spawn(worker)).collect();
+        let mut results = Vec::with_capacity(items.len());
+        for thread in threads {
+            match thread.join() {
+                Ok(done) => results.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
+    });
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +176,13 @@ mod tests {
             assert_eq!(ran, [2 * n + 1, 2 * n + 2].into_iter().filter(|&c| c < 100).collect::<Vec<_>>());
         }
         assert!(seen.iter().all(|&s| s), "every task ran once");
+    }
+
+    #[test]
+    fn map_keeps_the_order_of_its_items() {
+        let items: Vec<u64> = (0..1000).collect();
+        assert_eq!(map(&items, 3, |n| n * 2), items.iter().map(|n| n * 2).collect::<Vec<_>>());
+        assert!(map(&[] as &[u8], 3, |n| *n).is_empty());
     }
 
     #[test]

@@ -39,6 +39,7 @@ fn registry_inputs(workflows: &[&WorkflowSpec]) -> u64 {
     let limits: Vec<String> = workflows.iter().map(|w| format!("{:?}", w.step_limit)).collect();
     for (w, limit) in workflows.iter().zip(&limits) {
         parts.extend([&*w.export_name, &w.descriptor_path, &w.deployed_name, &w.binding, &w.class_name, limit]);
+        parts.extend(w.cfg.as_deref());
         parts.extend(w.schedules.iter().map(String::as_str));
         parts.push("|");
     }
@@ -72,27 +73,54 @@ pub fn registry_unless_current(workflows: &[WorkflowSpec], current: Option<&str>
     registry(workflows)
 }
 
+/// `#[cfg(…)]` for a workflow compiled only under a cfg, nothing otherwise: every registry
+/// item naming a workflow carries it, so the registry compiles whether the cfg holds or not.
+fn cfg_attribute(w: &WorkflowSpec) -> proc_macro2::TokenStream {
+    match &w.cfg {
+        Some(predicate) => {
+            let predicate: proc_macro2::TokenStream = predicate.parse().expect("a cfg predicate read from Rust source");
+            quote!(#[cfg(#predicate)])
+        }
+        None => quote!(),
+    }
+}
+
 /// The typed registry: one accessor per workflow, lookup by export name, the spec list and
 /// `register_all` for the embedded engine.
 pub fn registry(workflows: &[WorkflowSpec]) -> String {
     let workflows = sorted(workflows);
     let accessors = workflows.iter().map(|w| {
+        let cfg = cfg_attribute(w);
         // Never a keyword nor one of the methods below (`get` → `get_`): see `registry_accessor`.
         let method = format_ident!("{}", lunora_shared::naming::registry_accessor(&w.export_name));
         let descriptor: syn::Path = syn::parse_str(&format!("crate::{}", w.descriptor_path)).expect("a Rust path");
         let doc = format!(" The `{}` workflow (deployed as `{}`).", w.export_name, w.deployed_name);
         quote! {
             #[doc = #doc]
+            #cfg
             pub fn #method(&self) -> ::lunora_runtime::WorkflowHandle<#descriptor> {
                 ::lunora_runtime::WorkflowHandle::new(self.backend.clone())
             }
         }
     });
-    let registrations = workflows.iter().map(|w| {
-        let descriptor: syn::Path = syn::parse_str(&format!("crate::{}", w.descriptor_path)).expect("a Rust path");
+    let descriptor = |w: &WorkflowSpec| -> syn::Path {
+        syn::parse_str(&format!("crate::{}", w.descriptor_path)).expect("a Rust path")
+    };
+    let registrations = workflows.iter().filter(|w| w.cfg.is_none()).map(|w| {
+        let descriptor = descriptor(w);
         quote!(.register::<#descriptor>())
     });
+    // A method call in a chain cannot be cfg'd: conditional workflows are registered by
+    // cfg'd statements first.
+    let conditional_registrations = workflows.iter().filter(|w| w.cfg.is_some()).map(|w| {
+        let (cfg, descriptor) = (cfg_attribute(w), descriptor(w));
+        quote! {
+            #cfg
+            let builder = builder.register::<#descriptor>();
+        }
+    });
     let infos = workflows.iter().map(|w| {
+        let cfg = cfg_attribute(w);
         let (export, name, binding, class) = (&w.export_name, &w.deployed_name, &w.binding, &w.class_name);
         let schedules = &w.schedules;
         let limit = match w.step_limit {
@@ -100,6 +128,7 @@ pub fn registry(workflows: &[WorkflowSpec]) -> String {
             None => quote!(::core::option::Option::None),
         };
         quote! {
+            #cfg
             ::lunora_runtime::WorkflowInfo {
                 export_name: #export,
                 name: #name,
@@ -113,7 +142,8 @@ pub fn registry(workflows: &[WorkflowSpec]) -> String {
     let lookups = workflows.iter().map(|w| {
         let export = &w.export_name;
         let name = &w.deployed_name;
-        quote!(#export => ::core::result::Result::Ok(::lunora_runtime::WorkflowHandle::named(self.backend.clone(), #name)),)
+        let cfg = cfg_attribute(w);
+        quote!(#cfg #export => ::core::result::Result::Ok(::lunora_runtime::WorkflowHandle::named(self.backend.clone(), #name)),)
     });
     let file = quote! {
         use ::std::sync::Arc;
@@ -156,6 +186,7 @@ pub fn registry(workflows: &[WorkflowSpec]) -> String {
         /// Registers every workflow of this crate with the embedded engine (or the test harness).
         #[cfg(not(target_arch = "wasm32"))]
         pub fn register_all<B: ::lunora_runtime::local::Registrar>(builder: B) -> B {
+            #(#conditional_registrations)*
             builder #(#registrations)*
         }
     };

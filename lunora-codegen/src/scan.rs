@@ -1,26 +1,40 @@
-//! Finds every `#[workflow]` and `#[step]` of a crate by walking its module tree from the crate
-//! root (inline `mod x { … }` and `mod x;` files, `#[path]` honoured) and reading each
-//! attribute through `lunora-macros-support`, the parser the macros themselves use.
+//! Finds every `#[workflow]` and `#[step]` of a crate as rustc would compile them: it walks the
+//! module tree from the crate root (inline `mod x { … }` and `mod x;` files, found by rustc's
+//! rules, `#[path]` included), resolves each candidate attribute through the modules' `use`
+//! items ([`crate::resolve`]), carries the `#[cfg]`s of the item and its enclosing modules, and
+//! reads each lunora attribute through `lunora-macros-support`, the parser the macros use.
 //!
-//! Each module file is read and outlined at byte level ([`crate::outline`]), and the annotated
-//! fns' signatures are analysed, as separate tasks on a thread pool ([`crate::pool`]): a file
-//! queues its child files and its fns as it finds them. The results are then put back in the
-//! order of a sequential walk, so the output never depends on which thread ran what.
+//! Each module file is read and outlined at byte level ([`crate::outline`]) as a task on a
+//! thread pool ([`crate::pool`]): a file queues its child files as it finds them. The results
+//! are then put back in the order of a sequential walk, the attributes resolved, and the
+//! lunora ones analysed on the pool too, so the output never depends on which thread ran what.
+//!
+//! The work is bounded: a file that would include itself (a `#[path]` or a symlink leading back
+//! to an enclosing module's file) is an error, and so is a module tree of more than
+//! [`MAX_FILES`] files (a file included more than once at each level grows exponentially).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lunora_macros_support::{analyze_step, analyze_workflow, FnItem};
+use quote::ToTokens;
 use syn::spanned::Spanned;
 
-use crate::files::{read_source, Listings};
-use crate::outline::{outline, Entry};
+use crate::files::{read_source, FileId, Listings};
+use crate::outline::{outline, unraw, Entry, Import, SimplePath};
 use crate::pool::{self, Queue};
+use crate::resolve::{self, Blocked, Kind, Modules, Resolution};
 use crate::spec::{Location, WorkflowSpec};
 
 /// The module name of the generated registry (`src/lunora_workflows.rs`), which holds no
 /// attributes and may not exist yet.
 pub const REGISTRY_MODULE: &str = "lunora_workflows";
+/// More module files than any real crate has; past it, a `#[path]` is including files over
+/// and over, and the scan stops instead of growing without end.
+pub const MAX_FILES: usize = 20_000;
+/// Deeper than any real crate.
+const MAX_MODULE_DEPTH: usize = 128;
 
 /// Everything found in a crate.
 #[derive(Debug, Default)]
@@ -32,6 +46,18 @@ pub struct Scan {
     pub files: Vec<PathBuf>,
     /// Every `mod lunora_workflows;`, so `sync` can check how the registry is declared.
     pub registry_declarations: Vec<ModuleDeclaration>,
+    /// Advice that does not stop the scan: attributes that cannot be told lunora's or not,
+    /// macros that may hide modules or workflows, workflows a Worker build may not compile.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Scan {
+    /// The workflows a Worker build may compile, which the JS entry module and the wrangler
+    /// config declare: all but those whose `#[cfg]` is false on wasm32 outside tests (e.g.
+    /// `#[cfg(test)]`). Those are in the registry only, under their cfg.
+    pub fn deployed_workflows(&self) -> Vec<WorkflowSpec> {
+        self.workflows.iter().filter(|w| w.deployed()).cloned().collect()
+    }
 }
 
 /// A `mod name;` item.
@@ -64,63 +90,118 @@ impl std::fmt::Display for Diagnostic {
 /// relative to `base` when they lie under it.
 pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
     let dir = root.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let first = Task::File(ModuleFile { path: root.to_path_buf(), dir, module: Vec::new() });
+    let first = ModuleFile {
+        path: root.to_path_buf(),
+        dir,
+        relative: None,
+        module: Vec::new(),
+        ancestors: Vec::new(),
+        declaration: None,
+    };
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
     let listings = Listings::default();
+    let files = AtomicUsize::new(1);
+    let cx = Context { base, listings: &listings, files: &files };
     // Each thread reads every file into one buffer of its own.
     let buffer = || String::with_capacity(64 * 1024);
-    let mut results: Vec<Option<Done>> = pool::run(first, threads, buffer, |source, task, queue| match task {
-        Task::File(file) => Done::File(read_module(file, source, &Context { base, listings: &listings, queue })),
-        Task::Item(item) => Done::Item(analyze(&item)),
-    })
-    .into_iter()
-    .map(Some)
-    .collect();
+    let mut results: Vec<Option<Done>> =
+        pool::run(Task::File(first), threads, buffer, |source, task, queue| match task {
+            Task::File(file) => Done::File(read_module(file, source, &cx, queue)),
+            Task::Analyze(job) => {
+                let analysis = analyze(&job);
+                Done::Analyzed(job, analysis)
+            }
+        })
+        .into_iter()
+        .map(Some)
+        .collect();
 
-    let mut scanner = Scanner { scan: Scan::default(), errors: Vec::new(), analyses: Vec::new() };
+    let mut scanner = Scanner::default();
     scanner.assemble(0, &mut results);
-    let analyses = std::mem::take(&mut scanner.analyses);
-    scanner.collect(analyses.into_iter());
-    scanner.check_duplicates();
-    if scanner.errors.is_empty() {
-        Ok(scanner.scan)
-    } else {
-        let mut errors = scanner.errors;
-        errors.sort_by(|a, b| {
-            (&a.location.file, a.location.line, a.location.column).cmp(&(
-                &b.location.file,
-                b.location.line,
-                b.location.column,
-            ))
+    if scanner.too_many_files {
+        scanner.errors.push(Diagnostic {
+            location: Location { file: shown(root, base), line: 1, column: 1 },
+            message: format!(
+                "the module tree has more than {MAX_FILES} files; is a `#[path]` including the same file \
+                 from several modules at each level? Include each file once"
+            ),
         });
+    }
+    let slots = scanner.resolve();
+    let jobs: Vec<&Job> =
+        slots.iter().filter_map(|s| if let Slot::Later(job) = s { Some(job) } else { None }).collect();
+    let mut later = pool::map(&jobs, threads, |job| analyze(job)).into_iter();
+    for slot in slots {
+        let (job, analysis) = match slot {
+            Slot::Done(job, analysis) => (job, analysis),
+            Slot::Later(job) => (job, later.next().expect("one analysis per job")),
+        };
+        scanner.collect(&job, analysis);
+    }
+    scanner.check_reachable();
+    scanner.check_duplicates();
+    scanner.warn_conditional();
+    let Scanner { mut scan, errors, .. } = scanner;
+    if errors.is_empty() {
+        scan.warnings.sort_by(|a, b| by_place(&a.location, &b.location));
+        Ok(scan)
+    } else {
+        let mut errors = errors;
+        errors.sort_by(|a, b| by_place(&a.location, &b.location));
         Err(errors)
     }
 }
 
-type Analysis = Result<Vec<Found>, Vec<Diagnostic>>;
+fn by_place(a: &Location, b: &Location) -> std::cmp::Ordering {
+    (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column))
+}
+
+fn shown(file: &Path, base: &Path) -> PathBuf {
+    file.strip_prefix(base).unwrap_or(file).to_path_buf()
+}
 
 /// A unit of work for the pool.
 enum Task {
     File(ModuleFile),
-    Item(Pending),
+    /// A fn whose attributes are named `workflow`/`step`, analysed while files are still being
+    /// read: the resolution nearly always confirms them (the analysis is redone if it does not).
+    Analyze(Job),
 }
 
 /// What a task produced.
 enum Done {
     File(Result<ReadFile, Diagnostic>),
-    Item(Analysis),
+    Analyzed(Job, Analysis),
 }
 
-/// A module file to read. `dir` is where its child modules' files live.
+/// A module file to read.
 struct ModuleFile {
     path: PathBuf,
+    /// rustc's module directory: where `#[path]`s on its `mod x;` items are relative to.
     dir: PathBuf,
+    /// For a file found as `name.rs` (not `mod.rs`, not the crate root, not through `#[path]`):
+    /// its name, the directory its `mod x;` files are in below `dir`.
+    relative: Option<String>,
     module: Vec<String>,
+    /// The files of the enclosing modules, to catch a file included inside itself.
+    ancestors: Vec<FileId>,
+    /// The `mod` item naming it (none for the crate root).
+    declaration: Option<Declared>,
+}
+
+/// How a module was declared.
+struct Declared {
+    name: String,
+    visibility: String,
+    cfgs: Vec<String>,
+    location: Location,
 }
 
 /// A module file read, with what it contributes in source order.
 struct ReadFile {
     path: PathBuf,
+    module: Vec<String>,
+    declaration: Option<Declared>,
     parts: Vec<Part>,
 }
 
@@ -128,31 +209,34 @@ struct ReadFile {
 enum Part {
     /// A `mod lunora_workflows;`.
     Registry(Box<ModuleDeclaration>),
-    /// A `mod x;` whose file does not exist.
-    Missing(Box<Diagnostic>),
+    /// A problem that stops the scan (a module file that does not exist…).
+    Problem(Box<Diagnostic>),
+    /// Advice (a macro that may hide modules…).
+    Warning(Box<Diagnostic>),
+    /// A module file not read because the crate has too many.
+    TooMany,
     /// The task reading a child module file.
     File(usize),
-    /// The task analysing an annotated fn.
-    Item(usize),
+    /// An inline module's start and end.
+    Enter(Box<Declared>),
+    Leave,
+    /// `#![cfg(…)]` on the current module.
+    ModuleCfg(String),
+    Use(Vec<Import>),
+    /// A fn with attributes that may be lunora's.
+    Item(Box<Pending>),
+    /// The task analysing such a fn early.
+    Analyzed(usize),
 }
 
-/// An annotated fn waiting for analysis.
+/// A fn with candidate attributes, waiting for resolution and analysis.
 struct Pending {
     file: PathBuf,
     text: String,
     line: usize,
     column: usize,
-    module: Vec<String>,
-}
-
-/// What the analysis of one annotated fn produced.
-enum Found {
-    Workflow(WorkflowSpec),
-    Step(String, Location),
-}
-
-fn shown(file: &Path, base: &Path) -> PathBuf {
-    file.strip_prefix(base).unwrap_or(file).to_path_buf()
+    attributes: Vec<SimplePath>,
+    cfgs: Vec<String>,
 }
 
 /// What a file task works with besides its file.
@@ -160,153 +244,429 @@ struct Context<'a> {
     /// What paths in diagnostics are relative to.
     base: &'a Path,
     listings: &'a Listings,
-    queue: &'a Queue<Task>,
+    /// Module files queued so far.
+    files: &'a AtomicUsize,
 }
 
-/// Reads (into `source`) and outlines one module file, queueing its child files and annotated fns.
-fn read_module(file: ModuleFile, source: &mut String, cx: &Context<'_>) -> Result<ReadFile, Diagnostic> {
-    let ModuleFile { path, dir, module } = file;
+/// An inline module open while outlining a file.
+struct Open {
+    module: Vec<String>,
+    dir: PathBuf,
+    relative: Option<String>,
+}
+
+/// Reads (into `source`) and outlines one module file, queueing its child files.
+fn read_module(
+    file: ModuleFile,
+    source: &mut String,
+    cx: &Context<'_>,
+    queue: &Queue<Task>,
+) -> Result<ReadFile, Diagnostic> {
+    let ModuleFile { path, dir, relative, module, mut ancestors, declaration } = file;
     let here = shown(&path, cx.base);
-    read_source(&path, source).map_err(|e| Diagnostic {
-        location: Location { file: here.clone(), line: 1, column: 1 },
-        message: format!("cannot read this module file: {e}"),
+    let at_declaration = || match &declaration {
+        Some(d) => d.location.clone(),
+        None => Location { file: here.clone(), line: 1, column: 1 },
+    };
+    let id = read_source(&path, source).map_err(|e| Diagnostic {
+        location: at_declaration(),
+        message: format!("cannot read module file {}: {e}", here.display()),
     })?;
-    let mut parts = Vec::new();
-    // A file that mentions no attribute and no module cannot contribute anything.
-    if !(source.contains("workflow") || source.contains("step") || source.contains("mod")) {
-        return Ok(ReadFile { path, parts });
+    if ancestors.contains(&id) {
+        let name = declaration.as_ref().map_or("", |d| d.name.as_str());
+        return Err(Diagnostic {
+            location: at_declaration(),
+            message: format!(
+                "`mod {name}` includes {}, which is already included by an enclosing module: a `#[path]` \
+                 (or a symlink) leads back to it, which rustc rejects too; point it at another file",
+                here.display()
+            ),
+        });
     }
-    // Inline modules nest: each entry of `stack` is (module path, dir of its `mod x;` files).
-    let mut stack: Vec<(Vec<String>, PathBuf)> = vec![(module, dir)];
+    ancestors.push(id);
+    let mut parts = Vec::new();
+    // A file that mentions no attribute, module or import cannot contribute anything.
+    if !(source.contains("workflow") || source.contains("step") || source.contains("mod") || source.contains("use")) {
+        return Ok(ReadFile { path, module, declaration, parts });
+    }
+    let mut stack = vec![Open { module, dir, relative }];
     for entry in outline(source) {
-        let (current, current_dir) = stack.last().expect("the file's own module is never popped");
+        let current = stack.last().expect("the file's own module is never popped");
         match entry {
-            Entry::Module { name, inline: true, path: explicit, .. } => {
-                let mut child = current.clone();
+            Entry::Module { name, inline: true, path: explicit, visibility, cfgs, line, column, .. } => {
+                let mut child = current.module.clone();
                 child.push(name.clone());
-                let sub = current_dir.join(explicit.unwrap_or(name));
-                stack.push((child, sub));
+                // rustc: an inline module's `#[path]` names its directory, from the module
+                // directory; otherwise it is a directory below the current one.
+                let dir = match explicit {
+                    Some(p) => current.dir.join(p),
+                    None => current.dir.join(current.relative.as_deref().unwrap_or("")).join(unraw(&name)),
+                };
+                let location = Location { file: here.clone(), line, column };
+                parts.push(Part::Enter(Box::new(Declared { name, visibility, cfgs, location })));
+                stack.push(Open { module: child, dir, relative: None });
             }
             Entry::EndModule => {
                 if stack.len() > 1 {
                     stack.pop();
+                    parts.push(Part::Leave);
                 }
             }
-            Entry::Module { name, inline: false, path: explicit, rustfmt_skip, visibility, line, column } => {
+            Entry::Module { name, inline: false, path: explicit, rustfmt_skip, visibility, cfgs, line, column } => {
                 let location = Location { file: here.clone(), line, column };
-                if name == REGISTRY_MODULE {
+                let declared = Declared { name, visibility, cfgs, location };
+                if declared.name == REGISTRY_MODULE {
                     // The registry is one file: `name.rs` (never `name/mod.rs`) or the `#[path]`.
-                    let file = current_dir.join(explicit.clone().unwrap_or_else(|| format!("{name}.rs")));
-                    let declaration = ModuleDeclaration { location: location.clone(), file, rustfmt_skip, visibility };
-                    parts.push(Part::Registry(Box::new(declaration)));
+                    let file = match &explicit {
+                        Some(p) => current.dir.join(p),
+                        None => current.dir.join(current.relative.as_deref().unwrap_or("")).join("lunora_workflows.rs"),
+                    };
+                    let registry = ModuleDeclaration {
+                        location: declared.location.clone(),
+                        file,
+                        rustfmt_skip,
+                        visibility: declared.visibility.clone(),
+                    };
+                    parts.push(Part::Registry(Box::new(registry)));
                 }
-                parts.extend(module_file(&name, explicit, location, current_dir, current, cx));
+                parts.extend(module_file(declared, explicit, current, &ancestors, cx, queue));
             }
-            Entry::Item { text, line, column } => {
-                let item = Pending { file: here.clone(), text, line, column, module: current.clone() };
-                parts.push(Part::Item(cx.queue.push(Task::Item(item))));
+            Entry::ModuleCfg(predicate) => parts.push(Part::ModuleCfg(predicate)),
+            Entry::Use(imports) => parts.push(Part::Use(imports)),
+            Entry::Item { text, line, column, attributes, cfgs } => {
+                let item = Box::new(Pending { file: here.clone(), text, line, column, attributes, cfgs });
+                let kinds = named_kinds(&item.attributes);
+                if kinds.is_empty() {
+                    parts.push(Part::Item(item));
+                } else {
+                    let job = Job { item, module: current.module.clone(), cfg: None, kinds };
+                    parts.push(Part::Analyzed(queue.push(Task::Analyze(job))));
+                }
+            }
+            Entry::Macro { name, line, column } => {
+                let message = format!(
+                    "`{name}` may declare modules or workflows, and lunora-codegen does not expand macros: \
+                     anything it declares is left out of the registry. Declare such modules and workflows \
+                     outside macros (a `#[cfg]` on each item does what cfg_if! does)"
+                );
+                let location = Location { file: here.clone(), line, column };
+                parts.push(Part::Warning(Box::new(Diagnostic { location, message })));
             }
         }
     }
-    Ok(ReadFile { path, parts })
+    let Open { module, .. } = stack.swap_remove(0);
+    Ok(ReadFile { path, module, declaration, parts })
 }
 
-/// Deeper than any real crate, shallow enough to stop a module cycle at once.
-const MAX_MODULE_DEPTH: usize = 128;
-
-/// The file of `mod name;`, queued for reading; a diagnostic if it does not exist.
+/// The file of `mod name;` declared in `current`, found as rustc finds it and queued for
+/// reading; a diagnostic if it does not exist or is ambiguous.
 fn module_file(
-    name: &str,
+    declared: Declared,
     explicit: Option<String>,
-    at: Location,
-    dir: &Path,
-    module: &[String],
+    current: &Open,
+    ancestors: &[FileId],
     cx: &Context<'_>,
+    queue: &Queue<Task>,
 ) -> Option<Part> {
-    if module.len() >= MAX_MODULE_DEPTH {
-        // A `#[path]` leading back to an enclosing file: rustc reports the cycle; without this
-        // the tasks would queue one another for ever.
-        let message = format!(
-            "module `{name}` would be nested {} modules deep; does a `#[path]` lead back to an enclosing file?",
-            module.len() + 1
-        );
-        return Some(Part::Missing(Box::new(Diagnostic { location: at, message })));
+    let problem =
+        |message: String| Some(Part::Problem(Box::new(Diagnostic { location: declared.location.clone(), message })));
+    if current.module.len() >= MAX_MODULE_DEPTH {
+        return problem(format!(
+            "module `{}` would be nested {} modules deep; does a `#[path]` lead back to an enclosing file?",
+            declared.name,
+            current.module.len() + 1
+        ));
     }
-    let mut child = module.to_vec();
-    child.push(name.to_owned());
-    let candidates = match &explicit {
-        Some(p) => vec![dir.join(p)],
+    let name = unraw(&declared.name).to_owned();
+    let (file, dir, relative) = match &explicit {
+        // A `#[path]` is relative to the module directory (for `a.rs`, the directory holding
+        // it, not `a/`), and the file it names is treated like a `mod.rs`.
+        Some(p) => {
+            let file = current.dir.join(p);
+            if !cx.listings.is_file(&file) {
+                return problem(format!(
+                    "module `{}` not found: its #[path] names {}, which is not a file",
+                    declared.name,
+                    shown(&file, cx.base).display()
+                ));
+            }
+            let dir = file.parent().unwrap_or(Path::new("")).to_path_buf();
+            (file, dir, None)
+        }
         None => {
-            // `mod r#type;` lives in type.rs.
-            let stem = name.strip_prefix("r#").unwrap_or(name);
-            vec![dir.join(format!("{stem}.rs")), dir.join(stem).join("mod.rs")]
+            let base = current.dir.join(current.relative.as_deref().unwrap_or(""));
+            let (plain, mod_rs) = (base.join(format!("{name}.rs")), base.join(&name).join("mod.rs"));
+            // `name/mod.rs` is only looked for beside `name.rs` if `name/` may exist: most
+            // modules have no directory, and the probe would cost system calls.
+            let plain_exists = cx.listings.is_file(&plain);
+            let mod_rs_exists =
+                (!plain_exists || cx.listings.may_be_dir(&base.join(&name))) && cx.listings.is_file(&mod_rs);
+            match (plain_exists, mod_rs_exists) {
+                (true, false) => (plain, base, Some(name.clone())),
+                (false, true) => (mod_rs, base.join(&name), None),
+                (true, true) => {
+                    return problem(format!(
+                        "module `{}` has two files, {} and {}; rustc refuses this: delete or rename one",
+                        declared.name,
+                        shown(&plain, cx.base).display(),
+                        shown(&mod_rs, cx.base).display()
+                    ))
+                }
+                // The registry this tool generates may not exist before the first sync.
+                (false, false) if name == REGISTRY_MODULE => return None,
+                (false, false) => {
+                    if let Some(link) = [&plain, &mod_rs].into_iter().find(|c| c.symlink_metadata().is_ok()) {
+                        return problem(format!(
+                            "module `{}`: {} is a symbolic link that leads to no file (a loop, or a dangling link); \
+                             point it at the module's file",
+                            declared.name,
+                            shown(link, cx.base).display()
+                        ));
+                    }
+                    return problem(format!(
+                        "module `{}` not found (tried {}, {})",
+                        declared.name,
+                        shown(&plain, cx.base).display(),
+                        shown(&mod_rs, cx.base).display()
+                    ));
+                }
+            }
         }
     };
-    match candidates.iter().find(|c| cx.listings.is_file(c)).cloned() {
-        Some(file) => {
-            let is_mod_rs = file.file_name().is_some_and(|n| n == "mod.rs") || explicit.is_some();
-            let child_dir = if is_mod_rs {
-                file.parent().unwrap_or(dir).to_path_buf()
-            } else {
-                dir.join(name.strip_prefix("r#").unwrap_or(name))
-            };
-            Some(Part::File(cx.queue.push(Task::File(ModuleFile { path: file, dir: child_dir, module: child }))))
-        }
-        // The registry this tool generates may not exist before the first sync.
-        None if name == REGISTRY_MODULE => None,
-        None => {
-            let tried: Vec<String> = candidates.iter().map(|c| shown(c, cx.base).display().to_string()).collect();
-            let message = format!("module `{name}` not found (tried {})", tried.join(", "));
-            Some(Part::Missing(Box::new(Diagnostic { location: at, message })))
-        }
+    if cx.files.fetch_add(1, Ordering::Relaxed) >= MAX_FILES {
+        return Some(Part::TooMany);
     }
+    let mut module = current.module.clone();
+    module.push(declared.name.clone());
+    let child =
+        ModuleFile { path: file, dir, relative, module, ancestors: ancestors.to_vec(), declaration: Some(declared) };
+    Some(Part::File(queue.push(Task::File(child))))
 }
 
+/// A module open while the results are put together.
+struct Frame {
+    module: Vec<String>,
+    cfgs: Vec<String>,
+}
+
+/// A candidate fn with its place in the module tree.
+struct Candidate {
+    item: Box<Pending>,
+    module: Vec<String>,
+    /// The cfgs of its enclosing modules, outermost first, then its own.
+    cfgs: Vec<String>,
+    /// Its early analysis, for the kinds its attributes' names suggested.
+    early: Option<(Vec<(SimplePath, Kind)>, Analysis)>,
+}
+
+/// A fn to analyse: its lunora attributes, resolved.
+struct Job {
+    item: Box<Pending>,
+    module: Vec<String>,
+    cfg: Option<String>,
+    kinds: Vec<(SimplePath, Kind)>,
+}
+
+/// A fn with lunora attributes, analysed or to be.
+enum Slot {
+    Done(Job, Analysis),
+    Later(Job),
+}
+
+/// The kinds the attributes' last segments suggest (`#[workflow]`, `#[x::step]`…).
+fn named_kinds(attributes: &[SimplePath]) -> Vec<(SimplePath, Kind)> {
+    let kind = |path: &SimplePath| match path.last() {
+        "workflow" => Some(Kind::Workflow),
+        "step" => Some(Kind::Step),
+        _ => None,
+    };
+    attributes.iter().filter_map(|p| Some((p.clone(), kind(p)?))).collect()
+}
+
+/// What the analysis of one annotated fn produced.
+enum Found {
+    /// A workflow, with the visibility of its fn (which its descriptor has).
+    Workflow(WorkflowSpec, String),
+    Step(String, Location),
+}
+
+type Analysis = Result<Vec<Found>, Vec<Diagnostic>>;
+
 /// Puts the tasks' results together in the order of a sequential walk.
+#[derive(Default)]
 struct Scanner {
     scan: Scan,
     errors: Vec<Diagnostic>,
-    /// The analyses of the annotated fns, in source order.
-    analyses: Vec<Analysis>,
+    too_many_files: bool,
+    modules: Modules,
+    frames: Vec<Frame>,
+    candidates: Vec<Candidate>,
+    /// The module the registry is declared in (its own path), when it is declared.
+    registry: Option<Vec<String>>,
+    /// The workflows' modules and fn visibilities, beside `scan.workflows`.
+    workflow_places: Vec<(Vec<String>, String)>,
 }
 
 impl Scanner {
     /// Takes the results of the file task `id` and of everything it queued, depth first.
     fn assemble(&mut self, id: usize, results: &mut [Option<Done>]) {
-        match results[id].take() {
-            Some(Done::File(Ok(file))) => {
-                self.scan.files.push(file.path);
-                for part in file.parts {
-                    match part {
-                        Part::Registry(declaration) => self.scan.registry_declarations.push(*declaration),
-                        Part::Missing(diagnostic) => self.errors.push(*diagnostic),
-                        Part::File(child) => self.assemble(child, results),
-                        Part::Item(item) => match results[item].take() {
-                            Some(Done::Item(analysis)) => self.analyses.push(analysis),
-                            _ => unreachable!("an item task yields one analysis"),
-                        },
+        let file = match results[id].take() {
+            Some(Done::File(Ok(file))) => file,
+            Some(Done::File(Err(diagnostic))) => return self.errors.push(diagnostic),
+            _ => unreachable!("a file task yields one file"),
+        };
+        self.scan.files.push(file.path);
+        let (visibility, cfgs, location) = match file.declaration {
+            Some(d) => (d.visibility, d.cfgs, Some(d.location)),
+            None => (String::new(), Vec::new(), None),
+        };
+        self.modules.declare(&file.module, &visibility, location);
+        let depth = self.frames.len();
+        self.frames.push(Frame { module: file.module, cfgs });
+        for part in file.parts {
+            let current = &self.frames.last().expect("a file's frame is open").module;
+            match part {
+                Part::Registry(declaration) => {
+                    if self.registry.is_none() {
+                        let mut module = current.clone();
+                        module.push(REGISTRY_MODULE.into());
+                        self.registry = Some(module);
+                    }
+                    self.scan.registry_declarations.push(*declaration);
+                }
+                Part::Problem(diagnostic) => self.errors.push(*diagnostic),
+                Part::Warning(diagnostic) => self.scan.warnings.push(*diagnostic),
+                Part::TooMany => self.too_many_files = true,
+                Part::File(child) => self.assemble(child, results),
+                Part::Enter(declared) => {
+                    let mut module = current.clone();
+                    module.push(declared.name);
+                    self.modules.declare(&module, &declared.visibility, Some(declared.location));
+                    self.frames.push(Frame { module, cfgs: declared.cfgs });
+                }
+                Part::Leave => {
+                    self.frames.pop();
+                }
+                Part::ModuleCfg(predicate) => self.frames.last_mut().expect("open").cfgs.push(predicate),
+                Part::Use(imports) => self.modules.import(current, imports),
+                Part::Item(item) => {
+                    let cfgs = self.cfgs_of(&item);
+                    self.candidates.push(Candidate { item, module: current.clone(), cfgs, early: None });
+                }
+                Part::Analyzed(task) => {
+                    let Some(Done::Analyzed(job, analysis)) = results[task].take() else {
+                        unreachable!("an analysis task yields one analysis")
+                    };
+                    let Job { item, module, kinds, .. } = job;
+                    let cfgs = self.cfgs_of(&item);
+                    self.candidates.push(Candidate { item, module, cfgs, early: Some((kinds, analysis)) });
+                }
+            }
+        }
+        self.frames.truncate(depth);
+    }
+
+    /// The cfgs of the open modules, outermost first, then the item's.
+    fn cfgs_of(&self, item: &Pending) -> Vec<String> {
+        self.frames.iter().flat_map(|f| f.cfgs.iter()).chain(&item.cfgs).cloned().collect()
+    }
+
+    /// Decides which candidate attributes are lunora's; returns the fns with some, analysed
+    /// already or to be analysed.
+    fn resolve(&mut self) -> Vec<Slot> {
+        let mut slots = Vec::new();
+        for Candidate { item, module, cfgs, early } in std::mem::take(&mut self.candidates) {
+            let mut kinds = Vec::new();
+            for path in &item.attributes {
+                let at = Location { file: item.file.clone(), line: item.line, column: item.column };
+                match self.modules.attribute(&module, path) {
+                    Resolution::Lunora(kind) => kinds.push((path.clone(), kind)),
+                    Resolution::NotLunora => {}
+                    Resolution::Unknown(why) => self.scan.warnings.push(Diagnostic {
+                        location: at,
+                        message: format!(
+                            "`#[{path}]` is left out: it cannot be told to be lunora's ({why}). If it is, import it \
+                             explicitly (`use lunora_runtime::{};`) or write `#[lunora_runtime::{}]`",
+                            path.last(),
+                            path.last()
+                        ),
+                    }),
+                    Resolution::Unimported(kind) => {
+                        self.scan.warnings.push(Diagnostic {
+                            location: at,
+                            message: format!(
+                                "no import in module `{}` provides `#[{path}]`; it is taken for lunora's. \
+                                 Add `use lunora_runtime::{};` to that module (rustc needs it too)",
+                                resolve::shown(&module),
+                                path.last()
+                            ),
+                        });
+                        kinds.push((path.clone(), kind));
                     }
                 }
             }
-            Some(Done::File(Err(diagnostic))) => self.errors.push(diagnostic),
-            _ => unreachable!("a file task yields one file"),
+            if kinds.is_empty() {
+                continue;
+            }
+            let job = Job { item, module, cfg: crate::cfg::combine(&cfgs), kinds };
+            slots.push(match early {
+                Some((guessed, analysis)) if guessed == job.kinds => Slot::Done(job, analysis),
+                _ => Slot::Later(job),
+            });
+        }
+        slots
+    }
+
+    /// Takes one fn's analysis (in source order).
+    fn collect(&mut self, job: &Job, result: Analysis) {
+        match result {
+            Ok(found) => {
+                for f in found {
+                    match f {
+                        Found::Workflow(mut spec, visibility) => {
+                            spec.cfg = job.cfg.clone();
+                            self.scan.workflows.push(spec);
+                            self.workflow_places.push((job.module.clone(), visibility));
+                        }
+                        Found::Step(name, location) => self.scan.steps.push((name, location)),
+                    }
+                }
+            }
+            Err(diagnostics) => self.errors.extend(diagnostics),
         }
     }
 
-    /// Takes the analyses, in source order.
-    fn collect(&mut self, results: impl Iterator<Item = Analysis>) {
-        for result in results {
-            match result {
-                Ok(found) => {
-                    for f in found {
-                        match f {
-                            Found::Workflow(spec) => self.scan.workflows.push(spec),
-                            Found::Step(name, location) => self.scan.steps.push((name, location)),
-                        }
-                    }
+    /// The registry names each workflow's descriptor by its path from the crate root: every
+    /// module on the way, and the descriptor (which has its fn's visibility), must be visible
+    /// from the registry's module, or the registry would not compile.
+    fn check_reachable(&mut self) {
+        let registry = self.registry.clone().unwrap_or_else(|| vec![REGISTRY_MODULE.to_owned()]);
+        for (w, (module, visibility)) in self.scan.workflows.iter().zip(&self.workflow_places) {
+            let message = match self.modules.unreachable(module, visibility, &registry) {
+                None => continue,
+                Some(Blocked::Module { name, visibility, parent, declared_at }) => {
+                    let restricted =
+                        if visibility.is_empty() { "private".to_owned() } else { format!("`{visibility}`") };
+                    let place = declared_at.map(|l| format!(" ({l})")).unwrap_or_default();
+                    format!(
+                        "workflow `{}` is in `{}`, which the generated registry (`{}`) cannot reach: \
+                         `mod {name}`{place} is {restricted} to `{parent}`. Declare it `pub(crate) mod {name}` \
+                         (or `pub`)",
+                        w.export_name,
+                        resolve::shown(module),
+                        resolve::shown(&registry),
+                    )
                 }
-                Err(diagnostics) => self.errors.extend(diagnostics),
-            }
+                Some(Blocked::Item { module }) => format!(
+                    "workflow `{}`: its fn is private to `{module}`, so the generated registry (`{}`) cannot \
+                     name its descriptor `{}` (which has the fn's visibility). Declare the fn `pub(crate)` \
+                     (or `pub`)",
+                    w.export_name,
+                    resolve::shown(&registry),
+                    w.class_name
+                ),
+            };
+            self.errors.push(Diagnostic { location: w.location.clone(), message });
         }
     }
 
@@ -346,10 +706,40 @@ impl Scanner {
             self.errors.extend(found);
         }
     }
+
+    /// A workflow whose cfg a Worker build may or may not meet (a feature…) is declared in the
+    /// JS entry and the wrangler config all the same (they cannot be conditional): say so.
+    fn warn_conditional(&mut self) {
+        for w in &self.scan.workflows {
+            let Some(cfg) = &w.cfg else { continue };
+            if crate::cfg::on_worker(cfg).is_none() {
+                self.scan.warnings.push(Diagnostic {
+                    location: w.location.clone(),
+                    message: format!(
+                        "workflow `{}` is compiled only when `cfg({cfg})` holds: the registry carries that cfg, \
+                         but lunora-entry.mjs and the wrangler config declare it unconditionally, so build the \
+                         Worker with it on (else the bundle fails to import `{}`)",
+                        w.export_name,
+                        lunora_shared::naming::workflow_runner_name(&w.export_name)
+                    ),
+                });
+            }
+        }
+    }
+}
+
+/// The path of an attribute as the outline spells it.
+fn attribute_path(attr: &syn::Attribute) -> SimplePath {
+    let path = attr.path();
+    SimplePath {
+        leading_colon: path.leading_colon.is_some(),
+        segments: path.segments.iter().map(|s| s.ident.to_string()).collect(),
+    }
 }
 
 /// Analyses one annotated fn through the macros' own parser.
-fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
+fn analyze(job: &Job) -> Analysis {
+    let item = &job.item;
     // Spans are relative to the item's text; place them in the file.
     let at = |span: proc_macro2::Span| {
         let start = span.start();
@@ -366,7 +756,8 @@ fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for attr in &fn_item.attrs {
-        let Some(kind) = lunora_attribute(attr) else { continue };
+        let path = attribute_path(attr);
+        let Some(&(_, kind)) = job.kinds.iter().find(|(p, _)| *p == path) else { continue };
         let args = match &attr.meta {
             syn::Meta::Path(_) => Ok(Vec::new()),
             // The macros' own fast path for plain lists (same result as darling's parser).
@@ -387,9 +778,9 @@ fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
         match kind {
             Kind::Workflow => match analyze_workflow(&args, &fn_item) {
                 Ok(def) => {
-                    let mut descriptor = item.module.clone();
+                    let mut descriptor = job.module.clone();
                     descriptor.push(def.names.class_name.clone());
-                    found.push(Found::Workflow(WorkflowSpec {
+                    let spec = WorkflowSpec {
                         export_name: def.names.export_name,
                         descriptor_path: descriptor.join("::"),
                         deployed_name: def.deployed_name,
@@ -397,8 +788,11 @@ fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
                         class_name: def.names.class_name,
                         schedules: def.schedules,
                         step_limit: def.step_limit,
+                        // Set once the enclosing modules' cfgs are known.
+                        cfg: None,
                         location,
-                    }))
+                    };
+                    found.push(Found::Workflow(spec, fn_item.vis.to_token_stream().to_string()));
                 }
                 Err(errs) => errors.extend(attribute_errors(errs)),
             },
@@ -412,23 +806,5 @@ fn analyze(item: &Pending) -> Result<Vec<Found>, Vec<Diagnostic>> {
         Ok(found)
     } else {
         Err(errors)
-    }
-}
-
-enum Kind {
-    Workflow,
-    Step,
-}
-
-/// `#[workflow]`, `#[lunora_runtime::workflow]`, `#[step]`, `#[lunora_runtime::step]`.
-fn lunora_attribute(attr: &syn::Attribute) -> Option<Kind> {
-    let segments: Vec<String> = attr.path().segments.iter().map(|s| s.ident.to_string()).collect();
-    let last = segments.last()?;
-    let qualified_ok =
-        segments.len() == 1 || segments.first().is_some_and(|s| s == "lunora_runtime" || s == "lunora_macros");
-    match (last.as_str(), qualified_ok) {
-        ("workflow", true) => Some(Kind::Workflow),
-        ("step", true) => Some(Kind::Step),
-        _ => None,
     }
 }

@@ -18,8 +18,19 @@ pub struct WorkflowSpec {
     pub schedules: Vec<String>,
     /// Declared `limits(steps = N)`.
     pub step_limit: Option<u32>,
+    /// The `#[cfg]` predicate it is compiled under (its own and its enclosing modules',
+    /// combined with `all(…)`), if any: the registry carries it onto the workflow's items.
+    pub cfg: Option<String>,
     /// Where the `#[workflow]` attribute is, for error messages.
     pub location: Location,
+}
+
+impl WorkflowSpec {
+    /// Whether a Worker build (wasm32, not a test) may compile it: unless its cfg is false there
+    /// (`test`, `not(target_arch = "wasm32")`…). Only those are in the JS entry and wrangler config.
+    pub fn deployed(&self) -> bool {
+        self.cfg.as_deref().and_then(crate::cfg::on_worker) != Some(false)
+    }
 }
 
 /// A place in a source file.

@@ -67,6 +67,9 @@ pub enum Warning {
     /// More than one wrangler config next to Cargo.toml: the one wrangler uses (and the sync
     /// reconciles), and the others, left untouched.
     OtherConfigs { used: PathBuf, ignored: Vec<PathBuf> },
+    /// Advice from the scan, at a place in the sources (an attribute that cannot be told
+    /// lunora's, a macro that may hide workflows, a workflow under a feature cfg).
+    Source(Diagnostic),
 }
 
 impl std::fmt::Display for Warning {
@@ -104,6 +107,7 @@ impl std::fmt::Display for Warning {
                     if all.len() == 2 { "is" } else { "are" },
                 )
             }
+            Warning::Source(diagnostic) => write!(f, "warning: {diagnostic}"),
         }
     }
 }
@@ -223,15 +227,19 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
         options.registry_out.is_none(),
         &project,
     ));
+    warnings.extend(scan.warnings.iter().cloned().map(Warning::Source));
+    // The JS entry and the wrangler config cannot be conditional: they declare the workflows a
+    // Worker build may compile (not `#[cfg(test)]` ones); the registry has all, under their cfgs.
+    let deployed = scan.deployed_workflows();
 
     let (registry, entry, reconciled) = std::thread::scope(|scope| {
         // About even halves: the reconciliation (with the parsed config's drop), and the rest.
         let reconciled = scope.spawn(|| match (&config, prepared) {
-            (Ok(config), Some(prepared)) => Some(config.reconcile(prepared, &scan.workflows)),
+            (Ok(config), Some(prepared)) => Some(config.reconcile(prepared, &deployed)),
             _ => None,
         });
         let registry = registry_file(registry_path, &scan.workflows);
-        let entry = entry_file(entry_path.clone(), &scan.workflows);
+        let entry = entry_file(entry_path.clone(), &deployed);
         (registry, entry, join(reconciled))
     });
     let (registry, entry) = (registry?, entry?);

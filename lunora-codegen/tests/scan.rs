@@ -144,6 +144,7 @@ fn a_path_cycle_is_reported_instead_of_followed_for_ever() {
     let text: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
     assert_eq!(
         text,
-        ["src/lib.rs:3:5: module `again` would be nested 129 modules deep; does a `#[path]` lead back to an enclosing file?"]
+        ["src/lib.rs:3:5: `mod again` includes src/lib.rs, which is already included by an enclosing module: a \
+          `#[path]` (or a symlink) leads back to it, which rustc rejects too; point it at another file"]
     );
 }

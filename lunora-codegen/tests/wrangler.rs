@@ -44,6 +44,7 @@ fn spec_from_json(v: &Value, index: usize) -> WorkflowSpec {
             .map(|a| a.iter().map(|s| s.as_str().expect("schedules are strings").to_owned()).collect())
             .unwrap_or_default(),
         step_limit: v.get("steps").and_then(Value::as_u64).map(|n| u32::try_from(n).expect("steps fit u32")),
+        cfg: None,
         location: Location { file: PathBuf::from("src/workflows.rs"), line: 10 * (index + 1), column: 1 },
     }
 }

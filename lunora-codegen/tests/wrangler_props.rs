@@ -228,6 +228,7 @@ fn to_specs(gens: &[(usize, SpecGen)]) -> Vec<WorkflowSpec> {
             class_name: CLASSES[*i].to_owned(),
             schedules: g.schedules.iter().map(|&c| CRONS[c].to_owned()).collect(),
             step_limit: g.steps,
+            cfg: None,
             location: Location { file: PathBuf::from("src/lib.rs"), line: 1, column: 1 },
         })
         .collect()
