@@ -2,42 +2,22 @@
 //! copy of the fixtures/scan/shop crate (five workflows) in a temporary directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else if !entry.file_name().to_string_lossy().starts_with("expected.") {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
+mod common;
+use common::{codegen, shop_copy, text};
 
 /// The shop crate, declaring its registry (so the only warnings are the ones under test), with
 /// `configs` (name, bytes) next to its Cargo.toml.
 fn shop(configs: &[(&str, &[u8])]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scan/shop"), dir.path());
+    let (dir, manifest) = shop_copy();
     let lib = dir.path().join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).unwrap();
     std::fs::write(&lib, format!("{source}\n#[rustfmt::skip]\npub mod lunora_workflows;\n")).unwrap();
     for (name, bytes) in configs {
         std::fs::write(dir.path().join(name), bytes).unwrap();
     }
-    let manifest = dir.path().join("Cargo.toml");
     (dir, manifest)
-}
-
-fn codegen(args: &[&str], manifest: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lunora-codegen")).args(args).arg("--manifest-path").arg(manifest).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 const TOML: &[u8] = b"name = \"shop\"\nmain = \"lunora-entry.mjs\"\n";

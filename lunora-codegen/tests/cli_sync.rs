@@ -2,40 +2,14 @@
 //! fixtures/scan/shop crate in a temporary directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else if !entry.file_name().to_string_lossy().starts_with("expected.") {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-fn shop() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scan/shop");
-    copy_dir(&fixture, dir.path());
-    let manifest = dir.path().join("Cargo.toml");
-    (dir, manifest)
-}
-
-fn codegen(args: &[&str], manifest: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lunora-codegen")).args(args).arg("--manifest-path").arg(manifest).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{codegen, shop_copy, text};
 
 #[test]
 fn sync_creates_everything_then_changes_nothing_and_check_agrees() {
-    let (dir, manifest) = shop();
+    let (dir, manifest) = shop_copy();
     let out = codegen(&["sync"], &manifest);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -57,7 +31,7 @@ fn sync_creates_everything_then_changes_nothing_and_check_agrees() {
 
 #[test]
 fn check_lists_every_drift_and_writes_nothing() {
-    let (dir, manifest) = shop();
+    let (dir, manifest) = shop_copy();
     assert!(codegen(&["sync"], &manifest).status.success());
     let orders = dir.path().join("src/orders.rs");
     let source = std::fs::read_to_string(&orders).unwrap().replace(
@@ -85,7 +59,7 @@ fn check_lists_every_drift_and_writes_nothing() {
 
 #[test]
 fn a_malformed_config_is_reported_with_its_position_and_left_untouched() {
-    let (dir, manifest) = shop();
+    let (dir, manifest) = shop_copy();
     let config = dir.path().join("wrangler.toml");
     let broken = "name = \"shop\"\n[[workflows]\nname = 1\n";
     std::fs::write(&config, broken).unwrap();
@@ -100,7 +74,7 @@ fn a_malformed_config_is_reported_with_its_position_and_left_untouched() {
 
 #[test]
 fn source_errors_are_listed_with_positions_and_nothing_is_written() {
-    let (dir, manifest) = shop();
+    let (dir, manifest) = shop_copy();
     let lib = dir.path().join("src/lib.rs");
     let source = std::fs::read_to_string(&lib)
         .unwrap()
@@ -119,7 +93,7 @@ fn source_errors_are_listed_with_positions_and_nothing_is_written() {
 
 #[test]
 fn new_scaffolds_a_step_and_a_workflow_that_sync_then_finds() {
-    let (dir, manifest) = shop();
+    let (dir, manifest) = shop_copy();
     let out = codegen(&["new", "step", "charge_order"], &manifest);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("add `mod steps;` to the crate root"), "{}", text(&out.stdout));
@@ -178,7 +152,7 @@ fn scaffolded_code_and_the_registry_compile() {
 
 /// The shop with `declaration` inserted as line 5 of src/lib.rs, after `pub mod orders;`.
 fn shop_declaring(declaration: &str) -> (tempfile::TempDir, PathBuf) {
-    let (dir, manifest) = shop();
+    let (dir, manifest) = shop_copy();
     let lib = dir.path().join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).unwrap().replacen(
         "pub mod orders;\n",
@@ -264,7 +238,7 @@ fn a_registry_declared_with_rustfmt_skip_gets_no_warning() {
 #[test]
 fn an_undeclared_registry_is_pointed_out_without_failing() {
     // `mod lunora_workflows;` inside `orders` names src/orders/lunora_workflows.rs, not the registry.
-    let (_dir, manifest) = shop();
+    let (_dir, manifest) = shop_copy();
     let orders = manifest.parent().unwrap().join("src/orders.rs");
     let source = std::fs::read_to_string(&orders).unwrap();
     std::fs::write(&orders, format!("#[rustfmt::skip]\nmod lunora_workflows;\n{source}")).unwrap();
@@ -312,7 +286,7 @@ fn cargo_fmt_makes_drift_only_without_rustfmt_skip() {
 /// CI must tell "out of date" (1) from "could not check" (2); 0 means up to date.
 #[test]
 fn check_exits_1_for_drift_and_2_for_errors() {
-    let (dir, manifest) = shop();
+    let (dir, manifest) = shop_copy();
     assert_eq!(codegen(&["sync", "--check"], &manifest).status.code(), Some(1), "nothing generated yet: drift");
     assert!(codegen(&["sync"], &manifest).status.success());
     assert_eq!(codegen(&["sync", "--check"], &manifest).status.code(), Some(0));

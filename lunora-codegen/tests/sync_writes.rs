@@ -7,43 +7,22 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod common;
+use common::{codegen, shop_copy, text};
 
 use lunora_codegen::output::{write_all, Expected, FileWrite};
 use lunora_codegen::sync::{self, SyncOptions};
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else if !entry.file_name().to_string_lossy().starts_with("expected.") {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// The shop crate with a hand-written wrangler.toml.
 fn shop() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scan/shop"), dir.path());
+    let (dir, manifest) = shop_copy();
     std::fs::write(dir.path().join("wrangler.toml"), CONFIG).unwrap();
-    let manifest = dir.path().join("Cargo.toml");
     (dir, manifest)
 }
 
 const CONFIG: &str = "# the shop\nname = \"shop\"\nmain = \"lunora-entry.mjs\"\ncompatibility_date = \"2026-05-14\"\n";
 const FILES: [&str; 3] = ["src/lunora_workflows.rs", "lunora-entry.mjs", "wrangler.toml"];
-
-fn codegen(args: &[&str], manifest: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lunora-codegen")).args(args).arg("--manifest-path").arg(manifest).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn options(manifest: &Path) -> SyncOptions {
     SyncOptions { manifest_path: manifest.to_path_buf(), wrangler_config: None, registry_out: None, entry_out: None }
