@@ -1,13 +1,16 @@
 //! Code generation for lunora workflows: the scanner, the typed registry module, the JS entry
-//! module and the wrangler config reconciliation, behind the `lunora-codegen` CLI and the
-//! build.rs [`Builder`]. Names come from the one shared implementation ([`naming`]).
+//! module and the wrangler config reconciliation, behind the build.rs [`Builder`] and the
+//! `lunora-codegen` command (the lunora-codegen-cli crate). Names come from the one shared
+//! implementation ([`naming`]).
+//!
+//! This library is what build scripts compile, so it parses and writes files and nothing more:
+//! no async runtime, no HTTP client, no dependency on lunora-runtime.
 
 pub use lunora_shared::naming;
 
 pub mod builder;
 mod cfg;
 mod files;
-pub mod instances;
 pub mod outline;
 pub mod output;
 mod pool;
@@ -18,7 +21,6 @@ pub mod scaffold;
 pub mod scan;
 pub mod spec;
 pub mod sync;
-pub mod terminal;
 
 pub mod wrangler;
 

@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -120,10 +120,14 @@ impl Reply {
     }
 }
 
-/// The fixtures folder, found from either crate (both sit directly under the workspace root).
+/// The fixtures folder, found from any workspace crate whose tests include this file (at any
+/// depth under the workspace root).
 pub fn fixtures_dir() -> PathBuf {
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().expect("crates sit in the workspace").join("lunora-runtime/tests/rest_fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("lunora-runtime/tests/rest_fixtures"))
+        .find(|dir| dir.is_dir())
+        .expect("lunora-runtime/tests/rest_fixtures under the workspace root")
 }
 
 /// A fixture's text.

@@ -1,7 +1,7 @@
 //! `lunora-codegen instances …` as users run it: the real binary against a real HTTP server
 //! on 127.0.0.1 (`--api-base`) answering with Cloudflare's envelopes.
 
-#[path = "../../lunora-runtime/tests/support/http_server.rs"]
+#[path = "../../../lunora-runtime/tests/support/http_server.rs"]
 mod http_server;
 
 use std::process::{Command, Output};

@@ -118,7 +118,7 @@ fn new_scaffolds_a_step_and_a_workflow_that_sync_then_finds() {
 /// `new`, a registry from `sync`, and `cargo check` passes with warnings denied.
 #[test]
 fn scaffolded_code_and_the_registry_compile() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap(); // lunora-codegen/cli → the workspace
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("src")).unwrap();
     std::fs::write(

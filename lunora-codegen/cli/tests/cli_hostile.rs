@@ -3,7 +3,7 @@
 //! full of terminal escape sequences and invisible characters. Neither the token, nor an
 //! `--api-base` password, nor a raw control character may reach the terminal.
 
-#[path = "../../lunora-runtime/tests/support/http_server.rs"]
+#[path = "../../../lunora-runtime/tests/support/http_server.rs"]
 mod http_server;
 
 use std::process::{Command, Output};

@@ -2,11 +2,14 @@
 //! workflows, print the names derived from an export name, inspect and steer deployed
 //! instances through the Workflows REST API.
 
+mod instances;
+mod terminal;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use lunora_codegen::instances::{self, InstancesArgs};
+use instances::InstancesArgs;
 use lunora_codegen::naming::WorkflowNames;
 use lunora_codegen::scaffold::{self, Kind};
 use lunora_codegen::sync::{self, SyncOptions};

@@ -2,7 +2,7 @@
 //! plain byte scan of the same tree for the attribute markers, in one run, as a ratio
 //! (goal ≤ 3×); and the wall time of a no-change `lunora-codegen sync` (goal < 100 ms).
 //!
-//! `cargo bench -p lunora-codegen --bench sync`
+//! `cargo bench -p lunora-codegen-cli --bench sync`
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +14,7 @@ const STEPS: usize = 1_000;
 const RUNS: usize = 5;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/codegen-bench");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/codegen-bench");
     let _ = std::fs::remove_dir_all(&dir);
     generate(&dir);
     let manifest = dir.join("Cargo.toml");

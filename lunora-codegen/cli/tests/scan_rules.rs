@@ -329,7 +329,7 @@ fn a_module_tree_growing_exponentially_stops_at_the_file_limit() {
 /// feature off and on, and in the crate's tests (`cargo check`, warnings denied).
 #[test]
 fn a_registry_with_conditional_workflows_compiles_whichever_cfgs_hold() {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap(); // lunora-codegen/cli → the workspace
     let manifest = format!(
         "[package]\nname = \"conditional\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n\n\
          [features]\nextra = []\n\n[dependencies]\nlunora-runtime = {{ path = {:?} }}\n",
