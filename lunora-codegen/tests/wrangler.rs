@@ -20,6 +20,7 @@ use lunora_codegen::spec::{Location, WorkflowSpec};
 use lunora_codegen::wrangler::{
     reconcile_jsonc, reconcile_toml, ConfigError, ConfigFormat, Finding, ReconcileOptions, Reconciled,
 };
+use lunora_shared::golden::assert_golden;
 use serde_json::Value;
 
 const DEFAULT_ENTRY: &str = "build/lunora-entry.mjs";
@@ -69,31 +70,6 @@ fn report_text(report: &[Finding]) -> String {
     report.iter().map(|f| format!("{f}\n")).collect()
 }
 
-/// A readable first difference, so a failing golden test says where.
-fn first_difference(expected: &str, actual: &str) -> String {
-    for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
-        if e != a {
-            return format!("line {}:\n  expected: {e:?}\n  actual:   {a:?}", i + 1);
-        }
-    }
-    format!("line counts differ: expected {}, actual {}", expected.lines().count(), actual.lines().count())
-}
-
-fn check_golden(path: &Path, actual: &str, bless: bool) {
-    if bless {
-        fs::write(path, actual).unwrap();
-        return;
-    }
-    let expected = fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} is missing; run with BLESS=1 to create it", path.display()));
-    assert!(
-        expected == actual,
-        "{} differs ({}); run with BLESS=1 to accept\n--- actual ---\n{actual}",
-        path.display(),
-        first_difference(&expected, actual)
-    );
-}
-
 fn run_case(case: &str) {
     let dir = fixtures().join(case);
     let input = ["input.toml", "input.jsonc", "input.json"]
@@ -107,12 +83,11 @@ fn run_case(case: &str) {
     let specs = specs(&dir);
     let entry = entry_module(&dir);
     let opts = ReconcileOptions { entry_module: entry.as_deref() };
-    let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
 
     let out = format.reconcile(&source, &specs, &opts).unwrap_or_else(|e| panic!("{case}: {e}"));
     assert_eq!(out.changed, out.text != source, "{case}: `changed` must say whether the text changed");
-    check_golden(&dir.join(format!("expected.{ext}")), &out.text, bless);
-    check_golden(&dir.join("expected.report.txt"), &report_text(&out.report), bless);
+    assert_golden(&dir.join(format!("expected.{ext}")), &out.text);
+    assert_golden(&dir.join("expected.report.txt"), &report_text(&out.report));
 
     // A second run on the output changes nothing.
     let again = format.reconcile(&out.text, &specs, &opts).unwrap_or_else(|e| panic!("{case} (second run): {e}"));

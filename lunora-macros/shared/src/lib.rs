@@ -7,6 +7,8 @@
 pub mod attributes;
 pub mod backoff;
 pub mod duration;
+#[cfg(feature = "golden")]
+pub mod golden;
 pub mod keywords;
 pub mod layout;
 pub mod naming;
