@@ -219,6 +219,46 @@ fn misshapen_jsonc_workflows_are_errors_with_line_and_column() {
     );
 }
 
+/// With several mistakes, both syntaxes report the same first one: every entry's shape, then
+/// entry by entry its keys (a key written twice, `class_name`, then `limits`), then entries
+/// that clash with each other.
+#[test]
+fn the_first_mistake_is_reported_in_one_order_in_both_syntaxes() {
+    // A later entry that is no table beats an earlier entry's missing `class_name`.
+    assert_eq!(toml_err("workflows = [{ name = \"a\" }, 1]\n"), "1:30: each `workflows` entry must be a table");
+    assert_eq!(
+        jsonc_err("{ \"workflows\": [{ \"name\": \"a\" }, 1] }"),
+        "1:34: each `workflows` entry must be an object"
+    );
+    // An earlier entry's missing `class_name` beats a later entry's key written twice.
+    assert_eq!(
+        jsonc_err(
+            "{ \"workflows\": [{ \"name\": \"a\" }, { \"class_name\": \"B\", \"name\": \"b\", \"name\": \"c\" }] }"
+        ),
+        "1:17: this workflows entry has no `class_name` (wrangler requires one)"
+    );
+    // In one entry: a key written twice, then `class_name`, then a key written twice in `limits`.
+    assert_eq!(
+        jsonc_err("{ \"workflows\": [{ \"limits\": { \"steps\": 1, \"steps\": 2 }, \"name\": \"a\", \"name\": \"b\" }] }"),
+        "1:70: duplicate key \"name\" (first at 1:57); wrangler would use this last one and ignore the first: remove one"
+    );
+    assert_eq!(
+        jsonc_err("{ \"workflows\": [{ \"limits\": { \"steps\": 1, \"steps\": 2 } }] }"),
+        "1:17: this workflows entry has no `class_name` (wrangler requires one)"
+    );
+    assert_eq!(
+        jsonc_err("{ \"workflows\": [{ \"class_name\": \"A\", \"limits\": { \"steps\": 1, \"steps\": 2 } }] }"),
+        "1:62: duplicate key \"steps\" (first at 1:50); wrangler would use this last one and ignore the first: remove one"
+    );
+    // Entries' own mistakes beat clashes between entries.
+    assert_eq!(
+        toml_err(
+            "[[workflows]]\nclass_name = \"A\"\n\n[[workflows]]\nclass_name = \"A\"\n\n[[workflows]]\nname = \"x\"\n"
+        ),
+        "7:1: this workflows entry has no `class_name` (wrangler requires one)"
+    );
+}
+
 #[test]
 fn config_error_fields_match_its_display() {
     let e: ConfigError = reconcile_toml("x = \n", &[], &ReconcileOptions::default()).expect_err("a value is missing");

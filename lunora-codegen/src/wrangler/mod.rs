@@ -25,6 +25,7 @@
 //! splicing at the byte spans `toml_edit` reports, JSONC through `jsonc-parser`'s concrete
 //! syntax tree, which keeps every comment and whitespace token.
 
+mod driver;
 mod jsonc;
 mod toml;
 
