@@ -1,4 +1,5 @@
-//! Reconciliation of the `[[workflows]]` section of a wrangler config (lunora spec §7).
+//! Reconciliation of the `[[workflows]]` section of a wrangler config (the user-facing rules
+//! are in the README, "Generated code and the wrangler config").
 //!
 //! Pure functions from the config text and the scanned [`WorkflowSpec`]s to the new text and a
 //! report; no file IO here, the CLI reads and writes the file.
