@@ -11,14 +11,12 @@
 
 use std::path::PathBuf;
 
+use lunora_shared::layout::{ENTRY_FILE, REGISTRY_FILE};
+
 use crate::output::write_if_changed;
 use crate::project::Project;
 use crate::render;
 use crate::scan::scan_crate;
-
-/// File names written under the output directory.
-pub const REGISTRY_FILE: &str = "lunora_workflows.rs";
-pub const ENTRY_FILE: &str = "lunora-entry.mjs";
 
 #[derive(Clone, Debug)]
 pub struct Builder {

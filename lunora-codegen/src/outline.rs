@@ -6,6 +6,8 @@
 //! what lets `sync` read a large crate in little more time than it takes to read the files:
 //! only the attribute and signature of the annotated fns are ever parsed.
 
+use lunora_shared::attributes::AttributeKind;
+
 /// A path as written, e.g. `::lunora_runtime::step`: a leading `::`, then its segments
 /// (raw identifiers keep their `r#`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -357,7 +359,7 @@ impl Cursor<'_> {
                         let start = self.pos;
                         self.skip_brackets();
                         let last = simple_path(attribute_path(&source[start..self.pos.saturating_sub(1)]));
-                        mentions |= matches!(last.last(), "workflow" | "step");
+                        mentions |= AttributeKind::of(last.last()).is_some();
                         continue;
                     }
                 }
@@ -456,7 +458,7 @@ fn candidate(body: &str) -> Option<SimplePath> {
     }
     let path = simple_path(text);
     let last = path.last();
-    let lunora_name = last == "workflow" || last == "step";
+    let lunora_name = AttributeKind::of(last).is_some();
     (!last.is_empty() && (lunora_name || path.segments.len() == 1 && !path.leading_colon)).then_some(path)
 }
 
@@ -875,7 +877,7 @@ fn use_tree(tokens: &[Token<'_>], at: &mut usize, mut prefix: SimplePath, out: &
 /// a `workflow`/`step`, names a crate (`use lunora_runtime as lr;`) or a local path
 /// (`crate::…`, `self::…`, `super::…`), which may re-export one.
 fn may_lead_to_an_attribute(name: &str, target: &SimplePath) -> bool {
-    let lunora_name = |s: &str| matches!(unraw(s), "workflow" | "step");
+    let lunora_name = |s: &str| AttributeKind::of(unraw(s)).is_some();
     lunora_name(name)
         || lunora_name(target.last())
         || target.segments.len() == 1

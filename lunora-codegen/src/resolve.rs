@@ -4,48 +4,32 @@
 //!
 //! Names are resolved per module, as in Rust 2018: a `use` applies to its own module only
 //! (an inline `mod tests { … }` sees its parent's imports only through `use super::*`);
-//! explicit imports shadow glob imports; `lunora_runtime::*` (or `lunora_macros::*`) provides
-//! `workflow` and `step`; a path's first segment is an import, a child module or a crate.
+//! explicit imports shadow glob imports; a glob import of a lunora crate (`lunora_runtime::*`,
+//! `lunora_macros::*`: [`lunora_shared::attributes`]) provides `workflow` and `step`; a path's first segment is an import, a child module or a crate.
 
 use std::collections::{HashMap, HashSet};
+
+use lunora_shared::attributes::{is_lunora_crate, AttributeKind};
 
 use crate::outline::{unraw, Import, SimplePath};
 use crate::spec::Location;
 
-/// The crates whose `workflow` and `step` are lunora's.
-const LUNORA_CRATES: &[&str] = &["lunora_runtime", "lunora_macros"];
 /// Crates known to export neither.
 const STANDARD_CRATES: &[&str] = &["std", "core", "alloc"];
 /// How many lookups one resolution may take: `use` items can form cycles and webs, which must
 /// end quickly (rustc reports what does not resolve).
 const BUDGET: usize = 4_096;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Workflow,
-    Step,
-}
-
-impl Kind {
-    fn of(name: &str) -> Option<Kind> {
-        match name {
-            "workflow" => Some(Kind::Workflow),
-            "step" => Some(Kind::Step),
-            _ => None,
-        }
-    }
-}
-
 /// What an attribute turned out to be.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Resolution {
-    Lunora(Kind),
+    Lunora(AttributeKind),
     /// Another crate's attribute (or one that is not lunora's for sure).
     NotLunora,
     /// A `workflow`/`step` that may or may not be lunora's: why not.
     Unknown(String),
     /// A bare `#[workflow]`/`#[step]` that no import in its module provides.
-    Unimported(Kind),
+    Unimported(AttributeKind),
 }
 
 /// A module as declared: its imports, children, and how it was declared.
@@ -61,7 +45,7 @@ struct Scope {
 /// What a name or path means.
 #[derive(Clone, Debug)]
 enum Meaning {
-    Lunora(Kind),
+    Lunora(AttributeKind),
     Crate(String),
     Module(Vec<String>),
     Other,
@@ -106,7 +90,7 @@ impl Modules {
     /// What the attribute `path` on an item of `module` is.
     pub fn attribute(&self, module: &[String], path: &SimplePath) -> Resolution {
         let module = key(module);
-        let kind = Kind::of(path.last());
+        let kind = AttributeKind::of(path.last());
         let mut budget = BUDGET;
         let meaning = if path.segments.len() == 1 && !path.leading_colon {
             self.lookup(&module, path.last(), &mut Vec::new(), &mut budget)
@@ -170,8 +154,8 @@ impl Modules {
         let mut could = Vec::new();
         for glob in &scope.globs {
             match self.path(module, glob, stack, budget) {
-                Meaning::Crate(krate) if LUNORA_CRATES.contains(&krate.as_str()) => {
-                    if let Some(kind) = Kind::of(name) {
+                Meaning::Crate(krate) if is_lunora_crate(&krate) => {
+                    if let Some(kind) = AttributeKind::of(name) {
                         found.get_or_insert(Meaning::Lunora(kind));
                     }
                 }
@@ -225,8 +209,8 @@ impl Modules {
         };
         for segment in rest {
             meaning = match meaning {
-                Meaning::Crate(krate) if LUNORA_CRATES.contains(&krate.as_str()) => {
-                    Kind::of(segment).map_or(Meaning::Other, Meaning::Lunora)
+                Meaning::Crate(krate) if is_lunora_crate(&krate) => {
+                    AttributeKind::of(segment).map_or(Meaning::Other, Meaning::Lunora)
                 }
                 Meaning::Module(m) if *segment == "super" => Meaning::Module(m[..m.len().saturating_sub(1)].to_vec()),
                 Meaning::Module(m) => self.lookup(&m, segment, stack, budget),
@@ -342,14 +326,17 @@ mod tests {
         modules.import(&[], vec![Import::Named { name: "wf".into(), target: path("lunora_runtime::workflow") }]);
         modules.import(&m(&["a"]), vec![Import::Glob(path("super")), Import::Glob(path("crate::b"))]);
         modules.import(&m(&["b"]), vec![Import::Glob(path("crate::a")), Import::Glob(path("cucumber"))]);
-        assert_eq!(modules.attribute(&m(&["a"]), &path("wf")), Resolution::Lunora(Kind::Workflow));
-        assert_eq!(modules.attribute(&[], &path("wf")), Resolution::Lunora(Kind::Workflow));
-        assert_eq!(modules.attribute(&[], &path("step")), Resolution::Unimported(Kind::Step));
+        assert_eq!(modules.attribute(&m(&["a"]), &path("wf")), Resolution::Lunora(AttributeKind::Workflow));
+        assert_eq!(modules.attribute(&[], &path("wf")), Resolution::Lunora(AttributeKind::Workflow));
+        assert_eq!(modules.attribute(&[], &path("step")), Resolution::Unimported(AttributeKind::Step));
         assert_eq!(
             modules.attribute(&m(&["b"]), &path("step")),
             Resolution::Unknown("it may come from `use cucumber::*;`".into())
         );
-        assert_eq!(modules.attribute(&m(&["b"]), &path("::lunora_macros::step")), Resolution::Lunora(Kind::Step));
+        assert_eq!(
+            modules.attribute(&m(&["b"]), &path("::lunora_macros::step")),
+            Resolution::Lunora(AttributeKind::Step)
+        );
         assert_eq!(modules.attribute(&m(&["b"]), &path("cucumber::step")), Resolution::NotLunora);
         assert_eq!(modules.attribute(&m(&["b"]), &path("instrument")), Resolution::NotLunora);
     }

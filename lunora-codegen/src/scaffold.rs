@@ -30,7 +30,7 @@ pub fn check_name(kind: Kind, name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("the name is empty; pass a snake_case Rust name, e.g. charge_order".into());
     }
-    if naming::RUST_KEYWORDS.contains(&name) {
+    if lunora_shared::keywords::is_keyword(name) {
         return Err(format!("\"{shown}\" is a Rust keyword, which cannot name a fn; pick another name"));
     }
     // The compiler's own rule (Unicode XID), then lunora's stricter one.

@@ -18,18 +18,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lunora_macros_support::{analyze_step, analyze_workflow, FnItem};
+use lunora_shared::attributes::{AttributeKind, RUNTIME_CRATE};
+use lunora_shared::layout::{ENTRY_FILE, REGISTRY_FILE, REGISTRY_MODULE};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 
 use crate::files::{read_source, FileId, Listings};
 use crate::outline::{outline, unraw, Entry, Import, SimplePath};
 use crate::pool::{self, Queue};
-use crate::resolve::{self, Blocked, Kind, Modules, Resolution};
+use crate::resolve::{self, Blocked, Modules, Resolution};
 use crate::spec::{Location, WorkflowSpec};
 
-/// The module name of the generated registry (`src/lunora_workflows.rs`), which holds no
-/// attributes and may not exist yet.
-pub const REGISTRY_MODULE: &str = "lunora_workflows";
 /// More module files than any real crate has; past it, a `#[path]` is including files over
 /// and over, and the scan stops instead of growing without end.
 pub const MAX_FILES: usize = 20_000;
@@ -286,7 +285,8 @@ fn read_module(
     ancestors.push(id);
     let mut parts = Vec::new();
     // A file that mentions no attribute, module or import cannot contribute anything.
-    if !(source.contains("workflow") || source.contains("step") || source.contains("mod") || source.contains("use")) {
+    let mentions_attribute = AttributeKind::ALL.iter().any(|kind| source.contains(kind.name()));
+    if !(mentions_attribute || source.contains("mod") || source.contains("use")) {
         return Ok(ReadFile { path, module, declaration, parts });
     }
     let mut stack = vec![Open { module, dir, relative }];
@@ -319,7 +319,7 @@ fn read_module(
                     // The registry is one file: `name.rs` (never `name/mod.rs`) or the `#[path]`.
                     let file = match &explicit {
                         Some(p) => current.dir.join(p),
-                        None => current.dir.join(current.relative.as_deref().unwrap_or("")).join("lunora_workflows.rs"),
+                        None => current.dir.join(current.relative.as_deref().unwrap_or("")).join(REGISTRY_FILE),
                     };
                     let registry = ModuleDeclaration {
                         location: declared.location.clone(),
@@ -456,7 +456,7 @@ struct Candidate {
     /// The cfgs of its enclosing modules, outermost first, then its own.
     cfgs: Vec<String>,
     /// Its early analysis, for the kinds its attributes' names suggested.
-    early: Option<(Vec<(SimplePath, Kind)>, Analysis)>,
+    early: Option<(Vec<(SimplePath, AttributeKind)>, Analysis)>,
 }
 
 /// A fn to analyse: its lunora attributes, resolved.
@@ -464,7 +464,7 @@ struct Job {
     item: Box<Pending>,
     module: Vec<String>,
     cfg: Option<String>,
-    kinds: Vec<(SimplePath, Kind)>,
+    kinds: Vec<(SimplePath, AttributeKind)>,
 }
 
 /// A fn with lunora attributes, analysed or to be.
@@ -474,13 +474,8 @@ enum Slot {
 }
 
 /// The kinds the attributes' last segments suggest (`#[workflow]`, `#[x::step]`…).
-fn named_kinds(attributes: &[SimplePath]) -> Vec<(SimplePath, Kind)> {
-    let kind = |path: &SimplePath| match path.last() {
-        "workflow" => Some(Kind::Workflow),
-        "step" => Some(Kind::Step),
-        _ => None,
-    };
-    attributes.iter().filter_map(|p| Some((p.clone(), kind(p)?))).collect()
+fn named_kinds(attributes: &[SimplePath]) -> Vec<(SimplePath, AttributeKind)> {
+    attributes.iter().filter_map(|p| Some((p.clone(), AttributeKind::of(p.last())?))).collect()
 }
 
 /// What the analysis of one annotated fn produced.
@@ -586,9 +581,8 @@ impl Scanner {
                         location: at,
                         message: format!(
                             "`#[{path}]` is left out: it cannot be told to be lunora's ({why}). If it is, import it \
-                             explicitly (`use lunora_runtime::{};`) or write `#[lunora_runtime::{}]`",
-                            path.last(),
-                            path.last()
+                             explicitly (`use {RUNTIME_CRATE}::{name};`) or write `#[{RUNTIME_CRATE}::{name}]`",
+                            name = path.last()
                         ),
                     }),
                     Resolution::Unimported(kind) => {
@@ -596,9 +590,9 @@ impl Scanner {
                             location: at,
                             message: format!(
                                 "no import in module `{}` provides `#[{path}]`; it is taken for lunora's. \
-                                 Add `use lunora_runtime::{};` to that module (rustc needs it too)",
+                                 Add `use {RUNTIME_CRATE}::{};` to that module (rustc needs it too)",
                                 resolve::shown(&module),
-                                path.last()
+                                kind.name()
                             ),
                         });
                         kinds.push((path.clone(), kind));
@@ -717,7 +711,7 @@ impl Scanner {
                     location: w.location.clone(),
                     message: format!(
                         "workflow `{}` is compiled only when `cfg({cfg})` holds: the registry carries that cfg, \
-                         but lunora-entry.mjs and the wrangler config declare it unconditionally, so build the \
+                         but {ENTRY_FILE} and the wrangler config declare it unconditionally, so build the \
                          Worker with it on (else the bundle fails to import `{}`)",
                         w.export_name,
                         lunora_shared::naming::workflow_runner_name(&w.export_name)
@@ -776,7 +770,7 @@ fn analyze(job: &Job) -> Analysis {
         let attribute_errors =
             |errs: darling::Error| errs.into_iter().map(|e| error(e.span(), e.to_string())).collect::<Vec<_>>();
         match kind {
-            Kind::Workflow => match analyze_workflow(&args, &fn_item) {
+            AttributeKind::Workflow => match analyze_workflow(&args, &fn_item) {
                 Ok(def) => {
                     let mut descriptor = job.module.clone();
                     descriptor.push(def.names.class_name.clone());
@@ -796,7 +790,7 @@ fn analyze(job: &Job) -> Analysis {
                 }
                 Err(errs) => errors.extend(attribute_errors(errs)),
             },
-            Kind::Step => match analyze_step(&args, &fn_item) {
+            AttributeKind::Step => match analyze_step(&args, &fn_item) {
                 Ok(def) => found.push(Found::Step(def.name, location)),
                 Err(errs) => errors.extend(attribute_errors(errs)),
             },

@@ -7,17 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
+use lunora_shared::layout::{ENTRY_FILE, REGISTRY_DECLARATION, REGISTRY_MODULE, REGISTRY_PATH};
+
 use crate::output::{self, Expected, FileWrite};
 use crate::project::Project;
 use crate::render;
-use crate::scan::{self, Diagnostic, ModuleDeclaration, REGISTRY_MODULE};
+use crate::scan::{self, Diagnostic, ModuleDeclaration};
 use crate::spec::{Location, WorkflowSpec};
 use crate::wrangler::{ConfigError, ConfigFormat, Prepared, ReconcileOptions, Reconciled};
 
-/// The registry module, relative to the crate directory.
-pub const DEFAULT_REGISTRY: &str = "src/lunora_workflows.rs";
-/// The JS entry module wrangler's `main` points at, relative to the crate directory.
-pub const DEFAULT_ENTRY: &str = "lunora-entry.mjs";
 /// The compatibility date of a wrangler.toml created from scratch (Workflows need ≥ 2024-10-22;
 /// this one keeps NonRetryableError messages).
 pub const NEW_CONFIG_COMPATIBILITY_DATE: &str = "2026-05-14";
@@ -91,7 +89,7 @@ impl std::fmt::Display for Warning {
                  compile it. Declare it in {} as `{}`",
                 registry.display(),
                 root.display(),
-                render::REGISTRY_DECLARATION
+                REGISTRY_DECLARATION
             ),
             Warning::OtherConfigs { used, ignored } => {
                 let all: Vec<String> = std::iter::once(used).chain(ignored).map(|p| p.display().to_string()).collect();
@@ -203,8 +201,8 @@ fn registry_warnings(
 /// three files, which depend on the scan but not on each other, are computed side by side.
 pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     let project = Project::load(&options.manifest_path).map_err(SyncError::Other)?;
-    let registry_path = options.registry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_REGISTRY));
-    let entry_path = options.entry_out.clone().unwrap_or_else(|| project.dir.join(DEFAULT_ENTRY));
+    let registry_path = options.registry_out.clone().unwrap_or_else(|| project.dir.join(REGISTRY_PATH));
+    let entry_path = options.entry_out.clone().unwrap_or_else(|| project.dir.join(ENTRY_FILE));
     let config = Config::find(options, &project, &entry_path);
 
     let (scan, prepared) = std::thread::scope(|scope| {

@@ -4,9 +4,9 @@
 
 use lunora_codegen::naming::{
     export_name_of_fn, registry_accessor, workflow_runner_name, WorkflowNames, EXPORT_NAME_RULE, REGISTRY_METHODS,
-    RUST_KEYWORDS,
 };
 use lunora_codegen::scaffold::{check_name, Kind};
+use lunora_shared::keywords::RUST_KEYWORDS;
 use lunora_shared::rules;
 use proptest::prelude::*;
 

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use lunora_codegen::scan::scan_crate;
+use lunora_shared::golden::assert_golden;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scan").join(name)
@@ -44,11 +45,7 @@ fn reports_every_mistake_with_file_line_and_column() {
     let dir = fixture("broken");
     let diagnostics = scan_crate(&dir.join("src/lib.rs"), &dir).unwrap_err();
     let text: String = diagnostics.iter().map(|d| format!("{d}\n")).collect();
-    let golden = dir.join("expected.diagnostics.txt");
-    if std::env::var_os("BLESS").is_some() {
-        std::fs::write(&golden, &text).unwrap();
-    }
-    assert_eq!(text, std::fs::read_to_string(&golden).unwrap_or_default(), "bless with BLESS=1 if intended");
+    assert_golden(&dir.join("expected.diagnostics.txt"), &text);
 }
 
 #[test]
@@ -60,15 +57,7 @@ fn registry_and_entry_module_match_their_golden_files() {
         ("expected.entry.mjs", lunora_codegen::render::entry_module(&scan.workflows)),
     ];
     for (name, text) in &outputs {
-        let golden = dir.join(name);
-        if std::env::var_os("BLESS").is_some() {
-            std::fs::write(&golden, text).unwrap();
-        }
-        assert_eq!(
-            *text,
-            std::fs::read_to_string(&golden).unwrap_or_default(),
-            "{name}: bless with BLESS=1 if intended"
-        );
+        assert_golden(&dir.join(name), text);
     }
     // Deterministic: the same input renders the same bytes.
     assert_eq!(lunora_codegen::render::entry_module(&scan.workflows), outputs[1].1);

@@ -20,6 +20,7 @@ use lunora_codegen::spec::{Location, WorkflowSpec};
 use lunora_codegen::wrangler::{
     reconcile_jsonc, reconcile_toml, ConfigError, ConfigFormat, Finding, ReconcileOptions, Reconciled,
 };
+use lunora_shared::golden::assert_golden;
 use serde_json::Value;
 
 const DEFAULT_ENTRY: &str = "build/lunora-entry.mjs";
@@ -69,31 +70,6 @@ fn report_text(report: &[Finding]) -> String {
     report.iter().map(|f| format!("{f}\n")).collect()
 }
 
-/// A readable first difference, so a failing golden test says where.
-fn first_difference(expected: &str, actual: &str) -> String {
-    for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
-        if e != a {
-            return format!("line {}:\n  expected: {e:?}\n  actual:   {a:?}", i + 1);
-        }
-    }
-    format!("line counts differ: expected {}, actual {}", expected.lines().count(), actual.lines().count())
-}
-
-fn check_golden(path: &Path, actual: &str, bless: bool) {
-    if bless {
-        fs::write(path, actual).unwrap();
-        return;
-    }
-    let expected = fs::read_to_string(path)
-        .unwrap_or_else(|_| panic!("{} is missing; run with BLESS=1 to create it", path.display()));
-    assert!(
-        expected == actual,
-        "{} differs ({}); run with BLESS=1 to accept\n--- actual ---\n{actual}",
-        path.display(),
-        first_difference(&expected, actual)
-    );
-}
-
 fn run_case(case: &str) {
     let dir = fixtures().join(case);
     let input = ["input.toml", "input.jsonc", "input.json"]
@@ -107,12 +83,11 @@ fn run_case(case: &str) {
     let specs = specs(&dir);
     let entry = entry_module(&dir);
     let opts = ReconcileOptions { entry_module: entry.as_deref() };
-    let bless = std::env::var_os("BLESS").is_some_and(|v| v == "1");
 
     let out = format.reconcile(&source, &specs, &opts).unwrap_or_else(|e| panic!("{case}: {e}"));
     assert_eq!(out.changed, out.text != source, "{case}: `changed` must say whether the text changed");
-    check_golden(&dir.join(format!("expected.{ext}")), &out.text, bless);
-    check_golden(&dir.join("expected.report.txt"), &report_text(&out.report), bless);
+    assert_golden(&dir.join(format!("expected.{ext}")), &out.text);
+    assert_golden(&dir.join("expected.report.txt"), &report_text(&out.report));
 
     // A second run on the output changes nothing.
     let again = format.reconcile(&out.text, &specs, &opts).unwrap_or_else(|e| panic!("{case} (second run): {e}"));
@@ -241,6 +216,46 @@ fn misshapen_jsonc_workflows_are_errors_with_line_and_column() {
     assert_eq!(
         jsonc_err("{ \"workflows\": [{ \"class_name\": \"OrderPipelineWorkflow\", \"limits\": 3 }] }"),
         "1:68: `limits` must be an object, e.g. `\"limits\": { \"steps\": 1000 }`"
+    );
+}
+
+/// With several mistakes, both syntaxes report the same first one: every entry's shape, then
+/// entry by entry its keys (a key written twice, `class_name`, then `limits`), then entries
+/// that clash with each other.
+#[test]
+fn the_first_mistake_is_reported_in_one_order_in_both_syntaxes() {
+    // A later entry that is no table beats an earlier entry's missing `class_name`.
+    assert_eq!(toml_err("workflows = [{ name = \"a\" }, 1]\n"), "1:30: each `workflows` entry must be a table");
+    assert_eq!(
+        jsonc_err("{ \"workflows\": [{ \"name\": \"a\" }, 1] }"),
+        "1:34: each `workflows` entry must be an object"
+    );
+    // An earlier entry's missing `class_name` beats a later entry's key written twice.
+    assert_eq!(
+        jsonc_err(
+            "{ \"workflows\": [{ \"name\": \"a\" }, { \"class_name\": \"B\", \"name\": \"b\", \"name\": \"c\" }] }"
+        ),
+        "1:17: this workflows entry has no `class_name` (wrangler requires one)"
+    );
+    // In one entry: a key written twice, then `class_name`, then a key written twice in `limits`.
+    assert_eq!(
+        jsonc_err("{ \"workflows\": [{ \"limits\": { \"steps\": 1, \"steps\": 2 }, \"name\": \"a\", \"name\": \"b\" }] }"),
+        "1:70: duplicate key \"name\" (first at 1:57); wrangler would use this last one and ignore the first: remove one"
+    );
+    assert_eq!(
+        jsonc_err("{ \"workflows\": [{ \"limits\": { \"steps\": 1, \"steps\": 2 } }] }"),
+        "1:17: this workflows entry has no `class_name` (wrangler requires one)"
+    );
+    assert_eq!(
+        jsonc_err("{ \"workflows\": [{ \"class_name\": \"A\", \"limits\": { \"steps\": 1, \"steps\": 2 } }] }"),
+        "1:62: duplicate key \"steps\" (first at 1:50); wrangler would use this last one and ignore the first: remove one"
+    );
+    // Entries' own mistakes beat clashes between entries.
+    assert_eq!(
+        toml_err(
+            "[[workflows]]\nclass_name = \"A\"\n\n[[workflows]]\nclass_name = \"A\"\n\n[[workflows]]\nname = \"x\"\n"
+        ),
+        "7:1: this workflows entry has no `class_name` (wrangler requires one)"
     );
 }
 

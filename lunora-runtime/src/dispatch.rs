@@ -1,4 +1,5 @@
-//! `ctx.run`: calling a Lunora query, mutation or action back in the Worker (spec/lunora.md §4).
+//! `ctx.run`: calling a Lunora query, mutation or action back in the Worker (README,
+//! "Calling back into the Worker (`ctx.run`)").
 //!
 //! `POST <LUNORA_ORIGIN_URL>/_lunora/scheduler/dispatch` with `authorization: Bearer
 //! <LUNORA_ADMIN_TOKEN>` and `{"args", "functionPath", "id"}`. The id is replay-stable:

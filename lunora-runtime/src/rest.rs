@@ -1,4 +1,4 @@
-//! The Cloudflare Workflows REST API (spec/lunora.md §6, spec/cloudflare-workflows.md §9):
+//! The Cloudflare Workflows REST API (`/accounts/{id}/workflows/{name}/instances…`):
 //! list, inspect, create and steer instances of a deployed workflow from outside the Worker.
 //!
 //! Every call goes through an [`HttpTransport`] (by default ureq natively and the Worker's

@@ -1,6 +1,6 @@
 //! Reusable, validated steps (`#[step]`, Lunora's `defineStep`) and `ctx.run_step`.
 //!
-//! `run_step` follows spec/lunora.md §3 in order: resolve config and name (per-call overrides
+//! `run_step` does, in order: resolve config and name (per-call overrides
 //! win); refuse names starting with `lunora:` (NonRetryableError, nothing runs); validate the
 //! args *before* the durable step (a `ValidationError` with field paths, the body never runs);
 //! run the body as `step.do(name, config, callback, rollback?)`; validate the returns after the

@@ -28,7 +28,7 @@ pub trait Workflow: Send + Sync + 'static {
     /// Cron triggers (`schedules` in wrangler.toml).
     const SCHEDULES: &'static [&'static str] = &[];
 
-    /// The JS entrypoint class name, e.g. `OrderPipelineWorkflow` (spec/lunora.md §1).
+    /// The JS entrypoint class name, e.g. `OrderPipelineWorkflow` (see `lunora_shared::naming`).
     fn class_name() -> String {
         lunora_shared::naming::workflow_class_name(Self::EXPORT_NAME)
     }

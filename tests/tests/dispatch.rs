@@ -1,5 +1,6 @@
 //! `ctx.run` against a real HTTP server on 127.0.0.1 that speaks the dispatch protocol
-//! (spec/lunora.md §4), with workflows and steps written with the macros.
+//! (README, "Calling back into the Worker (`ctx.run`)"), with workflows and steps written with
+//! the macros.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -6,7 +6,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use lunora_codegen::naming;
 use lunora_codegen::scan::{scan_crate, Scan};
+use lunora_shared::attributes::{AttributeKind, LUNORA_CRATES};
 
 /// Writes `files` (path, text) under a new temporary crate directory with a manifest.
 fn temp_crate(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -119,6 +121,63 @@ fn attributes_are_lunoras_exactly_when_rustc_resolves_them_to_lunora() {
             "step through_a_crate_alias @ src/lib.rs:22:5",
         ]
     );
+}
+
+/// The scanner counts exactly the attributes of the shared contract
+/// (`lunora_shared::attributes`), which the macros are registered under: each lunora crate's
+/// `workflow` and `step`, written by path, through a glob import or through an alias, and the
+/// same names from any other crate not at all.
+#[test]
+fn the_scanner_counts_exactly_the_attributes_of_the_shared_contract() {
+    /// Appends `pub mod name { imports  #[attribute…] fn }`; returns the fn's name and the
+    /// attribute's line.
+    fn module(lib: &mut String, name: &str, imports: &str, attribute: &str, kind: AttributeKind) -> (String, usize) {
+        let fn_name = format!("{name}_fn");
+        let (args, item) = match kind {
+            AttributeKind::Workflow => ("", workflow(&fn_name)),
+            AttributeKind::Step => ("(args = String, returns = String)", step(&fn_name)),
+        };
+        let line = lib.lines().count() + 3;
+        lib.push_str(&format!("pub mod {name} {{\n{imports}\n#[{attribute}{args}]\n{item}}}\n"));
+        (fn_name, line)
+    }
+    let mut lib = String::new();
+    let mut expected = Vec::new();
+    for krate in LUNORA_CRATES {
+        for kind in AttributeKind::ALL {
+            let name = kind.name();
+            let context = format!("use {krate}::{{Result, StepContext, WorkflowContext}};");
+            let spellings = [
+                ("path", context.clone(), format!("{krate}::{name}")),
+                ("glob", format!("{context} use {krate}::*;"), name.to_owned()),
+                ("alias", format!("{context} use ::{krate}::{name} as lunora_attribute;"), "lunora_attribute".into()),
+            ];
+            for (spelling, imports, attribute) in spellings {
+                let module_name = format!("{krate}_{name}_{spelling}");
+                let (fn_name, at) = module(&mut lib, &module_name, &imports, &attribute, kind);
+                expected.push(match kind {
+                    AttributeKind::Workflow => {
+                        let class = naming::workflow_class_name(&naming::export_name_of_fn(&fn_name));
+                        format!("{module_name}::{class} @ src/lib.rs:{at}:1")
+                    }
+                    AttributeKind::Step => format!("step {fn_name} @ src/lib.rs:{at}:1"),
+                });
+            }
+        }
+    }
+    // Look-alikes: the same names from a crate that is not lunora's.
+    for kind in AttributeKind::ALL {
+        let name = kind.name();
+        module(&mut lib, &format!("other_{name}"), "use lunora_shared::*;", &format!("lunora_shared::{name}"), kind);
+    }
+    let dir = temp_crate(&[("src/lib.rs", &lib)]);
+    let scan = scan(dir.path());
+    let mut found = found(&scan);
+    found.sort();
+    expected.sort();
+    assert_eq!(found, expected, "{lib}");
+    assert_eq!(expected.len(), LUNORA_CRATES.len() * AttributeKind::ALL.len() * 3);
+    assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
 }
 
 #[test]

@@ -7,10 +7,8 @@ use jsonc_parser::common::Ranged;
 use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
 use jsonc_parser::{parse_to_ast, CollectOptions, ParseOptions};
 
-use super::{
-    line_col, plan, reject_duplicate_entries, repoint_main, split_bom, ConfigError, EntryFacts, EntryPlan, Finding,
-    ReconcileOptions, Reconciled,
-};
+use super::driver::{self, internal, RawEntry, RawField, RawValue, Syntax};
+use super::{line_col, split_bom, ConfigError, EntryPlan, Plan, ReconcileOptions, Reconciled};
 use crate::spec::WorkflowSpec;
 
 /// Reconciles the top-level `"workflows"` array of a `wrangler.jsonc` (or plain
@@ -21,9 +19,8 @@ pub fn reconcile_jsonc(
     workflows: &[WorkflowSpec],
     opts: &ReconcileOptions<'_>,
 ) -> Result<Reconciled, ConfigError> {
-    let (bom, src) = split_bom(source);
-    let options = parse_options();
-    let ast = parse_to_ast(src, &CollectOptions::default(), &options).map_err(parse_error)?;
+    let (_, src) = split_bom(source);
+    let ast = parse_to_ast(src, &CollectOptions::default(), &parse_options()).map_err(parse_error)?;
     let root = match &ast.value {
         None => None,
         Some(Value::Object(o)) => Some(o),
@@ -32,14 +29,6 @@ pub fn reconcile_jsonc(
     if let Some(root) = root {
         reject_duplicate_keys(src, root, Some(&["main", "workflows"]))?;
     }
-    let mut report = Vec::new();
-
-    let main = root.and_then(|o| o.get_string("main"));
-    let main_to = main.and_then(|m| repoint_main(&m.value, opts));
-    if let (Some(main), Some(to)) = (main, main_to) {
-        report.push(Finding::MainRepointed { from: main.value.to_string(), to: to.to_owned() });
-    }
-
     let entries: Vec<&Object<'_>> = match root.and_then(|o| o.get("workflows")) {
         None => Vec::new(),
         Some(prop) => match &prop.value {
@@ -56,46 +45,93 @@ pub fn reconcile_jsonc(
             }
         },
     };
-    let facts = entries.iter().map(|o| facts(src, o)).collect::<Result<Vec<_>, _>>()?;
-    reject_duplicate_entries(src, &facts)?;
-    let plan = plan(&facts, workflows, &mut report);
+    driver::reconcile(source, &JsoncConfig { src, root, entries }, workflows, opts)
+}
 
-    let edits_entries = plan.entries.iter().any(|p| p.as_ref().is_some_and(|p| !p.is_empty()));
-    if main_to.is_none() && plan.append.is_empty() && !edits_entries {
-        return Ok(Reconciled { text: source.to_owned(), changed: false, report });
+/// A parsed `wrangler.jsonc`: its top-level object and `workflows` entries. The edits go
+/// through a concrete syntax tree parsed only when there is something to write.
+struct JsoncConfig<'a> {
+    src: &'a str,
+    root: Option<&'a Object<'a>>,
+    entries: Vec<&'a Object<'a>>,
+}
+
+impl Syntax for JsoncConfig<'_> {
+    const FILE: &'static str = "config";
+    const LIMITS_SHAPE: &'static str = "`limits` must be an object, e.g. `\"limits\": { \"steps\": 1000 }`";
+
+    fn main(&self) -> Option<&str> {
+        self.root.and_then(|o| o.get_string("main")).map(|main| main.value.as_ref())
     }
 
-    let cst = CstRootNode::parse(src, &options).map_err(parse_error)?;
-    let object = cst.object_value_or_set();
-    if let Some(to) = main_to {
-        let prop = object.get("main").ok_or_else(|| internal("`main` vanished"))?;
-        prop.set_value(CstInputValue::String(to.to_owned()));
+    fn entry_count(&self) -> usize {
+        self.entries.len()
     }
-    if edits_entries {
-        let array = object.array_value("workflows").ok_or_else(|| internal("`workflows` vanished"))?;
-        let elements = array.elements();
-        for (i, p) in plan.entries.iter().enumerate() {
-            if let Some(p) = p.as_ref().filter(|p| !p.is_empty()) {
-                let entry = elements.get(i).and_then(|e| e.as_object()).ok_or_else(|| internal("an entry vanished"))?;
-                apply(&entry, p)?;
+
+    fn entry(&self, index: usize) -> Result<RawEntry, ConfigError> {
+        let o = self.entries[index];
+        reject_duplicate_keys(self.src, o, None)?;
+        Ok(RawEntry { start: o.start(), fields: fields(self.src, o, true) })
+    }
+
+    fn rewrite(&self, main_to: Option<&str>, plan: &Plan<'_>) -> Result<String, ConfigError> {
+        let cst = CstRootNode::parse(self.src, &parse_options()).map_err(parse_error)?;
+        let object = cst.object_value_or_set();
+        if let Some(to) = main_to {
+            let prop = object.get("main").ok_or_else(|| internal("`main` vanished"))?;
+            prop.set_value(CstInputValue::String(to.to_owned()));
+        }
+        if plan.entries.iter().any(|p| p.as_ref().is_some_and(|p| !p.is_empty())) {
+            let array = object.array_value("workflows").ok_or_else(|| internal("`workflows` vanished"))?;
+            let elements = array.elements();
+            for (i, p) in plan.entries.iter().enumerate() {
+                if let Some(p) = p.as_ref().filter(|p| !p.is_empty()) {
+                    let entry =
+                        elements.get(i).and_then(|e| e.as_object()).ok_or_else(|| internal("an entry vanished"))?;
+                    apply(&entry, p)?;
+                }
             }
         }
-    }
-    if !plan.append.is_empty() {
-        let array = object.array_value_or_create("workflows").ok_or_else(|| internal("`workflows` is no array"))?;
-        // Appended objects span lines; so must the array then (a no-op when it already does).
-        array.ensure_multiline();
-        for spec in &plan.append {
-            array.append(new_entry(spec));
+        if !plan.append.is_empty() {
+            let array = object.array_value_or_create("workflows").ok_or_else(|| internal("`workflows` is no array"))?;
+            // Appended objects span lines; so must the array then (a no-op when it already does).
+            array.ensure_multiline();
+            for spec in &plan.append {
+                array.append(new_entry(spec));
+            }
         }
+        Ok(cst.to_string())
     }
 
-    let body = cst.to_string();
-    if let Err(e) = parse_to_ast(&body, &CollectOptions::default(), &options) {
-        return Err(internal(&format!("the reconciled config does not parse ({e})")));
+    fn parse_problem(body: &str) -> Option<String> {
+        parse_to_ast(body, &CollectOptions::default(), &parse_options()).err().map(|e| e.to_string())
     }
-    let text = format!("{bom}{body}");
-    Ok(Reconciled { changed: text != source, text, report })
+}
+
+/// The properties of `o`; with `tables`, objects become [`RawValue::Table`] (one level deep:
+/// an entry's `limits`), checked for keys written twice when they are read.
+fn fields(src: &str, o: &Object<'_>, tables: bool) -> Vec<RawField> {
+    o.properties
+        .iter()
+        .map(|p| RawField {
+            key: p.name.as_str().to_owned(),
+            at: p.value.start(),
+            written: Some(p.value.start()..p.value.end()),
+            value: raw_value(src, &p.value, tables),
+        })
+        .collect()
+}
+
+fn raw_value(src: &str, value: &Value<'_>, tables: bool) -> RawValue {
+    match value {
+        Value::StringLit(s) => RawValue::String(s.value.to_string()),
+        Value::NumberLit(n) => n.value.parse::<i64>().map_or(RawValue::Other, RawValue::Integer),
+        Value::Array(a) if tables => RawValue::Array(a.elements.iter().map(|e| raw_value(src, e, false)).collect()),
+        Value::Object(o) if tables => {
+            RawValue::Table(reject_duplicate_keys(src, o, None).map(|()| fields(src, o, false)))
+        }
+        _ => RawValue::Other,
+    }
 }
 
 /// What wrangler's own JSONC reader accepts: JSON plus comments and trailing commas.
@@ -124,10 +160,6 @@ fn parse_error(e: jsonc_parser::errors::ParseError) -> ConfigError {
     ConfigError { line: e.line_display(), column: e.column_display(), message }
 }
 
-fn internal(what: &str) -> ConfigError {
-    ConfigError { line: 1, column: 1, message: format!("internal error: {what}; please report this") }
-}
-
 /// Rejects a key written twice in `object` (only the keys in `only`, when given). JSON leaves
 /// duplicates undefined and wrangler's reader keeps the last one, while an editor (or lunora)
 /// looking for the key finds the first: editing it would change nothing that is deployed.
@@ -152,92 +184,6 @@ fn reject_duplicate_keys(src: &str, object: &Object<'_>, only: Option<&[&str]>) 
         seen.push((name, prop.start()));
     }
     Ok(())
-}
-
-fn facts(src: &str, o: &Object<'_>) -> Result<EntryFacts, ConfigError> {
-    reject_duplicate_keys(src, o, None)?;
-    // A string's value; anything else as written (it is kept, never overwritten).
-    let string = |key: &str| {
-        o.get(key).map(|p| match &p.value {
-            Value::StringLit(s) => s.value.to_string(),
-            other => other.text(src).to_owned(),
-        })
-    };
-    let at = |key: &str| o.get(key).map_or(o.start(), |p| p.value.start());
-    let mut facts = EntryFacts {
-        foreign: o.get("script_name").is_some(),
-        name: string("name"),
-        binding: string("binding"),
-        class_name_at: at("class_name"),
-        name_at: at("name"),
-        binding_at: at("binding"),
-        ..EntryFacts::default()
-    };
-    match o.get("class_name").map(|p| &p.value) {
-        Some(Value::StringLit(s)) => facts.class_name = Some(s.value.to_string()),
-        Some(other) if !facts.foreign => {
-            return Err(ConfigError::at(src, other.start(), "`class_name` must be a string"));
-        }
-        None if !facts.foreign => {
-            return Err(ConfigError::at(
-                src,
-                o.start(),
-                "this workflows entry has no `class_name` (wrangler requires one)",
-            ));
-        }
-        _ => {}
-    }
-    if facts.foreign {
-        return Ok(facts);
-    }
-    for prop in &o.properties {
-        match prop.name.as_str() {
-            "name" | "binding" | "class_name" => {}
-            "schedules" => facts.schedules = Some(schedules_of(&prop.value)),
-            "limits" => {
-                let Value::Object(limits) = &prop.value else {
-                    return Err(ConfigError::at(
-                        src,
-                        prop.value.start(),
-                        "`limits` must be an object, e.g. `\"limits\": { \"steps\": 1000 }`",
-                    ));
-                };
-                reject_duplicate_keys(src, limits, None)?;
-                for p in &limits.properties {
-                    if p.name.as_str() == "steps" {
-                        facts.steps = Some(match &p.value {
-                            Value::NumberLit(n) => n.value.parse::<i64>().ok(),
-                            _ => None,
-                        });
-                    } else {
-                        facts.other_keys.push(format!("limits.{}", p.name.as_str()));
-                    }
-                }
-                if limits.properties.is_empty() {
-                    facts.other_keys.push("limits".into());
-                }
-            }
-            other => facts.other_keys.push(other.to_owned()),
-        }
-    }
-    Ok(facts)
-}
-
-/// `schedules` as a list of strings (a single string counts as a list of one), `None` when it
-/// is neither.
-fn schedules_of(value: &Value<'_>) -> Option<Vec<String>> {
-    match value {
-        Value::StringLit(s) => Some(vec![s.value.to_string()]),
-        Value::Array(a) => a
-            .elements
-            .iter()
-            .map(|e| match e {
-                Value::StringLit(s) => Some(s.value.to_string()),
-                _ => None,
-            })
-            .collect(),
-        _ => None,
-    }
 }
 
 fn strings(items: &[String]) -> CstInputValue {

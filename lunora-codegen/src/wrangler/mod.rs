@@ -1,4 +1,5 @@
-//! Reconciliation of the `[[workflows]]` section of a wrangler config (lunora spec §7).
+//! Reconciliation of the `[[workflows]]` section of a wrangler config (the user-facing rules
+//! are in the README, "Generated code and the wrangler config").
 //!
 //! Pure functions from the config text and the scanned [`WorkflowSpec`]s to the new text and a
 //! report; no file IO here, the CLI reads and writes the file.
@@ -25,6 +26,7 @@
 //! splicing at the byte spans `toml_edit` reports, JSONC through `jsonc-parser`'s concrete
 //! syntax tree, which keeps every comment and whitespace token.
 
+mod driver;
 mod jsonc;
 mod toml;
 

@@ -5,10 +5,8 @@ use std::ops::Range;
 
 use toml_edit::{Array, ArrayOfTables, Document, InlineTable, Item, Table, TableLike, Value};
 
-use super::{
-    newline_of, plan, quoted, reject_duplicate_entries, repoint_main, split_bom, string_array, ConfigError, EntryFacts,
-    EntryPlan, Finding, ReconcileOptions, Reconciled,
-};
+use super::driver::{self, internal, RawEntry, RawField, RawValue, Syntax};
+use super::{newline_of, quoted, split_bom, string_array, ConfigError, EntryPlan, Plan, ReconcileOptions, Reconciled};
 use crate::spec::WorkflowSpec;
 
 /// Reconciles the top-level `[[workflows]]` of a `wrangler.toml` with the scanned workflows.
@@ -42,61 +40,111 @@ impl<'s> ParsedToml<'s> {
         workflows: &[WorkflowSpec],
         opts: &ReconcileOptions<'_>,
     ) -> Result<Reconciled, ConfigError> {
-        reconcile(self.source, &self.doc, workflows, opts)
+        let (_, src) = split_bom(self.source);
+        let root = self.doc.as_table();
+        let section = Section::of(src, root)?;
+        let entries = section.entries(src)?;
+        driver::reconcile(self.source, &TomlConfig { src, root, section, entries }, workflows, opts)
     }
 }
 
-fn reconcile(
-    source: &str,
-    doc: &Document<&str>,
-    workflows: &[WorkflowSpec],
-    opts: &ReconcileOptions<'_>,
-) -> Result<Reconciled, ConfigError> {
-    let (bom, src) = split_bom(source);
-    let root = doc.as_table();
-    let nl = newline_of(src);
-    let mut edits = Edits::default();
-    let mut report = Vec::new();
+/// A parsed `wrangler.toml` with its `workflows` entries found. Edits are spliced into the
+/// source text at the byte spans `toml_edit` reports.
+struct TomlConfig<'d> {
+    src: &'d str,
+    root: &'d Table,
+    section: Section<'d>,
+    entries: Vec<Entry<'d>>,
+}
 
-    if let Some(Item::Value(Value::String(main))) = root.get("main") {
-        if let Some(to) = repoint_main(main.value(), opts) {
+impl TomlConfig<'_> {
+    fn main_string(&self) -> Option<&toml_edit::Formatted<String>> {
+        match self.root.get("main") {
+            Some(Item::Value(Value::String(main))) => Some(main),
+            _ => None,
+        }
+    }
+}
+
+impl Syntax for TomlConfig<'_> {
+    const FILE: &'static str = "wrangler.toml";
+    const LIMITS_SHAPE: &'static str = "`limits` must be a table, e.g. `limits = { steps = 1000 }`";
+
+    fn main(&self) -> Option<&str> {
+        self.main_string().map(|main| main.value().as_str())
+    }
+
+    fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn entry(&self, index: usize) -> Result<RawEntry, ConfigError> {
+        let entry = &self.entries[index];
+        let start = entry.start();
+        Ok(RawEntry { start, fields: fields(entry.table_like(), start, true) })
+    }
+
+    fn rewrite(&self, main_to: Option<&str>, plan: &Plan<'_>) -> Result<String, ConfigError> {
+        let src = self.src;
+        let nl = newline_of(src);
+        let mut edits = Edits::default();
+        if let Some(to) = main_to {
+            let main = self.main_string().ok_or_else(|| internal("`main` vanished"))?;
             edits.replace(span(main.span())?, quoted(to));
-            report.push(Finding::MainRepointed { from: main.value().to_owned(), to: to.to_owned() });
         }
+        for (entry, p) in self.entries.iter().zip(&plan.entries) {
+            if let Some(p) = p.as_ref().filter(|p| !p.is_empty()) {
+                entry.apply(src, nl, p, &mut edits)?;
+            }
+        }
+        if !plan.append.is_empty() {
+            self.section.append(src, nl, self.root, &plan.append, &mut edits)?;
+        }
+        edits.apply(src)
     }
 
-    let section = Section::of(src, root)?;
-    let entries = section.entries(src)?;
-    let facts = entries.iter().map(|e| e.facts(src)).collect::<Result<Vec<_>, _>>()?;
-    reject_duplicate_entries(src, &facts)?;
-    let plan = plan(&facts, workflows, &mut report);
-    for (entry, p) in entries.iter().zip(&plan.entries) {
-        if let Some(p) = p.as_ref().filter(|p| !p.is_empty()) {
-            entry.apply(src, nl, p, &mut edits)?;
-        }
+    fn parse_problem(body: &str) -> Option<String> {
+        Document::parse(body).err().map(|e| e.message().to_owned())
     }
-    if !plan.append.is_empty() {
-        section.append(src, nl, root, &plan.append, &mut edits)?;
-    }
+}
 
-    let body = edits.apply(src)?;
-    // A last guard: never hand back a config that wrangler could not read.
-    if body != src {
-        if let Err(e) = Document::parse(body.as_str()) {
-            return Err(internal(&format!("the reconciled wrangler.toml does not parse ({})", e.message())));
-        }
+/// The keys of a table; with `tables`, tables become [`RawValue::Table`] (one level deep: an
+/// entry's `limits`). `fallback` is where a value without a position is said to be.
+fn fields(t: &dyn TableLike, fallback: usize, tables: bool) -> Vec<RawField> {
+    t.iter()
+        .map(|(key, item)| RawField {
+            key: key.to_owned(),
+            at: item_start(item, fallback),
+            written: item.span(),
+            value: raw_value(item, fallback, tables),
+        })
+        .collect()
+}
+
+fn raw_value(item: &Item, fallback: usize, tables: bool) -> RawValue {
+    match item {
+        Item::Value(value) => raw(value, fallback, tables),
+        item if tables => match item.as_table_like() {
+            Some(t) => RawValue::Table(Ok(fields(t, fallback, false))),
+            None => RawValue::Other,
+        },
+        _ => RawValue::Other,
     }
-    let text = format!("{bom}{body}");
-    Ok(Reconciled { changed: text != source, text, report })
+}
+
+fn raw(value: &Value, fallback: usize, tables: bool) -> RawValue {
+    match value {
+        Value::String(s) => RawValue::String(s.value().clone()),
+        Value::Integer(i) => RawValue::Integer(*i.value()),
+        Value::Array(a) if tables => RawValue::Array(a.iter().map(|v| raw(v, fallback, false)).collect()),
+        Value::InlineTable(t) if tables => RawValue::Table(Ok(fields(t, fallback, false))),
+        _ => RawValue::Other,
+    }
 }
 
 fn parse_error(src: &str, e: &toml_edit::TomlError) -> ConfigError {
     let at = e.span().map_or(src.len(), |s| s.start);
     ConfigError::at(src, at, e.message())
-}
-
-fn internal(what: &str) -> ConfigError {
-    ConfigError { line: 1, column: 1, message: format!("internal error: {what}; please report this") }
 }
 
 fn span(span: Option<Range<usize>>) -> Result<Range<usize>, ConfigError> {
@@ -194,76 +242,6 @@ impl Entry<'_> {
         .map_or(0, |s| s.start)
     }
 
-    fn facts(&self, src: &str) -> Result<EntryFacts, ConfigError> {
-        let t = self.table_like();
-        // A string's value; anything else as written (it is kept, never overwritten).
-        let text = |key: &str| {
-            t.get(key).map(|item| match item.as_str() {
-                Some(s) => s.to_owned(),
-                None => item.span().map_or_else(|| "(a table)".to_owned(), |s| src[s].to_owned()),
-            })
-        };
-        let at = |key: &str| t.get(key).map_or(self.start(), |item| item_start(item, self.start()));
-        let mut facts = EntryFacts {
-            foreign: t.contains_key("script_name"),
-            name: text("name"),
-            binding: text("binding"),
-            class_name_at: at("class_name"),
-            name_at: at("name"),
-            binding_at: at("binding"),
-            ..EntryFacts::default()
-        };
-        match t.get("class_name") {
-            Some(item) => match item.as_str() {
-                Some(class_name) => facts.class_name = Some(class_name.to_owned()),
-                None if !facts.foreign => {
-                    return Err(ConfigError::at(src, item_start(item, self.start()), "`class_name` must be a string"))
-                }
-                None => {}
-            },
-            None if !facts.foreign => {
-                return Err(ConfigError::at(
-                    src,
-                    self.start(),
-                    "this workflows entry has no `class_name` (wrangler requires one)",
-                ))
-            }
-            None => {}
-        }
-        if facts.foreign {
-            return Ok(facts);
-        }
-        for (key, item) in t.iter() {
-            match key {
-                "name" | "binding" | "class_name" => {}
-                "schedules" => facts.schedules = Some(schedules_of(item)),
-                "limits" => {
-                    let Some(limits) = item.as_table_like() else {
-                        return Err(ConfigError::at(
-                            src,
-                            item_start(item, self.start()),
-                            "`limits` must be a table, e.g. `limits = { steps = 1000 }`",
-                        ));
-                    };
-                    let mut empty = true;
-                    for (key, item) in limits.iter() {
-                        empty = false;
-                        if key == "steps" {
-                            facts.steps = Some(item.as_integer());
-                        } else {
-                            facts.other_keys.push(format!("limits.{key}"));
-                        }
-                    }
-                    if empty {
-                        facts.other_keys.push("limits".into());
-                    }
-                }
-                other => facts.other_keys.push(other.to_owned()),
-            }
-        }
-        Ok(facts)
-    }
-
     fn apply(&self, src: &str, nl: &str, p: &EntryPlan<'_>, edits: &mut Edits) -> Result<(), ConfigError> {
         let t = self.table_like();
         let spec = p.spec;
@@ -313,16 +291,6 @@ impl Entry<'_> {
 
 fn item_start(item: &Item, fallback: usize) -> usize {
     item.span().map_or(fallback, |s| s.start)
-}
-
-/// `schedules` as a list of strings (a single string counts as a list of one), `None` when it
-/// is neither.
-fn schedules_of(item: &Item) -> Option<Vec<String>> {
-    match item.as_value()? {
-        Value::String(s) => Some(vec![s.value().clone()]),
-        Value::Array(array) => array.iter().map(|v| v.as_str().map(str::to_owned)).collect(),
-        _ => None,
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

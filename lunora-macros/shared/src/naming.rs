@@ -34,18 +34,11 @@
 
 use heck::{ToLowerCamelCase, ToSnakeCase};
 
+use crate::keywords::is_keyword;
+
 /// The rule every export name follows, as error messages state it.
 pub const EXPORT_NAME_RULE: &str =
     "export names are ASCII letters and digits, starting with a letter ([A-Za-z][A-Za-z0-9]*)";
-
-/// Rust's strict and reserved keywords, all editions (`gen` is reserved from 2024). None can
-/// name a fn without `r#`, and `self`, `Self`, `super` and `crate` cannot even be raw.
-pub const RUST_KEYWORDS: &[&str] = &[
-    "as", "break", "const", "continue", "crate", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in",
-    "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
-    "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn", "abstract", "become", "box",
-    "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield", "try", "gen",
-];
 
 /// Methods the generated `Workflows` registry has besides its accessors: its own (`new`,
 /// `from_env`, `get`) and those of the `Clone` it derives, which an accessor would shadow.
@@ -83,7 +76,7 @@ pub fn snake_case(export_name: &str) -> String {
 /// so an appended `_` cannot collide with another workflow's plain accessor.
 pub fn registry_accessor(export_name: &str) -> String {
     let snake = snake_case(export_name);
-    if RUST_KEYWORDS.contains(&snake.as_str()) || REGISTRY_METHODS.contains(&snake.as_str()) {
+    if is_keyword(&snake) || REGISTRY_METHODS.contains(&snake.as_str()) {
         snake + "_"
     } else {
         snake
@@ -170,7 +163,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_spec_table_exactly() {
+    fn the_naming_table_exactly() {
         let table = [
             ("orderPipeline", "OrderPipelineWorkflow", "WORKFLOW_ORDER_PIPELINE", "order-pipeline"),
             ("OrderPipeline", "OrderPipelineWorkflow", "WORKFLOW_ORDER_PIPELINE", "order-pipeline"),

@@ -1,5 +1,5 @@
-//! Cloudflare's limits and name rules (spec/cloudflare-workflows.md §2, §4, §8, §10), checked
-//! by the engine at run time and by the macros at compile time.
+//! Cloudflare's limits and name rules (sizes of values, names, ids and event types, batch and
+//! step limits), checked by the engine at run time and by the macros at compile time.
 
 /// Outputs, params and event payloads: 1 MiB.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;

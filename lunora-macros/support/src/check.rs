@@ -317,26 +317,16 @@ fn config(
     if retries.is_none() && timeout.is_none() {
         return None;
     }
-    let retries = retries.map(|r| RetriesDef {
-        limit: r
-            .limit
-            .as_ref()
-            .and_then(|lit| errors.handle(int_in_range(lit, 0, MAX_RETRY_LIMIT, "retries.limit", "retries per step"))),
-        delay_ms: r.delay.as_ref().and_then(|lit| errors.handle(duration_ms(lit, false))),
-        backoff: r.backoff.as_ref().and_then(|lit| {
-            let parsed = Backoff::parse(&lit.value());
-            if parsed.is_none() {
-                errors.push(
-                    Error::custom(format!(
-                        "unknown backoff \"{}\"; expected \"constant\", \"linear\" or \"exponential\"",
-                        lit.value()
-                    ))
-                    .with_span(lit),
-                );
-            }
-            parsed
-        }),
-    });
+    let retries =
+        retries.map(|r| RetriesDef {
+            limit: r.limit.as_ref().and_then(|lit| {
+                errors.handle(int_in_range(lit, 0, MAX_RETRY_LIMIT, "retries.limit", "retries per step"))
+            }),
+            delay_ms: r.delay.as_ref().and_then(|lit| errors.handle(duration_ms(lit, false))),
+            backoff: r.backoff.as_ref().and_then(|lit| {
+                errors.handle(Backoff::parse(&lit.value()).map_err(|e| Error::custom(e).with_span(lit)))
+            }),
+        });
     let timeout_ms = timeout.and_then(|lit| errors.handle(duration_ms(lit, true)));
     Some(ConfigDef { retries, timeout_ms })
 }

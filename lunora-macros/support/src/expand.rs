@@ -16,7 +16,7 @@ use syn::spanned::Spanned;
 use syn::Type;
 
 use crate::check::Partial;
-use crate::model::{ConfigDef, StepDef, WorkflowDef};
+use crate::model::{Backoff, ConfigDef, StepDef, WorkflowDef};
 
 /// The descriptor struct and its `Workflow` impl, after the user's fn (`item_tokens`, as written).
 pub fn workflow(def: &WorkflowDef, item_tokens: TokenStream) -> TokenStream {
@@ -168,7 +168,7 @@ fn step_config_args(config: &ConfigDef) -> Group {
     let (has_retries, limit, delay, backoff) = match &config.retries {
         None => (false, -1, -1, -1i8),
         Some(r) => {
-            (true, r.limit.map(i64::from).unwrap_or(-1), opt(r.delay_ms), r.backoff.map(|b| b as i8).unwrap_or(-1))
+            (true, r.limit.map(i64::from).unwrap_or(-1), opt(r.delay_ms), r.backoff.map(Backoff::code).unwrap_or(-1))
         }
     };
     let timeout = opt(config.timeout_ms);

@@ -61,14 +61,3 @@ impl ToTokens for FnItem {
         self.body.to_tokens(tokens);
     }
 }
-
-impl From<&syn::ItemFn> for FnItem {
-    /// For the scanner, which parses whole files with syn.
-    fn from(item: &syn::ItemFn) -> Self {
-        let body = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, {
-            let stmts = &item.block.stmts;
-            quote::quote!(#(#stmts)*)
-        });
-        FnItem { attrs: item.attrs.clone(), vis: item.vis.clone(), sig: item.sig.clone(), body }
-    }
-}

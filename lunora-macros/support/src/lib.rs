@@ -12,6 +12,7 @@ pub mod plain;
 
 use darling::ast::NestedMeta;
 pub use item::FnItem;
+use lunora_shared::attributes::AttributeKind;
 use proc_macro2::TokenStream;
 
 pub use check::Partial;
@@ -55,13 +56,24 @@ impl<Def> Macro<Def> {
 
 /// The `#[workflow]` macro.
 pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
-    Macro { name: "workflow", check: check::workflow, expand: expand::workflow, fallback: expand::workflow_fallback }
-        .run(attr, item)
+    Macro {
+        name: AttributeKind::Workflow.name(),
+        check: check::workflow,
+        expand: expand::workflow,
+        fallback: expand::workflow_fallback,
+    }
+    .run(attr, item)
 }
 
 /// The `#[step]` macro.
 pub fn step(attr: TokenStream, item: TokenStream) -> TokenStream {
-    Macro { name: "step", check: check::step, expand: expand::step, fallback: expand::step_fallback }.run(attr, item)
+    Macro {
+        name: AttributeKind::Step.name(),
+        check: check::step,
+        expand: expand::step,
+        fallback: expand::step_fallback,
+    }
+    .run(attr, item)
 }
 
 fn not_a_fn(what: &str, item: TokenStream) -> TokenStream {
@@ -103,8 +115,8 @@ mod tests {
         assert_eq!(messages.len(), 5, "{messages:#?}");
     }
 
-    /// The macro itself, on fns whose names used to crash it (`1aWorkflow` is no ident) or
-    /// compile under a name taken from `r#`.
+    /// The macro itself, on fns whose names derive no valid ident (`_1a` → `1aWorkflow`) or
+    /// whose name is a raw ident (`r#match` is named `match`).
     #[test]
     fn any_fn_name_expands_to_compile_errors_or_to_the_raw_idents_names() {
         let body = quote::quote!((ctx: WorkflowContext<()>) -> Result<()> { Ok(()) });

@@ -1,6 +1,7 @@
 //! The validated model. Built only by `check`, so expansion needs no error paths.
 
 use crate::item::FnItem;
+pub use lunora_shared::backoff::Backoff;
 use lunora_shared::naming::WorkflowNames;
 use syn::{Path, Type};
 
@@ -49,23 +50,4 @@ pub struct RetriesDef {
     pub limit: Option<u32>,
     pub delay_ms: Option<u64>,
     pub backoff: Option<Backoff>,
-}
-
-/// The discriminants are the codes `lunora_runtime::__private::step_config` reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backoff {
-    Constant = 0,
-    Linear = 1,
-    Exponential = 2,
-}
-
-impl Backoff {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "constant" => Some(Backoff::Constant),
-            "linear" => Some(Backoff::Linear),
-            "exponential" => Some(Backoff::Exponential),
-            _ => None,
-        }
-    }
 }

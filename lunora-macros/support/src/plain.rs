@@ -13,6 +13,7 @@
 //!   each type is `()` or a path (`a::B<C, D<E>>`) with type arguments only.
 
 use darling::ast::NestedMeta;
+use lunora_shared::keywords;
 use proc_macro2::{Delimiter, Group, Ident, Spacing, TokenStream, TokenTree};
 use syn::punctuated::Punctuated;
 use syn::{
@@ -270,17 +271,11 @@ fn path_sep(trees: &[TokenTree], at: &mut usize) -> Option<token::PathSep> {
     }
 }
 
-/// Keywords (and `true`/`false`) parse as something other than a path expression.
+/// Keywords (and `true`/`false`) parse as something other than a path expression; weak
+/// keywords are left to syn too, which knows where they are keywords.
 fn is_keyword(ident: &Ident) -> bool {
-    const KEYWORDS: &[&str] = &[
-        "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
-        "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
-        "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "safe", "self", "Self", "static",
-        "struct", "super", "trait", "true", "try", "type", "typeof", "union", "unsafe", "unsized", "use", "virtual",
-        "where", "while", "yield",
-    ];
     let name = ident.to_string();
-    KEYWORDS.contains(&name.as_str())
+    keywords::is_keyword(&name) || keywords::WEAK_KEYWORDS.contains(&name.as_str())
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Golden expansions: each `tests/expand/<case>.rs` holds an annotated fn; its expansion,
-//! pretty-printed, must equal `<case>.expanded.rs`. Regenerate with `BLESS=1`.
+//! pretty-printed, must equal `<case>.expanded.rs` (`BLESS=1` rewrites them: [`golden`]).
 
 use std::path::Path;
+
+use lunora_shared::golden;
 
 fn expand_file(path: &Path) -> String {
     let source = std::fs::read_to_string(path).unwrap();
@@ -35,19 +37,9 @@ fn expansions_match_their_golden_files() {
         .collect();
     cases.sort();
     assert!(!cases.is_empty());
-    let bless = std::env::var_os("BLESS").is_some();
-    let mut failures = Vec::new();
-    for case in cases {
-        let expanded = expand_file(&case);
-        let golden = case.with_extension("expanded.rs");
-        if bless {
-            std::fs::write(&golden, &expanded).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
-        if expected != expanded {
-            failures.push(format!("{} differs (run with BLESS=1 to accept):\n{expanded}", golden.display()));
-        }
-    }
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| golden::check(&case.with_extension("expanded.rs"), &expand_file(case)).err())
+        .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -1,4 +1,4 @@
-//! Cloudflare's rules for ids, names, event types and sizes (spec §2, §4, §8, §10).
+//! Cloudflare's rules for ids, names, event types and sizes (stated in `lunora_shared::rules`).
 
 use crate::error::Error;
 
