@@ -6,7 +6,6 @@ mod journal;
 mod journal_check;
 mod journal_lock;
 mod modifiers;
-mod run;
 mod validate;
 
 pub use clock::{Clock, SystemClock, VirtualClock};

@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
 
+mod run;
+
 use serde_json::json;
 use tokio::sync::{watch, Notify};
 
@@ -29,7 +31,7 @@ use crate::http::{HttpTransport, NativeTransport};
 use crate::local::clock::{Clock, SystemClock};
 use crate::local::journal::{storage, Durability, InstanceRow, Journal, NewInstance, Phase, RowKind, StepRow};
 use crate::local::modifiers::Modifiers;
-use crate::local::run::{Chain, Mode, Outcome, Run};
+use crate::local::engine::run::{Chain, Mode, Outcome, Run};
 use crate::local::validate;
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState, Timestamp};
 use crate::step::{BoxFuture, Json, WorkflowStep, UNSERIALIZABLE};
