@@ -84,15 +84,6 @@ pub trait HttpTransport: Send + Sync {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
 }
 
-/// The platform's transport: [`NativeTransport`] natively, the Worker's `fetch`
-/// ([`crate::cloudflare::FetchTransport`]) on wasm32.
-pub fn default_transport() -> std::sync::Arc<dyn HttpTransport> {
-    #[cfg(not(target_arch = "wasm32"))]
-    return std::sync::Arc::new(NativeTransport);
-    #[cfg(target_arch = "wasm32")]
-    return std::sync::Arc::new(crate::cloudflare::FetchTransport);
-}
-
 /// The one wording of a timeout, whichever transport hit it.
 pub(crate) fn timed_out(request: &HttpRequest) -> TransportError {
     TransportError {
