@@ -6,6 +6,7 @@ mod journal;
 mod journal_check;
 mod journal_lock;
 mod modifiers;
+mod mutex;
 mod validate;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
