@@ -1,5 +1,5 @@
 //! Step configuration: what users write ([`StepConfig`]), what the engine resolves it to
-//! ([`ResolvedStepConfig`]) and the retry delay formula (spec §2).
+//! ([`ResolvedStepConfig`]) and the retry delay formula.
 
 use std::time::Duration;
 

@@ -11,8 +11,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::erased::BoxFuture;
 use crate::secret::{url_for_display, REDACTED};
-use crate::step::BoxFuture;
 
 /// Headers whose values are credentials.
 const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "x-api-key"];

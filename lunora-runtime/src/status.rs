@@ -1,4 +1,4 @@
-//! Instance status as `instance.status()` reports it (spec §7), and the small value types
+//! Instance status as `instance.status()` reports it, and the small value types
 //! shared by both backends: timestamps, step identities, events, create/restart options.
 
 use std::fmt;

@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::context::WorkflowContext;
+use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::status::{CreateOptions, InstanceStatus, RestartFrom, Retention};
-use crate::step::{BoxFuture, Json};
 
 /// A durable workflow: typed params and output plus its deployed identity.
 pub trait Workflow: Send + Sync + 'static {
@@ -28,7 +28,7 @@ pub trait Workflow: Send + Sync + 'static {
     /// Cron triggers (`schedules` in wrangler.toml).
     const SCHEDULES: &'static [&'static str] = &[];
 
-    /// The JS entrypoint class name, e.g. `OrderPipelineWorkflow` (spec/lunora.md §1).
+    /// The JS entrypoint class name, e.g. `OrderPipelineWorkflow`.
     fn class_name() -> String {
         lunora_shared::naming::workflow_class_name(Self::EXPORT_NAME)
     }

@@ -1,6 +1,6 @@
 //! Cloudflare semantics not covered elsewhere: `sleep_until`, disabled sleeps, rollback retries
 //! and rollback context, steps refused during rollback, unserialisable values, the step limit
-//! across replays, and duration / timeout bounds (spec §2–§6).
+//! across replays, and duration / timeout bounds.
 
 mod common;
 

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::erased::Json;
 use crate::error::Error;
 use crate::local::mutex::lock;
-use crate::step::Json;
 
 /// Modifiers per workflow and, optionally, per instance id.
 pub(crate) type ModifierMap = HashMap<(Arc<str>, Option<Arc<str>>), Arc<Modifiers>>;

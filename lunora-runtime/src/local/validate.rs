@@ -1,4 +1,4 @@
-//! Cloudflare's rules for ids, names, event types and sizes (spec §2, §4, §8, §10).
+//! Cloudflare's rules for ids, names, event types and sizes.
 
 use crate::error::Error;
 

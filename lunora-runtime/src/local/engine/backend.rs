@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use super::state::Inner;
+use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::local::journal::{storage, NewInstance};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::RestartFrom;
-use crate::step::{BoxFuture, Json};
 use crate::workflow::{CreateRequest, RawStatus, WorkflowsBackend};
 
 /// The engine behind the typed handles.

@@ -15,12 +15,13 @@ use super::handle::{Engine, ShutdownGuard};
 use super::registry::{ErasedWorkflow, Registered};
 use super::state::Inner;
 use crate::config::{ResolvedStepConfig, DEFAULT_RETRY_DELAY};
-use crate::context::{Env, LogSink, StderrSink};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::{HttpTransport, NativeTransport};
 use crate::local::clock::{Clock, SystemClock};
 use crate::local::journal::{Durability, Journal};
 use crate::local::validate;
+use crate::log::{LogSink, StderrSink};
 use crate::workflow::Workflow;
 
 /// Builds an [`Engine`].

@@ -9,12 +9,13 @@ use super::run::{Chain, Mode, Outcome, Run};
 use super::state::Inner;
 use crate::context::WorkflowEvent;
 use crate::dispatch::Dispatcher;
+use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::local::journal::{storage, InstanceRow, Phase};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::{InstanceStatusKind, RollbackState, Timestamp};
-use crate::step::{BoxFuture, Json, WorkflowStep, UNSERIALIZABLE};
+use crate::step::{WorkflowStep, UNSERIALIZABLE};
 
 /// Why a drive was started.
 #[derive(Clone, Copy, Debug)]
@@ -92,7 +93,7 @@ impl Inner {
             Ok(None) => self.release(&key, &control, |_| {}),
             Err(err) => {
                 // The journal failed under us: report it on the instance if we still can.
-                self.sink.write(crate::context::Level::Error, &format!("[lunora] instance {}: {err}", key.id));
+                self.sink.write(crate::log::Level::Error, &format!("[lunora] instance {}: {err}", key.id));
                 let now = self.clock.now();
                 self.release(&key, &control, |inner| {
                     let _ = lock(&inner.journal).finish(
@@ -281,10 +282,9 @@ impl LastWrite {
             }
         };
         if let Err(e) = result {
-            inner.sink.write(
-                crate::context::Level::Error,
-                &format!("[lunora] instance {}: journal write failed: {e}", key.id),
-            );
+            inner
+                .sink
+                .write(crate::log::Level::Error, &format!("[lunora] instance {}: journal write failed: {e}", key.id));
         }
     }
 }

@@ -10,12 +10,12 @@ use super::control::{Control, InstanceKey};
 use super::drive::{chain_end, LastWrite, Reason};
 use super::run::Mode;
 use super::state::Inner;
+use crate::erased::Json;
 use crate::error::{Error, Result};
 use crate::local::journal::{storage, Phase, RowKind};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom};
-use crate::step::Json;
 use crate::workflow::{CreateRequest, RawStatus};
 
 impl Inner {

@@ -2,10 +2,13 @@
 
 use std::marker::PhantomData;
 
-use crate::context::{Env, Logger, WorkflowContext, WorkflowEvent};
+use crate::context::{WorkflowContext, WorkflowEvent};
 use crate::dispatch::Dispatcher;
+use crate::env::Env;
+use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
-use crate::step::{BoxFuture, Json, WorkflowStep, UNSERIALIZABLE};
+use crate::log::Logger;
+use crate::step::{WorkflowStep, UNSERIALIZABLE};
 use crate::workflow::{decode_params, Workflow};
 
 /// A registered workflow with its types erased.

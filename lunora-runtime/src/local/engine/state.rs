@@ -10,13 +10,14 @@ use tokio::sync::Notify;
 use super::control::{Control, InstanceKey};
 use super::registry::ErasedWorkflow;
 use crate::config::ResolvedStepConfig;
-use crate::context::{Env, LogSink};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::HttpTransport;
 use crate::local::clock::Clock;
 use crate::local::journal::{storage, InstanceRow, Journal};
 use crate::local::modifiers::{ModifierMap, Modifiers};
 use crate::local::mutex::lock;
+use crate::log::LogSink;
 
 /// The engine itself, shared by every [`Engine`](super::Engine) clone, running body and timer.
 pub(crate) struct Inner {
