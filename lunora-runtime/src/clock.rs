@@ -1,7 +1,7 @@
 //! Time as the engine and dispatch see it: "now" in epoch milliseconds and timers on the same
 //! time line, so tests can swap in a virtual clock. Backend-neutral (also compiled for wasm32).
 
-use crate::step::BoxFuture;
+use crate::erased::BoxFuture;
 
 /// A source of "now" (epoch milliseconds) and of timers on the same time line.
 pub trait Clock: Send + Sync + 'static {

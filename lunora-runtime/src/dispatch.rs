@@ -28,11 +28,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::context::Env;
+use crate::env::Env;
+use crate::erased::Json;
 use crate::error::{Error, Result};
 use crate::http::{HttpRequest, HttpResponse, HttpTransport};
 use crate::secret::{url_for_display, url_userinfo, Redactor, MIN_SECRET_CHARS};
-use crate::step::Json;
 
 /// The endpoint path under `LUNORA_ORIGIN_URL`.
 pub const DISPATCH_PATH: &str = "/_lunora/scheduler/dispatch";

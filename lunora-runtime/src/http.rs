@@ -11,8 +11,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::erased::BoxFuture;
 use crate::secret::{url_for_display, REDACTED};
-use crate::step::BoxFuture;
 
 /// Headers whose values are credentials.
 const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "x-api-key"];
@@ -82,15 +82,6 @@ pub struct TransportError {
 /// Sends requests.
 pub trait HttpTransport: Send + Sync {
     fn send(&self, request: HttpRequest) -> BoxFuture<'_, Result<HttpResponse, TransportError>>;
-}
-
-/// The platform's transport: [`NativeTransport`] natively, the Worker's `fetch`
-/// ([`crate::cloudflare::FetchTransport`]) on wasm32.
-pub fn default_transport() -> std::sync::Arc<dyn HttpTransport> {
-    #[cfg(not(target_arch = "wasm32"))]
-    return std::sync::Arc::new(NativeTransport);
-    #[cfg(target_arch = "wasm32")]
-    return std::sync::Arc::new(crate::cloudflare::FetchTransport);
 }
 
 /// The one wording of a timeout, whichever transport hit it.

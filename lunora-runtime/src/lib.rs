@@ -9,6 +9,23 @@
 //!
 //! Errors carry Cloudflare's names ([`Error::name`]): `NonRetryableError`,
 //! `WorkflowTimeoutError`, `WorkflowFatalError`, `WorkflowInternalError`, `WorkflowError`.
+//!
+//! # Layers
+//!
+//! A module uses only modules on lower lines (or its own), so there are no import cycles:
+//!
+//! 1. `erased` (boxed futures, JSON values), `error`, `duration`, `secret`, `env` (`ctx.env`),
+//!    `log` (`ctx.log`): leaves.
+//! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait and the native transport).
+//! 3. [`dispatch`]: `ctx.run` over `http`.
+//! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
+//! 5. [`context`]: what a workflow body receives.
+//! 6. [`workflow`](mod@workflow) (the trait, the typed handles, the workflows backend trait),
+//!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`).
+//! 7. The backends, which implement the traits of 4 and 6: [`local`] (the embedded engine) and,
+//!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http` (on wasm32 over
+//!    `cloudflare`'s `fetch`).
+//! 8. [`testing`] (over `local`), then this file and `macros`.
 
 pub mod clock;
 #[cfg(target_arch = "wasm32")]
@@ -17,10 +34,13 @@ pub mod config;
 pub mod context;
 pub mod dispatch;
 pub mod duration;
+mod env;
+mod erased;
 pub mod error;
 pub mod http;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod local;
+mod log;
 mod macros;
 pub mod rest;
 pub mod reusable;
@@ -29,7 +49,7 @@ pub mod status;
 pub mod step;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
-pub mod validation;
+mod validation;
 pub mod workflow;
 
 pub use config::{Backoff, ResolvedStepConfig, RetryConfig, Sensitive, StepConfig};
@@ -53,8 +73,7 @@ pub use lunora_macros::{step, workflow};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::reusable::Validate;
-    pub use crate::validation::generated::check;
-    pub use crate::validation::{Validator, ViaGarde, ViaNothing};
+    pub use crate::validation::check;
 
     /// The runner classes `#[workflow]` exports on wasm32 are built with these.
     #[cfg(target_arch = "wasm32")]

@@ -13,11 +13,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::StepConfig;
-use crate::context::{Env, Logger, RollbackContext, StepContext, WorkflowContext};
+use crate::context::WorkflowContext;
 use crate::dispatch::{make_deterministic_failures_final, Dispatcher, FunctionRef};
+use crate::env::Env;
+use crate::erased::BoxFuture;
 use crate::error::{Error, Result};
+use crate::log::Logger;
 use crate::status::StepId;
-use crate::step::{BoxFuture, Rollback};
+use crate::step::{Rollback, RollbackContext, StepContext};
 use lunora_shared::rules::RESERVED_STEP_PREFIX;
 
 /// The error name of argument validation failures.
@@ -45,7 +48,9 @@ pub trait Step: Send + Sync + 'static {
     }
 
     /// Field-level validation (ranges, lengths…) of the args or the returns; `Err` lists the
-    /// failing field paths. One method rather than two keeps generated code small.
+    /// failing field paths. `#[step]` checks garde's rules for types that derive
+    /// `garde::Validate` (with `Context = ()`) and accepts other types as serde read them. One
+    /// method rather than two keeps generated code small.
     fn validate(_value: Validate<'_, Self::Args, Self::Returns>) -> std::result::Result<(), String> {
         Ok(())
     }

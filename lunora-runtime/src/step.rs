@@ -6,22 +6,61 @@
 //! its future is first polled, so `join!`ed steps get counts in call order on every replay.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::StepConfig;
-use crate::context::{RollbackContext, StepContext};
+use crate::config::{ResolvedStepConfig, StepConfig};
+use crate::dispatch::{Dispatcher, FunctionRef};
 use crate::duration::DurationInput;
+use crate::env::Env;
+pub use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
-use crate::status::{Event, Timestamp};
+use crate::log::Logger;
+use crate::status::{Event, StepId, Timestamp};
 
-/// A boxed, sendable future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-/// Values cross the backend boundary as JSON, the format both engines persist.
-pub type Json = serde_json::Value;
+/// What a step callback receives on every attempt: `{step: {name, count}, attempt, config}`
+/// plus the environment and logger.
+#[derive(Clone, Debug)]
+pub struct StepContext {
+    pub step: StepId,
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// The resolved config the step runs with.
+    pub config: ResolvedStepConfig,
+    pub env: Env,
+    pub log: Logger,
+    /// Set for the bodies of `#[step]`s run through `ctx.run_step` (the `#step<i>` runner).
+    pub(crate) dispatch: Option<Dispatcher>,
+}
+
+impl StepContext {
+    /// `ctx.run` inside a `#[step]` body: ids `…#step<i>.<n>`, reused by a retried attempt.
+    pub async fn run<A: Serialize, R: DeserializeOwned>(&self, function: &FunctionRef<A, R>, args: A) -> Result<R> {
+        match &self.dispatch {
+            Some(d) => d.call(function, &args).await,
+            None => Err(crate::error::Error::non_retryable(format!(
+                "ctx.run({}) is available in #[step] bodies run through ctx.run_step; in a plain step \
+                 callback, call the workflow's ctx.run",
+                function.path()
+            ))),
+        }
+    }
+}
+
+/// What a rollback handler receives.
+#[derive(Clone, Debug)]
+pub struct RollbackContext<T> {
+    /// The forward step's context (`{step, attempt, config}` of its last attempt).
+    pub ctx: StepContext,
+    /// The error that failed the workflow (or the termination that asked for rollback).
+    pub error: Error,
+    /// The forward step's output; `None` when the step failed or never finished.
+    pub output: Option<T>,
+    pub env: Env,
+    pub log: Logger,
+}
 
 /// One attempt of a step callback, type-erased.
 pub type AttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<Json>> + Send + 'a>;

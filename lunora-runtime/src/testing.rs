@@ -23,9 +23,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::context::{CaptureSink, Env, Level};
+use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::local::{Engine, EngineBuilder, Modifiers, RowKind, StepRow, StepSelector, StepState, VirtualClock};
+use crate::log::{CaptureSink, Level};
 use crate::status::InstanceStatusKind;
 use crate::workflow::{InstanceHandle, RawStatus, Workflow, WorkflowHandle};
 

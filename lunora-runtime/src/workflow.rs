@@ -10,9 +10,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::context::WorkflowContext;
+use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::status::{CreateOptions, InstanceStatus, RestartFrom, Retention};
-use crate::step::{BoxFuture, Json};
 
 /// A durable workflow: typed params and output plus its deployed identity.
 pub trait Workflow: Send + Sync + 'static {

@@ -8,9 +8,9 @@ use wasm_bindgen::prelude::*;
 
 use super::js;
 use super::js::send;
+use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState};
-use crate::step::{BoxFuture, Json};
 use crate::workflow::{CreateRequest, RawStatus, WorkflowInfo, WorkflowsBackend};
 
 /// The Workflow bindings of one Worker environment.

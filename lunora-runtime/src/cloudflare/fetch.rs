@@ -9,8 +9,8 @@ use wasm_bindgen::JsValue;
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 use crate::clock::Clock;
+use crate::erased::BoxFuture;
 use crate::http::{HttpRequest, HttpResponse, HttpTransport, TransportError};
-use crate::step::BoxFuture;
 
 /// `fetch`, with the request's timeout enforced by aborting it.
 #[derive(Clone, Debug, Default)]

@@ -11,9 +11,9 @@ use wasm_bindgen::JsCast;
 
 use crate::config::{ResolvedStepConfig, StepConfig};
 use crate::duration::DurationInput;
+use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::status::StepId;
-use crate::step::{BoxFuture, Json};
 
 #[wasm_bindgen(module = "cloudflare:workflows")]
 extern "C" {

@@ -26,9 +26,11 @@ pub use fetch::{FetchTransport, WorkerClock};
 /// The `worker` crate this backend is built on, for generated code and user Workers.
 pub use worker;
 
-use crate::context::{Env, Level, LogSink, Logger, WorkflowContext, WorkflowEvent};
+use crate::context::{WorkflowContext, WorkflowEvent};
 use crate::dispatch::Dispatcher;
+use crate::env::Env;
 use crate::error::Error;
+use crate::log::{Level, LogSink, Logger};
 use crate::status::Timestamp;
 use crate::step::{WorkflowStep, UNSERIALIZABLE};
 use crate::workflow::{decode_params, Workflow, WorkflowInfo, WorkflowsBackend};

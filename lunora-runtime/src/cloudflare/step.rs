@@ -16,11 +16,13 @@ use wasm_bindgen_futures::future_to_promise;
 use super::js;
 use super::js::{send, settle};
 use crate::config::{ResolvedStepConfig, StepConfig};
-use crate::context::{Env, Logger, RollbackContext, StepContext};
 use crate::duration::DurationInput;
+use crate::env::Env;
+use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
+use crate::log::Logger;
 use crate::status::{Event, Timestamp};
-use crate::step::{AttemptFn, BoxFuture, Json, RollbackSpec, StepBackend};
+use crate::step::{AttemptFn, RollbackContext, RollbackSpec, StepBackend, StepContext};
 
 /// The JS `step` object of one `run(event, step)` call.
 pub(crate) struct JsStep {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
 
-use crate::step::BoxFuture;
+use crate::erased::BoxFuture;
 
 pub use crate::clock::Clock;
 

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::Error;
-use crate::local::journal::{APPLICATION_ID, SCHEMA_VERSION};
+use crate::local::journal_schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 /// What an existing path holds.
 #[derive(Debug, PartialEq, Eq)]

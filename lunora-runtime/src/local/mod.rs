@@ -5,12 +5,14 @@ mod engine;
 mod journal;
 mod journal_check;
 mod journal_lock;
+mod journal_schema;
 mod modifiers;
-mod run;
+mod mutex;
 mod validate;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use engine::{Engine, EngineBuilder, Registrar};
-pub use journal::{AttemptRecord, Durability, RowKind, StepRow, StepState, APPLICATION_ID, SCHEMA};
+pub use journal::{AttemptRecord, Durability, RowKind, StepRow, StepState};
+pub use journal_schema::{APPLICATION_ID, SCHEMA};
 pub use modifiers::{Modifiers, StepSelector};
 pub use validate::{DEFAULT_STEP_LIMIT, MAX_BATCH, MAX_STEP_LIMIT, MAX_VALUE_BYTES};

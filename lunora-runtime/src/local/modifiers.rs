@@ -3,11 +3,14 @@
 //! timeouts, mocked events, disabled sleeps and retry delays. In memory only.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use crate::erased::Json;
 use crate::error::Error;
-use crate::local::engine::lock;
-use crate::step::Json;
+use crate::local::mutex::lock;
+
+/// Modifiers per workflow and, optionally, per instance id.
+pub(crate) type ModifierMap = HashMap<(Arc<str>, Option<Arc<str>>), Arc<Modifiers>>;
 
 /// Selects a step by name and 1-based occurrence (`{name, index}` in vitest).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -10,16 +10,19 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
+use super::control::{Control, InstanceKey};
+use super::state::Inner;
 use crate::config::{ResolvedStepConfig, StepConfig};
-use crate::context::{Logger, RollbackContext, StepContext};
 use crate::duration::{millis, DurationInput};
+use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
-use crate::local::engine::{lock, Control, Inner, InstanceKey};
 use crate::local::journal::{storage, AttemptRecord, RowKind, StepRow, StepState};
 use crate::local::modifiers::{MockedAttempt, Modifiers};
+use crate::local::mutex::lock;
 use crate::local::validate;
+use crate::log::Logger;
 use crate::status::{Event, RollbackOutcome, RollbackState, StepId, Timestamp};
-use crate::step::{AttemptFn, BoxFuture, Json, RollbackSpec, StepBackend, UNSERIALIZABLE};
+use crate::step::{AttemptFn, RollbackContext, RollbackSpec, StepBackend, StepContext, UNSERIALIZABLE};
 
 const MAX_WAIT_MS: i64 = 365 * 24 * 3_600_000;
 const DEFAULT_EVENT_TIMEOUT_MS: i64 = 24 * 3_600_000;

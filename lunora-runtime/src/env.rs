@@ -1,0 +1,52 @@
+//! `ctx.env`: the Worker's environment as workflow code sees it.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// The Worker's environment as the embedded engine provides it: string variables (what
+/// `[vars]` and secrets are on Cloudflare) plus typed values for native code and tests
+/// (a database pool, a mock client).
+#[derive(Clone, Default)]
+pub struct Env {
+    vars: Arc<HashMap<String, String>>,
+    values: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a string variable.
+    pub fn with_var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.vars).insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds a typed value, retrievable with [`Env::get`].
+    pub fn with<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        Arc::make_mut(&mut self.values).insert(TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
+    /// A string variable, if set.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// A typed value, if one of type `T` was added.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.values.get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref())
+    }
+}
+
+impl fmt::Debug for Env {
+    /// Variable names only: values are often secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort();
+        f.debug_struct("Env").field("vars", &names).field("values", &self.values.len()).finish()
+    }
+}

@@ -1,0 +1,110 @@
+//! The engine as a [`WorkflowsBackend`], behind the typed handles.
+
+use std::sync::Arc;
+
+use super::state::Inner;
+use crate::erased::{BoxFuture, Json};
+use crate::error::{Error, Result};
+use crate::local::journal::{storage, NewInstance};
+use crate::local::mutex::lock;
+use crate::local::validate;
+use crate::status::RestartFrom;
+use crate::workflow::{CreateRequest, RawStatus, WorkflowsBackend};
+
+/// The engine behind the typed handles.
+pub(super) struct EngineBackend(pub(super) Arc<Inner>);
+
+impl WorkflowsBackend for EngineBackend {
+    fn create<'a>(&'a self, workflow: &'a str, request: CreateRequest) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async move {
+            let (id, params, retention) = self.0.create_one(workflow, &request)?;
+            let new = NewInstance {
+                workflow,
+                id: &id,
+                params: &params,
+                retention: retention.as_deref(),
+                created_at: self.0.clock.now(),
+            };
+            let inserted = lock(&self.0.journal).insert_instance(&new).map_err(storage("create"))?;
+            if !inserted {
+                return Err(Error::workflow(
+                    "instance.already_exists",
+                    format!("an instance with id {id:?} already exists in workflow {workflow:?}"),
+                ));
+            }
+            self.0.after_create(workflow, &id)?;
+            Ok(id)
+        })
+    }
+
+    fn create_batch<'a>(
+        &'a self,
+        workflow: &'a str,
+        requests: Vec<CreateRequest>,
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(async move {
+            if requests.is_empty() || requests.len() > validate::MAX_BATCH {
+                return Err(Error::workflow(
+                    "instance.invalid_batch",
+                    format!("createBatch takes 1 to {} instances, got {}", validate::MAX_BATCH, requests.len()),
+                ));
+            }
+            let prepared = requests.iter().map(|r| self.0.create_one(workflow, r)).collect::<Result<Vec<_>>>()?;
+            let now = self.0.clock.now();
+            let news: Vec<NewInstance<'_>> = prepared
+                .iter()
+                .map(|(id, params, retention)| NewInstance {
+                    workflow,
+                    id,
+                    params,
+                    retention: retention.as_deref(),
+                    created_at: now,
+                })
+                .collect();
+            let inserted = lock(&self.0.journal).insert_instances(&news).map_err(storage("createBatch"))?;
+            for ((id, _, _), new) in prepared.iter().zip(inserted) {
+                if new {
+                    self.0.after_create(workflow, id)?;
+                }
+            }
+            Ok(prepared.into_iter().map(|(id, _, _)| id).collect())
+        })
+    }
+
+    fn exists<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.0.registered(workflow)?;
+            self.0.require_instance(workflow, id).map(drop)
+        })
+    }
+
+    fn status<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
+        Box::pin(async move { self.0.status(workflow, id) })
+    }
+
+    fn pause<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.0.pause(workflow, id).await })
+    }
+
+    fn resume<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.0.resume(workflow, id).await })
+    }
+
+    fn terminate<'a>(&'a self, workflow: &'a str, id: &'a str, rollback: bool) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.0.terminate(workflow, id, rollback).await })
+    }
+
+    fn restart<'a>(&'a self, workflow: &'a str, id: &'a str, from: Option<RestartFrom>) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.0.restart(workflow, id, from).await })
+    }
+
+    fn send_event<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        event_type: &'a str,
+        payload: Json,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.0.send_event(workflow, id, event_type, payload).await })
+    }
+}

@@ -1,0 +1,176 @@
+//! Building an [`Engine`]: journal, clock, defaults, transport, registrations; `open` checks
+//! the registrations, opens the journal and resumes what a previous process left.
+
+use std::collections::{BTreeSet, HashMap};
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::drive::scheduler;
+use super::handle::{Engine, ShutdownGuard};
+use super::registry::{ErasedWorkflow, Registered};
+use super::state::Inner;
+use crate::config::{ResolvedStepConfig, DEFAULT_RETRY_DELAY};
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::http::{HttpTransport, NativeTransport};
+use crate::local::clock::{Clock, SystemClock};
+use crate::local::journal::{Durability, Journal};
+use crate::local::validate;
+use crate::log::{LogSink, StderrSink};
+use crate::workflow::Workflow;
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder {
+    path: Option<PathBuf>,
+    clock: Arc<dyn Clock>,
+    retry_delay: Duration,
+    env: Env,
+    sink: Arc<dyn LogSink>,
+    transport: Arc<dyn HttpTransport>,
+    durability: Durability,
+    wait_for_journal: Option<Duration>,
+    workflows: Vec<(&'static str, Arc<dyn ErasedWorkflow>)>,
+}
+
+impl EngineBuilder {
+    /// Journal in this SQLite file (created if absent). Without it the journal is in memory.
+    pub fn path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// The clock timers run on (tests use a [`VirtualClock`](crate::local::VirtualClock)).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    pub(crate) fn clock_arc(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The default delay between retries (production's 10 s unless changed).
+    pub fn default_retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
+        self
+    }
+
+    /// The environment workflows see as `ctx.env`.
+    pub fn env(mut self, env: Env) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// How `ctx.run` reaches the Worker (native HTTP by default; tests may plug their own).
+    pub fn http_transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Where `ctx.log` lines go (standard error by default).
+    pub fn log_sink(mut self, sink: Arc<dyn LogSink>) -> Self {
+        self.sink = sink;
+        self
+    }
+
+    /// Fsync step completions (`Full`, the default) or rely on WAL alone (`Normal`).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// If another engine (in this process or another) has the journal file open, wait up to
+    /// `timeout` for it to close instead of failing at once with an "in use" error.
+    pub fn wait_for_journal(mut self, timeout: Duration) -> Self {
+        self.wait_for_journal = Some(timeout);
+        self
+    }
+
+    /// Registers a workflow.
+    pub fn register<W: Workflow>(mut self) -> Self {
+        self.workflows.push((W::NAME, Arc::new(Registered::<W>(PhantomData))));
+        self
+    }
+
+    /// Opens the journal, validates the registrations and resumes unfinished instances.
+    /// Must be called inside a Tokio runtime.
+    pub async fn open(self) -> Result<Engine> {
+        let mut workflows = HashMap::new();
+        for (name, wf) in self.workflows {
+            validate::workflow_name(name)?;
+            if let Some(limit) = wf.step_limit() {
+                if limit == 0 || limit > validate::MAX_STEP_LIMIT {
+                    return Err(Error::workflow(
+                        "workflow.invalid_limits",
+                        format!(
+                            "workflow {name:?}: limits.steps is {limit}, it must be 1..={}",
+                            validate::MAX_STEP_LIMIT
+                        ),
+                    ));
+                }
+            }
+            if workflows.insert(name.to_owned(), (Arc::from(name), wf)).is_some() {
+                return Err(Error::workflow("workflow.duplicate", format!("workflow {name:?} is registered twice")));
+            }
+        }
+        let (path, durability, wait) = (self.path, self.durability, self.wait_for_journal);
+        // Waiting for another owner's lock blocks: keep it off the runtime's workers.
+        let journal = tokio::task::spawn_blocking(move || Journal::open(path.as_deref(), durability, wait))
+            .await
+            .map_err(|e| Error::internal(format!("opening the journal panicked: {e}")))??;
+        let inner = Arc::new(Inner {
+            journal: Mutex::new(journal),
+            clock: self.clock,
+            defaults: ResolvedStepConfig::defaults(self.retry_delay),
+            env: self.env,
+            sink: self.sink,
+            transport: self.transport,
+            modifiers: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
+            workflows,
+            live: Mutex::new(HashMap::new()),
+            timers: Mutex::new(BTreeSet::new()),
+            timers_changed: Notify::new(),
+            shutdown: Notify::new(),
+            closed: AtomicBool::new(false),
+            runtime: tokio::runtime::Handle::current(),
+        });
+        inner.recover()?;
+        tokio::spawn(scheduler(inner.clone()));
+        Ok(Engine { inner: inner.clone(), _guard: Arc::new(ShutdownGuard(inner)) })
+    }
+}
+
+impl Engine {
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder {
+            path: None,
+            clock: Arc::new(SystemClock),
+            retry_delay: DEFAULT_RETRY_DELAY,
+            env: Env::new(),
+            sink: Arc::new(StderrSink),
+            transport: Arc::new(NativeTransport),
+            durability: Durability::Full,
+            wait_for_journal: None,
+            workflows: Vec::new(),
+        }
+    }
+}
+
+/// Something workflows can be registered with: the engine's builder and the test harness's.
+/// The generated registry's `register_all` takes any of them.
+pub trait Registrar: Sized {
+    fn register<W: Workflow>(self) -> Self;
+}
+
+impl Registrar for EngineBuilder {
+    fn register<W: Workflow>(self) -> Self {
+        EngineBuilder::register::<W>(self)
+    }
+}

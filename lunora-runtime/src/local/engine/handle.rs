@@ -1,0 +1,81 @@
+//! [`Engine`]: the handle users hold; the engine stops when its last clone drops.
+
+use std::sync::{Arc, MutexGuard};
+
+use super::backend::EngineBackend;
+use super::state::Inner;
+use crate::error::Result;
+use crate::local::journal::{storage, StepRow};
+use crate::local::modifiers::ModifierMap;
+use crate::local::mutex::lock;
+use crate::status::{InstanceStatus, Timestamp};
+use crate::workflow::{RawStatus, Workflow, WorkflowHandle, WorkflowsBackend};
+
+pub(super) struct ShutdownGuard(pub(super) Arc<Inner>);
+
+impl Drop for ShutdownGuard {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// The embedded durable engine. Cheap to clone; the scheduler stops when the last clone drops.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+    pub(super) _guard: Arc<ShutdownGuard>,
+}
+
+impl Engine {
+    /// Stops the engine, waits until no instance runs any more, then closes the journal and
+    /// releases its lock, so the file can be reopened at once (in this process too). Later
+    /// calls on this engine's handles fail. Dropping the last handle stops the engine the same
+    /// way without waiting; the journal is then closed once its last task has ended.
+    pub async fn close(self) {
+        for control in self.inner.stop() {
+            control.finished().await;
+        }
+        lock(&self.inner.journal).close();
+    }
+
+    /// The typed handle of a registered workflow.
+    pub fn workflow<W: Workflow>(&self) -> WorkflowHandle<W> {
+        WorkflowHandle::new(self.backend())
+    }
+
+    /// The engine as a [`WorkflowsBackend`], for untyped handles.
+    pub fn backend(&self) -> Arc<dyn WorkflowsBackend> {
+        Arc::new(EngineBackend(self.inner.clone()))
+    }
+
+    /// The journal rows of an instance's steps, in start order (the step timeline).
+    pub fn steps(&self, workflow: &str, id: &str) -> Result<Vec<StepRow>> {
+        self.inner.require_instance(workflow, id)?;
+        lock(&self.inner.journal).steps(workflow, id).map_err(storage("read of steps"))
+    }
+
+    /// The current time on the engine's clock (epoch ms).
+    pub fn now(&self) -> Timestamp {
+        Timestamp(self.inner.clock.now())
+    }
+
+    pub(crate) fn modifiers(&self) -> MutexGuard<'_, ModifierMap> {
+        lock(&self.inner.modifiers)
+    }
+
+    pub(crate) fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.changed.notified()
+    }
+
+    /// Status plus the time the instance next wakes (for the harness's clock jumps).
+    pub(crate) fn status_and_wake(&self, workflow: &str, id: &str) -> Result<(RawStatus, Option<i64>)> {
+        let row = self.inner.require_instance(workflow, id)?;
+        let wake = row.wake_at;
+        Ok((InstanceStatus { status: row.status, error: row.error, output: row.output, rollback: row.rollback }, wake))
+    }
+
+    /// How many timers are pending in memory (one per hibernating instance, plus stale ones).
+    pub fn pending_timers(&self) -> usize {
+        lock(&self.inner.timers).len()
+    }
+}

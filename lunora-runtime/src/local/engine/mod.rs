@@ -1,0 +1,31 @@
+//! The embedded engine: registry, instance ownership, scheduler and lifecycle operations.
+//!
+//! Execution model (Cloudflare's): an instance runs by calling the workflow body from the top
+//! against its journal. Completed steps return their stored results; the first step that has to
+//! wait (sleep, event, retry delay) parks, and once nothing is in flight the body's future is
+//! dropped and the instance *hibernates*: it then costs one timer entry in memory. When the
+//! timer fires or an event arrives, the body is called again from the top (replay).
+//!
+//! Exactly one owner acts on an instance at a time: a runner (executing the body) or an
+//! operation (terminate, restart, pause of an idle instance…). Owners are tracked in `live`;
+//! transitions that race with a runner's end are written under that lock.
+//!
+//! One file per part, each above the ones it uses: `control` (an instance's key and owner),
+//! `registry` (workflows with their types erased), `state` (what all parts share, lookups and
+//! ownership), `run` (one execution of a body: the step backend), `drive` (the drive loop and
+//! the timer scheduler), `lifecycle` (create, pause, resume, terminate, restart, send_event),
+//! `backend` (the engine behind the typed handles), `handle` ([`Engine`]) and `builder`
+//! ([`EngineBuilder`]).
+
+mod backend;
+mod builder;
+mod control;
+mod drive;
+mod handle;
+mod lifecycle;
+mod registry;
+mod run;
+mod state;
+
+pub use builder::{EngineBuilder, Registrar};
+pub use handle::Engine;

@@ -1,0 +1,57 @@
+//! What makes a SQLite file a lunora journal: its application id, its schema version and its
+//! tables. The journal creates them; `journal_check` refuses files that do not match.
+
+/// `PRAGMA application_id` of lunora journals: "LNRA".
+pub const APPLICATION_ID: i64 = 0x4C4E_5241;
+/// Schema version in `PRAGMA user_version`.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The journal's tables (public for the benchmark's same-schema SQLite baseline).
+#[doc(hidden)]
+pub const SCHEMA: &str = "
+CREATE TABLE instances (
+    workflow    TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    params      TEXT NOT NULL,
+    retention   TEXT,
+    created_at  INTEGER NOT NULL,
+    started_at  INTEGER,
+    ended_at    INTEGER,
+    output      TEXT,
+    error       TEXT,
+    rollback    TEXT,
+    wake_at     INTEGER,
+    paused_at   INTEGER,
+    phase       TEXT,
+    PRIMARY KEY (workflow, id)
+) WITHOUT ROWID;
+CREATE TABLE steps (
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    count       INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    output      TEXT,
+    error       TEXT,
+    config      TEXT,
+    started_at  INTEGER NOT NULL,
+    ended_at    INTEGER,
+    wake_at     INTEGER,
+    attempt_log TEXT,
+    PRIMARY KEY (workflow, instance, kind, name, count)
+) WITHOUT ROWID;
+CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    timestamp   INTEGER NOT NULL,
+    consumed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX events_pending ON events (workflow, instance, type, consumed, seq);
+";
