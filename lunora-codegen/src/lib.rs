@@ -5,6 +5,7 @@
 pub use lunora_shared::naming;
 
 pub mod builder;
+mod cache;
 mod cfg;
 mod files;
 pub mod instances;
