@@ -9,6 +9,7 @@
 pub use lunora_shared::naming;
 
 pub mod builder;
+mod cache;
 mod cfg;
 mod files;
 pub mod outline;

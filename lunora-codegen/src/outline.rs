@@ -274,14 +274,36 @@ impl Cursor<'_> {
     /// An identifier or keyword, as bytes: most words are only compared, never kept.
     fn word(&mut self) -> &[u8] {
         let start = self.pos;
-        if self.peek(0) == b'r' && self.peek(1) == b'#' {
-            self.bump();
-            self.bump();
+        if self.src[start..].starts_with(b"r#") {
+            self.pos += 2;
         }
-        while !self.done() && (self.peek(0).is_ascii_alphanumeric() || self.peek(0) == b'_' || self.peek(0) >= 0x80) {
-            self.bump();
+        while self.src.get(self.pos).is_some_and(|&b| is_word_byte(b)) {
+            self.pos += 1;
         }
         &self.src[start..self.pos]
+    }
+
+    /// Moves to the next `{` or `}` (or the end) outside comments, strings and char literals:
+    /// inside a braced item that is not a module (a fn body, an impl, a struct literal…) nothing
+    /// else matters. It walks the bytes exactly as [`outline`]'s loop would there, without its
+    /// dispatch on every byte: most of a crate's text is in such bodies.
+    fn skip_to_brace(&mut self) {
+        while let Some(&b) = self.src.get(self.pos) {
+            match BYTE_CLASS[usize::from(b)] {
+                ByteClass::Brace => return,
+                ByteClass::Inert => self.pos += 1,
+                ByteClass::Trivia => {
+                    if !self.skip_trivia() {
+                        self.pos += 1;
+                    }
+                }
+                ByteClass::WordStart => {
+                    if !self.skip_trivia() {
+                        self.word();
+                    }
+                }
+            }
+        }
     }
 
     /// The line and column of `pos`, which is usually past what was counted so far.
@@ -397,6 +419,37 @@ impl Cursor<'_> {
 fn is_word_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
+
+fn is_word_byte(b: u8) -> bool {
+    is_word_start(b) || b.is_ascii_digit()
+}
+
+/// What a byte may start inside a braced item's body (see [`Cursor::skip_to_brace`]).
+#[derive(Clone, Copy)]
+enum ByteClass {
+    Brace,
+    /// `/`, `"`, `'`: maybe a comment, a string, a char literal or a lifetime.
+    Trivia,
+    /// A word, or a raw or byte string (`r"…"`, `b'…'`).
+    WordStart,
+    Inert,
+}
+
+const BYTE_CLASS: [ByteClass; 256] = {
+    let mut classes = [ByteClass::Inert; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        classes[b] = match byte {
+            b'{' | b'}' => ByteClass::Brace,
+            b'/' | b'"' | b'\'' => ByteClass::Trivia,
+            _ if byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80 => ByteClass::WordStart,
+            _ => ByteClass::Inert,
+        };
+        b += 1;
+    }
+    classes
+};
 
 /// Whether `b` may start a comment, a literal, a word or a delimiter that [`outline`] tracks.
 fn starts_something(b: u8) -> bool {
@@ -544,6 +597,12 @@ pub fn outline(source: &str) -> Vec<Entry> {
     // Where the current item's first word is (after its attributes), for a module's visibility.
     let mut item_start: Option<usize> = None;
     while !c.done() {
+        if modules.last() != Some(&depth) {
+            c.skip_to_brace();
+            if c.done() {
+                break;
+            }
+        }
         // Most bytes (spaces, digits, most punctuation) start nothing this outline looks at.
         if !starts_something(c.peek(0)) {
             c.bump();
@@ -1057,6 +1116,28 @@ mod skipped_inline {
                 "}",
                 "item [\"step\"] [] line 12",
             ]
+        );
+    }
+
+    /// Bodies are skipped without the outline's per-byte dispatch: braces in comments, strings,
+    /// raw and byte strings and char literals must still not count, and lifetimes are not chars.
+    #[test]
+    fn braces_hidden_in_bodies_do_not_count() {
+        let source = r##"mod outer {
+    fn f<'a>(x: &'a str) -> char { let _ = "}"; let _ = '}'; let _ = b'{'; '{' }
+    fn g() { let _ = r#"}"}"#; let _ = br"{"; let _ = c"}"; let _ = cr#"{"#; /* } /* { */ } */ }
+    fn h() { // }
+        let r#match = 1; let br = 2; let _ = r#match + br; let _ = "\"}"; let _ = '\'';
+        let _ = '\u{7d}'; let _: &'static str = "{"; b'\''; 1u8; 'x'
+    }
+    impl S { fn i(&self) { if x { "{" } else { '}' }; } }
+    #[workflow] async fn after() {}
+}
+#[step] async fn top() {}
+"##;
+        assert_eq!(
+            summary(source),
+            ["mod outer { []", "item [\"workflow\"] [] line 9", "}", "item [\"step\"] [] line 11"]
         );
     }
 

@@ -23,6 +23,7 @@ use lunora_shared::layout::{ENTRY_FILE, REGISTRY_FILE, REGISTRY_MODULE};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 
+use crate::cache::{self, Cache, Found};
 use crate::files::{read_source, FileId, Listings};
 use crate::outline::{outline, unraw, Entry, Import, SimplePath};
 use crate::pool::{self, Queue};
@@ -48,6 +49,8 @@ pub struct Scan {
     /// Advice that does not stop the scan: attributes that cannot be told lunora's or not,
     /// macros that may hide modules or workflows, workflows a Worker build may not compile.
     pub warnings: Vec<Diagnostic>,
+    /// What each annotated fn held, for the next run (see [`crate::cache`]).
+    pub(crate) analyses: Cache,
 }
 
 impl Scan {
@@ -88,6 +91,11 @@ impl std::fmt::Display for Diagnostic {
 /// Scans the crate whose root module is `root` (e.g. `src/lib.rs`). Paths in diagnostics are
 /// relative to `base` when they lie under it.
 pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
+    scan_crate_with(root, base, &Cache::default())
+}
+
+/// [`scan_crate`], taking the analysis of an annotated fn from `cache` when it holds it.
+pub(crate) fn scan_crate_with(root: &Path, base: &Path, cache: &Cache) -> Result<Scan, Vec<Diagnostic>> {
     let dir = root.parent().unwrap_or(Path::new(".")).to_path_buf();
     let first = ModuleFile {
         path: root.to_path_buf(),
@@ -107,7 +115,7 @@ pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
         pool::run(Task::File(first), threads, buffer, |source, task, queue| match task {
             Task::File(file) => Done::File(read_module(file, source, &cx, queue)),
             Task::Analyze(job) => {
-                let analysis = analyze(&job);
+                let analysis = analyze(&job, cache);
                 Done::Analyzed(job, analysis)
             }
         })
@@ -129,7 +137,7 @@ pub fn scan_crate(root: &Path, base: &Path) -> Result<Scan, Vec<Diagnostic>> {
     let slots = scanner.resolve();
     let jobs: Vec<&Job> =
         slots.iter().filter_map(|s| if let Slot::Later(job) = s { Some(job) } else { None }).collect();
-    let mut later = pool::map(&jobs, threads, |job| analyze(job)).into_iter();
+    let mut later = pool::map(&jobs, threads, |job| analyze(job, cache)).into_iter();
     for slot in slots {
         let (job, analysis) = match slot {
             Slot::Done(job, analysis) => (job, analysis),
@@ -478,13 +486,7 @@ fn named_kinds(attributes: &[SimplePath]) -> Vec<(SimplePath, AttributeKind)> {
     attributes.iter().filter_map(|p| Some((p.clone(), AttributeKind::of(p.last())?))).collect()
 }
 
-/// What the analysis of one annotated fn produced.
-enum Found {
-    /// A workflow, with the visibility of its fn (which its descriptor has).
-    Workflow(WorkflowSpec, String),
-    Step(String, Location),
-}
-
+/// What the analysis of one annotated fn produced, placed within its text.
 type Analysis = Result<Vec<Found>, Vec<Diagnostic>>;
 
 /// Puts the tasks' results together in the order of a sequential walk.
@@ -613,21 +615,41 @@ impl Scanner {
 
     /// Takes one fn's analysis (in source order).
     fn collect(&mut self, job: &Job, result: Analysis) {
-        match result {
-            Ok(found) => {
-                for f in found {
-                    match f {
-                        Found::Workflow(mut spec, visibility) => {
-                            spec.cfg = job.cfg.clone();
-                            self.scan.workflows.push(spec);
-                            self.workflow_places.push((job.module.clone(), visibility));
-                        }
-                        Found::Step(name, location) => self.scan.steps.push((name, location)),
-                    }
+        let found = match result {
+            Ok(found) => found,
+            Err(diagnostics) => return self.errors.extend(diagnostics),
+        };
+        for f in &found {
+            match f {
+                Found::Workflow {
+                    export_name,
+                    deployed_name,
+                    binding,
+                    class_name,
+                    schedules,
+                    step_limit,
+                    visibility,
+                    at,
+                } => {
+                    let mut descriptor = job.module.clone();
+                    descriptor.push(class_name.clone());
+                    self.scan.workflows.push(WorkflowSpec {
+                        export_name: export_name.clone(),
+                        descriptor_path: descriptor.join("::"),
+                        deployed_name: deployed_name.clone(),
+                        binding: binding.clone(),
+                        class_name: class_name.clone(),
+                        schedules: schedules.clone(),
+                        step_limit: *step_limit,
+                        cfg: job.cfg.clone(),
+                        location: place(&job.item, *at),
+                    });
+                    self.workflow_places.push((job.module.clone(), visibility.clone()));
                 }
+                Found::Step { name, at } => self.scan.steps.push((name.clone(), place(&job.item, *at))),
             }
-            Err(diagnostics) => self.errors.extend(diagnostics),
         }
+        self.scan.analyses.insert(cache::key(&job.kinds, &job.item.text), found);
     }
 
     /// The registry names each workflow's descriptor by its path from the crate root: every
@@ -731,22 +753,27 @@ fn attribute_path(attr: &syn::Attribute) -> SimplePath {
     }
 }
 
-/// Analyses one annotated fn through the macros' own parser.
-fn analyze(job: &Job) -> Analysis {
+/// Where in its file a position within an annotated fn's text is (a span start: 1-based line,
+/// 0-based column).
+fn place(item: &Pending, (line, column): (usize, usize)) -> Location {
+    let (line, column) = if line <= 1 { (item.line, item.column + column) } else { (item.line + line - 1, column + 1) };
+    Location { file: item.file.clone(), line, column }
+}
+
+/// Analyses one annotated fn through the macros' own parser, unless `cache` holds its analysis.
+fn analyze(job: &Job, cache: &Cache) -> Analysis {
     let item = &job.item;
-    // Spans are relative to the item's text; place them in the file.
-    let at = |span: proc_macro2::Span| {
+    if let Some(found) = cache.get(&cache::key(&job.kinds, &item.text)) {
+        return Ok(found.clone());
+    }
+    let start = |span: proc_macro2::Span| {
         let start = span.start();
-        let (line, column) = if start.line <= 1 {
-            (item.line, item.column + start.column)
-        } else {
-            (item.line + start.line - 1, start.column + 1)
-        };
-        Location { file: item.file.clone(), line, column }
+        (start.line, start.column)
     };
-    let error = |span: proc_macro2::Span, message: String| Diagnostic { location: at(span), message };
-    let fn_item: FnItem =
-        syn::parse_str(&item.text).map_err(|e| vec![error(e.span(), format!("cannot read this annotated fn: {e}"))])?;
+    let error = |span: proc_macro2::Span, message: String| Diagnostic { location: place(item, start(span)), message };
+    let fn_item = (item.text.parse::<proc_macro2::TokenStream>().map_err(syn::Error::from))
+        .and_then(FnItem::parse_exact)
+        .map_err(|e| vec![error(e.span(), format!("cannot read this annotated fn: {e}"))])?;
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for attr in &fn_item.attrs {
@@ -766,32 +793,25 @@ fn analyze(job: &Job) -> Analysis {
             }
         };
         // Where `attr.span()` starts, without rebuilding the attribute's tokens to join their spans.
-        let location = at(attr.pound_token.span);
+        let at = start(attr.pound_token.span);
         let attribute_errors =
             |errs: darling::Error| errs.into_iter().map(|e| error(e.span(), e.to_string())).collect::<Vec<_>>();
         match kind {
             AttributeKind::Workflow => match analyze_workflow(&args, &fn_item) {
-                Ok(def) => {
-                    let mut descriptor = job.module.clone();
-                    descriptor.push(def.names.class_name.clone());
-                    let spec = WorkflowSpec {
-                        export_name: def.names.export_name,
-                        descriptor_path: descriptor.join("::"),
-                        deployed_name: def.deployed_name,
-                        binding: def.names.binding,
-                        class_name: def.names.class_name,
-                        schedules: def.schedules,
-                        step_limit: def.step_limit,
-                        // Set once the enclosing modules' cfgs are known.
-                        cfg: None,
-                        location,
-                    };
-                    found.push(Found::Workflow(spec, fn_item.vis.to_token_stream().to_string()));
-                }
+                Ok(def) => found.push(Found::Workflow {
+                    export_name: def.names.export_name,
+                    deployed_name: def.deployed_name,
+                    binding: def.names.binding,
+                    class_name: def.names.class_name,
+                    schedules: def.schedules,
+                    step_limit: def.step_limit,
+                    visibility: fn_item.vis.to_token_stream().to_string(),
+                    at,
+                }),
                 Err(errs) => errors.extend(attribute_errors(errs)),
             },
             AttributeKind::Step => match analyze_step(&args, &fn_item) {
-                Ok(def) => found.push(Found::Step(def.name, location)),
+                Ok(def) => found.push(Found::Step { name: def.name, at }),
                 Err(errs) => errors.extend(attribute_errors(errs)),
             },
         }

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cache::Cache;
 use lunora_shared::layout::{ENTRY_FILE, REGISTRY_DECLARATION, REGISTRY_MODULE, REGISTRY_PATH};
 
 use crate::output::{self, Expected, FileWrite};
@@ -51,6 +52,9 @@ pub struct Plan {
     pub findings: Vec<String>,
     /// Advice on the crate that does not stop the sync (printed on stderr).
     pub warnings: Vec<Warning>,
+    /// What the scan read from each annotated fn, which [`apply`] keeps for the next run.
+    analyses: Cache,
+    crate_dir: PathBuf,
 }
 
 /// Advice on how the crate declares the registry. A registry that `cargo fmt` may reach gets
@@ -207,10 +211,11 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
 
     let (scan, prepared) = std::thread::scope(|scope| {
         let prepared = scope.spawn(|| config.as_ref().ok().map(|c| c.format.prepare(c.source())));
-        let scan = scan::scan_crate(&project.root, &project.dir);
+        // Analyses a previous `sync` kept (see [`crate::cache`]); never a different answer.
+        let scan = scan::scan_crate_with(&project.root, &project.dir, &Cache::load(&project.dir));
         (scan, join(prepared))
     });
-    let scan = scan.map_err(SyncError::Sources)?;
+    let mut scan = scan.map_err(SyncError::Sources)?;
     let mut warnings = Vec::new();
     if let Ok(Config { path, ignored, .. }) = &config {
         if !ignored.is_empty() {
@@ -245,7 +250,14 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     let reconciled = reconciled.expect("a config that was found was prepared")?;
     findings.extend(reconciled.report.iter().map(|f| f.to_string()));
     let config = PlannedFile { path, current, wanted: reconciled.text };
-    Ok(Plan { workflows: scan.workflows, files: vec![registry, entry, config], findings, warnings })
+    Ok(Plan {
+        workflows: scan.workflows,
+        files: vec![registry, entry, config],
+        findings,
+        warnings,
+        analyses: std::mem::take(&mut scan.analyses),
+        crate_dir: project.dir,
+    })
 }
 
 fn join<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
@@ -338,7 +350,8 @@ impl Config {
 
 /// Writes the files of `plan` whose bytes change, all or none (see [`output::write_all`]);
 /// returns the ones written. A file that no longer holds what [`plan`] read is not
-/// overwritten: the whole sync is refused.
+/// overwritten: the whole sync is refused. Once they are written, the scan's analyses are
+/// kept for the next run (see [`crate::cache`]).
 pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, SyncError> {
     let writes: Vec<FileWrite<'_>> = plan
         .files
@@ -350,5 +363,7 @@ pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, SyncError> {
             contents: f.wanted.as_bytes(),
         })
         .collect();
-    output::write_all(&writes).map_err(|e| SyncError::Other(e.to_string()))
+    let written = output::write_all(&writes).map_err(|e| SyncError::Other(e.to_string()))?;
+    plan.analyses.store(&plan.crate_dir);
+    Ok(written)
 }

@@ -31,16 +31,16 @@ impl Parse for FnItem {
 
 impl FnItem {
     /// Parses an attribute macro's item: what [`Parse`] reads, but faster. The body is split off
-    /// first, so syn never copies its tokens into a buffer; a plain signature (see
-    /// [`crate::plain::signature`]) is then read without syn, anything else by syn.
+    /// first, so syn never copies its tokens into a buffer; plain attributes and a plain
+    /// signature (see [`crate::plain`]) are then read without syn, anything else by syn.
     pub fn parse_item(item: TokenStream) -> syn::Result<Self> {
         let mut trees: Vec<TokenTree> = item.clone().into_iter().collect();
         let body = match trees.pop() {
             Some(TokenTree::Group(body)) if body.delimiter() == proc_macro2::Delimiter::Brace => body,
             _ => return syn::parse2(item),
         };
-        if let Some((vis, sig)) = crate::plain::signature(&trees) {
-            return Ok(FnItem { attrs: Vec::new(), vis, sig, body });
+        if let Some(plain) = Self::plain(&trees, &body) {
+            return Ok(plain);
         }
         let head: TokenStream = trees.into_iter().collect();
         let (attrs, vis, sig) = syn::parse::Parser::parse2(
@@ -50,6 +50,28 @@ impl FnItem {
             head,
         )?;
         Ok(FnItem { attrs, vis, sig, body })
+    }
+
+    /// Exactly what `syn::parse2::<FnItem>` returns, result and errors alike (the scanner
+    /// reports syn's errors on the whole item), without syn's parsers when the item is plain.
+    pub fn parse_exact(item: TokenStream) -> syn::Result<Self> {
+        let trees: Vec<TokenTree> = item.clone().into_iter().collect();
+        if let [head @ .., TokenTree::Group(body)] = trees.as_slice() {
+            if body.delimiter() == proc_macro2::Delimiter::Brace {
+                if let Some(plain) = Self::plain(head, body) {
+                    return Ok(plain);
+                }
+            }
+        }
+        syn::parse2(item)
+    }
+
+    /// The item whose tokens before the body are `head`, if they are plain attributes and a
+    /// plain signature.
+    fn plain(head: &[TokenTree], body: &proc_macro2::Group) -> Option<Self> {
+        let (attrs, rest) = crate::plain::outer_attributes(head)?;
+        let (vis, sig) = crate::plain::signature(rest)?;
+        Some(FnItem { attrs, vis, sig, body: body.clone() })
     }
 }
 

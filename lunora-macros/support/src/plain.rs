@@ -11,15 +11,17 @@
 //!   generic argument list, so any other item sends the whole list to darling.
 //! - A signature: `[pub] [async] fn name([mut] arg: Type, …) [-> Type]`, no attributes, where
 //!   each type is `()` or a path (`a::B<C, D<E>>`) with type arguments only.
+//! - Outer attributes: `#[path]`, `#[path(…)]` (any delimiter, tokens kept as they are) or
+//!   `#[path = literal]`, where the path is identifiers (no keyword) joined by `::`.
 
 use darling::ast::NestedMeta;
 use lunora_shared::keywords;
 use proc_macro2::{Delimiter, Group, Ident, Spacing, TokenStream, TokenTree};
 use syn::punctuated::Punctuated;
 use syn::{
-    token, AngleBracketedGenericArguments, Expr, FnArg, GenericArgument, Generics, Lit, MacroDelimiter, Meta, MetaList,
-    MetaNameValue, Pat, PatIdent, PatType, Path, PathArguments, PathSegment, ReturnType, Signature, Type, TypePath,
-    TypeTuple, Visibility,
+    token, AngleBracketedGenericArguments, AttrStyle, Attribute, Expr, FnArg, GenericArgument, Generics, Lit,
+    MacroDelimiter, Meta, MetaList, MetaNameValue, Pat, PatIdent, PatType, Path, PathArguments, PathSegment,
+    ReturnType, Signature, Type, TypePath, TypeTuple, Visibility,
 };
 
 /// [`NestedMeta::parse_meta_list`], faster on plain lists, same result.
@@ -106,6 +108,70 @@ fn delimiter(group: &Group) -> Option<MacroDelimiter> {
     }
 }
 
+/// The outer attributes at the start of `trees`, and the trees after them, if each is plain.
+pub fn outer_attributes(trees: &[TokenTree]) -> Option<(Vec<Attribute>, &[TokenTree])> {
+    let mut attrs = Vec::new();
+    let mut rest = trees;
+    while let [TokenTree::Punct(pound), TokenTree::Group(brackets), tail @ ..] = rest {
+        if pound.as_char() != '#' {
+            break;
+        }
+        if brackets.delimiter() != Delimiter::Bracket {
+            return None;
+        }
+        attrs.push(attribute(pound.span(), brackets)?);
+        rest = tail;
+    }
+    Some((attrs, rest))
+}
+
+/// `#[…]` with a plain meta inside the brackets.
+fn attribute(pound: proc_macro2::Span, brackets: &Group) -> Option<Attribute> {
+    let trees: Vec<TokenTree> = brackets.stream().into_iter().collect();
+    let mut at = 0;
+    let path = mod_style_path(&trees, &mut at)?;
+    let meta = match &trees[at..] {
+        [] => Meta::Path(path),
+        [TokenTree::Group(group)] => {
+            Meta::List(MetaList { path, delimiter: delimiter(group)?, tokens: group.stream() })
+        }
+        [TokenTree::Punct(eq), TokenTree::Literal(lit)] if eq.as_char() == '=' && eq.spacing() == Spacing::Alone => {
+            Meta::NameValue(MetaNameValue {
+                path,
+                eq_token: token::Eq(eq.span()),
+                value: lit_expr(Lit::new(lit.clone())),
+            })
+        }
+        _ => return None,
+    };
+    Some(Attribute {
+        pound_token: token::Pound(pound),
+        style: AttrStyle::Outer,
+        bracket_token: token::Bracket(brackets.delim_span()),
+        meta,
+    })
+}
+
+/// `[::]a::b::c`, no keyword, no generic arguments: an attribute's path.
+fn mod_style_path(trees: &[TokenTree], at: &mut usize) -> Option<Path> {
+    let leading_colon = path_sep(trees, at);
+    let mut segments = Punctuated::new();
+    loop {
+        match trees.get(*at) {
+            Some(TokenTree::Ident(ident)) if !is_keyword(ident) => {
+                segments.push_value(PathSegment::from(ident.clone()))
+            }
+            _ => return None,
+        }
+        *at += 1;
+        match path_sep(trees, at) {
+            Some(sep) => segments.push_punct(sep),
+            None => break,
+        }
+    }
+    Some(Path { leading_colon, segments })
+}
+
 /// The visibility and signature of a fn item's head (its tokens before the body), if plain.
 pub fn signature(head: &[TokenTree]) -> Option<(Visibility, Signature)> {
     let mut at = 0;
@@ -168,7 +234,7 @@ fn fn_args(tokens: TokenStream) -> Option<Punctuated<FnArg, token::Comma>> {
         let mutability = keyword_at(&trees, at, "mut").map(token::Mut);
         at += usize::from(mutability.is_some());
         let ident = match trees.get(at) {
-            Some(TokenTree::Ident(ident)) if !is_keyword(ident) && ident != "_" => ident.clone(),
+            Some(TokenTree::Ident(ident)) if !is_keyword(ident) => ident.clone(),
             _ => return None,
         };
         let colon_token = match trees.get(at + 1) {
@@ -271,11 +337,11 @@ fn path_sep(trees: &[TokenTree], at: &mut usize) -> Option<token::PathSep> {
     }
 }
 
-/// Keywords (and `true`/`false`) parse as something other than a path expression; weak
-/// keywords are left to syn too, which knows where they are keywords.
+/// Keywords (and `true`/`false`, and `_`) parse as something other than a path expression, a
+/// type path or a name; weak keywords are left to syn too, which knows where they are keywords.
 fn is_keyword(ident: &Ident) -> bool {
     let name = ident.to_string();
-    keywords::is_keyword(&name) || keywords::WEAK_KEYWORDS.contains(&name.as_str())
+    name == "_" || keywords::is_keyword(&name) || keywords::WEAK_KEYWORDS.contains(&name.as_str())
 }
 
 #[cfg(test)]
@@ -312,6 +378,7 @@ mod tests {
             quote!(args = crate::Args),
             quote!(args = true),
             quote!(args = self),
+            quote!(args = _),
             quote!(n = -1),
             quote!(schedules = [a]),
             quote!(schedules = ["a" "b"]),
@@ -375,9 +442,68 @@ mod tests {
         }
     }
 
+    /// The scanner's whole items (attributes, signature, body): what `FnItem::parse_exact`
+    /// builds on its fast path must be what syn builds.
+    #[test]
+    fn plain_items_with_attributes_read_like_syn_reads_them() {
+        for item in [
+            "#[step(args = A, returns = B)] pub async fn f(ctx: StepContext, args: A) -> Result<B> {}",
+            "#[workflow] async fn f(ctx: WorkflowContext<P>) -> Result<()> {}",
+            "#[::lunora_runtime::step(retries(limit = 3), timeout = \"1 second\")] #[inline] fn f() {}",
+            "#[lr::workflow(schedules = [\"0 3 * * *\"], limits(steps = 5))] #[cfg(test)] fn f() {}",
+            "#[workflow[x]] #[step{y}] #[doc = \"text\"] #[a = 1] #[r#step] fn f() {}",
+            "#[workflow()] #[allow(clippy::all, reason = \"x\")] fn f() {}",
+        ] {
+            let tokens: TokenStream = item.parse().unwrap();
+            let trees: Vec<TokenTree> = tokens.clone().into_iter().collect();
+            let (attrs, rest) = outer_attributes(&trees[..trees.len() - 1]).expect("plain attributes");
+            assert!(signature(rest).is_some(), "{item}");
+            assert!(!attrs.is_empty(), "{item}");
+            let fast = FnItem::parse_exact(tokens).unwrap();
+            let slow: FnItem = syn::parse_str(item).unwrap();
+            assert_eq!(without_spans(format!("{fast:?}")), without_spans(format!("{slow:?}")), "{item}");
+        }
+    }
+
+    /// Attributes the fast path does not read: syn reads them, and reports its errors.
+    #[test]
+    fn other_attributes_go_to_syn() {
+        for head in [
+            "#[a = -1]",
+            "#[a = b]",
+            "#[a = \"x\" \"y\"]",
+            "#[a == 1]",
+            "#[a::]",
+            "#[::]",
+            "#[]",
+            "#[self::a]",
+            "#[crate::step]",
+            "#[unsafe(no_mangle)]",
+            "#[_]",
+            "#[a(b) c]",
+            "#[a<b>]",
+            "#[a]#",
+            "#!",
+            "#(a)",
+        ] {
+            let trees = head.parse::<TokenStream>().unwrap().into_iter().collect::<Vec<_>>();
+            let plain = outer_attributes(&trees).filter(|(_, rest)| rest.is_empty());
+            assert!(plain.is_none(), "{head}");
+        }
+        for item in ["#[a = -1] fn f() {}", "#[a::] fn f() {}", "#[] fn f() {}", "#[a] #(b) fn f() {}"] {
+            let tokens: TokenStream = item.parse().unwrap();
+            let fast = FnItem::parse_exact(tokens).map(|f| format!("{f:?}")).map_err(|e| format!("{e:?}"));
+            let slow = syn::parse_str::<FnItem>(item).map(|f| format!("{f:?}")).map_err(|e| format!("{e:?}"));
+            assert_eq!(fast.map(without_spans), slow.map(without_spans), "{item}");
+        }
+    }
+
     #[test]
     fn other_signatures_go_to_syn() {
         for item in [
+            "fn _() {}",
+            "fn f(a: _) {}",
+            "fn f() -> _ {}",
             "#[doc = \"x\"] fn f() {}",
             "pub(crate) fn f() {}",
             "const fn f() {}",

@@ -1,0 +1,119 @@
+//! The analysis cache `sync` keeps for `sync --check`: a run that finds it gives the answers a
+//! run without it gives, whatever changed since it was written (an attribute, the fn's place
+//! in its file, its module, an error); only `sync` writes it, and only into a target
+//! directory that exists.
+
+use std::path::{Path, PathBuf};
+
+use lunora_codegen::sync::{self, Plan, SyncError, SyncOptions};
+
+const FLOW: &str = "use lunora_runtime::{workflow, Result, WorkflowContext};\n\n\
+    #[workflow(schedules = [\"0 3 * * *\"], limits(steps = 10))]\n\
+    pub async fn flow(ctx: WorkflowContext<()>) -> Result<()> {\n    Ok(())\n}\n";
+
+/// A crate under a directory with a Cargo.lock and a target directory, as after a build.
+fn built_crate() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::write(root.join("Cargo.toml"), "[package]\nname = \"cached\"\nversion = \"0.0.0\"\nedition = \"2021\"\n")
+        .unwrap();
+    std::fs::write(root.join("Cargo.lock"), "").unwrap();
+    std::fs::create_dir_all(root.join("target")).unwrap();
+    std::fs::create_dir_all(root.join("src/a")).unwrap();
+    std::fs::write(root.join("src/lib.rs"), "#[rustfmt::skip] pub mod lunora_workflows;\npub mod a;\npub mod b;\n")
+        .unwrap();
+    std::fs::write(root.join("src/a.rs"), FLOW).unwrap();
+    std::fs::write(root.join("src/b.rs"), "").unwrap();
+    let manifest = root.join("Cargo.toml");
+    (dir, manifest)
+}
+
+fn plan(manifest: &Path) -> Result<Plan, SyncError> {
+    sync::plan(&SyncOptions {
+        manifest_path: manifest.to_path_buf(),
+        wrangler_config: None,
+        registry_out: None,
+        entry_out: None,
+    })
+}
+
+fn cache_files(root: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(root.join("target/lunora-codegen")) {
+        Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// What a check reports about the one workflow: its schedules, limit, descriptor and place.
+fn summary(plan: &Plan) -> Vec<String> {
+    plan.workflows
+        .iter()
+        .map(|w| format!("{:?} {:?} {} {}", w.schedules, w.step_limit, w.descriptor_path, w.location))
+        .collect()
+}
+
+#[test]
+fn a_cached_analysis_never_outlives_the_text_it_was_read_from() {
+    let (dir, manifest) = built_crate();
+    let root = dir.path();
+    sync::apply(&plan(&manifest).unwrap()).unwrap();
+    assert_eq!(cache_files(root).len(), 1, "sync keeps its analyses in the target directory");
+
+    // Another schedule and limit in the same fn, at the same place.
+    std::fs::write(root.join("src/a.rs"), FLOW.replace("0 3", "0 4").replace("steps = 10", "steps = 11")).unwrap();
+    let changed = plan(&manifest).unwrap();
+    assert_eq!(summary(&changed), ["[\"0 4 * * *\"] Some(11) a::FlowWorkflow src/a.rs:3:1"]);
+    assert!(changed.files.iter().any(|f| f.drifts()), "the check sees the new schedule");
+
+    // The same text, two lines lower and in another module: a new place, a new descriptor.
+    std::fs::write(root.join("src/a.rs"), "").unwrap();
+    std::fs::write(root.join("src/b.rs"), format!("// moved\n\n{FLOW}")).unwrap();
+    assert_eq!(summary(&plan(&manifest).unwrap()), ["[\"0 3 * * *\"] Some(10) b::FlowWorkflow src/b.rs:5:1"]);
+
+    // An error is reported, whatever was cached for the text before it.
+    std::fs::write(root.join("src/b.rs"), FLOW.replace("0 3 * * *", "61 * * * *")).unwrap();
+    assert_eq!(
+        plan(&manifest).unwrap_err().to_string(),
+        "error: src/b.rs:3:25: invalid cron string \"61 * * * *\": minute field \"61\": 61 is out of range 0-59\n\
+         1 problem(s) in the crate's workflow attributes; nothing was written"
+    );
+}
+
+#[test]
+fn only_sync_writes_the_cache_and_never_creates_a_target_directory() {
+    let (dir, manifest) = built_crate();
+    let root = dir.path();
+    let checked = plan(&manifest).unwrap();
+    assert!(cache_files(root).is_empty(), "a check writes nothing");
+    sync::apply(&checked).unwrap();
+    let cache = cache_files(root).pop().expect("a sync writes the cache");
+    let written = std::fs::read(&cache).unwrap();
+
+    // A check reads it and leaves it as it is, even after an edit.
+    std::fs::write(root.join("src/a.rs"), FLOW.replace("0 3", "0 5")).unwrap();
+    plan(&manifest).unwrap();
+    assert_eq!(std::fs::read(&cache).unwrap(), written);
+
+    // No target directory: none is made.
+    std::fs::remove_dir_all(root.join("target")).unwrap();
+    sync::apply(&plan(&manifest).unwrap()).unwrap();
+    assert!(!root.join("target").exists());
+}
+
+/// A cache file that is damaged or was written by another tool is not used, and a sync
+/// replaces it.
+#[test]
+fn a_damaged_cache_is_read_as_empty() {
+    let (dir, manifest) = built_crate();
+    let root = dir.path();
+    sync::apply(&plan(&manifest).unwrap()).unwrap();
+    let cache = cache_files(root).pop().unwrap();
+    let good = std::fs::read_to_string(&cache).unwrap();
+    let expected = summary(&plan(&manifest).unwrap());
+    for damaged in [good[..good.len() / 2].to_owned(), good.replacen("0.1.0", "9.9.9", 1), "garbage".to_owned()] {
+        std::fs::write(&cache, &damaged).unwrap();
+        assert_eq!(summary(&plan(&manifest).unwrap()), expected, "{damaged:?}");
+    }
+    sync::apply(&plan(&manifest).unwrap()).unwrap();
+    assert_eq!(std::fs::read_to_string(&cache).unwrap(), good);
+}
