@@ -17,29 +17,9 @@ pub const DEFAULT_RETRY_LIMIT: u32 = 5;
 /// Default per-attempt timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-/// How the delay grows between attempts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backoff {
-    /// `delay` every time.
-    Constant,
-    /// `delay × n` after the n-th failed attempt.
-    Linear,
-    /// `delay × 2^(n−1)` after the n-th failed attempt.
-    Exponential,
-}
-
-impl Backoff {
-    /// Parses `constant`, `linear` or `exponential`.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s {
-            "constant" => Ok(Backoff::Constant),
-            "linear" => Ok(Backoff::Linear),
-            "exponential" => Ok(Backoff::Exponential),
-            other => Err(format!("unknown backoff \"{other}\"; expected \"constant\", \"linear\" or \"exponential\"")),
-        }
-    }
-}
+/// How the delay grows between attempts; the names (`"exponential"`, also in JSON) and the
+/// codes `#[step]` passes are the ones the macros check against.
+pub use lunora_shared::backoff::Backoff;
 
 /// What to hide of a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

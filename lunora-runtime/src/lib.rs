@@ -97,12 +97,7 @@ pub mod __private {
         let retries = has_retries.then(|| crate::RetryConfig {
             limit: u32::try_from(limit).ok(),
             delay: ms(delay_ms),
-            backoff: match backoff {
-                0 => Some(crate::Backoff::Constant),
-                1 => Some(crate::Backoff::Linear),
-                2 => Some(crate::Backoff::Exponential),
-                _ => None,
-            },
+            backoff: crate::Backoff::from_code(backoff),
         });
         Some(crate::StepConfig { retries, timeout: ms(timeout_ms), sensitive: None })
     }

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// How the delay between retries grows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(rename_all = "lowercase"))]
 pub enum Backoff {
     /// `delay` every time.
     Constant,
