@@ -85,7 +85,7 @@ pub trait HttpTransport: Send + Sync {
 }
 
 /// The platform's transport: [`NativeTransport`] natively, the Worker's `fetch`
-/// ([`crate::cloudflare::FetchTransport`]) on wasm32.
+/// (`crate::cloudflare::FetchTransport`, not linked: it exists on wasm32 only) on wasm32.
 pub fn default_transport() -> std::sync::Arc<dyn HttpTransport> {
     #[cfg(not(target_arch = "wasm32"))]
     return std::sync::Arc::new(NativeTransport);
