@@ -29,11 +29,7 @@ fn readme_rust_blocks(readme: &str) -> Vec<Block> {
                 current = Some((is_rust, Block { line: i + 2, text: String::new() }));
             }
             None => {}
-            Some((is_rust, block)) if line.trim_end() == "```" => {
-                if is_rust {
-                    blocks.push(block);
-                }
-            }
+            Some((is_rust, block)) if line.trim_end() == "```" => blocks.extend(is_rust.then_some(block)),
             Some((is_rust, mut block)) => {
                 writeln!(block.text, "{line}").unwrap();
                 current = Some((is_rust, block));
