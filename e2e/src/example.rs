@@ -224,9 +224,12 @@ fn restart(c: &Client) -> Outcome {
     Ok("restarted from the top (reserve and charge ran again), then completed".into())
 }
 
+/// A scenario's name and body.
+type Scenario = (&'static str, fn(&Client) -> Outcome);
+
 /// Every scenario, in order: (name, outcome).
 pub fn run(client: &Client) -> Vec<(&'static str, Outcome)> {
-    let scenarios: [(&'static str, fn(&Client) -> Outcome); 8] = [
+    let scenarios: [Scenario; 8] = [
         ("complete, retry, sleep", completes_after_retry_and_sleep),
         ("create_batch", batch_created_and_completed),
         ("NonRetryableError", non_retryable_fails_at_once),

@@ -78,6 +78,9 @@ fn run_bench(tools: &std::path::Path) -> Result<(), String> {
     bench::run(&Client::new(&server.base)).map_err(|e| format!("{e}\n{}", server.tail()))
 }
 
+/// A part of the suite: its name, and what runs it with the tools directory (how many checks failed).
+type Part = (&'static str, fn(&std::path::Path) -> Result<usize, String>);
+
 fn main() -> ExitCode {
     let tools = root().join("e2e");
     let which: Vec<String> = std::env::args().skip(1).collect();
@@ -93,8 +96,7 @@ fn main() -> ExitCode {
     }
     let wants = |part: &str| which.is_empty() || which.iter().any(|w| w == part);
     let mut failed = 0;
-    let parts: [(&str, fn(&std::path::Path) -> Result<usize, String>); 2] =
-        [("example", run_example), ("conformance", run_conformance)];
+    let parts: [Part; 2] = [("example", run_example), ("conformance", run_conformance)];
     for (part, run) in parts {
         if !wants(part) {
             continue;

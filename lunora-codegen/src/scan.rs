@@ -1,11 +1,11 @@
 //! Finds every `#[workflow]` and `#[step]` of a crate as rustc would compile them: it walks the
 //! module tree from the crate root (inline `mod x { … }` and `mod x;` files, found by rustc's
 //! rules, `#[path]` included), resolves each candidate attribute through the modules' `use`
-//! items ([`crate::resolve`]), carries the `#[cfg]`s of the item and its enclosing modules, and
+//! items (`crate::resolve`), carries the `#[cfg]`s of the item and its enclosing modules, and
 //! reads each lunora attribute through `lunora-macros-support`, the parser the macros use.
 //!
 //! Each module file is read and outlined at byte level ([`crate::outline`]) as a task on a
-//! thread pool ([`crate::pool`]): a file queues its child files as it finds them. The results
+//! thread pool (`crate::pool`): a file queues its child files as it finds them. The results
 //! are then put back in the order of a sequential walk, the attributes resolved, and the
 //! lunora ones analysed on the pool too, so the output never depends on which thread ran what.
 //!

@@ -35,6 +35,8 @@ pub struct InstancesArgs {
     pub command: InstancesCommand,
     /// The API root to talk to instead of https://api.cloudflare.com/client/v4 (requests go to
     /// <URL>/accounts/<account id>/workflows/…).
+    // --help text (clap), not rustdoc: angle brackets and the bare URL are meant as written.
+    #[allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
     #[arg(long, value_name = "URL", global = true)]
     pub api_base: Option<ApiBase>,
     /// Print JSON for scripts instead of tables.
