@@ -722,22 +722,18 @@ pub fn outline(source: &str) -> Vec<Entry> {
                             }
                         }
                     }
-                    Word::MacroRules => {
-                        if c.bang_ahead() {
-                            c.skip_whitespace_and_trivia();
-                            let name = format!("macro_rules! {}", std::str::from_utf8(c.word()).unwrap_or(""));
-                            c.skip_whitespace_and_trivia();
-                            macro_group(&mut c, source, name, start, &mut entries);
-                            (attributes, item_start) = (Attributes::default(), None);
-                        }
+                    Word::MacroRules if c.bang_ahead() => {
+                        c.skip_whitespace_and_trivia();
+                        let name = format!("macro_rules! {}", std::str::from_utf8(c.word()).unwrap_or(""));
+                        c.skip_whitespace_and_trivia();
+                        macro_group(&mut c, source, name, start, &mut entries);
+                        (attributes, item_start) = (Attributes::default(), None);
                     }
-                    Word::Other => {
-                        // `name!(…)`, `path::name! { … }`: a macro invocation.
-                        if c.bang_ahead() && matches!(c.peek(0), b'(' | b'[' | b'{') {
-                            let name: String = source[start..word_end].split_whitespace().collect();
-                            macro_group(&mut c, source, name, start, &mut entries);
-                            (attributes, item_start) = (Attributes::default(), None);
-                        }
+                    // `name!(…)`, `path::name! { … }`: a macro invocation.
+                    Word::Other if c.bang_ahead() && matches!(c.peek(0), b'(' | b'[' | b'{') => {
+                        let name: String = source[start..word_end].split_whitespace().collect();
+                        macro_group(&mut c, source, name, start, &mut entries);
+                        (attributes, item_start) = (Attributes::default(), None);
                     }
                     _ => {}
                 }
