@@ -211,7 +211,7 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
 
     let (scan, prepared) = std::thread::scope(|scope| {
         let prepared = scope.spawn(|| config.as_ref().ok().map(|c| c.format.prepare(c.source())));
-        // Analyses a previous `sync` kept (see [`crate::cache`]); never a different answer.
+        // Analyses a previous `sync` kept (see the `cache` module); never a different answer.
         let scan = scan::scan_crate_with(&project.root, &project.dir, &Cache::load(&project.dir));
         (scan, join(prepared))
     });
@@ -351,7 +351,7 @@ impl Config {
 /// Writes the files of `plan` whose bytes change, all or none (see [`output::write_all`]);
 /// returns the ones written. A file that no longer holds what [`plan`] read is not
 /// overwritten: the whole sync is refused. Once they are written, the scan's analyses are
-/// kept for the next run (see [`crate::cache`]).
+/// kept for the next run (see the `cache` module).
 pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, SyncError> {
     let writes: Vec<FileWrite<'_>> = plan
         .files

@@ -21,6 +21,8 @@ struct Cli {
     command: Command,
 }
 
+// Doc comments here are --help text (clap), not rustdoc: `[[workflows]]` is meant as written.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Subcommand)]
 enum Command {
     /// Scan the crate, write the typed registry and the JS entry module, reconcile the
