@@ -1,8 +1,9 @@
 //! Differential conformance: every corpus workflow runs on the embedded engine and in workerd;
 //! final status, output, error {name, message}, step outputs in order, the trail of side
 //! effects and the `ctx.run` calls each engine sent to its dispatch origin must match, except
-//! the differences listed in [`ALLOWED`] with the spec line that allows them. Rules are cited
-//! from spec/cloudflare-workflows.md (`§n`) and spec/lunora.md (`L§n`).
+//! the differences listed in [`ALLOWED`] with the rule that allows them. Each case names the
+//! rule it checks, prefixed with its area (step, wait, error, rollback, restart, instance,
+//! ctx.run).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,156 +33,156 @@ pub const CASES: &[Case] = &[
         export: "basicSteps",
         events: &[],
         restart_from: None,
-        rule: "§2 step.do results feed later steps",
+        rule: "step: step.do results feed later steps",
         dispatch_ids: &[],
     },
     Case {
         export: "retryThenOk",
         events: &[],
         restart_from: None,
-        rule: "§2 attempts ≤ limit+1, constant delay",
+        rule: "step: attempts ≤ limit+1, constant delay",
         dispatch_ids: &[],
     },
     Case {
         export: "retriesExhausted",
         events: &[],
         restart_from: None,
-        rule: "§2 last error fails the instance",
+        rule: "step: last error fails the instance",
         dispatch_ids: &[],
     },
     Case {
         export: "nonRetryableUncaught",
         events: &[],
         restart_from: None,
-        rule: "§5 NonRetryableError stops retries",
+        rule: "error: NonRetryableError stops retries",
         dispatch_ids: &[],
     },
     Case {
         export: "nonRetryableCaught",
         events: &[],
         restart_from: None,
-        rule: "§5 caught → workflow continues",
+        rule: "error: caught → workflow continues",
         dispatch_ids: &[],
     },
     Case {
         export: "errorCaught",
         events: &[],
         restart_from: None,
-        rule: "§2 exhausted step error is catchable",
+        rule: "step: exhausted step error is catchable",
         dispatch_ids: &[],
     },
     Case {
         export: "stepTimeout",
         events: &[],
         restart_from: None,
-        rule: "§2 attempt races its timeout",
+        rule: "step: attempt races its timeout",
         dispatch_ids: &[],
     },
     Case {
         export: "duplicateNames",
         events: &[],
         restart_from: None,
-        rule: "§2 duplicate names get counts 1..n",
+        rule: "step: duplicate names get counts 1..n",
         dispatch_ids: &[],
     },
     Case {
         export: "eventBeforeWait",
         events: &[("go", 7)],
         restart_from: None,
-        rule: "§4 event sent before the wait is kept",
+        rule: "wait: event sent before the wait is kept",
         dispatch_ids: &[],
     },
     Case {
         export: "eventFifo",
         events: &[("go", 1), ("go", 2)],
         restart_from: None,
-        rule: "§4 FIFO per type",
+        rule: "wait: FIFO per type",
         dispatch_ids: &[],
     },
     Case {
         export: "eventTimeoutCaught",
         events: &[],
         restart_from: None,
-        rule: "§4 wait timeout is catchable",
+        rule: "wait: wait timeout is catchable",
         dispatch_ids: &[],
     },
     Case {
         export: "rollbackReverse",
         events: &[],
         restart_from: None,
-        rule: "§6 reverse step-start order",
+        rule: "rollback: reverse step-start order",
         dispatch_ids: &[],
     },
     Case {
         export: "rollbackFailedStep",
         events: &[],
         restart_from: None,
-        rule: "§6 failed steps roll back too",
+        rule: "rollback: failed steps roll back too",
         dispatch_ids: &[],
     },
     Case {
         export: "restartFrom",
         events: &[],
         restart_from: Some("b"),
-        rule: "§7 restart from keeps earlier steps",
+        rule: "restart: restart from keeps earlier steps",
         dispatch_ids: &[],
     },
-    Case { export: "sleepBetween", events: &[], restart_from: None, rule: "§4 sleep", dispatch_ids: &[] },
-    Case { export: "sleepUntilStep", events: &[], restart_from: None, rule: "§4 sleepUntil", dispatch_ids: &[] },
-    Case { export: "unitOutput", events: &[], restart_from: None, rule: "§1 unit output", dispatch_ids: &[] },
-    Case { export: "paramsEcho", events: &[], restart_from: None, rule: "§1 params decoded", dispatch_ids: &[] },
+    Case { export: "sleepBetween", events: &[], restart_from: None, rule: "wait: sleep", dispatch_ids: &[] },
+    Case { export: "sleepUntilStep", events: &[], restart_from: None, rule: "wait: sleepUntil", dispatch_ids: &[] },
+    Case { export: "unitOutput", events: &[], restart_from: None, rule: "instance: unit output", dispatch_ids: &[] },
+    Case { export: "paramsEcho", events: &[], restart_from: None, rule: "instance: params decoded", dispatch_ids: &[] },
     Case {
         export: "structuredOutput",
         events: &[],
         restart_from: None,
-        rule: "§1 JSON values round-trip",
+        rule: "instance: JSON values round-trip",
         dispatch_ids: &[],
     },
     Case {
         export: "dispatchBody",
         events: &[],
         restart_from: None,
-        rule: "L§4 body calls, envelope, empty body",
+        rule: "ctx.run: body calls, envelope, empty body",
         dispatch_ids: &["body.1", "body.2", "body.3"],
     },
     Case {
         export: "dispatchStepRetry",
         events: &[],
         restart_from: None,
-        rule: "L§4 503 and timeout retried, same id",
+        rule: "ctx.run: 503 and timeout retried, same id",
         dispatch_ids: &["step1.1", "step1.1", "step2.1", "step2.1"],
     },
     Case {
         export: "dispatchNotFound",
         events: &[],
         restart_from: None,
-        rule: "L§4 404 in a step is final",
+        rule: "ctx.run: 404 in a step is final",
         dispatch_ids: &["step1.1"],
     },
     Case {
         export: "dispatchDeclined",
         events: &[],
         restart_from: None,
-        rule: "L§4 409 decline waited out",
+        rule: "ctx.run: 409 decline waited out",
         dispatch_ids: &["step1.1", "step1.1", "step1.1"],
     },
     Case {
         export: "dispatchTimeoutCaught",
         events: &[],
         restart_from: None,
-        rule: "L§4 request timeout",
+        rule: "ctx.run: request timeout",
         dispatch_ids: &["body.1"],
     },
     Case {
         export: "dispatchRollback",
         events: &[],
         restart_from: None,
-        rule: "L§4 rollback ids",
+        rule: "ctx.run: rollback ids",
         dispatch_ids: &["step1.1", "step1rollback.1"],
     },
 ];
 
-/// Differences the suite accepts, by field and corpus workflow, with the spec line allowing it.
+/// Differences the suite accepts, by field and corpus workflow, with the rule allowing it.
 pub const ALLOWED: &[(&str, &str, &str)] = &[];
 
 /// What one engine reported for one case.

@@ -1,5 +1,5 @@
 //! The Lunora side of `ctx.run` for the corpus's dispatch workflows (`corpus/src/calls.rs`): a
-//! dispatch endpoint on 127.0.0.1 that checks the protocol's headers (spec/lunora.md §4) and
+//! dispatch endpoint on 127.0.0.1 that checks the dispatch protocol's headers (the README's `ctx.run` section) and
 //! answers by function path. Each engine gets its own, so the requests each sent can be
 //! compared; "the first request of an id" is counted per origin.
 

@@ -1,4 +1,4 @@
-//! `ctx.run` in the corpus (spec/lunora.md §4): workflows that call back into "the Worker".
+//! `ctx.run` in the corpus: workflows that call back into "the Worker".
 //! lunora-e2e serves that dispatch endpoint on 127.0.0.1 (`e2e/src/origin.rs`), one per
 //! engine, and compares the requests each engine sent (ids, function paths, args) as well as
 //! the outcomes. What each function does is decided there, by path:

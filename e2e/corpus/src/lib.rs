@@ -1,5 +1,6 @@
-//! The differential conformance corpus: each workflow exercises one rule of
-//! spec/cloudflare-workflows.md. `lunora-e2e` runs every one on the embedded engine and in
+//! The differential conformance corpus: each workflow exercises one rule of Cloudflare
+//! Workflows' semantics (retries, timeouts, events, sleeps, rollback, restart) or of `ctx.run`.
+//! `lunora-e2e` runs every one on the embedded engine and in
 //! workerd (`wrangler dev`) and compares status, output, error and step outputs, plus the
 //! trail of side effects (rollbacks, restarts) each run leaves.
 

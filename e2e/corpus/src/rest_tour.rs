@@ -1,4 +1,4 @@
-//! One pass over every Workflows REST call (spec/lunora.md §6), written once and run twice by
+//! One pass over every Workflows REST call of `lunora_runtime::rest`, written once and run twice by
 //! lunora-e2e: natively (ureq) and inside workerd (the Worker's `fetch`, through the corpus
 //! Worker's `/rest` route), each time against a fake API on 127.0.0.1 that answers with the
 //! envelope fixtures of `lunora-runtime/tests/rest_fixtures` (`e2e/src/fake_api.rs`). The
