@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
+mod json;
+
 /// Milliseconds since the Unix epoch, as both Cloudflare and the journal keep time.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -47,7 +49,10 @@ impl fmt::Debug for Timestamp {
 }
 
 /// An instance's lifecycle state. `complete`, `errored` and `terminated` are terminal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Serde uses Cloudflare's spelling; deserialising a string outside it is an error (unlike
+/// [`InstanceStatusKind::parse`], which reads it as `Unknown`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum InstanceStatusKind {
     Queued,
@@ -122,7 +127,21 @@ pub struct RollbackState {
     pub error: Option<Error>,
 }
 
-/// `instance.status()`: `{status, error?, output?, rollback}`.
+/// `instance.status()`: `{status, error?, output?, rollback?}`.
+///
+/// Serialises to (and reads back from) the JSON Cloudflare's Workflow binding returns, so a
+/// Worker route can return it as is, like `Response.json(await instance.status())` in JS:
+/// `{"status": "<kind>", "error"?: {"name", "message"}, "output"?: <any>, "rollback"?: {"outcome", "error"}}`.
+///
+/// - `status` is Cloudflare's spelling (`waitingForPause`, …).
+/// - `error` is exactly `{name, message}`: the code and HTTP status lunora may attach to an
+///   engine-side error stay out, so both backends give the same JSON for the same failure.
+/// - `error`, `output` and `rollback` are left out when absent. Reading, a missing field and
+///   `null` both mean absent, and fields lunora does not know (such as local dev's
+///   `__LOCAL_DEV_STEP_OUTPUTS`) are ignored.
+/// - A status string lunora does not know is an error, never a silent `Unknown`: a typo such as
+///   `"completed"` would otherwise read as a live instance and keep a client polling.
+///   Cloudflare's own `"unknown"` reads as [`InstanceStatusKind::Unknown`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct InstanceStatus<O> {
     pub status: InstanceStatusKind,

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `POST /orders` `{"id"?, "params"}` | creates an instance → `{"id"}` |
 //! | `POST /orders/batch` `[{"id"?, "params"}, …]` | creates them in one call → `{"ids"}` |
-//! | `GET /orders/:id` | `{status, output, error, rollback}` |
+//! | `GET /orders/:id` | `status()` as Cloudflare returns it: `{status, error?, output?, rollback?}` |
 //! | `POST /orders/:id/{pause,resume,terminate,rollback,restart}` | instance control (`rollback` = terminate with rollback) |
 //! | `POST /orders/:id/events/:type` | sends the JSON body as the event's payload |
 //! | `GET /audit/:order_id` | the order's audit trail |
@@ -74,17 +74,13 @@ async fn create_batch(mut req: Request, ctx: RouteContext<()>) -> worker::Result
     respond(created.map(|instances| json!({ "ids": instances.iter().map(|i| i.id()).collect::<Vec<_>>() })))
 }
 
+/// `status()` as is: `InstanceStatus` serialises to the JSON Cloudflare's binding returns.
 async fn status(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
-    let result = async {
-        let status = instance(&ctx).await?.status().await?;
-        Ok(json!({
-            "status": status.status.as_str(),
-            "output": status.output,
-            "error": status.error.map(|e| json!({ "name": e.name(), "message": e.message() })),
-            "rollback": status.rollback,
-        }))
-    };
-    respond(result.await)
+    let status = async { instance(&ctx).await?.status().await };
+    match status.await {
+        Ok(status) => Response::from_json(&status),
+        Err(error) => failure(&error),
+    }
 }
 
 async fn control(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
