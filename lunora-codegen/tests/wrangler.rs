@@ -276,29 +276,98 @@ fn script_name_entries_are_not_errors_even_without_class_name() {
     assert!(out.report.is_empty());
 }
 
+// ---------------------------------------------------------------------------------------------
+// An entry that deploys or binds a workflow otherwise than the registry: refused, never kept.
+
+/// The error about an entry of `OrderPipelineWorkflow` bound as `in_file`.
+fn binding_error(at: &str, in_file: &str) -> String {
+    format!(
+        "{at}: workflows entry OrderPipelineWorkflow binds workflow `orderPipeline` (src/workflows.rs:10:1) as \
+         {in_file}, but the generated registry reaches it through the binding \"WORKFLOW_ORDER_PIPELINE\" (derived \
+         from its export name, like the class name), so every call would fail with workflow.not_found; sync does \
+         not rebind an existing entry (other code of the Worker may use its binding). Set this entry's binding to \
+         \"WORKFLOW_ORDER_PIPELINE\" (or delete the key: sync then writes it) and rename {in_file} wherever else \
+         the Worker uses it"
+    )
+}
+
+/// The error about an entry of `OrderPipelineWorkflow` deployed as `in_file`; `attribute` is
+/// the suffix offering the `#[workflow(name = …)]` way out.
+fn name_error(at: &str, in_file: &str, attribute: bool) -> String {
+    let mut message = format!(
+        "{at}: workflows entry OrderPipelineWorkflow deploys workflow `orderPipeline` (src/workflows.rs:10:1) as \
+         name {in_file}, but the workflow declares the name \"order-pipeline\", which the generated registry, the \
+         embedded engine and the REST API use; sync does not rename an existing entry (that would deploy a new \
+         workflow). Set this entry's name to \"order-pipeline\" (instances started under the old name stay there)"
+    );
+    if attribute {
+        message.push_str(&format!(", or declare `#[workflow(name = {in_file})]` on the fn"));
+    }
+    message
+}
+
 #[test]
-fn a_name_or_binding_of_another_type_is_kept_not_doubled() {
-    let src = "[[workflows]]\nname = 5\nbinding = [\"B\"]\nclass_name = \"OrderPipelineWorkflow\"\n";
-    let out = reconcile_toml(src, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap();
-    assert_eq!(
-        out.text,
-        "[[workflows]]\nname = 5\nbinding = [\"B\"]\nclass_name = \"OrderPipelineWorkflow\"\n\
-         schedules = [\"0 * * * *\"]\nlimits = { steps = 10 }\n"
-    );
-    assert_eq!(
-        report_text(&out.report),
-        "kept name \"5\" of workflows entry OrderPipelineWorkflow: the workflow declares \"order-pipeline\", \
-         but an existing entry is never renamed\n\
-         kept binding [\"B\"] of workflows entry OrderPipelineWorkflow: the workflow declares \
-         WORKFLOW_ORDER_PIPELINE, but an existing entry is never rebound\n\
-         set schedules of workflows entry OrderPipelineWorkflow to [\"0 * * * *\"]\n\
-         set limits.steps of workflows entry OrderPipelineWorkflow to 10\n"
-    );
-    let src = "{ \"workflows\": [{ \"name\": null, \"class_name\": \"OrderPipelineWorkflow\", \"binding\": 1 }] }";
-    let out = reconcile_jsonc(src, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap();
-    assert_eq!(out.text.matches("\"name\"").count(), 1, "{}", out.text);
-    assert_eq!(out.text.matches("\"binding\"").count(), 1, "{}", out.text);
-    assert!(matches!(&out.report[0], Finding::NameKept { in_file, .. } if in_file == "null"));
+fn an_entry_bound_under_another_binding_is_refused_at_its_binding() {
+    let toml = "name = \"shop\"\n\n[[workflows]]\nname = \"order-pipeline\"\nbinding = \"MY_WORKFLOW\"\n\
+                class_name = \"OrderPipelineWorkflow\"\n";
+    assert_eq!(toml_err(toml), binding_error("5:11", "\"MY_WORKFLOW\""));
+    let jsonc = "{\n  // ported from a JS Worker\n  \"workflows\": [\n    {\n      \"class_name\": \"OrderPipelineWorkflow\",\n      \
+                 \"binding\": \"MY_WORKFLOW\",\n      \"name\": \"order-pipeline\"\n    }\n  ]\n}\n";
+    assert_eq!(jsonc_err(jsonc), binding_error("6:18", "\"MY_WORKFLOW\""));
+    // Plain JSON goes through the JSONC code; the entry's other settings do not change the verdict.
+    let json = "{\"workflows\":[{\"class_name\":\"OrderPipelineWorkflow\",\"binding\":\"WORKFLOW_ORDERS\",\"schedules\":[\"0 * * * *\"]}]}";
+    assert_eq!(jsonc_err(json), binding_error("1:63", "\"WORKFLOW_ORDERS\""));
+}
+
+#[test]
+fn an_entry_deployed_under_another_name_is_refused_at_its_name() {
+    let toml = "[[workflows]]\nbinding = \"WORKFLOW_ORDER_PIPELINE\"\nclass_name = \"OrderPipelineWorkflow\"\n\
+                name = \"legacy-orders\"   # deployed before the fn was renamed\n";
+    assert_eq!(toml_err(toml), name_error("4:8", "\"legacy-orders\"", true));
+    let jsonc = "{ \"workflows\": [ { \"name\": \"legacy-orders\", \"binding\": \"WORKFLOW_ORDER_PIPELINE\", \
+                 \"class_name\": \"OrderPipelineWorkflow\" } ] }";
+    assert_eq!(jsonc_err(jsonc), name_error("1:28", "\"legacy-orders\"", true));
+    // Both differ: the name is reported (one error at a time, always the same one).
+    let both =
+        "[[workflows]]\nbinding = \"MY_WORKFLOW\"\nname = \"legacy-orders\"\nclass_name = \"OrderPipelineWorkflow\"\n";
+    assert_eq!(toml_err(both), name_error("3:8", "\"legacy-orders\"", true));
+}
+
+#[test]
+fn a_name_or_binding_of_another_type_is_refused_as_written() {
+    let name =
+        "[[workflows]]\nname = 5\nbinding = \"WORKFLOW_ORDER_PIPELINE\"\nclass_name = \"OrderPipelineWorkflow\"\n";
+    assert_eq!(toml_err(name), name_error("2:8", "5", false));
+    let binding =
+        "[[workflows]]\nname = \"order-pipeline\"\nbinding = [\"B\"]\nclass_name = \"OrderPipelineWorkflow\"\n";
+    assert_eq!(toml_err(binding), binding_error("3:11", "[\"B\"]"));
+    let jsonc = "{ \"workflows\": [{ \"name\": \"order-pipeline\", \"class_name\": \"OrderPipelineWorkflow\", \"binding\": null }] }";
+    assert_eq!(jsonc_err(jsonc), binding_error("1:95", "null"));
+    // A string that only looks like the binding is still a string: `"5"` is not `5`.
+    let quoted_name = name.replace("name = 5", "name = \"5\"");
+    assert_eq!(toml_err(&quoted_name), name_error("2:8", "\"5\"", true));
+}
+
+#[test]
+fn an_entry_of_another_worker_may_bind_and_name_the_class_as_it_likes() {
+    // `script_name`: the class of another Worker, which this crate's registry does not reach.
+    let foreign = "[[workflows]]\nname = \"remote\"\nbinding = \"REMOTE\"\nclass_name = \"OrderPipelineWorkflow\"\n\
+                   script_name = \"orders\"\n";
+    let out = reconcile_toml(foreign, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap();
+    assert!(out.text.starts_with(foreign), "{}", out.text);
+    assert!(out.text.contains("binding = \"WORKFLOW_ORDER_PIPELINE\""), "{}", out.text);
+}
+
+#[test]
+fn the_declared_name_and_binding_are_accepted_and_missing_ones_written() {
+    let both = "[[workflows]]\nname = \"order-pipeline\"\nbinding = \"WORKFLOW_ORDER_PIPELINE\"\n\
+                class_name = \"OrderPipelineWorkflow\"\nschedules = [\"0 * * * *\"]\nlimits = { steps = 10 }\n";
+    let out = reconcile_toml(both, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap();
+    assert!(!out.changed && out.report.is_empty(), "{:?}", out.report);
+    let neither = "{ \"workflows\": [{ \"class_name\": \"OrderPipelineWorkflow\" }] }";
+    let out = reconcile_jsonc(neither, &[spec("orderPipeline")], &ReconcileOptions::default()).unwrap();
+    assert!(out.text.contains("\"name\": \"order-pipeline\""), "{}", out.text);
+    assert!(out.text.contains("\"binding\": \"WORKFLOW_ORDER_PIPELINE\""), "{}", out.text);
 }
 
 #[test]
@@ -349,8 +418,6 @@ fn findings_display_one_line_each() {
         Finding::Added { class_name: "AWorkflow".into(), name: "a".into(), binding: "WORKFLOW_A".into() },
         Finding::Updated { class_name: "AWorkflow".into(), key: "limits.steps".into(), value: "5".into() },
         Finding::Filled { class_name: "AWorkflow".into(), key: "binding".into(), value: "WORKFLOW_A".into() },
-        Finding::NameKept { class_name: "AWorkflow".into(), in_file: "old".into(), declared: "a".into() },
-        Finding::BindingKept { class_name: "AWorkflow".into(), in_file: "OLD".into(), declared: "WORKFLOW_A".into() },
         Finding::UndeclaredSettingKept { class_name: "AWorkflow".into(), key: "schedules".into() },
         Finding::Orphan { class_name: "BWorkflow".into(), name: Some("b".into()) },
         Finding::Orphan { class_name: "BWorkflow".into(), name: None },
@@ -361,7 +428,7 @@ fn findings_display_one_line_each() {
         let line = f.to_string();
         assert!(!line.contains('\n') && !line.is_empty(), "{line:?}");
     }
-    assert_eq!(findings.iter().filter(|f| f.is_warning()).count(), 6);
+    assert_eq!(findings.iter().filter(|f| f.is_warning()).count(), 4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -395,7 +462,7 @@ fn two_entries_of_one_class_name_or_name_or_binding_are_refused() {
          one name: rename one"
     );
     // The same class (or name) in another Worker is no ambiguity: it is not this Worker's.
-    let foreign = entry("order-pipeline", "A", "OrderPipelineWorkflow")
+    let foreign = entry("order-pipeline", "WORKFLOW_ORDER_PIPELINE", "OrderPipelineWorkflow")
         + &entry("order-pipeline", "B", "OrderPipelineWorkflow")
             .replace("class_name", "script_name = \"other\"\nclass_name");
     assert!(reconcile_toml(&foreign, &[spec("orderPipeline")], &ReconcileOptions::default()).is_ok());

@@ -200,6 +200,22 @@ fn distinct(entries: Vec<Entry>) -> Vec<Entry> {
     kept
 }
 
+/// Whether `e` is a top-level entry of a declared workflow that names or binds it otherwise
+/// than the workflow (the generator's names `n…` and bindings `B…` are never a workflow's).
+fn disagrees(e: &Entry, declared: &[usize]) -> bool {
+    !e.script_name && declared.contains(&e.class) && (e.name.is_some() || e.binding.is_some())
+}
+
+/// `e` without the `name` and `binding` that would disagree with its declared workflow (see
+/// [`disagrees`], which the reconciliation refuses): sync fills them in instead.
+fn agreeing(mut e: Entry, declared: &[usize]) -> Entry {
+    if disagrees(&e, declared) {
+        e.name = None;
+        e.binding = None;
+    }
+    e
+}
+
 #[derive(Clone, Debug)]
 struct SpecGen {
     schedules: Vec<usize>,
@@ -475,7 +491,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn reconciliation_keeps_what_it_does_not_own_and_is_idempotent(doc in doc(), gens in specs()) {
+    fn reconciliation_keeps_what_it_does_not_own_and_is_idempotent(mut doc in doc(), gens in specs()) {
+        let declared: Vec<usize> = gens.iter().map(|(i, _)| *i).collect();
+        for part in &mut doc.parts {
+            if let Part::Workflow(e) = part {
+                *e = agreeing(e.clone(), &declared);
+            }
+        }
         let (input, comments) = render(&doc);
         let specs = to_specs(&gens);
         prop_assert!(input.parse::<DocumentMut>().is_ok(), "the generator made invalid TOML:\n{}", input);
@@ -561,7 +583,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     /// Top-level entries are refused exactly when two of them are ambiguous (see `conflicts`),
-    /// with the error at the later one; `[env.*]` entries are never looked at.
+    /// with the error at the later one, or when the workflow's entry names or binds it
+    /// otherwise (see `disagrees`); `[env.*]` entries are never looked at.
     #[test]
     fn ambiguous_entries_are_refused_and_only_they(
         entries in proptest::collection::vec(entry(), 0..5),
@@ -577,13 +600,19 @@ proptest! {
         }
         let input = out.text;
         let ambiguous = entries.iter().enumerate().any(|(i, e)| conflicts(&entries[..i], e));
+        // Checked after ambiguity: the entry of class 0 with another name or binding.
+        let disagreeing = entries.iter().any(|e| disagrees(e, &[0]));
         let specs = to_specs(&[(0, SpecGen { schedules: vec![0], steps: Some(5) })]);
         let result = reconcile_toml(&input, &specs, &ReconcileOptions::default());
         match result {
-            Ok(_) => prop_assert!(!ambiguous, "ambiguous entries were accepted:\n{}", input),
-            Err(e) => {
-                prop_assert!(ambiguous, "refused: {}\n{}", e, input);
+            Ok(_) => prop_assert!(!ambiguous && !disagreeing, "accepted:\n{}", input),
+            Err(e) if ambiguous => {
                 prop_assert!(e.message.starts_with("another workflows entry, at "), "{}", e);
+            }
+            Err(e) => {
+                prop_assert!(disagreeing, "refused: {}\n{}", e, input);
+                let prefix = format!("workflows entry {} ", CLASSES[0]);
+                prop_assert!(e.message.starts_with(&prefix), "{}", e);
             }
         }
     }
@@ -602,7 +631,7 @@ mod jsonc {
     use lunora_codegen::wrangler::{reconcile_jsonc, ReconcileOptions};
     use proptest::prelude::*;
 
-    use super::{specs, to_specs, Entry, LimitsForm, Schedules, CLASSES, CRONS};
+    use super::{agreeing, specs, to_specs, Entry, LimitsForm, Schedules, CLASSES, CRONS};
 
     /// A JSON value to render: a leaf as written, or a container.
     enum J {
@@ -913,7 +942,11 @@ mod jsonc {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
         #[test]
-        fn jsonc_reconciliation_keeps_what_it_does_not_own_and_is_idempotent(doc in jdoc(), gens in specs()) {
+        fn jsonc_reconciliation_keeps_what_it_does_not_own_and_is_idempotent(mut doc in jdoc(), gens in specs()) {
+            let declared: Vec<usize> = gens.iter().map(|(i, _)| *i).collect();
+            if let Some((_, entries)) = &mut doc.workflows {
+                *entries = entries.drain(..).map(|e| agreeing(e, &declared)).collect();
+            }
             let (input, comments) = render(&doc);
             prop_assert!(
                 parse_to_ast(&input, &CollectOptions::default(), &ParseOptions::default()).is_ok(),

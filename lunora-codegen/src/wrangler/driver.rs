@@ -84,7 +84,7 @@ pub(crate) fn reconcile<S: Syntax>(
         .map(|i| facts(src, &syntax.entry(i)?, S::LIMITS_SHAPE))
         .collect::<Result<Vec<_>, _>>()?;
     reject_duplicate_entries(src, &facts)?;
-    let plan = plan(&facts, workflows, &mut report);
+    let plan = plan(src, &facts, workflows, &mut report)?;
 
     let edits_entries = plan.entries.iter().any(|p| p.as_ref().is_some_and(|p| !p.is_empty()));
     if main_to.is_none() && plan.append.is_empty() && !edits_entries {
@@ -120,6 +120,8 @@ fn facts(src: &str, entry: &RawEntry, limits_shape: &str) -> Result<EntryFacts, 
         foreign: entry.get("script_name").is_some(),
         name: text("name"),
         binding: text("binding"),
+        name_is_string: matches!(entry.get("name"), Some(RawField { value: RawValue::String(_), .. })),
+        binding_is_string: matches!(entry.get("binding"), Some(RawField { value: RawValue::String(_), .. })),
         class_name_at: at("class_name"),
         name_at: at("name"),
         binding_at: at("binding"),

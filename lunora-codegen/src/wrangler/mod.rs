@@ -9,8 +9,13 @@
 //!   (`name`, `binding`, `class_name`, plus `schedules` / `limits.steps` when declared), in the
 //!   order of the `workflows` slice;
 //! - in an existing entry the declared settings (`schedules`, `limits.steps`) are rewritten in
-//!   place; `name` and `binding` are never rewritten (only written when the entry has none);
-//!   settings in the file that the workflow does not declare are kept and reported;
+//!   place; a missing `name` or `binding` is written; settings in the file that the workflow
+//!   does not declare are kept and reported;
+//! - an existing entry whose `name` or `binding` differs from the workflow's is an error, not
+//!   a rewrite: the registry addresses the workflow by its declared name and derived binding
+//!   (`Workflow::NAME`, `WorkflowInfo::binding`), so a config that deploys or binds it otherwise
+//!   would make every call fail at runtime, and rewriting it would silently rename a deployed
+//!   workflow or a binding other code of the Worker may use;
 //! - entries with `script_name` (a class in another Worker) are left alone entirely;
 //! - entries that no workflow declares are reported, never deleted;
 //! - a config whose entry for a workflow is ambiguous is an error, not a guess: two entries
@@ -76,10 +81,6 @@ pub enum Finding {
     Updated { class_name: String, key: String, value: String },
     /// An existing entry had no `name` / `binding` at all: the declared one was written.
     Filled { class_name: String, key: String, value: String },
-    /// An existing entry's `name` differs from the declared one and was kept.
-    NameKept { class_name: String, in_file: String, declared: String },
-    /// An existing entry's `binding` differs from the declared one and was kept.
-    BindingKept { class_name: String, in_file: String, declared: String },
     /// A setting of a matched entry that the workflow does not declare was kept as it is.
     UndeclaredSettingKept { class_name: String, key: String },
     /// An entry (without `script_name`) that no workflow declares; left in place.
@@ -95,14 +96,7 @@ impl Finding {
     /// Whether this finding asks the user to look at something (as opposed to reporting a
     /// change that was made).
     pub fn is_warning(&self) -> bool {
-        matches!(
-            self,
-            Finding::NameKept { .. }
-                | Finding::BindingKept { .. }
-                | Finding::UndeclaredSettingKept { .. }
-                | Finding::Orphan { .. }
-                | Finding::Collision { .. }
-        )
+        matches!(self, Finding::UndeclaredSettingKept { .. } | Finding::Orphan { .. } | Finding::Collision { .. })
     }
 }
 
@@ -118,18 +112,6 @@ impl fmt::Display for Finding {
             Finding::Filled { class_name, key, value } => {
                 write!(f, "added the missing {key} {} to workflows entry {class_name}", quoted(value))
             }
-            Finding::NameKept { class_name, in_file, declared } => write!(
-                f,
-                "kept name {} of workflows entry {class_name}: the workflow declares {}, \
-                 but an existing entry is never renamed",
-                quoted(in_file),
-                quoted(declared)
-            ),
-            Finding::BindingKept { class_name, in_file, declared } => write!(
-                f,
-                "kept binding {in_file} of workflows entry {class_name}: the workflow declares {declared}, \
-                 but an existing entry is never rebound"
-            ),
             Finding::UndeclaredSettingKept { class_name, key } => {
                 write!(f, "kept {key} of workflows entry {class_name}, which the workflow does not declare")
             }
@@ -268,6 +250,9 @@ pub(crate) struct EntryFacts {
     pub class_name: Option<String>,
     pub name: Option<String>,
     pub binding: Option<String>,
+    /// Whether `name` / `binding` are strings (a value of another type is held as written).
+    pub name_is_string: bool,
+    pub binding_is_string: bool,
     /// `schedules`: `None` when absent, `Some(None)` when present but neither a string nor an
     /// array of strings.
     pub schedules: Option<Option<Vec<String>>>,
@@ -352,9 +337,16 @@ pub(crate) struct Plan<'s> {
     pub append: Vec<&'s WorkflowSpec>,
 }
 
-/// Decides, from the entries in the file, what to write, and reports it. With two specs of
+/// Decides, from the entries in the file (`src` is the config text, for error positions), what
+/// to write, and reports it; an entry that names or binds its workflow otherwise than the
+/// registry does is an error (see [`name_mismatch`], [`binding_mismatch`]). With two specs of
 /// one `class_name` (codegen rejects that before we get here) the first one wins.
-pub(crate) fn plan<'s>(entries: &[EntryFacts], workflows: &'s [WorkflowSpec], report: &mut Vec<Finding>) -> Plan<'s> {
+pub(crate) fn plan<'s>(
+    src: &str,
+    entries: &[EntryFacts],
+    workflows: &'s [WorkflowSpec],
+    report: &mut Vec<Finding>,
+) -> Result<Plan<'s>, ConfigError> {
     let mut by_class: HashMap<&str, &'s WorkflowSpec> = HashMap::new();
     for spec in workflows {
         by_class.entry(spec.class_name.as_str()).or_insert(spec);
@@ -383,11 +375,9 @@ pub(crate) fn plan<'s>(entries: &[EntryFacts], workflows: &'s [WorkflowSpec], re
                     value: spec.deployed_name.clone(),
                 });
             }
-            Some(name) if *name != spec.deployed_name => report.push(Finding::NameKept {
-                class_name: class_name.clone(),
-                in_file: name.clone(),
-                declared: spec.deployed_name.clone(),
-            }),
+            Some(name) if !entry.name_is_string || *name != spec.deployed_name => {
+                return Err(ConfigError::at(src, entry.name_at, name_mismatch(spec, name, entry.name_is_string)));
+            }
             Some(_) => {}
         }
         match &entry.binding {
@@ -399,11 +389,13 @@ pub(crate) fn plan<'s>(entries: &[EntryFacts], workflows: &'s [WorkflowSpec], re
                     value: spec.binding.clone(),
                 });
             }
-            Some(binding) if *binding != spec.binding => report.push(Finding::BindingKept {
-                class_name: class_name.clone(),
-                in_file: binding.clone(),
-                declared: spec.binding.clone(),
-            }),
+            Some(binding) if !entry.binding_is_string || *binding != spec.binding => {
+                return Err(ConfigError::at(
+                    src,
+                    entry.binding_at,
+                    binding_mismatch(spec, binding, entry.binding_is_string),
+                ));
+            }
             Some(_) => {}
         }
         if spec.schedules.is_empty() {
@@ -475,7 +467,53 @@ pub(crate) fn plan<'s>(entries: &[EntryFacts], workflows: &'s [WorkflowSpec], re
         }
         append.push(spec);
     }
-    Plan { entries: plans, append }
+    Ok(Plan { entries: plans, append })
+}
+
+/// `in_file` as the message shows it: a string quoted, another value as written.
+fn shown(in_file: &str, is_string: bool) -> String {
+    if is_string {
+        quoted(in_file)
+    } else {
+        in_file.to_owned()
+    }
+}
+
+/// Why an entry may not deploy `spec` under another name, and the two ways out. The name is
+/// `Workflow::NAME`, compiled in by `#[workflow]`: the registry looks the binding up by it, the
+/// embedded engine and the REST API address instances by it, so the config has to follow it.
+fn name_mismatch(spec: &WorkflowSpec, in_file: &str, is_string: bool) -> String {
+    let declared = quoted(&spec.deployed_name);
+    let mut message = format!(
+        "workflows entry {} deploys workflow `{}` ({}) as name {}, but the workflow declares the name {declared}, \
+         which the generated registry, the embedded engine and the REST API use; sync does not rename an existing \
+         entry (that would deploy a new workflow). Set this entry's name to {declared} (instances started under \
+         the old name stay there)",
+        spec.class_name,
+        spec.export_name,
+        spec.location,
+        shown(in_file, is_string),
+    );
+    if is_string {
+        message.push_str(&format!(", or declare `#[workflow(name = {})]` on the fn", quoted(in_file)));
+    }
+    message
+}
+
+/// Why an entry may not bind `spec` under another name, and the way out. The binding is
+/// derived from the export name, like the entry's `class_name` (so renaming the fn cannot make
+/// it fit an entry of this class), and the registry's `Workflows::from_env` looks it up in the
+/// Worker's env: the config has to follow it.
+fn binding_mismatch(spec: &WorkflowSpec, in_file: &str, is_string: bool) -> String {
+    let (derived, in_file) = (quoted(&spec.binding), shown(in_file, is_string));
+    format!(
+        "workflows entry {} binds workflow `{}` ({}) as {in_file}, but the generated registry reaches it through \
+         the binding {derived} (derived from its export name, like the class name), so every call would fail with \
+         workflow.not_found; sync does not rebind an existing entry (other code of the Worker may use its \
+         binding). Set this entry's binding to {derived} (or delete the key: sync then writes it) and rename \
+         {in_file} wherever else the Worker uses it",
+        spec.class_name, spec.export_name, spec.location,
+    )
 }
 
 /// Whether `main` should be repointed, and to what.
