@@ -87,16 +87,13 @@ pub enum Finding {
     Orphan { class_name: String, name: Option<String> },
     /// The top-level `main` pointed at worker-build's shim and now points at the entry module.
     MainRepointed { from: String, to: String },
-    /// An appended entry uses a `name` or `binding` that an existing entry already uses;
-    /// wrangler will reject the config until one of them changes.
-    Collision { class_name: String, key: String, value: String },
 }
 
 impl Finding {
     /// Whether this finding asks the user to look at something (as opposed to reporting a
     /// change that was made).
     pub fn is_warning(&self) -> bool {
-        matches!(self, Finding::UndeclaredSettingKept { .. } | Finding::Orphan { .. } | Finding::Collision { .. })
+        matches!(self, Finding::UndeclaredSettingKept { .. } | Finding::Orphan { .. })
     }
 }
 
@@ -126,11 +123,6 @@ impl fmt::Display for Finding {
             Finding::MainRepointed { from, to } => {
                 write!(f, "repointed main from {} to {}", quoted(from), quoted(to))
             }
-            Finding::Collision { class_name, key, value } => write!(
-                f,
-                "appended workflows entry {class_name} has {key} {}, which an existing entry already uses",
-                quoted(value)
-            ),
         }
     }
 }
@@ -451,19 +443,13 @@ pub(crate) fn plan<'s>(
             name: spec.deployed_name.clone(),
             binding: spec.binding.clone(),
         });
-        if entries.iter().any(|e| e.name.as_deref() == Some(spec.deployed_name.as_str())) {
-            report.push(Finding::Collision {
-                class_name: spec.class_name.clone(),
-                key: "name".into(),
-                value: spec.deployed_name.clone(),
-            });
+        // Appending would give wrangler two entries with one name or binding: it rejects that
+        // config, and so would the next sync. Refuse now, pointing at the entry in the way.
+        if let Some(e) = entries.iter().find(|e| e.name.as_deref() == Some(spec.deployed_name.as_str())) {
+            return Err(ConfigError::at(src, e.name_at, collision(spec, "name", &spec.deployed_name, e)));
         }
-        if entries.iter().any(|e| e.binding.as_deref() == Some(spec.binding.as_str())) {
-            report.push(Finding::Collision {
-                class_name: spec.class_name.clone(),
-                key: "binding".into(),
-                value: spec.binding.clone(),
-            });
+        if let Some(e) = entries.iter().find(|e| e.binding.as_deref() == Some(spec.binding.as_str())) {
+            return Err(ConfigError::at(src, e.binding_at, collision(spec, "binding", &spec.binding, e)));
         }
         append.push(spec);
     }
@@ -513,6 +499,26 @@ fn binding_mismatch(spec: &WorkflowSpec, in_file: &str, is_string: bool) -> Stri
          binding). Set this entry's binding to {derived} (or delete the key: sync then writes it) and rename \
          {in_file} wherever else the Worker uses it",
         spec.class_name, spec.export_name, spec.location,
+    )
+}
+
+/// Why a workflow's entry cannot be appended: `entry` already uses its `key` (`name` or
+/// `binding`).
+fn collision(spec: &WorkflowSpec, key: &str, value: &str, entry: &EntryFacts) -> String {
+    let owner = match (&entry.class_name, entry.foreign) {
+        (Some(class), false) => format!("the workflows entry of class {}", quoted(class)),
+        (Some(class), true) => format!("the workflows entry of another Worker's class {}", quoted(class)),
+        (None, _) => "another workflows entry".to_owned(),
+    };
+    format!(
+        "workflow `{}` ({}) needs a workflows entry with {key} {}, which {owner} already uses: wrangler rejects \
+         two entries with one {key}, so sync adds nothing. If that entry is this workflow's under an old class \
+         name, set its class_name to {}; otherwise change its {key}, or the workflow's (`#[workflow(name = \"…\")]` \
+         sets the deployed name; the binding follows the export name)",
+        spec.export_name,
+        spec.location,
+        quoted(value),
+        quoted(&spec.class_name),
     )
 }
 
