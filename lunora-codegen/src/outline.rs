@@ -85,6 +85,14 @@ pub enum Entry {
         line: usize,
         column: usize,
     },
+    /// `#[cfg_attr(predicate, …)]` applying an attribute named `workflow` or `step` (`name`, as
+    /// written): the scanner does not evaluate cfg_attr, so it cannot tell whether or where
+    /// such a workflow exists. `line`/`column` are those of the `#`.
+    ConditionalAttribute {
+        name: String,
+        line: usize,
+        column: usize,
+    },
 }
 
 struct Cursor<'a> {
@@ -536,6 +544,33 @@ fn is_rustfmt_skip(body: &str) -> bool {
     }
 }
 
+/// `cfg_attr(predicate, a, b…)` applying an attribute whose name is lunora's (`workflow`,
+/// `step`, under any path): that attribute's path as written.
+fn conditional_lunora_attribute(body: &str) -> Option<String> {
+    let inner = body.trim().strip_prefix("cfg_attr")?.trim_start().strip_prefix('(')?;
+    let inner = inner.trim_end().strip_suffix(')')?;
+    // The predicate and the attributes are separated by commas outside any brackets.
+    let mut depth = 0usize;
+    let mut parts = Vec::new();
+    let mut from = 0;
+    for (i, ch) in inner.char_indices() {
+        match ch {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                parts.push(&inner[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&inner[from..]);
+    parts.into_iter().skip(1).map(attribute_path).find_map(|text| {
+        let path = simple_path(text);
+        AttributeKind::of(path.last()).is_some().then(|| text.split_whitespace().collect())
+    })
+}
+
 /// `path = "…"` → the path.
 fn path_value(body: &str) -> Option<String> {
     let rest = body.trim().strip_prefix("path")?.trim_start().strip_prefix('=')?.trim();
@@ -658,6 +693,8 @@ pub fn outline(source: &str) -> Vec<Entry> {
                 } else if let Some(path) = candidate(body) {
                     attributes.first_candidate.get_or_insert((start, line, column));
                     attributes.candidates.push(path);
+                } else if let Some(name) = conditional_lunora_attribute(body) {
+                    entries.push(Entry::ConditionalAttribute { name, line, column });
                 }
             }
             _ if is_word_start(b) => {
@@ -1080,6 +1117,7 @@ mod skipped_inline {
                     format!("item {attributes:?} {cfgs:?} line {line}")
                 }
                 Entry::Macro { name, line, column } => format!("macro {name} {line}:{column}"),
+                Entry::ConditionalAttribute { name, line, column } => format!("cfg_attr {name} {line}:{column}"),
             })
             .collect()
     }

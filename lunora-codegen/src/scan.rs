@@ -363,6 +363,16 @@ fn read_module(
                 let location = Location { file: here.clone(), line, column };
                 parts.push(Part::Warning(Box::new(Diagnostic { location, message })));
             }
+            Entry::ConditionalAttribute { name, line, column } => {
+                let message = format!(
+                    "`#[cfg_attr(…, {name})]`: lunora-codegen does not evaluate cfg_attr, so if this is lunora's \
+                     #[{name}] it is left out of the registry, the JS entry and the wrangler config. Write the \
+                     attribute unconditionally and put the condition in a `#[cfg(…)]` on the fn or its module \
+                     (sync carries cfgs onto the registry)"
+                );
+                let location = Location { file: here.clone(), line, column };
+                parts.push(Part::Warning(Box::new(Diagnostic { location, message })));
+            }
         }
     }
     let Open { module, .. } = stack.swap_remove(0);

@@ -326,6 +326,35 @@ fn macros_that_may_declare_modules_or_workflows_are_warned_about() {
     );
 }
 
+/// A lunora attribute applied through `cfg_attr` would be silently missing from the registry:
+/// the scanner does not evaluate cfg_attr, so it says so, at the attribute.
+#[test]
+fn a_workflow_or_step_behind_cfg_attr_is_warned_about() {
+    let lib = format!(
+        "{USE}#[rustfmt::skip] pub mod lunora_workflows;\n\
+         #[cfg_attr(feature = \"flows\", workflow)]\n{}\
+         #[cfg_attr(all(unix, not(test)), allow(dead_code), lunora_runtime::step(args = String, returns = String))]\n{}\
+         #[cfg_attr(test, derive(Debug))]\npub struct Plain;\n\
+         #[workflow]\n{}",
+        workflow("hidden"),
+        step("hidden_step"),
+        workflow("visible")
+    );
+    let dir = temp_crate(&[("src/lib.rs", &lib)]);
+    assert_eq!(found(&scan(dir.path())), ["VisibleWorkflow @ src/lib.rs:9:1"]);
+    let warnings: Vec<String> =
+        check_stderr(dir.path()).lines().filter(|l| l.starts_with("warning")).map(String::from).collect();
+    let warning = |at: &str, name: &str| {
+        format!(
+            "warning: src/lib.rs:{at}: `#[cfg_attr(…, {name})]`: lunora-codegen does not evaluate cfg_attr, so if \
+             this is lunora's #[{name}] it is left out of the registry, the JS entry and the wrangler config. Write \
+             the attribute unconditionally and put the condition in a `#[cfg(…)]` on the fn or its module (sync \
+             carries cfgs onto the registry)"
+        )
+    };
+    assert_eq!(warnings, [warning("3:1", "workflow"), warning("5:1", "lunora_runtime::step")]);
+}
+
 #[test]
 fn a_file_including_itself_twice_ends_at_once_with_one_error_per_inclusion() {
     let dir = temp_crate(&[("src/lib.rs", "#[path = \"lib.rs\"] mod a;\n#[path = \"lib.rs\"] mod b;\n")]);
