@@ -75,6 +75,7 @@ async fn a_foreign_sqlite_database_is_refused_untouched() {
     assert!(err.message().contains("is not a lunora journal: it is a SQLite database of another application"), "{err}");
     assert_eq!(std::fs::read(&db).unwrap(), before, "not a byte changed");
     assert!(!Path::new(&format!("{}-wal", db.display())).exists());
+    assert!(!Path::new(&format!("{}.lock", db.display())).exists(), "no lock file left beside it");
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use crate::config::ResolvedStepConfig;
 use crate::erased::Json;
 use crate::error::Error;
 use crate::local::journal_check::{self, Found};
-use crate::local::journal_lock::JournalLock;
+use crate::local::journal_lock::{self, JournalLock};
 use crate::local::journal_schema::{APPLICATION_ID, SCHEMA, SCHEMA_VERSION};
 use crate::status::{InstanceStatusKind, RollbackState, StepKind};
 
@@ -246,6 +246,19 @@ impl Journal {
         };
         let shown = path.display().to_string();
         journal_check::refuse_read_only(path)?;
+        // A file no engine has opened yet (no lock file beside it: an engine creates that before
+        // its first write) is checked before the lock file is created, so refusing another
+        // application's database or a damaged file leaves its directory as it was. An engine that
+        // took the lock meanwhile may have been writing what this check read: then the check
+        // under the lock below decides.
+        let lock_file = journal_lock::lock_path(path);
+        if !lock_file.exists() {
+            if let Err(refused) = journal_check::check(path, false) {
+                if !lock_file.exists() {
+                    return Err(refused);
+                }
+            }
+        }
         // Checks run under the lock, so no other engine writes while they read.
         let lock = JournalLock::acquire(path, wait)?;
         let found = journal_check::check(path, lock.previous_clean())?;
