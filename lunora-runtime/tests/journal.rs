@@ -94,24 +94,7 @@ async fn a_file_that_is_not_sqlite_is_refused_untouched() {
 async fn a_corrupt_journal_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
-    {
-        let t = TestEngine::builder()
-            .path(&db)
-            .env(Env::new().with(Effects::default()))
-            .register::<Sleeper>()
-            .open()
-            .await
-            .unwrap();
-        for i in 0..50 {
-            let inst = t
-                .workflow::<Sleeper>()
-                .create(CreateOptions::params("1 day".into()).with_id(format!("i{i}")))
-                .await
-                .unwrap();
-            t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
-        }
-        close(t, &db).await;
-    }
+    close(populated(&db, 50).await, &db).await;
     let mut bytes = std::fs::read(&db).unwrap();
     assert!(bytes.len() > 3 * 4096, "journal has several pages");
     for b in &mut bytes[4096 + 100..4096 + 400] {
@@ -203,8 +186,8 @@ fn snapshot(db: &Path) -> Vec<(&'static str, Option<(usize, u64)>)> {
         .collect()
 }
 
-/// Opens an engine on `db`, parks 40 instances in a sleep (two step rows each).
-async fn populated(db: &Path) -> TestEngine {
+/// Opens an engine on `db`, parks `instances` instances in a sleep (two step rows each).
+async fn populated(db: &Path, instances: usize) -> TestEngine {
     let t = TestEngine::builder()
         .path(db)
         .env(Env::new().with(Effects::default()))
@@ -212,7 +195,7 @@ async fn populated(db: &Path) -> TestEngine {
         .open()
         .await
         .unwrap();
-    for i in 0..40 {
+    for i in 0..instances {
         let inst = t
             .workflow::<Sleeper>()
             .create(CreateOptions::params("1 day".into()).with_id(format!("i{i}")))
@@ -228,7 +211,7 @@ async fn populated(db: &Path) -> TestEngine {
 /// original, whose commits are all in its fsynced -wal, which is what a power cut would keep.
 async fn crashed_journal(dir: &Path) -> std::path::PathBuf {
     let live = dir.join("live.db");
-    close(populated(&live).await, &live).await;
+    close(populated(&live, 40).await, &live).await;
     // More work after the reopen: the -wal holds it, the file the first 40 instances.
     let t = TestEngine::builder()
         .path(&live)
@@ -278,7 +261,7 @@ fn cut_short(db: &Path, by: u64) {
 async fn a_journal_cut_short_by_a_few_bytes_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
-    close(populated(&db).await, &db).await;
+    close(populated(&db, 40).await, &db).await;
     let len = std::fs::metadata(&db).unwrap().len();
     assert_eq!(len % 4096, 0);
     cut_short(&db, 3);
@@ -300,7 +283,7 @@ async fn a_journal_cut_short_by_a_few_bytes_is_refused_untouched() {
 async fn a_journal_cut_short_by_a_page_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
-    close(populated(&db).await, &db).await;
+    close(populated(&db, 40).await, &db).await;
     cut_short(&db, 4096);
     let before = snapshot(&db);
     let err = open_err(&db).await;
@@ -359,7 +342,7 @@ async fn a_read_only_journal_file_is_refused_untouched() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
-    close(populated(&db).await, &db).await;
+    close(populated(&db, 40).await, &db).await;
     // Root may write to it anyway; the engine honours the mode the user set.
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
     let before = snapshot(&db);

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::text;
+
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap() // lunora-codegen/cli → the workspace
 }
@@ -29,16 +32,7 @@ fn krate(lib: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn sync(manifest: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lunora-codegen"))
-        .arg("sync")
-        .arg("--manifest-path")
-        .arg(manifest)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    common::codegen(&["sync"], manifest)
 }
 
 /// `#[workflow] pub async fn <ident>` with a `()` body, preceded by `attrs`.
