@@ -333,3 +333,26 @@ fn sync_help_documents_the_exit_statuses() {
     );
     assert!(help.contains("wrangler.json, else wrangler.jsonc, else wrangler.toml"), "{help}");
 }
+
+/// A module file that is not UTF-8 (rustc refuses it too) stops the sync with the file named,
+/// exit 2, and nothing written: it is never skipped, which would drop its workflows.
+#[test]
+fn a_module_file_that_is_not_utf8_is_an_error_and_nothing_is_written() {
+    let (dir, manifest) = shop_copy();
+    let orders = dir.path().join("src/orders.rs");
+    let mut bytes = std::fs::read(&orders).unwrap();
+    bytes.extend_from_slice(b"\n// caf\xe9\n");
+    std::fs::write(&orders, &bytes).unwrap();
+    for args in [&["sync", "--check"][..], &["sync"][..]] {
+        let out = codegen(args, &manifest);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr)
+                .contains("src/lib.rs:4:9: cannot read module file src/orders.rs: stream did not contain valid UTF-8"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!dir.path().join("src/lunora_workflows.rs").exists(), "nothing written");
+    assert!(!dir.path().join("lunora-entry.mjs").exists(), "nothing written");
+}
