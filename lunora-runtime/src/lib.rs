@@ -14,17 +14,19 @@
 //!
 //! A module uses only modules on lower lines (or its own), so there are no import cycles:
 //!
-//! 1. `erased` (boxed futures, JSON values), `error`, `duration`, `secret`, `env` (`ctx.env`),
+//! 1. `maybe_send` (`Send` natively, nothing on wasm32), `erased` (boxed futures, JSON
+//!    values), `error`, `duration`, `secret`, `env` (`ctx.env`),
 //!    `log` (`ctx.log`): leaves.
-//! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait and the native transport).
+//! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait, the native and `fetch`
+//!    transports, and `http::Client` for steps).
 //! 3. [`dispatch`]: `ctx.run` over `http`.
 //! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
 //! 5. [`context`]: what a workflow body receives.
 //! 6. [`workflow`](mod@workflow) (the trait, the typed handles, the workflows backend trait),
-//!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`).
+//!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`) and
+//!    `handle_errors` (the instance operations' errors, worded once for both backends).
 //! 7. The backends, which implement the traits of 4 and 6: [`local`] (the embedded engine) and,
-//!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http` (on wasm32 over
-//!    `cloudflare`'s `fetch`).
+//!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http`.
 //! 8. [`testing`] (over `local`), then this file and `macros`.
 
 pub mod clock;
@@ -37,11 +39,13 @@ pub mod duration;
 mod env;
 mod erased;
 pub mod error;
+mod handle_errors;
 pub mod http;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod local;
 mod log;
 mod macros;
+mod maybe_send;
 pub mod rest;
 pub mod reusable;
 pub mod secret;
@@ -57,6 +61,7 @@ pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, Wo
 pub use dispatch::{Dispatcher, FunctionRef};
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
+pub use maybe_send::{MaybeSend, MaybeSync};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use status::{
     CreateOptions, Event, InstanceStatus, InstanceStatusKind, RestartFrom, Retention, RollbackOutcome, RollbackState,

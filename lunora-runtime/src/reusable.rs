@@ -19,6 +19,7 @@ use crate::env::Env;
 use crate::erased::BoxFuture;
 use crate::error::{Error, Result};
 use crate::log::Logger;
+use crate::maybe_send::MaybeSend;
 use crate::status::StepId;
 use crate::step::{Rollback, RollbackContext, StepContext};
 use lunora_shared::rules::RESERVED_STEP_PREFIX;
@@ -55,11 +56,11 @@ pub trait Step: Send + Sync + 'static {
         Ok(())
     }
 
-    /// The body, run once per attempt.
-    fn call(ctx: StepContext, args: Self::Args) -> impl Future<Output = Result<Self::Returns>> + Send;
+    /// The body, run once per attempt. `Send` natively; on wasm32 any future (see [`MaybeSend`]).
+    fn call(ctx: StepContext, args: Self::Args) -> impl Future<Output = Result<Self::Returns>> + MaybeSend; // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
 
     /// The compensation, run if the instance later fails terminally.
-    fn rollback(_ctx: StepRollbackContext<Self::Args, Self::Returns>) -> impl Future<Output = Result<()>> + Send {
+    fn rollback(_ctx: StepRollbackContext<Self::Args, Self::Returns>) -> impl Future<Output = Result<()>> + MaybeSend {
         async { Ok(()) }
     }
 }
@@ -125,7 +126,7 @@ impl<P> WorkflowContext<P> {
         &'a self,
         step: &S,
         args: S::Args,
-    ) -> impl Future<Output = Result<S::Returns>> + Send + 'a {
+    ) -> impl Future<Output = Result<S::Returns>> + MaybeSend + 'a {
         self.run_step_with(step, args, RunStepOptions::default())
     }
 
@@ -135,7 +136,7 @@ impl<P> WorkflowContext<P> {
         _step: &S,
         args: S::Args,
         options: RunStepOptions,
-    ) -> impl Future<Output = Result<S::Returns>> + Send + 'a {
+    ) -> impl Future<Output = Result<S::Returns>> + MaybeSend + 'a {
         // Everything up to `do` happens now, so the durable step's count is allocated at call
         // time like any other step.
         let prepared = prepare::<S>(&self.step, &self.dispatch, args, options);

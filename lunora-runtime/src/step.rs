@@ -18,6 +18,7 @@ use crate::env::Env;
 pub use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::log::Logger;
+pub use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::status::{Event, StepId, Timestamp};
 
 /// What a step callback receives on every attempt: `{step: {name, count}, attempt, config}`
@@ -36,6 +37,13 @@ pub struct StepContext {
 }
 
 impl StepContext {
+    /// An HTTP client for this attempt: JSON helpers, and statuses mapped to retryable
+    /// (`HttpError`: 5xx, 408, 425, 429, no answer) or not (`NonRetryableError`: other 4xx and
+    /// 3xx). The same as [`http::Client::new`](crate::http::Client::new), on both engines.
+    pub fn http(&self) -> crate::http::Client {
+        crate::http::Client::new()
+    }
+
     /// `ctx.run` inside a `#[step]` body: ids `…#step<i>.<n>`, reused by a retried attempt.
     pub async fn run<A: Serialize, R: DeserializeOwned>(&self, function: &FunctionRef<A, R>, args: A) -> Result<R> {
         match &self.dispatch {
@@ -62,10 +70,21 @@ pub struct RollbackContext<T> {
     pub log: Logger,
 }
 
-/// One attempt of a step callback, type-erased.
+/// One attempt of a step callback, type-erased (`Send` natively; see [`MaybeSend`]).
+#[cfg(not(target_arch = "wasm32"))]
 pub type AttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<Json>> + Send + 'a>;
+/// One attempt of a step callback, type-erased (`Send` natively; see [`MaybeSend`]).
+#[cfg(target_arch = "wasm32")]
+pub type AttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<Json>> + 'a>;
 /// A rollback handler, type-erased. Called once per rollback attempt.
-pub type RollbackFn = Arc<dyn Fn(RollbackContext<Json>) -> BoxFuture<'static, Result<()>> + Send + Sync>;
+pub type RollbackFn = TypedRollbackFn<Json>;
+
+/// A typed rollback handler (`Send + Sync` natively; see [`MaybeSend`]).
+#[cfg(not(target_arch = "wasm32"))]
+type TypedRollbackFn<T> = Arc<dyn Fn(RollbackContext<T>) -> BoxFuture<'static, Result<()>> + Send + Sync>;
+/// A typed rollback handler (`Send + Sync` natively; see [`MaybeSend`]).
+#[cfg(target_arch = "wasm32")]
+type TypedRollbackFn<T> = Arc<dyn Fn(RollbackContext<T>) -> BoxFuture<'static, Result<()>>>;
 
 /// A rollback handler with its own config.
 #[derive(Clone)]
@@ -78,7 +97,7 @@ pub struct RollbackSpec {
 pub(crate) const UNSERIALIZABLE: &str = "WorkflowUnserializableValue";
 
 /// The step primitives a backend provides.
-pub trait StepBackend: Send + Sync {
+pub trait StepBackend: MaybeSend + MaybeSync {
     fn do_step<'a>(
         &'a self,
         name: String,
@@ -101,17 +120,17 @@ pub trait StepBackend: Send + Sync {
 
 /// A typed rollback handler for a step whose output is `T`.
 pub struct Rollback<T> {
-    handler: Arc<dyn Fn(RollbackContext<T>) -> BoxFuture<'static, Result<()>> + Send + Sync>,
+    handler: TypedRollbackFn<T>,
     config: Option<StepConfig>,
 }
 
-impl<T: DeserializeOwned + Send + 'static> Rollback<T> {
+impl<T: DeserializeOwned + MaybeSend + 'static> Rollback<T> {
     /// A rollback handler; it runs as a durable step with the default config unless
     /// [`Rollback::config`] sets one.
     pub fn new<F, Fut>(handler: F) -> Self
     where
-        F: Fn(RollbackContext<T>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<()>> + Send + 'static,
+        F: Fn(RollbackContext<T>) -> Fut + MaybeSend + MaybeSync + 'static, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+        Fut: Future<Output = Result<()>> + MaybeSend + 'static, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
     {
         Self { handler: Arc::new(move |rc| Box::pin(handler(rc))), config: None }
     }
@@ -169,11 +188,11 @@ impl WorkflowStep {
         &'a self,
         name: impl Into<String>,
         callback: F,
-    ) -> impl Future<Output = Result<T>> + Send + 'a
+    ) -> impl Future<Output = Result<T>> + MaybeSend + 'a
     where
-        T: Serialize + DeserializeOwned + Send + 'a,
-        F: FnMut(StepContext) -> Fut + Send + 'a,
-        Fut: Future<Output = Result<T>> + Send + 'a,
+        T: Serialize + DeserializeOwned + MaybeSend + 'a,
+        F: FnMut(StepContext) -> Fut + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+        Fut: Future<Output = Result<T>> + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
     {
         self.run_step(name.into(), None, callback, None)
     }
@@ -184,11 +203,11 @@ impl WorkflowStep {
         name: impl Into<String>,
         config: StepConfig,
         callback: F,
-    ) -> impl Future<Output = Result<T>> + Send + 'a
+    ) -> impl Future<Output = Result<T>> + MaybeSend + 'a
     where
-        T: Serialize + DeserializeOwned + Send + 'a,
-        F: FnMut(StepContext) -> Fut + Send + 'a,
-        Fut: Future<Output = Result<T>> + Send + 'a,
+        T: Serialize + DeserializeOwned + MaybeSend + 'a,
+        F: FnMut(StepContext) -> Fut + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+        Fut: Future<Output = Result<T>> + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
     {
         self.run_step(name.into(), Some(config), callback, None)
     }
@@ -201,11 +220,11 @@ impl WorkflowStep {
         config: Option<StepConfig>,
         callback: F,
         rollback: Rollback<T>,
-    ) -> impl Future<Output = Result<T>> + Send + 'a
+    ) -> impl Future<Output = Result<T>> + MaybeSend + 'a
     where
-        T: Serialize + DeserializeOwned + Send + 'static,
-        F: FnMut(StepContext) -> Fut + Send + 'a,
-        Fut: Future<Output = Result<T>> + Send + 'a,
+        T: Serialize + DeserializeOwned + MaybeSend + 'static,
+        F: FnMut(StepContext) -> Fut + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+        Fut: Future<Output = Result<T>> + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
     {
         self.run_step(name.into(), config, callback, Some(rollback.erase()))
     }
@@ -217,11 +236,11 @@ impl WorkflowStep {
         config: Option<StepConfig>,
         callback: F,
         rollback: Option<Rollback<T>>,
-    ) -> impl Future<Output = Result<T>> + Send + 'a
+    ) -> impl Future<Output = Result<T>> + MaybeSend + 'a
     where
-        T: Serialize + DeserializeOwned + Send + 'static,
-        F: FnMut(StepContext) -> Fut + Send + 'a,
-        Fut: Future<Output = Result<T>> + Send + 'a,
+        T: Serialize + DeserializeOwned + MaybeSend + 'static,
+        F: FnMut(StepContext) -> Fut + MaybeSend + 'a,
+        Fut: Future<Output = Result<T>> + MaybeSend + 'a,
     {
         self.run_step(name, config, callback, rollback.map(Rollback::erase))
     }
@@ -232,11 +251,11 @@ impl WorkflowStep {
         config: Option<StepConfig>,
         mut callback: F,
         rollback: Option<RollbackSpec>,
-    ) -> impl Future<Output = Result<T>> + Send + 'a
+    ) -> impl Future<Output = Result<T>> + MaybeSend + 'a
     where
-        T: Serialize + DeserializeOwned + Send + 'a,
-        F: FnMut(StepContext) -> Fut + Send + 'a,
-        Fut: Future<Output = Result<T>> + Send + 'a,
+        T: Serialize + DeserializeOwned + MaybeSend + 'a,
+        F: FnMut(StepContext) -> Fut + MaybeSend + 'a,
+        Fut: Future<Output = Result<T>> + MaybeSend + 'a,
     {
         let what = name.clone();
         let attempt: AttemptFn<'a> = Box::new(move |ctx| {
@@ -259,30 +278,30 @@ impl WorkflowStep {
     }
 
     /// `step.waitForEvent(name, {type, timeout?})` with the default 24 h timeout.
-    pub fn wait_for_event<'a, T: DeserializeOwned + Send + 'a>(
+    pub fn wait_for_event<'a, T: DeserializeOwned + MaybeSend + 'a>(
         &'a self,
         name: impl Into<String>,
         event_type: impl Into<String>,
-    ) -> impl Future<Output = Result<Event<T>>> + Send + 'a {
+    ) -> impl Future<Output = Result<Event<T>>> + MaybeSend + 'a {
         self.wait_for_event_inner(name.into(), event_type.into(), None)
     }
 
     /// `step.waitForEvent(name, {type, timeout})`; the timeout must lie in 1 s..=365 days.
-    pub fn wait_for_event_with_timeout<'a, T: DeserializeOwned + Send + 'a>(
+    pub fn wait_for_event_with_timeout<'a, T: DeserializeOwned + MaybeSend + 'a>(
         &'a self,
         name: impl Into<String>,
         event_type: impl Into<String>,
         timeout: impl Into<DurationInput>,
-    ) -> impl Future<Output = Result<Event<T>>> + Send + 'a {
+    ) -> impl Future<Output = Result<Event<T>>> + MaybeSend + 'a {
         self.wait_for_event_inner(name.into(), event_type.into(), Some(timeout.into()))
     }
 
-    fn wait_for_event_inner<'a, T: DeserializeOwned + Send + 'a>(
+    fn wait_for_event_inner<'a, T: DeserializeOwned + MaybeSend + 'a>(
         &'a self,
         name: String,
         event_type: String,
         timeout: Option<DurationInput>,
-    ) -> impl Future<Output = Result<Event<T>>> + Send + 'a {
+    ) -> impl Future<Output = Result<Event<T>>> + MaybeSend + 'a {
         let what = name.clone();
         let pending = self.backend.wait_for_event(name, event_type, timeout);
         async move {

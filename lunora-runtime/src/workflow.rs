@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::context::WorkflowContext;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
+use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::status::{CreateOptions, InstanceStatus, RestartFrom, Retention};
 
 /// A durable workflow: typed params and output plus its deployed identity.
@@ -38,8 +39,8 @@ pub trait Workflow: Send + Sync + 'static {
         lunora_shared::naming::workflow_binding_name(Self::EXPORT_NAME)
     }
 
-    /// The workflow body.
-    fn run(ctx: WorkflowContext<Self::Params>) -> impl Future<Output = Result<Self::Output>> + Send;
+    /// The workflow body. `Send` natively; on wasm32 any future (see [`MaybeSend`]).
+    fn run(ctx: WorkflowContext<Self::Params>) -> impl Future<Output = Result<Self::Output>> + MaybeSend; // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
 }
 
 /// `create` as it crosses the backend boundary.
@@ -54,7 +55,7 @@ pub struct CreateRequest {
 pub type RawStatus = InstanceStatus<Json>;
 
 /// The instance operations a backend provides, keyed by deployed workflow name.
-pub trait WorkflowsBackend: Send + Sync {
+pub trait WorkflowsBackend: MaybeSend + MaybeSync {
     fn create<'a>(&'a self, workflow: &'a str, request: CreateRequest) -> BoxFuture<'a, Result<String>>;
     fn create_batch<'a>(
         &'a self,

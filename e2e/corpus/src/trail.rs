@@ -31,14 +31,11 @@ fn kv(env: &Env) -> Result<worker::KvStore> {
 
 #[cfg(target_arch = "wasm32")]
 pub async fn trail(env: &Env, run: &str, line: String) -> Result<()> {
-    let (env, key) = (env.clone(), format!("trail:{run}"));
-    lunora_runtime::cloudflare::local(async move {
-        let store = kv(&env)?;
-        let mut lines: Vec<String> = store.get(&key).json().await.map_err(kv_error)?.unwrap_or_default();
-        lines.push(line);
-        store.put(&key, &lines).map_err(kv_error)?.execute().await.map_err(kv_error)
-    })
-    .await
+    let key = format!("trail:{run}");
+    let store = kv(env)?;
+    let mut lines: Vec<String> = store.get(&key).json().await.map_err(kv_error)?.unwrap_or_default();
+    lines.push(line);
+    store.put(&key, &lines).map_err(kv_error)?.execute().await.map_err(kv_error)
 }
 
 #[cfg(target_arch = "wasm32")]

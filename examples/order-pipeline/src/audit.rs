@@ -34,16 +34,13 @@ fn kv(env: &Env) -> Result<worker::KvStore> {
 /// Appends a line (read-modify-write: one order's steps never run at the same time).
 #[cfg(target_arch = "wasm32")]
 pub async fn record(env: &Env, order_id: &str, line: String) -> Result<()> {
-    let env = env.clone();
     let key = format!("audit:{order_id}");
-    // KV handles are JS objects (!Send): `local` runs the whole exchange as one Send future.
-    lunora_runtime::cloudflare::local(async move {
-        let store = kv(&env)?;
-        let mut lines: Vec<String> = store.get(&key).json().await.map_err(kv_error)?.unwrap_or_default();
-        lines.push(line);
-        store.put(&key, &lines).map_err(kv_error)?.execute().await.map_err(kv_error)
-    })
-    .await
+    // The KV handle is a JS object held across the awaits: fine on wasm32, where steps take
+    // any future.
+    let store = kv(env)?;
+    let mut lines: Vec<String> = store.get(&key).json().await.map_err(kv_error)?.unwrap_or_default();
+    lines.push(line);
+    store.put(&key, &lines).map_err(kv_error)?.execute().await.map_err(kv_error)
 }
 
 #[cfg(target_arch = "wasm32")]

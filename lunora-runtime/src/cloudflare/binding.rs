@@ -3,26 +3,26 @@
 //! embedded engine; the registry's [`WorkflowInfo`]s map names to bindings.
 
 use js_sys::{Array, Object};
-use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
 
 use super::js;
 use super::js::send;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
+use crate::handle_errors;
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState};
 use crate::workflow::{CreateRequest, RawStatus, WorkflowInfo, WorkflowsBackend};
 
 /// The Workflow bindings of one Worker environment.
 pub struct BindingBackend {
-    env: SendWrapper<JsValue>,
+    env: JsValue,
     workflows: &'static [WorkflowInfo],
 }
 
 impl BindingBackend {
     /// `workflows` is the generated registry's `WORKFLOWS`.
     pub fn new(env: &worker::Env, workflows: &'static [WorkflowInfo]) -> Self {
-        Self { env: SendWrapper::new(JsValue::from(env.clone())), workflows }
+        Self { env: JsValue::from(env.clone()), workflows }
     }
 
     fn binding(&self, workflow: &str) -> Result<JsValue> {
@@ -45,12 +45,41 @@ impl BindingBackend {
 
     async fn instance(&self, workflow: &str, id: &str) -> Result<JsValue> {
         let binding = self.binding(workflow)?;
-        call(&binding, "get", &Array::of1(&JsValue::from_str(id))).await
+        call(&binding, "get", &Array::of1(&JsValue::from_str(id))).await.map_err(|e| restore(e, workflow, id))
     }
 
     async fn on_instance(&self, workflow: &str, id: &str, method: &str, args: &Array) -> Result<JsValue> {
         let instance = self.instance(workflow, id).await?;
-        call(&instance, method, args).await
+        call(&instance, method, args).await.map_err(|e| restore(e, workflow, id))
+    }
+}
+
+/// The code of an error from the engine: a `WorkflowError`'s `(code)`, or a message that is
+/// nothing but a code (workerd's `get` rejects an unknown id with `Error: instance.not_found`).
+fn engine_code(error: &Error) -> Option<&str> {
+    error.code().or_else(|| {
+        let message = error.message();
+        let is_code = message.starts_with("instance.")
+            && message.len() > "instance.".len()
+            && message.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+        (error.name() == "Error" && is_code).then_some(message)
+    })
+}
+
+/// The engine's error for an operation on instance `id`, as the embedded engine words it when it
+/// knows the code (see `handle_errors`), so both engines report the same code, name and message.
+/// Errors that need more context (`cannot_terminate`, `cannot_restart`) are rebuilt by their
+/// operation.
+fn restore(error: Error, workflow: &str, id: &str) -> Error {
+    match engine_code(&error) {
+        Some(handle_errors::NOT_FOUND) => handle_errors::not_found(workflow, id),
+        Some(handle_errors::ALREADY_EXISTS) => handle_errors::already_exists(workflow, id),
+        // A bare code lunora does not know: still a `WorkflowError` with its code.
+        Some(code) if error.code().is_none() => Error::workflow(
+            code,
+            format!("the engine refused the operation on instance {id:?} of workflow {workflow:?}"),
+        ),
+        _ => error,
     }
 }
 
@@ -116,7 +145,8 @@ impl WorkflowsBackend for BindingBackend {
     fn create<'a>(&'a self, workflow: &'a str, request: CreateRequest) -> BoxFuture<'a, Result<String>> {
         send(async move {
             let binding = self.binding(workflow)?;
-            let instance = call(&binding, "create", &Array::of1(&create_options(&request)?)).await?;
+            let created = call(&binding, "create", &Array::of1(&create_options(&request)?)).await;
+            let instance = created.map_err(|e| restore(e, workflow, request.id.as_deref().unwrap_or_default()))?;
             instance_id(&instance)
         })
     }
@@ -164,14 +194,21 @@ impl WorkflowsBackend for BindingBackend {
                 js::set(&options, "rollback", &JsValue::TRUE);
                 args.push(&options);
             }
-            self.on_instance(workflow, id, "terminate", &args).await.map(drop)
+            match self.on_instance(workflow, id, "terminate", &args).await {
+                Err(e) if e.code() == Some(handle_errors::CANNOT_TERMINATE) => {
+                    // Cloudflare's message does not say the status; the embedded engine's does.
+                    let status = self.status(workflow, id).await?.status;
+                    Err(handle_errors::cannot_terminate(id, status))
+                }
+                other => other.map(drop),
+            }
         })
     }
 
     fn restart<'a>(&'a self, workflow: &'a str, id: &'a str, from: Option<RestartFrom>) -> BoxFuture<'a, Result<()>> {
         send(async move {
             let args = Array::new();
-            if let Some(from) = from {
+            if let Some(from) = &from {
                 let target = Object::new();
                 js::set(&target, "name", &JsValue::from_str(&from.name));
                 js::set(&target, "count", &JsValue::from_f64(f64::from(from.count)));
@@ -180,7 +217,12 @@ impl WorkflowsBackend for BindingBackend {
                 js::set(&options, "from", &target);
                 args.push(&options);
             }
-            self.on_instance(workflow, id, "restart", &args).await.map(drop)
+            match (self.on_instance(workflow, id, "restart", &args).await, &from) {
+                (Err(e), Some(from)) if e.code() == Some(handle_errors::CANNOT_RESTART) => {
+                    Err(handle_errors::cannot_restart(id, from))
+                }
+                (other, _) => other.map(drop),
+            }
         })
     }
 

@@ -5,7 +5,6 @@
 use std::future::Future;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
-use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -51,9 +50,9 @@ pub(crate) async fn settle(promise: Promise) -> Result<JsValue> {
     wasm_bindgen_futures::JsFuture::from(promise).await.map_err(|e| error_from_js(&e))
 }
 
-/// A `!Send` future (it holds JS values) made `Send`: wasm32 Workers run on one thread.
+/// A future that holds JS values, boxed: on wasm32 [`BoxFuture`] does not require `Send`.
 pub(crate) fn send<'a, T: 'a>(future: impl Future<Output = T> + 'a) -> BoxFuture<'a, T> {
-    Box::pin(SendWrapper::new(future))
+    Box::pin(future)
 }
 
 /// JSON → a plain JS value.

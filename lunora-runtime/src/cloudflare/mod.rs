@@ -40,9 +40,12 @@ use crate::workflow::{decode_params, Workflow, WorkflowInfo, WorkflowsBackend};
 #[derive(Clone, Debug)]
 pub struct WorkerEnv(pub worker::Env);
 
-/// Makes a `!Send` future (one that holds JS values such as a `worker::kv::KvStore` across an
-/// await) usable where lunora needs `Send` futures: step callbacks, `#[step]` bodies, rollback
-/// handlers. Sound on wasm32, where a Worker has one thread; it panics if polled elsewhere.
+/// Wraps a `!Send` future into a `Send` one. No longer needed: on wasm32 step callbacks,
+/// `#[step]` bodies, rollback handlers and workflow bodies take any future (see
+/// [`MaybeSend`](crate::MaybeSend)), so code that holds `worker` values across an `.await` works
+/// in them as it is. Kept so existing code compiles; it panics if polled on another thread,
+/// which a Worker never does.
+#[deprecated(note = "steps take `!Send` futures on wasm32: remove the wrapper and await the future directly")]
 pub fn local<F: std::future::Future>(future: F) -> send_wrapper::SendWrapper<F> {
     send_wrapper::SendWrapper::new(future)
 }

@@ -9,7 +9,6 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use js_sys::{Array, Object, Promise};
-use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
@@ -26,7 +25,7 @@ use crate::step::{AttemptFn, RollbackContext, RollbackSpec, StepBackend, StepCon
 
 /// The JS `step` object of one `run(event, step)` call.
 pub(crate) struct JsStep {
-    step: SendWrapper<JsValue>,
+    step: JsValue,
     env: Env,
     log: Logger,
     defaults: ResolvedStepConfig,
@@ -34,7 +33,7 @@ pub(crate) struct JsStep {
 
 impl JsStep {
     pub(crate) fn new(step: JsValue, env: Env, log: Logger) -> Self {
-        Self { step: SendWrapper::new(step), env, log, defaults: ResolvedStepConfig::default() }
+        Self { step, env, log, defaults: ResolvedStepConfig::default() }
     }
 
     /// Calls `step.<method>(...args)` now and returns its promise.
@@ -50,7 +49,7 @@ fn step_context(ctx: &JsValue, config: &ResolvedStepConfig, env: &Env, log: &Log
     StepContext { step, attempt, config: config.clone(), env: env.clone(), log: log.clone(), dispatch: None }
 }
 
-fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+fn ready<'a, T: 'a>(value: T) -> BoxFuture<'a, T> {
     Box::pin(std::future::ready(value))
 }
 

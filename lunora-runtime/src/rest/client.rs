@@ -310,7 +310,7 @@ fn platform_transport() -> Arc<dyn HttpTransport> {
     #[cfg(not(target_arch = "wasm32"))]
     return Arc::new(crate::http::NativeTransport);
     #[cfg(target_arch = "wasm32")]
-    return Arc::new(crate::cloudflare::FetchTransport);
+    return Arc::new(crate::http::FetchTransport);
 }
 
 fn instance_path(workflow_name: &str, instance_id: &str) -> String {

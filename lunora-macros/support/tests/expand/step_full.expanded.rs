@@ -24,7 +24,7 @@ impl ::lunora_runtime::Step for charge {
         ctx: ::lunora_runtime::StepRollbackContext<ChargeArgs, Receipt>,
     ) -> impl ::core::future::Future<
         Output = ::lunora_runtime::Result<()>,
-    > + ::core::marker::Send {
+    > + ::lunora_runtime::MaybeSend {
         refund(ctx)
     }
 }

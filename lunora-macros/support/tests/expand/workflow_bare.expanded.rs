@@ -17,7 +17,7 @@ impl ::lunora_runtime::Workflow for SendEmail2Workflow {
         ctx: ::lunora_runtime::WorkflowContext<()>,
     ) -> impl ::core::future::Future<
         Output = ::lunora_runtime::Result<()>,
-    > + ::core::marker::Send {
+    > + ::lunora_runtime::MaybeSend {
         send_email2(ctx)
     }
 }

@@ -21,7 +21,7 @@ impl ::lunora_runtime::Workflow for OrderPipelineWorkflow {
         ctx: ::lunora_runtime::WorkflowContext<OrderParams>,
     ) -> impl ::core::future::Future<
         Output = ::lunora_runtime::Result<Shipped>,
-    > + ::core::marker::Send {
+    > + ::lunora_runtime::MaybeSend {
         order_pipeline(ctx)
     }
 }

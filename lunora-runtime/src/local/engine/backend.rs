@@ -27,10 +27,7 @@ impl WorkflowsBackend for EngineBackend {
             };
             let inserted = lock(&self.0.journal).insert_instance(&new).map_err(storage("create"))?;
             if !inserted {
-                return Err(Error::workflow(
-                    "instance.already_exists",
-                    format!("an instance with id {id:?} already exists in workflow {workflow:?}"),
-                ));
+                return Err(crate::handle_errors::already_exists(workflow, &id));
             }
             self.0.after_create(workflow, &id)?;
             Ok(id)

@@ -150,10 +150,7 @@ impl Inner {
     ) -> Result<LastWrite> {
         let row = self.require_instance(&key.workflow, &key.id)?;
         if row.status.is_terminal() {
-            return Err(Error::workflow(
-                "instance.cannot_terminate",
-                format!("instance {:?} is already {} and cannot be terminated", key.id, row.status),
-            ));
+            return Err(crate::handle_errors::cannot_terminate(&key.id, row.status));
         }
         if !rollback {
             return Ok(LastWrite::Finish {
@@ -190,17 +187,7 @@ impl Inner {
                         steps.iter().find(|s| s.kind == kind && s.name == target.name && s.count == target.count);
                     match found {
                         Some(step) => Some(step.seq),
-                        None => {
-                            return Err(Error::workflow(
-                                "instance.cannot_restart",
-                                format!(
-                                    "instance {id:?} has no {} step {:?} with count {} to restart from",
-                                    target.kind.as_str(),
-                                    target.name,
-                                    target.count
-                                ),
-                            ))
-                        }
+                        None => return Err(crate::handle_errors::cannot_restart(id, target)),
                     }
                 }
             };

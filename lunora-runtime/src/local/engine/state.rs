@@ -58,9 +58,10 @@ impl Inner {
     }
 
     pub(super) fn require_instance(&self, workflow: &str, id: &str) -> Result<InstanceRow> {
-        lock(&self.journal).instance(workflow, id).map_err(storage("read of an instance"))?.ok_or_else(|| {
-            Error::workflow("instance.not_found", format!("no instance {id:?} in workflow {workflow:?}"))
-        })
+        lock(&self.journal)
+            .instance(workflow, id)
+            .map_err(storage("read of an instance"))?
+            .ok_or_else(|| crate::handle_errors::not_found(workflow, id))
     }
 
     pub fn notify_changed(&self) {

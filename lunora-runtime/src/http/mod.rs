@@ -1,6 +1,7 @@
-//! The HTTP transport behind `ctx.run` dispatch and the Workflows REST client: one object-safe
+//! HTTP: [`Client`], the documented way for steps to call HTTP APIs on both engines, and the
+//! transport behind it, `ctx.run` dispatch and the Workflows REST client: one object-safe
 //! trait, with a native implementation here (ureq with rustls, run on Tokio's blocking pool)
-//! and, on wasm32, the Worker's `fetch` (the Cloudflare backend).
+//! and, on wasm32, the Worker's `fetch` ([`FetchTransport`]).
 //!
 //! Requests carry credentials, so what this module prints never shows them: a request's
 //! `Debug` hides credential headers, and messages show URLs without their userinfo
@@ -13,6 +14,14 @@ use std::time::Duration;
 
 use crate::erased::BoxFuture;
 use crate::secret::{url_for_display, REDACTED};
+
+mod client;
+#[cfg(target_arch = "wasm32")]
+mod fetch;
+
+pub use client::{is_retryable_status, Client, DEFAULT_TIMEOUT, HTTP_ERROR};
+#[cfg(target_arch = "wasm32")]
+pub use fetch::FetchTransport;
 
 /// Headers whose values are credentials.
 const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "x-api-key"];
