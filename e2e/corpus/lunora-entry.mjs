@@ -4,7 +4,7 @@
 // Rust type cannot extend a JS class, so each class below delegates to the runner class that
 // `#[workflow]` exports from the wasm module. The Worker itself is worker-build's output.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParamsEchoWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, UnitOutputWorkflowRunner } from "./build/index.js";
+import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParamsEchoWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
 
 export { default } from "./build/index.js";
 
@@ -99,6 +99,13 @@ export class EventTimeoutCaughtWorkflow extends WorkflowEntrypoint {
   }
 }
 
+/** The `httpClient` workflow, deployed as `http-client` (binding WORKFLOW_HTTP_CLIENT). */
+export class HttpClientWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new HttpClientWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
 /** The `nonRetryableCaught` workflow, deployed as `non-retryable-caught` (binding WORKFLOW_NON_RETRYABLE_CAUGHT). */
 export class NonRetryableCaughtWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
@@ -187,5 +194,12 @@ export class StructuredOutputWorkflow extends WorkflowEntrypoint {
 export class UnitOutputWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
     return new UnitOutputWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `workerApis` workflow, deployed as `worker-apis` (binding WORKFLOW_WORKER_APIS). */
+export class WorkerApisWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new WorkerApisWorkflowRunner(this.ctx, this.env).run(event, step);
   }
 }

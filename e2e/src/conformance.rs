@@ -180,6 +180,20 @@ pub const CASES: &[Case] = &[
         rule: "ctx.run: rollback ids",
         dispatch_ids: &["step1.1", "step1rollback.1"],
     },
+    Case {
+        export: "httpClient",
+        events: &[],
+        restart_from: None,
+        rule: "http: Client JSON, 404 final, 503 retried",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "workerApis",
+        events: &[],
+        restart_from: None,
+        rule: "step: worker::Fetch and KV in steps and rollback",
+        dispatch_ids: &[],
+    },
 ];
 
 /// Differences the suite accepts, by field and corpus workflow, with the rule allowing it.

@@ -15,10 +15,12 @@ mod bench;
 mod conformance;
 mod example;
 mod fake_api;
+mod handle_errors;
 mod http;
 #[path = "../../lunora-runtime/tests/support/http_server.rs"]
 mod http_server;
 mod origin;
+mod origin_http;
 mod rest_tour;
 mod wrangler;
 
@@ -67,6 +69,9 @@ fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
     let workerd = conformance::run_workerd(&client, &workerd_origin).map_err(|e| format!("{e}\n{}", server.tail()))?;
     let mut failures = conformance::compare(&native, &workerd);
     failures.extend(rest_tour::run(&runtime, &client).map_err(|e| format!("{e}\n{}", server.tail()))?);
+    let native_probe = runtime.block_on(handle_errors::run_native())?;
+    let workerd_probe = handle_errors::run_workerd(&client).map_err(|e| format!("{e}\n{}", server.tail()))?;
+    failures.extend(handle_errors::compare(&native_probe, &workerd_probe));
     for failure in &failures {
         println!("  DIFF  {failure}");
     }

@@ -66,6 +66,9 @@ fn result(value: Value) -> Reply {
 }
 
 fn answer(request: &Recorded, requests_per_id: &Mutex<HashMap<String, u32>>) -> Reply {
+    if let Some(reply) = crate::origin_http::answer(request, requests_per_id) {
+        return reply;
+    }
     if request.method != "POST" || request.path() != "/_lunora/scheduler/dispatch" {
         return error(404, "NOT_FOUND", &format!("no route {} {}", request.method, request.target));
     }

@@ -57,7 +57,7 @@ pub trait Step: Send + Sync + 'static {
     }
 
     /// The body, run once per attempt. `Send` natively; on wasm32 any future (see [`MaybeSend`]).
-    fn call(ctx: StepContext, args: Self::Args) -> impl Future<Output = Result<Self::Returns>> + MaybeSend; // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+    fn call(ctx: StepContext, args: Self::Args) -> impl Future<Output = Result<Self::Returns>> + MaybeSend; // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
 
     /// The compensation, run if the instance later fails terminally.
     fn rollback(_ctx: StepRollbackContext<Self::Args, Self::Returns>) -> impl Future<Output = Result<()>> + MaybeSend {

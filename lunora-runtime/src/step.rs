@@ -129,8 +129,8 @@ impl<T: DeserializeOwned + MaybeSend + 'static> Rollback<T> {
     /// [`Rollback::config`] sets one.
     pub fn new<F, Fut>(handler: F) -> Self
     where
-        F: Fn(RollbackContext<T>) -> Fut + MaybeSend + MaybeSync + 'static, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
-        Fut: Future<Output = Result<()>> + MaybeSend + 'static, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+        F: Fn(RollbackContext<T>) -> Fut + MaybeSend + MaybeSync + 'static, // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
+        Fut: Future<Output = Result<()>> + MaybeSend + 'static, // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
     {
         Self { handler: Arc::new(move |rc| Box::pin(handler(rc))), config: None }
     }
@@ -191,8 +191,8 @@ impl WorkflowStep {
     ) -> impl Future<Output = Result<T>> + MaybeSend + 'a
     where
         T: Serialize + DeserializeOwned + MaybeSend + 'a,
-        F: FnMut(StepContext) -> Fut + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
-        Fut: Future<Output = Result<T>> + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+        F: FnMut(StepContext) -> Fut + MaybeSend + 'a, // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
+        Fut: Future<Output = Result<T>> + MaybeSend + 'a, // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
     {
         self.run_step(name.into(), None, callback, None)
     }
@@ -206,8 +206,8 @@ impl WorkflowStep {
     ) -> impl Future<Output = Result<T>> + MaybeSend + 'a
     where
         T: Serialize + DeserializeOwned + MaybeSend + 'a,
-        F: FnMut(StepContext) -> Fut + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
-        Fut: Future<Output = Result<T>> + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+        F: FnMut(StepContext) -> Fut + MaybeSend + 'a, // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
+        Fut: Future<Output = Result<T>> + MaybeSend + 'a, // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
     {
         self.run_step(name.into(), Some(config), callback, None)
     }
@@ -223,8 +223,8 @@ impl WorkflowStep {
     ) -> impl Future<Output = Result<T>> + MaybeSend + 'a
     where
         T: Serialize + DeserializeOwned + MaybeSend + 'static,
-        F: FnMut(StepContext) -> Fut + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
-        Fut: Future<Output = Result<T>> + MaybeSend + 'a, // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+        F: FnMut(StepContext) -> Fut + MaybeSend + 'a, // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
+        Fut: Future<Output = Result<T>> + MaybeSend + 'a, // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
     {
         self.run_step(name.into(), config, callback, Some(rollback.erase()))
     }

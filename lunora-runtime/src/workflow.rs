@@ -40,7 +40,7 @@ pub trait Workflow: Send + Sync + 'static {
     }
 
     /// The workflow body. `Send` natively; on wasm32 any future (see [`MaybeSend`]).
-    fn run(ctx: WorkflowContext<Self::Params>) -> impl Future<Output = Result<Self::Output>> + MaybeSend; // natively Send: keep Rc, RefCell and JS values out of `.await`s, or make the code wasm32-only
+    fn run(ctx: WorkflowContext<Self::Params>) -> impl Future<Output = Result<Self::Output>> + MaybeSend; // Send natively (wasm32: any): hold no Rc/RefCell/JsValue across .await
 }
 
 /// `create` as it crosses the backend boundary.

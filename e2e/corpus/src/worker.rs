@@ -127,6 +127,15 @@ async fn trail(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response>
     respond(crate::read_trail(&env, &param(&ctx, "run")).await.map(|lines| json!(lines)))
 }
 
+/// The instance-operation errors on a complete instance (`crate::handle_errors`).
+async fn probe(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let workflows = Workflows::from_env(&ctx.env);
+    let result = crate::handle_errors::probe(&workflows, &param(&ctx, "id")).await;
+    Response::from_json(
+        &result.map(|outcomes| json!(outcomes)).unwrap_or_else(|e| crate::handle_errors::probe_failed(&e)),
+    )
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     Router::new()
@@ -136,6 +145,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .post_async("/restart/:export/:id", restart)
         .get_async("/trail/:run", trail)
         .post_async("/rest", rest)
+        .post_async("/probe/:id", probe)
         .post_async("/bench/:name", bench_create)
         .get_async("/bench/:name/:id", bench_status)
         .run(req, env)
