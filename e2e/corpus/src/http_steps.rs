@@ -55,7 +55,19 @@ pub async fn http_client(ctx: WorkflowContext<Input>) -> Result<Value> {
             s.http().get_json::<Value>(&format!("{}/e2e/http/missing", origin(&s.env)?)).await
         })
         .await;
-    let missing = missing.err().map(|e| json!({ "error": as_json(&e), "status": e.status() }));
+    // After a step only `{name, message}` cross Cloudflare's boundary; inside it the error also
+    // has its status.
+    let missing = missing.err().map(|e| as_json(&e));
+    let inside: Value = ctx
+        .step
+        .do_with("missing-inside", once(0), |s| async move {
+            let answer = s.http().get_json::<Value>(&format!("{}/e2e/http/missing", origin(&s.env)?)).await;
+            Ok(answer.map_or_else(
+                |e| json!({ "error": as_json(&e), "status": e.status(), "final": e.is_non_retryable() }),
+                |unexpected| json!({ "unexpected": unexpected }),
+            ))
+        })
+        .await?;
     // A 503 is retried: the origin answers 503 to the first request of a key, then 200.
     let key = ctx.event.instance_id.clone();
     let flaky: Value = ctx
@@ -68,7 +80,7 @@ pub async fn http_client(ctx: WorkflowContext<Input>) -> Result<Value> {
             }
         })
         .await?;
-    Ok(json!({ "item": item, "echoed": echoed, "missing": missing, "flaky": flaky }))
+    Ok(json!({ "item": item, "echoed": echoed, "missing": missing, "inside": inside, "flaky": flaky }))
 }
 
 /// `GET url` as JSON with the Worker's `fetch`: the JS response lives across the `.await`s.
