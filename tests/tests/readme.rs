@@ -246,6 +246,36 @@ mod calling_back {
     // README block: end
 }
 
+/// "HTTP from steps": the client itself is tested against a real server in lunora-runtime's
+/// `http_client.rs`.
+#[allow(dead_code)]
+mod http_from_steps {
+    use lunora_runtime::*;
+    use serde::{Deserialize, Serialize};
+
+    // README block: begin
+    #[derive(Clone, Serialize, Deserialize)]
+    struct Quote {
+        currency: String,
+        amount: f64,
+    }
+
+    #[derive(Deserialize)]
+    struct Rate {
+        per_eur: f64,
+    }
+
+    #[step(args = Quote, returns = f64, retries(limit = 5, delay = "5 seconds", backoff = "exponential"))]
+    async fn convert(ctx: StepContext, args: Quote) -> Result<f64> {
+        let api = ctx.env.var("RATES_URL").ok_or_else(|| NonRetryableError::new("RATES_URL is not set"))?;
+        let key = ctx.env.var("RATES_KEY").unwrap_or_default();
+        // A 5xx, 408, 425, 429 or no answer is retried (HttpError); another 4xx or a 3xx is final.
+        let rate: Rate = ctx.http().bearer(key).get_json(&format!("{api}/rates/{}", args.currency)).await?;
+        Ok(args.amount * rate.per_eur)
+    }
+    // README block: end
+}
+
 /// "Testing a workflow", run on the tour's workflow.
 #[tokio::test]
 async fn testing_a_workflow() -> lunora_runtime::Result<()> {

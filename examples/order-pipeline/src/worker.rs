@@ -35,8 +35,8 @@ impl CreateBody {
 /// wrong, 500 otherwise.
 fn failure(error: &Error) -> worker::Result<Response> {
     let status = match error.code() {
-        Some(code) if code.contains("not_found") => 404,
-        _ if error.message().contains("not_found") => 404,
+        // Both engines report an unknown instance as `instance.not_found`.
+        Some(code) if code.ends_with("not_found") => 404,
         _ => 400,
     };
     Response::from_json(&json!({ "error": { "name": error.name(), "message": error.message() } }))
