@@ -212,13 +212,15 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// The origin's URL differs per engine; messages quoting it read `<origin>` instead.
+    /// The origin's URL differs per engine; messages and step outputs quoting it read `<origin>`
+    /// instead.
     fn without_origin(mut self, origin: &Origin) -> Self {
         let url = origin.url();
         let scrub =
             |value: &Value| serde_json::from_str(&value.to_string().replace(&url, "<origin>")).unwrap_or(Value::Null);
         self.output = scrub(&self.output);
         self.error = scrub(&self.error);
+        self.steps = self.steps.iter().map(scrub).collect();
         self
     }
 }
