@@ -1,20 +1,7 @@
 //! [`Client`]: HTTP calls from steps that work on both engines (ureq natively, the Worker's
 //! `fetch` on wasm32), with JSON helpers and the retry decision made from the status.
 //!
-//! What an answer becomes:
-//!
-//! | answer | result |
-//! |---|---|
-//! | 2xx | `Ok`, the body decoded as JSON (an empty body reads as `null`, so `()` works) |
-//! | 408, 425, 429, 5xx | an `HttpError`: retryable, the step's retries apply |
-//! | any other status (3xx — redirects are not followed —, 4xx) | a `NonRetryableError`: retrying cannot change it |
-//! | no answer (refused, DNS, TLS, timeout) | an `HttpError`: retryable |
-//! | a 2xx whose body is not the expected JSON | a `NonRetryableError` |
-//!
-//! Every error names the method, the URL (without its userinfo) and the status
-//! ([`Error::status`]), with the start of the body; credentials the request carried (its
-//! `Authorization`-like headers, the URL's userinfo) are replaced by `[REDACTED]` wherever the
-//! server echoed them.
+//! What each answer becomes is documented on [`Client`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +23,21 @@ const BODY_EXCERPT_CHARS: usize = 300;
 /// An HTTP client for step callbacks: `get_json`, `post_json`, default headers and a timeout.
 /// Cheap to clone. Natively it sends with ureq (on Tokio's blocking pool), on wasm32 with the
 /// Worker's `fetch`; redirects are never followed.
+///
+/// What an answer becomes:
+///
+/// | answer | result |
+/// |---|---|
+/// | 2xx | `Ok`, the body decoded as JSON (an empty body reads as `null`, so `()` works) |
+/// | 408, 425, 429, 5xx | an `HttpError`: retryable, the step's retries apply |
+/// | any other status (3xx — redirects are not followed —, 4xx) | a `NonRetryableError`: retrying cannot change it |
+/// | no answer (refused, DNS, TLS, timeout) | an `HttpError`: retryable |
+/// | a 2xx whose body is not the expected JSON | a `NonRetryableError` |
+///
+/// Every error names the method, the URL (without its userinfo) and the status
+/// ([`Error::status`]), with the start of the body; credentials the request carried (its
+/// `Authorization`-like headers, the URL's userinfo) are replaced by `[REDACTED]` wherever the
+/// server echoed them.
 #[derive(Clone)]
 pub struct Client {
     transport: Arc<dyn HttpTransport>,
@@ -102,7 +104,7 @@ impl Client {
     }
 
     /// Any method, any body (sent as JSON when given): the 2xx response as it is, any other
-    /// answer as the error the table of [this module](self) gives.
+    /// answer as the error the table on [`Client`] gives.
     pub async fn send(&self, method: &str, url: &str, body: Option<Vec<u8>>) -> Result<HttpResponse> {
         let mut headers = self.headers.clone();
         if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("accept")) {

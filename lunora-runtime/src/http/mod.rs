@@ -1,7 +1,7 @@
 //! HTTP: [`Client`], the documented way for steps to call HTTP APIs on both engines, and the
 //! transport behind it, `ctx.run` dispatch and the Workflows REST client: one object-safe
 //! trait, with a native implementation here (ureq with rustls, run on Tokio's blocking pool)
-//! and, on wasm32, the Worker's `fetch` ([`FetchTransport`]).
+//! and, on wasm32, the Worker's `fetch` (`FetchTransport`).
 //!
 //! Requests carry credentials, so what this module prints never shows them: a request's
 //! `Debug` hides credential headers, and messages show URLs without their userinfo
