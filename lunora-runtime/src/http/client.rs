@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{HttpRequest, HttpResponse, HttpTransport, CREDENTIAL_HEADERS};
+use super::transport::{HttpRequest, HttpResponse, HttpTransport, CREDENTIAL_HEADERS};
 use crate::error::{Error, Result};
 use crate::secret::{url_userinfo, Redactor, MIN_SECRET_CHARS};
 
@@ -127,9 +127,9 @@ impl Client {
 /// ureq natively, the Worker's `fetch` on wasm32.
 fn platform_transport() -> Arc<dyn HttpTransport> {
     #[cfg(not(target_arch = "wasm32"))]
-    return Arc::new(super::NativeTransport);
+    return Arc::new(super::transport::NativeTransport);
     #[cfg(target_arch = "wasm32")]
-    return Arc::new(super::FetchTransport);
+    return Arc::new(super::fetch::FetchTransport);
 }
 
 fn shown(url: &str) -> std::borrow::Cow<'_, str> {

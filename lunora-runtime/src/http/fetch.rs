@@ -5,7 +5,7 @@ use futures_util::future::{select, Either};
 use wasm_bindgen::JsValue;
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
-use super::{HttpRequest, HttpResponse, HttpTransport, TransportError};
+use super::transport::{timed_out, HttpRequest, HttpResponse, HttpTransport, TransportError};
 use crate::erased::BoxFuture;
 
 /// `fetch`, with the request's timeout enforced by aborting it.
@@ -52,7 +52,7 @@ async fn send(request: HttpRequest) -> Result<HttpResponse, TransportError> {
         Either::Left((result, _)) => result,
         Either::Right(((), _)) => {
             controller.abort();
-            Err(super::timed_out(&request))
+            Err(timed_out(&request))
         }
     }
 }
