@@ -34,3 +34,78 @@ pub(crate) fn cannot_restart(id: &str, target: &RestartFrom) -> Error {
         ),
     )
 }
+
+/// The code of an error from the engine: a `WorkflowError`'s `(code)`, or a message that is
+/// nothing but a code (workerd's `get` rejects an unknown id with `Error: instance.not_found`).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // the Cloudflare backend's
+fn engine_code(error: &Error) -> Option<&str> {
+    error.code().or_else(|| {
+        let message = error.message();
+        let is_code = message.starts_with("instance.")
+            && message.len() > "instance.".len()
+            && message.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
+        (error.name() == "Error" && is_code).then_some(message)
+    })
+}
+
+/// The engine's error for an operation on instance `id`, as the embedded engine words it when it
+/// knows the code (the functions above), so both engines report the same code, name and message.
+/// Errors that need more context (`cannot_terminate`, `cannot_restart`) are rebuilt by their
+/// operation.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // the Cloudflare backend's
+pub(crate) fn from_engine(error: Error, workflow: &str, id: &str) -> Error {
+    match engine_code(&error) {
+        Some(NOT_FOUND) => not_found(workflow, id),
+        Some(ALREADY_EXISTS) => already_exists(workflow, id),
+        // A bare code lunora does not know: still a `WorkflowError` with its code.
+        Some(code) if error.code().is_none() => Error::workflow(
+            code,
+            format!("the engine refused the operation on instance {id:?} of workflow {workflow:?}"),
+        ),
+        _ => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workerd_bare_not_found_becomes_the_embedded_engines_error() {
+        let restored = from_engine(Error::new("instance.not_found"), "orders", "o-1");
+        assert_eq!(restored, not_found("orders", "o-1"));
+        assert_eq!(restored.code(), Some(NOT_FOUND));
+        assert_eq!(
+            restored.to_string(),
+            r#"WorkflowError: (instance.not_found) no instance "o-1" in workflow "orders""#
+        );
+    }
+
+    #[test]
+    fn cloudflares_wording_of_a_known_code_is_replaced() {
+        let cloudflare = Error::named(
+            "WorkflowError",
+            r#"(instance.already_exists) Workflow instance with id "o-1" already exists"#,
+        );
+        assert_eq!(from_engine(cloudflare, "orders", "o-1"), already_exists("orders", "o-1"));
+    }
+
+    #[test]
+    fn an_unknown_bare_code_keeps_its_code_and_other_errors_pass_through() {
+        let restored = from_engine(Error::new("instance.gone_fishing"), "orders", "o-1");
+        assert_eq!((restored.name(), restored.code()), ("WorkflowError", Some("instance.gone_fishing")));
+        for untouched in [
+            Error::new("instance.not_found but more words"),
+            Error::new("instance."),
+            Error::new("Instance.Not_Found"),
+            Error::named("TypeError", "instance.not_found"),
+            Error::named(
+                "WorkflowError",
+                "(instance.cannot_terminate) Cannot terminate instance since its on a finite state",
+            ),
+            Error::new("network down"),
+        ] {
+            assert_eq!(from_engine(untouched.clone(), "orders", "o-1"), untouched);
+        }
+    }
+}

@@ -45,41 +45,14 @@ impl BindingBackend {
 
     async fn instance(&self, workflow: &str, id: &str) -> Result<JsValue> {
         let binding = self.binding(workflow)?;
-        call(&binding, "get", &Array::of1(&JsValue::from_str(id))).await.map_err(|e| restore(e, workflow, id))
+        call(&binding, "get", &Array::of1(&JsValue::from_str(id)))
+            .await
+            .map_err(|e| handle_errors::from_engine(e, workflow, id))
     }
 
     async fn on_instance(&self, workflow: &str, id: &str, method: &str, args: &Array) -> Result<JsValue> {
         let instance = self.instance(workflow, id).await?;
-        call(&instance, method, args).await.map_err(|e| restore(e, workflow, id))
-    }
-}
-
-/// The code of an error from the engine: a `WorkflowError`'s `(code)`, or a message that is
-/// nothing but a code (workerd's `get` rejects an unknown id with `Error: instance.not_found`).
-fn engine_code(error: &Error) -> Option<&str> {
-    error.code().or_else(|| {
-        let message = error.message();
-        let is_code = message.starts_with("instance.")
-            && message.len() > "instance.".len()
-            && message.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_');
-        (error.name() == "Error" && is_code).then_some(message)
-    })
-}
-
-/// The engine's error for an operation on instance `id`, as the embedded engine words it when it
-/// knows the code (see `handle_errors`), so both engines report the same code, name and message.
-/// Errors that need more context (`cannot_terminate`, `cannot_restart`) are rebuilt by their
-/// operation.
-fn restore(error: Error, workflow: &str, id: &str) -> Error {
-    match engine_code(&error) {
-        Some(handle_errors::NOT_FOUND) => handle_errors::not_found(workflow, id),
-        Some(handle_errors::ALREADY_EXISTS) => handle_errors::already_exists(workflow, id),
-        // A bare code lunora does not know: still a `WorkflowError` with its code.
-        Some(code) if error.code().is_none() => Error::workflow(
-            code,
-            format!("the engine refused the operation on instance {id:?} of workflow {workflow:?}"),
-        ),
-        _ => error,
+        call(&instance, method, args).await.map_err(|e| handle_errors::from_engine(e, workflow, id))
     }
 }
 
@@ -146,7 +119,8 @@ impl WorkflowsBackend for BindingBackend {
         send(async move {
             let binding = self.binding(workflow)?;
             let created = call(&binding, "create", &Array::of1(&create_options(&request)?)).await;
-            let instance = created.map_err(|e| restore(e, workflow, request.id.as_deref().unwrap_or_default()))?;
+            let instance = created
+                .map_err(|e| handle_errors::from_engine(e, workflow, request.id.as_deref().unwrap_or_default()))?;
             instance_id(&instance)
         })
     }
