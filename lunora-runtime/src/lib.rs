@@ -6,6 +6,11 @@
 //! - [`WorkflowHandle`] / [`InstanceHandle`]: create, inspect and steer instances.
 //! - [`local`]: the embedded durable engine (SQLite journal) with Cloudflare's semantics, and
 //!   [`testing`]: a harness with a virtual clock and step/event mocks for `cargo test`.
+//! - [`http::Client`] (`ctx.http()` in a step): HTTP calls that work on both engines.
+//!
+//! Step callbacks, `#[step]` bodies, rollback handlers and workflow bodies must be `Send`
+//! natively; on wasm32, where a Worker has one thread, any future is accepted ([`MaybeSend`],
+//! [`MaybeSync`]), so code holding the Worker's JS values across an `.await` works as it is.
 //!
 //! Errors carry Cloudflare's names ([`Error::name`]): `NonRetryableError`,
 //! `WorkflowTimeoutError`, `WorkflowFatalError`, `WorkflowInternalError`, `WorkflowError`.
