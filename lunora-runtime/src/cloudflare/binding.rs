@@ -6,7 +6,7 @@ use js_sys::{Array, Object};
 use wasm_bindgen::prelude::*;
 
 use super::js;
-use super::js::send;
+use super::js::boxed;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::handle_errors;
@@ -116,7 +116,7 @@ fn error_of(value: &Json) -> Error {
 
 impl WorkflowsBackend for BindingBackend {
     fn create<'a>(&'a self, workflow: &'a str, request: CreateRequest) -> BoxFuture<'a, Result<String>> {
-        send(async move {
+        boxed(async move {
             let binding = self.binding(workflow)?;
             let created = call(&binding, "create", &Array::of1(&create_options(&request)?)).await;
             let instance = created
@@ -130,7 +130,7 @@ impl WorkflowsBackend for BindingBackend {
         workflow: &'a str,
         requests: Vec<CreateRequest>,
     ) -> BoxFuture<'a, Result<Vec<String>>> {
-        send(async move {
+        boxed(async move {
             let binding = self.binding(workflow)?;
             let batch = Array::new();
             for request in &requests {
@@ -142,26 +142,26 @@ impl WorkflowsBackend for BindingBackend {
     }
 
     fn exists<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
-        send(async move { self.instance(workflow, id).await.map(drop) })
+        boxed(async move { self.instance(workflow, id).await.map(drop) })
     }
 
     fn status<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<RawStatus>> {
-        send(async move {
+        boxed(async move {
             let status = self.on_instance(workflow, id, "status", &Array::new()).await?;
             parse_status(js::from_js(&status)?)
         })
     }
 
     fn pause<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
-        send(async move { self.on_instance(workflow, id, "pause", &Array::new()).await.map(drop) })
+        boxed(async move { self.on_instance(workflow, id, "pause", &Array::new()).await.map(drop) })
     }
 
     fn resume<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
-        send(async move { self.on_instance(workflow, id, "resume", &Array::new()).await.map(drop) })
+        boxed(async move { self.on_instance(workflow, id, "resume", &Array::new()).await.map(drop) })
     }
 
     fn terminate<'a>(&'a self, workflow: &'a str, id: &'a str, rollback: bool) -> BoxFuture<'a, Result<()>> {
-        send(async move {
+        boxed(async move {
             let args = Array::new();
             if rollback {
                 let options = Object::new();
@@ -180,7 +180,7 @@ impl WorkflowsBackend for BindingBackend {
     }
 
     fn restart<'a>(&'a self, workflow: &'a str, id: &'a str, from: Option<RestartFrom>) -> BoxFuture<'a, Result<()>> {
-        send(async move {
+        boxed(async move {
             let args = Array::new();
             if let Some(from) = &from {
                 let target = Object::new();
@@ -207,7 +207,7 @@ impl WorkflowsBackend for BindingBackend {
         event_type: &'a str,
         payload: Json,
     ) -> BoxFuture<'a, Result<()>> {
-        send(async move {
+        boxed(async move {
             let event = Object::new();
             js::set(&event, "type", &JsValue::from_str(event_type));
             js::set(&event, "payload", &js::to_js(&payload)?);

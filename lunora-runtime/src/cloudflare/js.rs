@@ -51,7 +51,7 @@ pub(crate) async fn settle(promise: Promise) -> Result<JsValue> {
 }
 
 /// A future that holds JS values, boxed: on wasm32 [`BoxFuture`] does not require `Send`.
-pub(crate) fn send<'a, T: 'a>(future: impl Future<Output = T> + 'a) -> BoxFuture<'a, T> {
+pub(crate) fn boxed<'a, T: 'a>(future: impl Future<Output = T> + 'a) -> BoxFuture<'a, T> {
     Box::pin(future)
 }
 

@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::js;
-use super::js::{send, settle};
+use super::js::{boxed, settle};
 use crate::config::{ResolvedStepConfig, StepConfig};
 use crate::duration::DurationInput;
 use crate::env::Env;
@@ -182,7 +182,7 @@ impl StepBackend for JsStep {
     ) -> BoxFuture<'a, Result<Json>> {
         match self.start_do(name, config, attempt, rollback) {
             Err(e) => ready(Err(e)),
-            Ok((promise, attempts, callback)) => send(async move {
+            Ok((promise, attempts, callback)) => boxed(async move {
                 let result = settle(promise).await;
                 // Order matters: the attempts (and their borrows) go first, then the callback.
                 drop(attempts);
@@ -197,7 +197,7 @@ impl StepBackend for JsStep {
             js::duration(&duration).and_then(|d| self.call("sleep", &Array::of2(&JsValue::from_str(&name), &d)));
         match started {
             Err(e) => ready(Err(e)),
-            Ok(promise) => send(async move { settle(promise).await.map(drop) }),
+            Ok(promise) => boxed(async move { settle(promise).await.map(drop) }),
         }
     }
 
@@ -205,7 +205,7 @@ impl StepBackend for JsStep {
         let date = js_sys::Date::new(&JsValue::from_f64(at.as_millis() as f64));
         match self.call("sleepUntil", &Array::of2(&JsValue::from_str(&name), &date)) {
             Err(e) => ready(Err(e)),
-            Ok(promise) => send(async move { settle(promise).await.map(drop) }),
+            Ok(promise) => boxed(async move { settle(promise).await.map(drop) }),
         }
     }
 
@@ -224,7 +224,7 @@ impl StepBackend for JsStep {
         .and_then(|()| self.call("waitForEvent", &Array::of2(&JsValue::from_str(&name), &options)));
         match started {
             Err(e) => ready(Err(e)),
-            Ok(promise) => send(async move {
+            Ok(promise) => boxed(async move {
                 let event = settle(promise).await?;
                 Ok(Event {
                     payload: js::from_js(&js::get(&event, "payload"))?,
