@@ -34,14 +34,17 @@ pub struct StepContext {
     pub log: Logger,
     /// Set for the bodies of `#[step]`s run through `ctx.run_step` (the `#step<i>` runner).
     pub(crate) dispatch: Option<Dispatcher>,
+    /// What [`StepContext::http`] hands out: over the engine's transport.
+    pub(crate) http: crate::http::Client,
 }
 
 impl StepContext {
     /// An HTTP client for this attempt: JSON helpers, and statuses mapped to retryable
     /// (`HttpError`: 5xx, 408, 425, 429, no answer) or not (`NonRetryableError`: other 4xx and
-    /// 3xx). The same as [`http::Client::new`](crate::http::Client::new), on both engines.
+    /// 3xx). It sends over the engine's transport: the network on both engines, or what a test
+    /// gave `TestEngineBuilder::http_transport`.
     pub fn http(&self) -> crate::http::Client {
-        crate::http::Client::new()
+        self.http.clone()
     }
 
     /// `ctx.run` inside a `#[step]` body: ids `…#step<i>.<n>`, reused by a retried attempt.

@@ -59,8 +59,8 @@ impl TestEngineBuilder {
         self
     }
 
-    /// Sends `ctx.run` requests through this transport instead of the network (to record or
-    /// fake them).
+    /// Sends `ctx.run` requests and steps' `ctx.http()` requests through this transport instead
+    /// of the network (to record or fake them).
     pub fn http_transport(mut self, transport: Arc<dyn crate::http::HttpTransport>) -> Self {
         self.inner = self.inner.http_transport(transport);
         self

@@ -200,3 +200,35 @@ async fn in_a_step_a_404_fails_the_instance_after_one_request() {
     assert_eq!(error.message(), format!(r#"GET {}/items/2 returned HTTP 404: {{"error": "gone"}}"#, server.url()));
     assert_eq!(server.requests().len(), 1, "a 404 must not be retried");
 }
+
+/// Answers every request with `{"id": 42}` and records the URLs, without any network.
+#[derive(Default)]
+struct Canned {
+    urls: std::sync::Mutex<Vec<String>>,
+}
+
+impl lunora_runtime::http::HttpTransport for Canned {
+    fn send(
+        &self,
+        request: lunora_runtime::http::HttpRequest,
+    ) -> lunora_runtime::step::BoxFuture<
+        '_,
+        std::result::Result<lunora_runtime::http::HttpResponse, lunora_runtime::http::TransportError>,
+    > {
+        self.urls.lock().unwrap().push(request.url);
+        let response =
+            lunora_runtime::http::HttpResponse { status: 200, headers: vec![], body: br#"{"id": 42}"#.to_vec() };
+        Box::pin(std::future::ready(Ok(response)))
+    }
+}
+
+#[tokio::test]
+async fn in_a_step_ctx_http_goes_through_the_harness_transport() {
+    let canned = Arc::new(Canned::default());
+    let t = TestEngine::builder().register::<FetchItemWorkflow>().http_transport(canned.clone()).open().await.unwrap();
+    let target = Target { url: "http://api.invalid/items/42".into() };
+    let instance = t.workflow::<FetchItemWorkflow>().create(CreateOptions::params(target)).await.unwrap();
+    let status = t.run_to_completion(&instance).await.unwrap();
+    assert_eq!(status.output, Some(json!({ "item": {"id": 42}, "attempt": 1 })), "{status:?}");
+    assert_eq!(*canned.urls.lock().unwrap(), ["http://api.invalid/items/42"]);
+}

@@ -46,7 +46,15 @@ impl JsStep {
 /// passes in `ctx`, with the resolved config, environment and logger.
 fn step_context(ctx: &JsValue, config: &ResolvedStepConfig, env: &Env, log: &Logger) -> StepContext {
     let (step, attempt) = js::step_identity(ctx);
-    StepContext { step, attempt, config: config.clone(), env: env.clone(), log: log.clone(), dispatch: None }
+    StepContext {
+        step,
+        attempt,
+        config: config.clone(),
+        env: env.clone(),
+        log: log.clone(),
+        dispatch: None,
+        http: crate::http::Client::new(),
+    }
 }
 
 fn ready<'a, T: 'a>(value: T) -> BoxFuture<'a, T> {

@@ -67,7 +67,8 @@ impl EngineBuilder {
         self
     }
 
-    /// How `ctx.run` reaches the Worker (native HTTP by default; tests may plug their own).
+    /// How `ctx.run` reaches the Worker and `ctx.http()` the network (native HTTP by default;
+    /// tests may plug their own).
     pub fn http_transport(mut self, transport: Arc<dyn HttpTransport>) -> Self {
         self.transport = transport;
         self

@@ -255,6 +255,7 @@ impl Run {
             env: self.inner.env.clone(),
             log: self.log.clone(),
             dispatch: None,
+            http: crate::http::Client::with_transport(self.inner.transport.clone()),
         }
     }
 
