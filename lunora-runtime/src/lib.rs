@@ -37,6 +37,7 @@ pub mod duration;
 mod env;
 mod erased;
 pub mod error;
+pub mod history;
 pub mod http;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod local;
