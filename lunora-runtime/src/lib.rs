@@ -43,6 +43,8 @@ pub mod http;
 pub mod local;
 mod log;
 mod macros;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod replay;
 pub mod rest;
 pub mod reusable;
 pub mod secret;
