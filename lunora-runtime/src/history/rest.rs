@@ -55,7 +55,7 @@ impl History {
 
 fn record(entry: &TimelineStep, counts: &mut HashMap<(RecordKind, String), u32>) -> StepRecord {
     let mut blank = |kind: RecordKind, name: &str, state: RecordState| StepRecord {
-        count: next_count(counts, &kind, name),
+        count: if matches!(kind, RecordKind::Other(_)) { 0 } else { next_count(counts, &kind, name) },
         kind,
         name: name.to_owned(),
         state,
