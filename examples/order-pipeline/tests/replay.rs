@@ -12,6 +12,9 @@ use lunora_runtime::*;
 use order_pipeline::lunora_workflows::register_all;
 use order_pipeline::{AuditLog, OrderParams, OrderPipelineWorkflow};
 
+/// Whether an instance's steps reached the point to record it at.
+type Reached = fn(&[lunora_runtime::local::StepRow]) -> bool;
+
 fn histories() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("histories")
 }
@@ -37,7 +40,7 @@ async fn record_histories() -> Result<()> {
     let env = Env::new().with(Arc::new(AuditLog::default()));
     let t = register_all(TestEngine::builder().env(env).start_time(1_767_225_600_000)).open().await?;
     let orders = t.workflow::<OrderPipelineWorkflow>();
-    let points: [(&str, u32, bool, fn(&[lunora_runtime::local::StepRow]) -> bool); 4] = [
+    let points: [(&str, u32, bool, Reached); 4] = [
         ("order-cooling-off", 0, false, |s| s.iter().any(|r| r.name == "cool-off")),
         ("order-charge-retrying", 1, false, |s| s.iter().any(|r| r.name == "charge" && r.attempts == 1)),
         ("order-waiting-for-shipment", 0, false, |s| s.iter().any(|r| r.name == "await-shipment")),

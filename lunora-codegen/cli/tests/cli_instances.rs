@@ -358,7 +358,8 @@ fn pull_writes_one_history_per_instance_that_can_still_run() {
     let statuses: Vec<String> = server
         .requests()
         .iter()
-        .filter_map(|r| r.path().ends_with("/instances").then(|| r.query_param("status").unwrap_or_default()))
+        .filter(|r| r.path().ends_with("/instances"))
+        .map(|r| r.query_param("status").unwrap_or_default())
         .collect();
     assert_eq!(statuses, ["queued", "running", "waiting", "waiting", "paused", "waitingForPause"]);
     let mut files: Vec<String> =

@@ -199,7 +199,9 @@ fn drive(mut body: BoxFuture<'static, Result<Json>>, backend: &ReplayBackend) ->
     None
 }
 
-/// Reads the backend's findings once the body went as far as it goes.
+/// Reads the backend's findings once the body went as far as it goes. (Called once per replay:
+/// the size of the divergence it returns costs nothing worth boxing it for.)
+#[allow(clippy::result_large_err)]
 fn conclude(
     history: &History,
     backend: &ReplayBackend,
