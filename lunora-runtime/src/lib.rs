@@ -6,6 +6,8 @@
 //! - [`WorkflowHandle`] / [`InstanceHandle`]: create, inspect and steer instances.
 //! - [`local`]: the embedded durable engine (SQLite journal) with Cloudflare's semantics, and
 //!   [`testing`]: a harness with a virtual clock and step/event mocks for `cargo test`.
+//! - [`history`] and [`replay`]: an instance's recorded history, from either engine, and the
+//!   check that the current code still fits it (deploy safety for instances in flight).
 //!
 //! Errors carry Cloudflare's names ([`Error::name`]): `NonRetryableError`,
 //! `WorkflowTimeoutError`, `WorkflowFatalError`, `WorkflowInternalError`, `WorkflowError`.
@@ -24,8 +26,10 @@
 //!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`).
 //! 7. The backends, which implement the traits of 4 and 6: [`local`] (the embedded engine) and,
 //!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http` (on wasm32 over
-//!    `cloudflare`'s `fetch`).
-//! 8. [`testing`] (over `local`), then this file and `macros`.
+//!    `cloudflare`'s `fetch`). [`history`], the instance history format (read from the REST
+//!    client's instance detail; `local` writes it from its journal).
+//! 8. [`testing`] (over `local`), [`replay`] (histories against the current code, over `step`,
+//!    `history` and `local`'s `Registrar`), then this file and `macros`.
 
 pub mod clock;
 #[cfg(target_arch = "wasm32")]

@@ -8,7 +8,7 @@ use std::time::UNIX_EPOCH;
 
 use serde_json::{json, Value};
 
-use super::{next_count, AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger};
+use super::record::{next_count, AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger};
 use crate::error::Error;
 use crate::rest::{parse_timestamp, Attempt, ErrorInfo, InstanceDetail, TimelineStep, WaitRecord};
 

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::{ReplayReport, Replayer};
+use super::replayer::Replayer;
+use super::report::ReplayReport;
 use crate::history::History;
 
 /// Why a folder of histories does not replay: one line per file that failed.
