@@ -16,6 +16,7 @@ mod rest;
 use std::path::Path;
 
 pub use parse::{HistoryError, MAX_HISTORY_BYTES};
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use record::next_count;
 pub use record::{
     step_label, AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger, FORMAT, FORMAT_VERSION,
