@@ -2,7 +2,9 @@
 //!
 //! `scripts/e2e` installs the tools, runs `lunora-codegen sync --check` and worker-build on the
 //! two Worker crates, then runs this binary, which:
-//! 1. serves `examples/order-pipeline` and drives every example scenario over HTTP;
+//! 1. serves `examples/order-pipeline` and drives every example scenario over HTTP, then replays
+//!    the histories of instances it ran (read through the REST shape) against the same code
+//!    natively;
 //! 2. serves `e2e/corpus`, runs the conformance corpus there and on the embedded engine (each
 //!    with its own `ctx.run` dispatch origin on 127.0.0.1), and prints the comparison table;
 //! 3. runs the Workflows REST client's tour natively and in that Worker, against a fake API
@@ -19,6 +21,7 @@ mod http;
 #[path = "../../lunora-runtime/tests/support/http_server.rs"]
 mod http_server;
 mod origin;
+mod replay;
 mod rest_tour;
 mod wrangler;
 
@@ -39,6 +42,7 @@ fn run_example(tools: &std::path::Path) -> Result<usize, String> {
     let mut failed = 0;
     let mut outcomes = example::run(&Client::new(&server.base));
     outcomes.push(("ctx.log in workerd", example::console_has_step_log(&server.output())));
+    outcomes.push(("workerd's histories replay natively", replay::run(&server.base)));
     for (name, outcome) in outcomes {
         match outcome {
             Ok(detail) => println!("  ok    {name}: {detail}"),
