@@ -234,3 +234,49 @@ fn a_rest_instance_detail_becomes_the_same_format() {
     let again = History::parse(&h.to_pretty_string(), "cf-1.json").unwrap();
     assert_eq!(again, h);
 }
+
+fn detail_of(steps: Value) -> InstanceDetail {
+    InstanceDetail {
+        id: "cf-2".into(),
+        status: InstanceStatusKind::Waiting,
+        status_text: "waiting".into(),
+        params: None,
+        output: None,
+        error: None,
+        rollback: None,
+        trigger: None,
+        version_id: None,
+        queued: None,
+        start: None,
+        end: None,
+        success: None,
+        step_count: None,
+        steps: serde_json::from_value(steps).unwrap(),
+    }
+}
+
+/// workerd names timeline entries `<name>-<count>`: the suffix is the count when every forward
+/// entry follows that rule, and part of the name otherwise.
+#[test]
+fn counted_names_in_a_timeline_become_name_and_count() {
+    let counted = History::from_rest(
+        "waits",
+        &detail_of(json!([
+            {"type": "step", "name": "load-1", "success": true, "output": 1},
+            {"type": "step", "name": "load-2", "success": true, "output": 2},
+            {"type": "sleep", "name": "nap-1", "finished": false},
+        ])),
+    );
+    let names: Vec<(String, u32)> = counted.steps.iter().map(|s| (s.name.clone(), s.count)).collect();
+    assert_eq!(names, [("load".into(), 1), ("load".into(), 2), ("nap".into(), 1)]);
+    let whole = History::from_rest(
+        "waits",
+        &detail_of(json!([
+            {"type": "step", "name": "part-1", "success": true, "output": 1},
+            {"type": "step", "name": "part-3", "success": true, "output": 2},
+            {"type": "sleep", "name": "nap", "finished": false},
+        ])),
+    );
+    let names: Vec<(String, u32)> = whole.steps.iter().map(|s| (s.name.clone(), s.count)).collect();
+    assert_eq!(names, [("part-1".into(), 1), ("part-3".into(), 1), ("nap".into(), 1)]);
+}

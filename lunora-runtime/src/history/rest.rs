@@ -36,7 +36,8 @@ impl History {
     /// The history of a Cloudflare instance of `workflow` (its deployed name).
     pub fn from_rest(workflow: &str, detail: &InstanceDetail) -> Self {
         let mut counts = HashMap::new();
-        let steps = detail.steps.iter().map(|entry| record(entry, &mut counts)).collect();
+        let counted = names_carry_counts(&detail.steps);
+        let steps = detail.steps.iter().map(|entry| record(entry, &mut counts, counted)).collect();
         History {
             source: "cloudflare".into(),
             workflow: workflow.to_owned(),
@@ -53,19 +54,49 @@ impl History {
     }
 }
 
-fn record(entry: &TimelineStep, counts: &mut HashMap<(RecordKind, String), u32>) -> StepRecord {
-    let mut blank = |kind: RecordKind, name: &str, state: RecordState| StepRecord {
-        count: if matches!(kind, RecordKind::Other(_)) { 0 } else { next_count(counts, &kind, name) },
-        kind,
-        name: name.to_owned(),
-        state,
-        output: None,
-        error: None,
-        attempts: Vec::new(),
-        started_at: millis(entry.start()),
-        ended_at: millis(entry.end()),
-        wake_at: None,
-        raw: None,
+/// `load-2` → (`load`, 2): a name with the occurrence count appended, as workerd names steps.
+fn split_count(name: &str) -> Option<(&str, u32)> {
+    let (base, n) = name.rsplit_once('-')?;
+    let digits = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0');
+    (digits && !base.is_empty()).then(|| n.parse().ok().map(|n| (base, n))).flatten()
+}
+
+fn forward_kind(entry: &TimelineStep) -> Option<RecordKind> {
+    match entry {
+        TimelineStep::Step(_) => Some(RecordKind::Do),
+        TimelineStep::Sleep(_) => Some(RecordKind::Sleep),
+        TimelineStep::WaitForEvent(_) => Some(RecordKind::WaitForEvent),
+        _ => None,
+    }
+}
+
+/// Whether the timeline names its steps `<name>-<count>` (workerd does): every forward entry's
+/// name ends in `-<n>` and `n` is that name's occurrence among its kind, in timeline order.
+/// Then the suffix is the count and the name is what the code asked for; otherwise names are
+/// taken whole and counted in timeline order.
+fn names_carry_counts(steps: &[TimelineStep]) -> bool {
+    let mut counts = HashMap::new();
+    let mut any = false;
+    for entry in steps {
+        let Some(kind) = forward_kind(entry) else { continue };
+        let Some((base, n)) = entry.name().and_then(split_count) else { return false };
+        if next_count(&mut counts, &kind, base) != n {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+fn record(entry: &TimelineStep, counts: &mut HashMap<(RecordKind, String), u32>, counted: bool) -> StepRecord {
+    let mut blank = |kind: RecordKind, name: &str, state: RecordState| {
+        let split = if counted { split_count(name) } else { None };
+        let (name, count) = match (&kind, split) {
+            (RecordKind::Other(_), _) => (name, 0),
+            (_, Some((base, n))) => (base, n),
+            (_, None) => (name, next_count(counts, &kind, name)),
+        };
+        blank_record(kind, name, count, state, entry)
     };
     match entry {
         TimelineStep::Step(s) | TimelineStep::Rollback(s) => {
@@ -99,6 +130,22 @@ fn record(entry: &TimelineStep, counts: &mut HashMap<(RecordKind, String), u32>)
             rec.raw = Some(raw);
             rec
         }
+    }
+}
+
+fn blank_record(kind: RecordKind, name: &str, count: u32, state: RecordState, entry: &TimelineStep) -> StepRecord {
+    StepRecord {
+        kind,
+        name: name.to_owned(),
+        count,
+        state,
+        output: None,
+        error: None,
+        attempts: Vec::new(),
+        started_at: millis(entry.start()),
+        ended_at: millis(entry.end()),
+        wake_at: None,
+        raw: None,
     }
 }
 
