@@ -100,7 +100,13 @@ fn malformed_files_name_the_file_and_the_field() {
     // A received event must be an event.
     let event =
         with(&["steps", "1"], json!({"kind": "waitForEvent", "name": "e", "count": 1, "state": "done", "output": 5}));
-    assert!(refused(&event).starts_with("h.json: steps[1].output: a received event must be an object"));
+    assert!(refused(&event).starts_with("h.json: steps[1].output: a received event must be {"));
+    let text_time = with(
+        &["steps", "1"],
+        json!({"kind": "waitForEvent", "name": "e", "count": 1, "state": "done",
+               "output": {"payload": 1, "timestamp": "2026-01-01T00:00:00Z", "type": "t"}}),
+    );
+    assert!(refused(&text_time).starts_with("h.json: steps[1].output: a received event must be {"));
     // Nesting past serde_json's recursion limit is an error, not a stack overflow.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(refused(&deep).contains("recursion limit exceeded"), "{}", refused(&deep));
@@ -265,10 +271,17 @@ fn counted_names_in_a_timeline_become_name_and_count() {
             {"type": "step", "name": "load-1", "success": true, "output": 1},
             {"type": "step", "name": "load-2", "success": true, "output": 2},
             {"type": "sleep", "name": "nap-1", "finished": false},
+            {"type": "waitForEvent", "name": "ship-1", "finished": true,
+             "output": {"type": "shipped", "payload": {"t": 1}, "timestamp": "2026-01-01T00:00:02.500Z"}},
         ])),
     );
+    // The event's time as text becomes epoch ms, so the event decodes.
+    assert_eq!(
+        counted.steps[3].output,
+        Some(json!({"type": "shipped", "payload": {"t": 1}, "timestamp": 1_767_225_602_500i64}))
+    );
     let names: Vec<(String, u32)> = counted.steps.iter().map(|s| (s.name.clone(), s.count)).collect();
-    assert_eq!(names, [("load".into(), 1), ("load".into(), 2), ("nap".into(), 1)]);
+    assert_eq!(names, [("load".into(), 1), ("load".into(), 2), ("nap".into(), 1), ("ship".into(), 1)]);
     let whole = History::from_rest(
         "waits",
         &detail_of(json!([

@@ -259,11 +259,15 @@ impl Reader<'_> {
         };
         let output = map.get("output").filter(|v| !v.is_null()).cloned();
         if kind == RecordKind::WaitForEvent && state == RecordState::Done {
-            let event_ok = output.as_ref().and_then(Value::as_object).is_some_and(|o| o.contains_key("payload"));
+            let event_ok = output.as_ref().and_then(Value::as_object).is_some_and(|o| {
+                o.contains_key("payload")
+                    && o.get("timestamp").is_none_or(|t| t.is_i64())
+                    && o.get("type").is_none_or(Value::is_string)
+            });
             if !event_ok {
                 return Err(self.err(
                     &join(at, "output"),
-                    "a received event must be an object with its payload: {\"payload\", \"timestamp\", \"type\"}",
+                    "a received event must be {\"payload\", \"timestamp\": epoch ms, \"type\": a string}",
                 ));
             }
         }

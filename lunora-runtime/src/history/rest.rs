@@ -157,9 +157,20 @@ fn wait_record(mut rec: StepRecord, w: &WaitRecord) -> StepRecord {
         rec.state = RecordState::Done;
         // The received event; a bare payload is wrapped into the event's shape.
         let output = w.output.clone().unwrap_or(Value::Null);
+        let ended = rec.ended_at.unwrap_or(0);
         rec.output = Some(match output {
-            Value::Object(ref o) if o.contains_key("payload") => output,
-            payload => json!({ "payload": payload, "timestamp": rec.ended_at.unwrap_or(0), "type": "" }),
+            // The event as the engine keeps it; its time may come as text (workerd) or ms.
+            Value::Object(mut event) if event.contains_key("payload") => {
+                let at = match event.get("timestamp") {
+                    Some(Value::Number(n)) => n.as_i64().unwrap_or(ended),
+                    Some(Value::String(text)) => millis(Some(text)).unwrap_or(ended),
+                    _ => ended,
+                };
+                event.insert("timestamp".into(), at.into());
+                event.entry("type").or_insert_with(|| "".into());
+                Value::Object(event)
+            }
+            payload => json!({ "payload": payload, "timestamp": ended, "type": "" }),
         });
     }
     rec

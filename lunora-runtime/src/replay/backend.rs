@@ -115,6 +115,16 @@ impl ReplayBackend {
         answer_of(record)
     }
 
+    /// A recorded event that does not decode: the record, not the code, is at fault.
+    fn event_malformed(&self, asked: StepCall, e: serde_json::Error) {
+        let mut st = self.state();
+        if st.divergence.is_none() {
+            let index = st.cursor;
+            let error = format!("the recorded event is not {{payload, timestamp, type}}: {e}");
+            st.divergence = Some(Divergence::OutputDoesNotDecode { index, step: asked, error });
+        }
+    }
+
     async fn serve(&self, asked: StepCall, rollback: Option<RollbackSpec>) -> Result<Json> {
         match self.answer(asked, rollback) {
             Answer::Output(json) => Ok(json),
@@ -167,9 +177,15 @@ impl StepBackend for ReplayBackend {
     ) -> BoxFuture<'a, Result<Event<Json>>> {
         let asked = self.allocate(RecordKind::WaitForEvent, &name);
         Box::pin(async move {
-            let event = self.serve(asked, None).await?;
-            serde_json::from_value(event)
-                .map_err(|e| Error::internal(format!("the history's event of step {name:?} is malformed: {e}")))
+            let event = self.serve(asked.clone(), None).await?;
+            match serde_json::from_value(event) {
+                Ok(event) => Ok(event),
+                // The record, not the code, is at fault: say so rather than fail the body.
+                Err(e) => {
+                    self.event_malformed(asked, e);
+                    std::future::pending().await
+                }
+            }
         })
     }
 
