@@ -440,3 +440,51 @@ fn ctx_run_in_the_body_is_never_dispatched() {
     let report = replay::<Notifies>(&history).unwrap();
     assert_eq!(report.outcome, Ok(Continuation::Dispatches("orders:notify".into())));
 }
+
+// ----- concurrency -----------------------------------------------------------------------------
+
+/// Two branches joined: counts follow call order, each branch parks at its own waiting point,
+/// and both are named as next steps.
+#[tokio::test]
+async fn joined_branches_replay_and_each_names_its_waiting_step() {
+    struct Joined;
+    impl Workflow for Joined {
+        type Params = ();
+        type Output = ();
+        const NAME: &'static str = "joined";
+        const EXPORT_NAME: &'static str = "joined";
+        async fn run(ctx: WorkflowContext<()>) -> Result<()> {
+            let left = async {
+                let _: u8 = ctx.step.do_("fetch", |_| async { Ok(1u8) }).await?;
+                ctx.step.sleep("left-nap", "1 day").await
+            };
+            let right = async {
+                let _: u8 = ctx.step.do_("fetch", |_| async { Ok(2u8) }).await?;
+                let _: Event<u8> = ctx.step.wait_for_event("ping", "ping").await?;
+                Ok::<_, Error>(())
+            };
+            let (a, b) = tokio::join!(left, right);
+            a.and(b)
+        }
+    }
+    let t = TestEngine::builder().register::<Joined>().start_time(T0).open().await.unwrap();
+    let instance = t.workflow::<Joined>().create(CreateOptions::default().with_id("j-1")).await.unwrap();
+    t.run_until(&instance, "both waits", |_, s| has(s, "left-nap") && has(s, "ping")).await.unwrap();
+    let history = t.engine().history("joined", "j-1").unwrap();
+    let report = replay::<Joined>(&history).unwrap();
+    let Ok(Continuation::Steps(next)) = &report.outcome else { panic!("{report}") };
+    let names: Vec<String> = next.iter().map(|n| n.step.to_string()).collect();
+    assert_eq!(names, ["sleep \"left-nap\" (count 1)", "waitForEvent \"ping\" (count 1)"]);
+    assert_eq!(report.steps_replayed, 2);
+
+    // A history cut after the first fetch: each branch's next step, numbered past the end.
+    let mut cut = history.clone();
+    cut.steps.truncate(1);
+    let report = replay::<Joined>(&cut).unwrap();
+    let Ok(Continuation::Steps(next)) = &report.outcome else { panic!("{report}") };
+    let next: Vec<String> = next.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        next,
+        ["#2 sleep \"left-nap\" (count 1) (not reached yet)", "#3 do \"fetch\" (count 2) (not reached yet)"]
+    );
+}
