@@ -488,3 +488,33 @@ async fn joined_branches_replay_and_each_names_its_waiting_step() {
         ["#2 sleep \"left-nap\" (count 1) (not reached yet)", "#3 do \"fetch\" (count 2) (not reached yet)"]
     );
 }
+
+/// A body that waits on something other than a step (here: a future that never resolves) is
+/// reported as such, not as compatible with no next step.
+#[test]
+fn a_body_waiting_on_something_else_is_named() {
+    struct WaitsElsewhere;
+    impl Workflow for WaitsElsewhere {
+        type Params = ();
+        type Output = ();
+        const NAME: &'static str = "elsewhere";
+        const EXPORT_NAME: &'static str = "elsewhere";
+        async fn run(ctx: WorkflowContext<()>) -> Result<()> {
+            let _: u8 = ctx.step.do_("first", |_| async { Ok(1u8) }).await?;
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    }
+    let history = History::parse(
+        r#"{"format": "lunora-history", "version": 1, "workflow": "elsewhere", "instance_id": "e-1",
+            "status": "running", "steps": [{"kind": "do", "name": "first", "count": 1, "state": "done", "output": 1}]}"#,
+        "<input>",
+    )
+    .unwrap();
+    let report = replay::<WaitsElsewhere>(&history).unwrap();
+    assert_eq!(
+        report.to_string(),
+        "instance \"e-1\" of elsewhere: compatible; the body waits on something that is not a step (replay cannot \
+         tell what comes next)"
+    );
+}

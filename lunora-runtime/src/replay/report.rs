@@ -74,6 +74,9 @@ pub enum Continuation {
 impl fmt::Display for Continuation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Continuation::Steps(steps) if steps.is_empty() => {
+                f.write_str("the body waits on something that is not a step (replay cannot tell what comes next)")
+            }
             Continuation::Steps(steps) => {
                 let shown: Vec<String> = steps.iter().map(ToString::to_string).collect();
                 write!(f, "next step {}", shown.join(", and "))
