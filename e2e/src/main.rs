@@ -2,13 +2,13 @@
 //!
 //! `scripts/e2e` installs the tools, runs `lunora-codegen sync --check` and worker-build on the
 //! two Worker crates, then runs this binary, which:
-//! 1. serves `examples/order-pipeline` and drives every example scenario over HTTP, then replays
-//!    the histories of instances it ran (read through the REST shape) against the same code
-//!    natively;
+//! 1. serves `examples/order-pipeline` and drives every example scenario over HTTP;
 //! 2. serves `e2e/corpus`, runs the conformance corpus there and on the embedded engine (each
 //!    with its own `ctx.run` dispatch origin on 127.0.0.1), and prints the comparison table;
 //! 3. runs the Workflows REST client's tour natively and in that Worker, against a fake API
-//!    on 127.0.0.1, and compares outcomes and requests.
+//!    on 127.0.0.1, and compares outcomes and requests;
+//! 4. reads the history of every corpus instance (and of one left waiting for an event) from
+//!    workerd through the REST API's shape and replays it natively against the same code.
 //!
 //! Exit 0 only when every scenario passes and the engines agree. `lunora-e2e bench` instead
 //! prints the 200-step completion-time comparison (Rust/wasm vs plain JS).
@@ -42,7 +42,6 @@ fn run_example(tools: &std::path::Path) -> Result<usize, String> {
     let mut failed = 0;
     let mut outcomes = example::run(&Client::new(&server.base));
     outcomes.push(("ctx.log in workerd", example::console_has_step_log(&server.output())));
-    outcomes.push(("workerd's histories replay natively", replay::run(&server.base)));
     for (name, outcome) in outcomes {
         match outcome {
             Ok(detail) => println!("  ok    {name}: {detail}"),
@@ -68,9 +67,11 @@ fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
     let server = Wrangler::start(&root().join("e2e/corpus"), tools, &workerd_origin.vars())?;
     println!("\nconformance corpus Worker: {} ({} workflows)", server.base, conformance::CASES.len());
     let client = Client::new(&server.base);
+    let waiting = replay::record_waiting(&runtime, &client, &server.base)?;
     let workerd = conformance::run_workerd(&client, &workerd_origin).map_err(|e| format!("{e}\n{}", server.tail()))?;
     let mut failures = conformance::compare(&native, &workerd);
     failures.extend(rest_tour::run(&runtime, &client).map_err(|e| format!("{e}\n{}", server.tail()))?);
+    failures.extend(replay::run(&runtime, &server.base, &waiting).map_err(|e| format!("{e}\n{}", server.tail()))?);
     for failure in &failures {
         println!("  DIFF  {failure}");
     }
