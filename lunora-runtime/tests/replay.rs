@@ -413,6 +413,10 @@ async fn rollbacks_replay_without_running_their_handlers() {
         report.outcome.map(|c| c.to_string()),
         Ok("the code fails (NonRetryableError: declined); the rollback of do \"reserve\" (count 1) runs next".into())
     );
+    // An instance that already ended runs no rollback any more (a REST timeline may omit them).
+    before.status = "errored".into();
+    let report = replay_counting::<WithRelease>(&before);
+    assert_eq!(report.outcome.map(|c| c.to_string()), Ok("the code fails (NonRetryableError: declined)".into()));
 }
 
 #[test]
