@@ -293,3 +293,32 @@ fn counted_names_in_a_timeline_become_name_and_count() {
     let names: Vec<(String, u32)> = whole.steps.iter().map(|s| (s.name.clone(), s.count)).collect();
     assert_eq!(names, [("part-1".into(), 1), ("part-3".into(), 1), ("nap".into(), 1)]);
 }
+
+/// Instance ids come from outside (an API): the file name never leaves the folder.
+#[test]
+fn file_names_from_hostile_ids_stay_in_the_folder() {
+    let mut h = History::parse(&history().to_string(), "h.json").unwrap();
+    let names: Vec<String> = ["../../etc/passwd", "...", "a\u{0}b\\c", "order 42 ✓", ".hidden"]
+        .iter()
+        .map(|id| {
+            h.instance_id = (*id).to_owned();
+            h.file_name()
+        })
+        .collect();
+    assert_eq!(names, ["_.._etc_passwd.json", "instance.json", "a_b_c.json", "order_42__.json", "hidden.json"]);
+    let dir = tempfile::tempdir().unwrap();
+    h.instance_id = "../escape".into();
+    let path = h.write_to_dir(&dir.path().join("out")).unwrap();
+    assert_eq!(path, dir.path().join("out/_escape.json"));
+    // A folder that cannot be created: an error, and nothing left behind.
+    let blocked = dir.path().join("file");
+    fs::write(&blocked, "x").unwrap();
+    assert!(h.write_to_dir(&blocked).is_err());
+    assert_eq!(fs::read_to_string(&blocked).unwrap(), "x");
+    // Rewriting replaces the file whole, with no temporary file left.
+    h.status = "paused".into();
+    h.write_to_dir(&dir.path().join("out")).unwrap();
+    let files: Vec<_> = fs::read_dir(dir.path().join("out")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files, ["_escape.json"]);
+    assert_eq!(History::read(&path).unwrap().status, "paused");
+}

@@ -332,10 +332,19 @@ async fn pull(
             }
         }
     }
-    let mut written = Vec::new();
+    let mut written: Vec<(String, String, PathBuf)> = Vec::new();
     for id in &selected {
         let detail = client.get_instance(workflow, id).await.map_err(|e| e.to_string())?;
         let history = History::from_rest(workflow, &detail);
+        // Ids that differ only in characters a file name cannot hold would share a file.
+        if let Some((other, _, _)) =
+            written.iter().find(|(_, _, p)| p.file_name() == Some(history.file_name().as_ref()))
+        {
+            return Err(format!(
+                "instances {other:?} and {id:?} would both be written to {}; pull them into separate folders with --id",
+                out.join(history.file_name()).display()
+            ));
+        }
         let path = history.write_to_dir(out).map_err(|e| format!("cannot write into {}: {e}", out.display()))?;
         written.push((id.clone(), history.status.clone(), path));
     }

@@ -377,3 +377,16 @@ fn pull_writes_one_history_per_instance_that_can_still_run() {
     assert!(stdout(&out).contains("o-9  errored"));
     assert_eq!(server.single_request().target, "/accounts/acc-123/workflows/order-pipeline/instances/o-9");
 }
+
+/// Two ids that map to one file name are refused rather than one history overwriting the other.
+#[test]
+fn pull_refuses_ids_that_would_share_a_file() {
+    let server = TestServer::start(|_| Reply::fixture(200, "get_instance_errored.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        run(&server, &["pull", "order-pipeline", "--id", "w/2", "--id", "w:2", "--out", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("instances \"w/2\" and \"w:2\" would both be written to"), "{}", stderr(&out));
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files, ["w_2.json"], "the first one was written whole, the second refused");
+}
