@@ -225,11 +225,11 @@ impl Observation {
     }
 }
 
-fn params(case: &Case) -> Value {
+pub fn params(case: &Case) -> Value {
     json!({ "run": case.export, "n": 21 })
 }
 
-fn id(case: &Case) -> String {
+pub fn id(case: &Case) -> String {
     format!("conf-{}", case.export)
 }
 

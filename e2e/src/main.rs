@@ -6,7 +6,9 @@
 //! 2. serves `e2e/corpus`, runs the conformance corpus there and on the embedded engine (each
 //!    with its own `ctx.run` dispatch origin on 127.0.0.1), and prints the comparison table;
 //! 3. runs the Workflows REST client's tour natively and in that Worker, against a fake API
-//!    on 127.0.0.1, and compares outcomes and requests.
+//!    on 127.0.0.1, and compares outcomes and requests;
+//! 4. reads the history of every corpus instance (and of one left waiting for an event) from
+//!    workerd through the REST API's shape and replays it natively against the same code.
 //!
 //! Exit 0 only when every scenario passes and the engines agree. `lunora-e2e bench` instead
 //! prints the 200-step completion-time comparison (Rust/wasm vs plain JS).
@@ -21,6 +23,7 @@ mod http;
 mod http_server;
 mod origin;
 mod origin_http;
+mod replay;
 mod rest_tour;
 mod wrangler;
 
@@ -66,12 +69,14 @@ fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
     let server = Wrangler::start(&root().join("e2e/corpus"), tools, &workerd_origin.vars())?;
     println!("\nconformance corpus Worker: {} ({} workflows)", server.base, conformance::CASES.len());
     let client = Client::new(&server.base);
+    let waiting = replay::record_waiting(&runtime, &client, &server.base)?;
     let workerd = conformance::run_workerd(&client, &workerd_origin).map_err(|e| format!("{e}\n{}", server.tail()))?;
     let mut failures = conformance::compare(&native, &workerd);
     failures.extend(rest_tour::run(&runtime, &client).map_err(|e| format!("{e}\n{}", server.tail()))?);
     let native_probe = runtime.block_on(handle_errors::run_native())?;
     let workerd_probe = handle_errors::run_workerd(&client).map_err(|e| format!("{e}\n{}", server.tail()))?;
     failures.extend(handle_errors::compare(&native_probe, &workerd_probe));
+    failures.extend(replay::run(&runtime, &server.base, &waiting).map_err(|e| format!("{e}\n{}", server.tail()))?);
     for failure in &failures {
         println!("  DIFF  {failure}");
     }

@@ -11,6 +11,8 @@
 //! Step callbacks, `#[step]` bodies, rollback handlers and workflow bodies must be `Send`
 //! natively; on wasm32, where a Worker has one thread, any future is accepted ([`MaybeSend`],
 //! [`MaybeSync`]), so code holding the Worker's JS values across an `.await` works as it is.
+//! - [`history`] and [`replay`]: an instance's recorded history, from either engine, and the
+//!   check that the current code still fits it (deploy safety for instances in flight).
 //!
 //! Errors carry Cloudflare's names ([`Error::name`]): `NonRetryableError`,
 //! `WorkflowTimeoutError`, `WorkflowFatalError`, `WorkflowInternalError`, `WorkflowError`.
@@ -31,8 +33,11 @@
 //!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`) and
 //!    `handle_errors` (the instance operations' errors, worded once for both backends).
 //! 7. The backends, which implement the traits of 4 and 6: [`local`] (the embedded engine) and,
-//!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http`.
-//! 8. [`testing`] (over `local`), then this file and `macros`.
+//!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http`. [`history`], the
+//!    instance history format (read from the REST client's instance detail; `local` writes it
+//!    from its journal).
+//! 8. [`testing`] (over `local`), [`replay`] (histories against the current code, over `step`,
+//!    `history` and `local`'s `Registrar`), then this file and `macros`.
 
 pub mod clock;
 #[cfg(target_arch = "wasm32")]
@@ -45,12 +50,15 @@ mod env;
 mod erased;
 pub mod error;
 mod handle_errors;
+pub mod history;
 pub mod http;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod local;
 mod log;
 mod macros;
 mod maybe_send;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod replay;
 pub mod rest;
 pub mod reusable;
 pub mod secret;

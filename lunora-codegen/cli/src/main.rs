@@ -64,6 +64,22 @@ enum Command {
     /// List, show, pause, resume, terminate, restart deployed instances and send them events,
     /// through the Cloudflare Workflows REST API (CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN).
     Instances(InstancesArgs),
+    /// Write the histories of instances from an embedded engine's journal file into DIR, one
+    /// JSON file per instance (default: every instance that can still run code), for `cargo
+    /// test` to replay. The journal must not be open in a running engine.
+    History {
+        /// The deployed workflow name, e.g. order-pipeline.
+        workflow: String,
+        /// The journal file (the engine's SQLite file).
+        #[arg(long, value_name = "PATH")]
+        journal: PathBuf,
+        /// Only this instance, whatever its status (repeatable).
+        #[arg(long = "id", value_name = "ID")]
+        ids: Vec<String>,
+        /// The folder to write the histories into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,6 +116,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Names { names, json } => print_names(&names, json),
+        Command::History { workflow, journal, ids, out } => write_histories(&workflow, &journal, ids, &out),
         Command::Instances(args) => match instances::run(args, &|name| std::env::var(name).ok()) {
             Ok(out) => {
                 print!("{out}");
@@ -108,6 +125,29 @@ fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
     }
+}
+
+/// `history`: the journal's histories into `out`.
+fn write_histories(workflow: &str, journal: &std::path::Path, ids: Vec<String>, out: &std::path::Path) -> ExitCode {
+    use lunora_runtime::local::{read_histories, Selection};
+    let selection = if ids.is_empty() { Selection::default() } else { Selection::Ids(ids) };
+    let histories = match read_histories(journal, workflow, &selection) {
+        Ok(histories) => histories,
+        Err(e) => return fail(&format!("history: {}", e.message())),
+    };
+    println!("{} histories of {workflow} into {}", histories.len(), out.display());
+    for history in &histories {
+        match history.write_to_dir(out) {
+            Ok(path) => println!(
+                "  {}  {}  {}",
+                terminal::one_line(&history.instance_id),
+                terminal::one_line(&history.status),
+                path.display()
+            ),
+            Err(e) => return fail(&format!("history: cannot write into {}: {e}", out.display())),
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(message: &str) -> ExitCode {

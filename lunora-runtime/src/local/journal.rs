@@ -521,6 +521,15 @@ impl Journal {
         })
     }
 
+    /// The ids and statuses of a workflow's instances, oldest first.
+    pub fn instances_of(&self, workflow: &str) -> rusqlite::Result<Vec<(String, InstanceStatusKind)>> {
+        let mut stmt =
+            self.conn()?.prepare("SELECT id, status FROM instances WHERE workflow = ?1 ORDER BY created_at, id")?;
+        let rows =
+            stmt.query_map([workflow], |r| Ok((r.get(0)?, InstanceStatusKind::parse(&r.get::<_, String>(1)?))))?;
+        rows.collect()
+    }
+
     /// Instances the engine must pick up after opening: `(workflow, id, status, wake_at)`.
     pub fn unfinished(&self) -> rusqlite::Result<Vec<Unfinished>> {
         let mut stmt = self.conn()?.prepare(
