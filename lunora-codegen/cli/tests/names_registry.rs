@@ -124,16 +124,21 @@ fn colliding_names_are_errors_with_both_places_and_nothing_is_written() {
     assert_eq!(out.status.code(), Some(2), "a source error exits 2: {}", text(&out.stdout));
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let rename = "; rename one (`#[workflow(name = \"…\")]` sets the deployed name, the fn name sets the others)";
+    let how = |what: &str, key: &str| {
+        format!("; change one: `#[workflow({key} = \"…\")]` sets the {what}, else it derives from the fn's name")
+    };
     for expected in [
+        "src/lib.rs:8:1: workflow `xHttpServer` has the same registry accessor \"x_http_server\" as workflow \
+         `xHTTPServer` at src/lib.rs:3:1; change one: rename a fn, the registry accessor derives from its name"
+            .to_owned(),
         format!(
-            "src/lib.rs:8:1: workflow `xHttpServer` has the same registry accessor \"x_http_server\" as workflow \
-             `xHTTPServer` at src/lib.rs:3:1{rename}"
+            "src/lib.rs:18:1: workflow `aB` has the same binding \"WORKFLOW_A_B\" as workflow `aB` at src/lib.rs:13:1{}",
+            how("binding", "binding")
         ),
-        format!("src/lib.rs:18:1: workflow `aB` has the same binding \"WORKFLOW_A_B\" as workflow `aB` at src/lib.rs:13:1{rename}"),
         format!(
             "src/lib.rs:29:1: workflow `orderPipeline` has the same class name \"OrderPipelineWorkflow\" as workflow \
-             `orderPipeline` at src/lib.rs:23:1{rename}"
+             `orderPipeline` at src/lib.rs:23:1{}",
+            how("class name", "class")
         ),
     ] {
         assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
