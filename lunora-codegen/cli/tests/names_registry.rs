@@ -180,3 +180,29 @@ fn fn_names_without_a_valid_export_name_are_errors_at_the_fn() {
     assert_eq!(stderr.matches("src/lib.rs:").count(), 4, "{stderr}");
     assert!(!dir.path().join("src/lunora_workflows.rs").exists());
 }
+
+/// Declared classes and bindings (a lower-case class included) give a registry and descriptors
+/// that compile without a warning, and the trait reports the declared names.
+#[test]
+fn declared_classes_and_bindings_give_a_registry_that_compiles() {
+    let lib = "#![deny(warnings)]\nuse lunora_runtime::{workflow, Result, Workflow, WorkflowContext};\n\n\
+               #[rustfmt::skip] pub mod lunora_workflows;\n\n\
+               #[workflow(class = \"OrderWorkflow\", binding = \"MY_WORKFLOW\")]\n\
+               pub async fn order_pipeline(_ctx: WorkflowContext<()>) -> Result<()> {\n    Ok(())\n}\n\n\
+               #[workflow(class = \"legacyFlow\", binding = \"_legacy\")]\n\
+               pub async fn legacy(_ctx: WorkflowContext<()>) -> Result<()> {\n    Ok(())\n}\n\n\
+               pub fn names() -> [String; 4] {\n    \
+               [OrderWorkflow::class_name(), OrderWorkflow::binding(), legacyFlow::class_name(), legacyFlow::binding()]\n}\n\n\
+               pub fn typed(w: &lunora_workflows::Workflows) -> lunora_runtime::WorkflowHandle<legacyFlow> {\n    \
+               let _: lunora_runtime::WorkflowHandle<OrderWorkflow> = w.order_pipeline();\n    w.legacy()\n}\n";
+    let (dir, manifest) = krate(lib);
+    let out = sync(&manifest);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let check = Command::new(env!("CARGO"))
+        .args(["check", "--offline", "--quiet"])
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", workspace().join("target/scaffold-check"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "cargo check failed:\n{}", text(&check.stderr));
+}
