@@ -707,10 +707,26 @@ impl Scanner {
         use lunora_shared::naming::{registry_accessor, runner_of_class, workflow_binding_name, workflow_class_name};
         type Key = fn(&WorkflowSpec) -> String;
         let keys: [(&str, Key, &str); 4] = [
-            ("deployed name", |w| w.deployed_name.clone(), "`#[workflow(name = \"…\")]` sets the deployed name, else it derives from the fn's name"),
-            ("binding", |w| w.binding.clone(), "`#[workflow(binding = \"…\")]` sets the binding, else it derives from the fn's name"),
-            ("class name", |w| w.class_name.clone(), "`#[workflow(class = \"…\")]` sets the class name, else it derives from the fn's name"),
-            ("registry accessor", |w| registry_accessor(&w.export_name), "rename a fn, the registry accessor derives from its name"),
+            (
+                "deployed name",
+                |w| w.deployed_name.clone(),
+                "`#[workflow(name = \"…\")]` sets the deployed name, else it derives from the fn's name",
+            ),
+            (
+                "binding",
+                |w| w.binding.clone(),
+                "`#[workflow(binding = \"…\")]` sets the binding, else it derives from the fn's name",
+            ),
+            (
+                "class name",
+                |w| w.class_name.clone(),
+                "`#[workflow(class = \"…\")]` sets the class name, else it derives from the fn's name",
+            ),
+            (
+                "registry accessor",
+                |w| registry_accessor(&w.export_name),
+                "rename a fn, the registry accessor derives from its name",
+            ),
         ];
         // Whether renaming the fn would change this name: only when it is derived from it.
         let derived_binding = |w: &WorkflowSpec| w.binding == workflow_binding_name(&w.export_name);

@@ -400,7 +400,8 @@ fn a_config_binding_the_attribute_would_refuse_is_explained_not_offered() {
         let toml = format!(
             "[[workflows]]\nname = \"order-pipeline\"\nbinding = \"{toml_value}\"\nclass_name = \"OrderPipelineWorkflow\"\n"
         );
-        let declare = format!(" once it is a valid binding (it is not: {why}; {})", lunora_shared::naming::BINDING_RULE);
+        let declare =
+            format!(" once it is a valid binding (it is not: {why}; {})", lunora_shared::naming::BINDING_RULE);
         assert_eq!(toml_err(&toml), binding_error("3:11", shown, &declare), "{toml_value}");
     }
 }
@@ -409,7 +410,8 @@ fn a_config_binding_the_attribute_would_refuse_is_explained_not_offered() {
 /// workflow's, nothing to write; without the binding, the error offers the attribute.
 #[test]
 fn declared_class_and_binding_match_the_ported_entry() {
-    let ported = serde_json::json!({ "export": "orderPipeline", "class_name": "OrderWorkflow", "binding": "MY_WORKFLOW" });
+    let ported =
+        serde_json::json!({ "export": "orderPipeline", "class_name": "OrderWorkflow", "binding": "MY_WORKFLOW" });
     let src = "[[workflows]]\nname = \"order-pipeline\"\nbinding = \"MY_WORKFLOW\"\nclass_name = \"OrderWorkflow\"\n";
     let out = reconcile_toml(src, &[spec_from_json(&ported, 0)], &ReconcileOptions::default()).unwrap();
     assert!(!out.changed && out.report.is_empty(), "{:?}", out.report);

@@ -142,7 +142,8 @@ fn without_the_declared_binding_the_ported_entry_is_refused_with_the_attribute_a
     let (dir, manifest) = fixture_copy("ported");
     let lib = dir.path().join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).unwrap();
-    let undeclared = source.replace("class = \"OrderWorkflow\", binding = \"MY_WORKFLOW\", ", "class = \"OrderWorkflow\", ");
+    let undeclared =
+        source.replace("class = \"OrderWorkflow\", binding = \"MY_WORKFLOW\", ", "class = \"OrderWorkflow\", ");
     assert_ne!(undeclared, source);
     std::fs::write(&lib, &undeclared).unwrap();
     let before = generated(dir.path(), "wrangler.toml");

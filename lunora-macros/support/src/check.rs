@@ -146,8 +146,11 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Faile
 fn check_class_name(lit: &LitStr, fn_ident: &syn::Ident) -> Result<String, Error> {
     let class = lit.value();
     if let Some(why) = class_name_problem(&class) {
-        return Err(Error::custom(format!("invalid class name \"{}\": {why}; {CLASS_NAME_RULE}", class.escape_debug()))
-            .with_span(lit));
+        return Err(Error::custom(format!(
+            "invalid class name \"{}\": {why}; {CLASS_NAME_RULE}",
+            class.escape_debug()
+        ))
+        .with_span(lit));
     }
     let fn_name = fn_ident.to_string();
     if fn_name.strip_prefix("r#").unwrap_or(&fn_name) == class {
