@@ -12,10 +12,10 @@
 //!   place; a missing `name` or `binding` is written; settings in the file that the workflow
 //!   does not declare are kept and reported;
 //! - an existing entry whose `name` or `binding` differs from the workflow's is an error, not
-//!   a rewrite: the registry addresses the workflow by its declared name and binding (declared
-//!   or derived: `Workflow::NAME`, `WorkflowInfo::binding`), so a config that deploys or binds it otherwise
-//!   would make every call fail at runtime, and rewriting it would silently rename a deployed
-//!   workflow or a binding other code of the Worker may use;
+//!   a rewrite: the registry addresses the workflow by its name and binding (declared or
+//!   derived: `Workflow::NAME`, `WorkflowInfo::binding`), so a config that deploys or binds it
+//!   otherwise would make every call fail at runtime, and rewriting it would silently rename a
+//!   deployed workflow or a binding other code of the Worker may use;
 //! - entries with `script_name` (a class in another Worker) are left alone entirely;
 //! - entries that no workflow declares are reported, never deleted;
 //! - a config whose entry for a workflow is ambiguous is an error, not a guess: two entries
