@@ -167,7 +167,8 @@ fn fn_names_without_a_valid_export_name_are_errors_at_the_fn() {
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     let rule = "; export names are ASCII letters and digits, starting with a letter ([A-Za-z][A-Za-z0-9]*), because \
-                the class name, binding and default name derive from it; rename the fn";
+                the default name, the registry accessor and (unless declared) the class name and binding derive from \
+                it; rename the fn";
     for expected in [
         format!("src/lib.rs:4:14: the workflow export name \"1a\" derived from fn `_1a` is invalid: it starts with '1', not an ASCII letter{rule}"),
         format!("src/lib.rs:9:14: the workflow export name \"über\" derived from fn `über` is invalid: it starts with 'ü', not an ASCII letter{rule}"),

@@ -169,7 +169,8 @@ fn check_class_name(lit: &LitStr, fn_ident: &syn::Ident) -> Result<String, Error
 pub fn invalid_export_name(export_name: &str, fn_ident: &syn::Ident, why: &str) -> String {
     format!(
         "the workflow export name \"{}\" derived from fn `{fn_ident}` is invalid: {why}; {EXPORT_NAME_RULE}, \
-         because the class name, binding and default name derive from it; rename the fn",
+         because the default name, the registry accessor and (unless declared) the class name and binding \
+         derive from it; rename the fn",
         export_name.escape_debug()
     )
 }
