@@ -30,6 +30,13 @@ pub struct Case {
 
 pub const CASES: &[Case] = &[
     Case {
+        export: "declaredNames",
+        events: &[],
+        restart_from: None,
+        rule: "instance: a declared class and binding (#[workflow(class, binding)]) run and are reached",
+        dispatch_ids: &[],
+    },
+    Case {
         export: "basicSteps",
         events: &[],
         restart_from: None,

@@ -29,12 +29,13 @@ pub trait Workflow: Send + Sync + 'static {
     /// Cron triggers (`schedules` in wrangler.toml).
     const SCHEDULES: &'static [&'static str] = &[];
 
-    /// The JS entrypoint class name, e.g. `OrderPipelineWorkflow` (see `lunora_shared::naming`).
+    /// The JS entrypoint class name, also the descriptor's: `#[workflow(class = "…")]`, else
+    /// derived from the export name, e.g. `OrderPipelineWorkflow` (see `lunora_shared::naming`).
     fn class_name() -> String {
         lunora_shared::naming::workflow_class_name(Self::EXPORT_NAME)
     }
 
-    /// The binding name, e.g. `WORKFLOW_ORDER_PIPELINE`.
+    /// The binding name: `#[workflow(binding = "…")]`, else derived, e.g. `WORKFLOW_ORDER_PIPELINE`.
     fn binding() -> String {
         lunora_shared::naming::workflow_binding_name(Self::EXPORT_NAME)
     }

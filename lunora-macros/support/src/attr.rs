@@ -4,10 +4,14 @@
 use darling::FromMeta;
 use syn::{Expr, Lit, LitInt, LitStr};
 
-/// `#[workflow(name = "…", schedules = ["…"], limits(steps = N))]`
+/// `#[workflow(name = "…", class = "…", binding = "…", schedules = ["…"], limits(steps = N))]`
 #[derive(Debug, Default, FromMeta)]
 pub struct WorkflowAttr {
     pub name: Option<LitStr>,
+    /// Replaces the derived class name (of the JS entrypoint and the Rust descriptor).
+    pub class: Option<LitStr>,
+    /// Replaces the derived binding.
+    pub binding: Option<LitStr>,
     pub schedules: Option<Schedules>,
     pub limits: Option<Nested<LimitsAttr>>,
 }
