@@ -110,7 +110,11 @@ pub fn check_project_name(name: &str) -> Result<(), String> {
             .collect::<String>()
             .trim_matches(|c: char| c == '-' || c.is_ascii_digit())
             .to_owned();
-        if s.is_empty() || s == name { "my-workflows".to_owned() } else { s }
+        if s.is_empty() || s == name {
+            "my-workflows".to_owned()
+        } else {
+            s
+        }
     };
     let refuse = |why: &str| {
         Err(format!(
