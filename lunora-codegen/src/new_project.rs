@@ -45,7 +45,9 @@ pub struct Created {
 
 /// The project's files: where each goes and its template.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../templates/project/Cargo.toml")),
+    // Not `Cargo.toml`: cargo would take the directory for another package and leave it out
+    // of this one's.
+    ("Cargo.toml", include_str!("../templates/project/Cargo.toml.in")),
     ("wrangler.toml", include_str!("../templates/project/wrangler.toml")),
     ("README.md", include_str!("../templates/project/README.md")),
     (".gitignore", include_str!("../templates/project/gitignore")),
@@ -205,24 +207,37 @@ pub fn render(name: &str, lunora: &LunoraSource) -> Vec<(&'static str, String)> 
     TEMPLATES.iter().map(|(path, template)| (*path, fill(template, &values))).collect()
 }
 
-/// `template` with each `{{key}}` replaced by its value. Every placeholder of every template is
-/// a known key (a unit test holds them to that), and values are never rescanned.
+/// The placeholders of `text`: each `{{key}}` whose key is lower-case ASCII letters and `_`,
+/// with where it starts and its length.
+fn placeholders(text: &str) -> Vec<(usize, usize, &str)> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("{{").map(|i| from + i) {
+        let key_len = text[at + 2..].find(|c: char| !(c.is_ascii_lowercase() || c == '_')).unwrap_or(0);
+        let key = &text[at + 2..at + 2 + key_len];
+        if key_len > 0 && text[at + 2 + key_len..].starts_with("}}") {
+            found.push((at, key_len + 4, key));
+            from = at + key_len + 4;
+        } else {
+            from = at + 1;
+        }
+    }
+    found
+}
+
+/// `template` with each placeholder replaced by its value (an unknown one is left as it is; a
+/// unit test holds every template to known ones). Values are never rescanned.
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start + 2..].find("}}") else { break };
-        let key = &rest[start + 2..start + 2 + len];
-        match values.iter().find(|(k, _)| *k == key) {
-            Some((_, value)) => {
-                out.push_str(&rest[..start]);
-                out.push_str(value);
-            }
-            None => out.push_str(&rest[..start + 2 + len + 2]),
+    let mut copied = 0;
+    for (at, len, key) in placeholders(template) {
+        if let Some((_, value)) = values.iter().find(|(k, _)| *k == key) {
+            out.push_str(&template[copied..at]);
+            out.push_str(value);
+            copied = at + len;
         }
-        rest = &rest[start + 2 + len + 2..];
     }
-    out.push_str(rest);
+    out.push_str(&template[copied..]);
     out
 }
 
@@ -413,7 +428,7 @@ mod tests {
     fn every_placeholder_of_every_template_is_filled() {
         for lunora in [LunoraSource::Version("0.1.0".into()), LunoraSource::Checkout(PathBuf::from("/src/lunora"))] {
             for (path, text) in render("my-flows", &lunora) {
-                assert!(!text.contains("{{") && !text.contains("}}"), "{path} keeps a placeholder:\n{text}");
+                assert_eq!(placeholders(&text), [], "{path} keeps a placeholder:\n{text}");
             }
         }
         let files = render("my-flows", &LunoraSource::Version("0.1.0".into()));
@@ -423,6 +438,20 @@ mod tests {
         assert!(manifest.contains(&format!("worker = \"{WORKER_VERSION}\"")), "{manifest}");
         let test = &files.iter().find(|(p, _)| *p == "tests/signup.rs").unwrap().1;
         assert!(test.contains("use my_flows::workflows::"), "{test}");
+    }
+
+    #[test]
+    fn the_worker_version_is_the_one_lunora_runtime_is_locked_to() {
+        let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock")).unwrap();
+        let doc: toml_edit::DocumentMut = lock.parse().unwrap();
+        let locked: Vec<&str> = doc["package"]
+            .as_array_of_tables()
+            .unwrap()
+            .iter()
+            .filter(|p| p["name"].as_str() == Some("worker"))
+            .filter_map(|p| p["version"].as_str())
+            .collect();
+        assert_eq!(locked, [WORKER_VERSION], "update WORKER_VERSION (the new project's `worker`) with Cargo.lock");
     }
 
     #[test]
@@ -436,6 +465,9 @@ mod tests {
     #[test]
     fn fill_leaves_unknown_placeholders_and_never_rescans_values() {
         assert_eq!(fill("a {{x}} b {{y}} {{x", &[("x", "{{y}}")]), "a {{y}} b {{y}} {{x");
+        // Rust's own braces are no placeholders.
+        assert_eq!(fill("format!(\"{{}}\") {{{x}}}", &[("x", "1")]), "format!(\"{{}}\") {1}");
+        assert_eq!(placeholders("{{a}} {{B}} {{}} {{a_b}}"), [(0, 5, "a"), (17, 7, "a_b")]);
     }
 
     #[test]

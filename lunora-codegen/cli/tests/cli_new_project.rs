@@ -90,6 +90,11 @@ fn a_new_project_is_in_sync_passes_its_test_and_compiles_for_wasm32() {
     );
     assert!(wrangler.contains("command = \"lunora-codegen sync && worker-build --release\""), "{wrangler}");
 
+    // A user's `cargo fmt` (default settings) leaves every file as written: the registry, which
+    // sync would otherwise report as drift, and the rest.
+    let fmt = cargo().args(["fmt", "--check", "--manifest-path"]).arg(&manifest).output().unwrap();
+    succeeded("cargo fmt --check of the new project", &fmt);
+
     let test = cargo().arg("test").arg("--manifest-path").arg(&manifest).output().unwrap();
     succeeded("cargo test of the new project", &test);
     no_warnings("cargo test", &test);

@@ -23,7 +23,8 @@ struct CreateBody {
 
 /// A lunora error as JSON: 404 for an unknown instance, 400 otherwise.
 fn failure(error: &Error) -> worker::Result<Response> {
-    let not_found = error.code().is_some_and(|c| c.contains("not_found")) || error.message().contains("not_found");
+    let not_found = error.code().is_some_and(|c| c.contains("not_found"))
+        || error.message().contains("not_found");
     let body = json!({ "error": { "name": error.name(), "message": error.message() } });
     Response::from_json(&body).map(|r| r.with_status(if not_found { 404 } else { 400 }))
 }
@@ -31,7 +32,11 @@ fn failure(error: &Error) -> worker::Result<Response> {
 async fn create(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
     let body: CreateBody = match req.json().await {
         Ok(body) => body,
-        Err(e) => return failure(&Error::new(format!("the body must be {{\"id\"?, \"params\": {{\"email\"}}}}: {e}"))),
+        Err(e) => {
+            return failure(&Error::new(format!(
+                "the body must be an object with \"params\" and maybe \"id\": {e}"
+            )))
+        }
     };
     let mut options = CreateOptions::params(body.params);
     options.id = body.id;
@@ -44,7 +49,14 @@ async fn create(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Respo
 /// `status()` as is: `InstanceStatus` serialises to the JSON Cloudflare's binding returns.
 async fn status(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
     let id = ctx.param("id").cloned().unwrap_or_default();
-    let status = async { Workflows::from_env(&ctx.env).signup().get(&id).await?.status().await };
+    let status = async {
+        Workflows::from_env(&ctx.env)
+            .signup()
+            .get(&id)
+            .await?
+            .status()
+            .await
+    };
     match status.await {
         Ok(status) => Response::from_json(&status),
         Err(error) => failure(&error),
@@ -56,9 +68,20 @@ async fn send_event(mut req: Request, ctx: RouteContext<()>) -> worker::Result<R
     let event_type = ctx.param("type").cloned().unwrap_or_default();
     let payload: serde_json::Value = match req.json().await {
         Ok(payload) => payload,
-        Err(e) => return failure(&Error::new(format!("the body must be the event's JSON payload: {e}"))),
+        Err(e) => {
+            return failure(&Error::new(format!(
+                "the body must be the event's JSON payload: {e}"
+            )))
+        }
     };
-    let sent = async { Workflows::from_env(&ctx.env).signup().get(&id).await?.send_event(&event_type, payload).await };
+    let sent = async {
+        Workflows::from_env(&ctx.env)
+            .signup()
+            .get(&id)
+            .await?
+            .send_event(&event_type, payload)
+            .await
+    };
     match sent.await {
         Ok(()) => Response::from_json(&json!({ "sent": event_type })),
         Err(error) => failure(&error),

@@ -34,10 +34,26 @@ pub struct Welcomed {
 #[workflow(name = "{{name}}")]
 pub async fn signup(ctx: WorkflowContext<SignupParams>) -> Result<Welcomed> {
     let email = ctx.params.email.clone();
-    let account_id: String = ctx.step.do_("create-account", |_| async { Ok(format!("acct-{email}")) }).await?;
+    let account_id: String = ctx
+        .step
+        .do_("create-account", |_| async { Ok(format!("acct-{email}")) })
+        .await?;
     ctx.step.sleep("settle", "1 second").await?;
-    let confirmation: Event<Confirmation> =
-        ctx.step.wait_for_event_with_timeout("await-confirmation", "email-confirmed", "1 day").await?;
-    let message_id = ctx.run_step(&send_welcome, WelcomeArgs { account_id: account_id.clone() }).await?;
-    Ok(Welcomed { account_id, confirmed_at: confirmation.payload.confirmed_at, message_id })
+    let confirmation: Event<Confirmation> = ctx
+        .step
+        .wait_for_event_with_timeout("await-confirmation", "email-confirmed", "1 day")
+        .await?;
+    let message_id = ctx
+        .run_step(
+            &send_welcome,
+            WelcomeArgs {
+                account_id: account_id.clone(),
+            },
+        )
+        .await?;
+    Ok(Welcomed {
+        account_id,
+        confirmed_at: confirmation.payload.confirmed_at,
+        message_id,
+    })
 }
