@@ -392,10 +392,11 @@ impl Staging {
             return std::fs::rename(&self.path, dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()));
         }
         let mut moved: Vec<PathBuf> = Vec::new();
-        let entries =
-            std::fs::read_dir(&self.path).map_err(|e| format!("{}: cannot list: {e}", self.path.display()))?;
+        let listed = std::fs::read_dir(&self.path).and_then(|d| d.collect::<Result<Vec<_>, _>>());
+        let mut entries = listed.map_err(|e| format!("{}: cannot list: {e}", self.path.display()))?;
+        // In name order, so a failure part way is reproducible.
+        entries.sort_by_key(|e| e.file_name());
         for entry in entries {
-            let entry = entry.map_err(|e| format!("{}: cannot list: {e}", self.path.display()))?;
             let target = dir.join(entry.file_name());
             // Never over something that appeared in DIR meanwhile.
             let result = if target.symlink_metadata().is_ok() {
@@ -500,6 +501,43 @@ mod tests {
         }
         assert!(check_project_name(&"a".repeat(64)).unwrap_err().contains("64 characters, more than Cloudflare's 63"));
         assert!(check_project_name("My_App").unwrap_err().ends_with("e.g. my-app"));
+    }
+
+    /// Every path under `dir`, relative, sorted.
+    fn tree(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                out.push(path.strip_prefix(dir).unwrap().to_path_buf());
+                if path.is_dir() {
+                    stack.push(path);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_file_that_appears_while_publishing_into_a_directory_undoes_the_moves() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("flows");
+        std::fs::create_dir(&dir).unwrap();
+        let staging = Staging::create(&dir, true).unwrap();
+        staging
+            .fill(&render("flows", &LunoraSource::Version("0.1.0".into())), &LunoraSource::Version("0.1.0".into()))
+            .unwrap();
+        // Someone else writes into DIR meanwhile a name the project also has, and which comes
+        // last: every other entry has been moved when it is found, and must be moved back.
+        std::fs::write(dir.join("wrangler.toml"), "theirs").unwrap();
+        let err = staging.publish(&dir).unwrap_err();
+        assert!(err.ends_with("appeared while the project was written"), "{err}");
+        staging.remove();
+        // Theirs untouched, nothing of the project left, no staging directory.
+        assert_eq!(tree(&dir), [PathBuf::from("wrangler.toml")]);
+        assert_eq!(std::fs::read_to_string(dir.join("wrangler.toml")).unwrap(), "theirs");
     }
 
     #[test]
