@@ -8,7 +8,9 @@
 //! 3. runs the Workflows REST client's tour natively and in that Worker, against a fake API
 //!    on 127.0.0.1, and compares outcomes and requests;
 //! 4. reads the history of every corpus instance (and of one left waiting for an event) from
-//!    workerd through the REST API's shape and replays it natively against the same code.
+//!    workerd through the REST API's shape and replays it natively against the same code;
+//! 5. scaffolds a project with `lunora-codegen new project` outside the repository, serves it
+//!    with its own `[build]` command and drives one instance through its routes to completion.
 //!
 //! Exit 0 only when every scenario passes and the engines agree. `lunora-e2e bench` instead
 //! prints the 200-step completion-time comparison (Rust/wasm vs plain JS).
@@ -25,6 +27,7 @@ mod origin;
 mod origin_http;
 mod replay;
 mod rest_tour;
+mod scaffold;
 mod wrangler;
 
 use std::path::PathBuf;
@@ -83,6 +86,11 @@ fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
     Ok(failures.len())
 }
 
+/// A project fresh from `lunora-codegen new project`, built and served as a user would.
+fn run_scaffold(tools: &std::path::Path) -> Result<usize, String> {
+    scaffold::run_all(&root(), tools)
+}
+
 fn run_bench(tools: &std::path::Path) -> Result<(), String> {
     let server = Wrangler::start(&root().join("e2e/corpus"), tools, &[])?;
     bench::run(&Client::new(&server.base)).map_err(|e| format!("{e}\n{}", server.tail()))
@@ -106,7 +114,7 @@ fn main() -> ExitCode {
     }
     let wants = |part: &str| which.is_empty() || which.iter().any(|w| w == part);
     let mut failed = 0;
-    let parts: [Part; 2] = [("example", run_example), ("conformance", run_conformance)];
+    let parts: [Part; 3] = [("example", run_example), ("conformance", run_conformance), ("scaffold", run_scaffold)];
     for (part, run) in parts {
         if !wants(part) {
             continue;
