@@ -16,10 +16,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use lunora_runtime::history::{History, RESUMABLE_STATUSES};
 use lunora_runtime::rest::{
-    Action, CLOUDFLARE_API_ROOT, Direction, InstanceDetail, InstancePage, ListInstances, StatusChange, TimelineStep,
-    WorkflowsRestClient, workflows_base_url,
+    workflows_base_url, Action, Direction, InstanceDetail, InstancePage, ListInstances, StatusChange, TimelineStep,
+    WorkflowsRestClient, CLOUDFLARE_API_ROOT,
 };
-use lunora_runtime::secret::{MIN_SECRET_CHARS, url_for_display, url_userinfo};
+use lunora_runtime::secret::{url_for_display, url_userinfo, MIN_SECRET_CHARS};
 use lunora_runtime::{InstanceStatusKind, RestartFrom, StepKind};
 use serde_json::Value;
 
@@ -615,7 +615,11 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 fn join_units(major: u128, major_unit: &str, minor: u128, minor_unit: &str) -> String {
-    if minor == 0 { format!("{major}{major_unit}") } else { format!("{major}{major_unit} {minor}{minor_unit}") }
+    if minor == 0 {
+        format!("{major}{major_unit}")
+    } else {
+        format!("{major}{major_unit} {minor}{minor_unit}")
+    }
 }
 
 #[cfg(test)]

@@ -152,7 +152,7 @@ fn main() -> ExitCode {
 
 /// `history`: the journal's histories into `out`.
 fn write_histories(workflow: &str, journal: &std::path::Path, ids: Vec<String>, out: &std::path::Path) -> ExitCode {
-    use lunora_runtime::local::{Selection, read_histories};
+    use lunora_runtime::local::{read_histories, Selection};
     let selection = if ids.is_empty() { Selection::default() } else { Selection::Ids(ids) };
     let histories = match read_histories(journal, workflow, &selection) {
         Ok(histories) => histories,
