@@ -23,7 +23,7 @@ impl ::lunora_runtime::Workflow for OrderWorkflow {
         ctx: ::lunora_runtime::WorkflowContext<()>,
     ) -> impl ::core::future::Future<
         Output = ::lunora_runtime::Result<()>,
-    > + ::core::marker::Send {
+    > + ::lunora_runtime::MaybeSend {
         order_pipeline(ctx)
     }
 }
@@ -50,7 +50,7 @@ impl ::lunora_runtime::Workflow for legacyFlow {
         ctx: ::lunora_runtime::WorkflowContext<()>,
     ) -> impl ::core::future::Future<
         Output = ::lunora_runtime::Result<()>,
-    > + ::core::marker::Send {
+    > + ::lunora_runtime::MaybeSend {
         legacy(ctx)
     }
 }
