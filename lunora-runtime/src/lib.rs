@@ -69,10 +69,10 @@ pub mod testing;
 mod validation;
 pub mod workflow;
 
-pub use config::{Backoff, ResolvedStepConfig, RetryConfig, Sensitive, StepConfig};
+pub use config::{Backoff, DelayFn, ResolvedStepConfig, RetryConfig, RetryDelayContext, Sensitive, StepConfig};
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
 pub use dispatch::{Dispatcher, FunctionRef};
-pub use duration::{parse_duration, DurationError, DurationInput};
+pub use duration::{DurationError, DurationInput, parse_duration};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};
@@ -82,7 +82,7 @@ pub use status::{
 };
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{
-    unknown_workflow, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
+    InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend, unknown_workflow,
 };
 
 pub use lunora_macros::{step, workflow};
@@ -116,7 +116,25 @@ pub mod __private {
             limit: u32::try_from(limit).ok(),
             delay: ms(delay_ms),
             backoff: crate::Backoff::from_code(backoff),
+            delay_fn: None,
         });
         Some(crate::StepConfig { retries, timeout: ms(timeout_ms), sensitive: None })
+    }
+
+    /// What `step_config` cannot take as plain values: `#[step(sensitive)]` and
+    /// `retries(delay = path::to::fn)`.
+    pub fn step_config_with(
+        config: Option<crate::StepConfig>,
+        sensitive: bool,
+        delay_fn: Option<crate::DelayFn>,
+    ) -> Option<crate::StepConfig> {
+        let mut config = config.unwrap_or_default();
+        if sensitive {
+            config.sensitive = Some(crate::Sensitive::Output);
+        }
+        if let Some(delay_fn) = delay_fn {
+            config.retries.get_or_insert_with(Default::default).delay_fn = Some(delay_fn);
+        }
+        Some(config)
     }
 }

@@ -19,9 +19,13 @@ pub use parse::{HistoryError, MAX_HISTORY_BYTES};
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use record::next_count;
 pub use record::{
-    step_label, AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger, FORMAT, FORMAT_VERSION,
-    RESUMABLE_STATUSES,
+    AttemptRecord, FORMAT, FORMAT_VERSION, History, RESUMABLE_STATUSES, RecordKind, RecordState, StepRecord, Trigger,
+    step_label,
 };
+
+/// What both engines show instead of the output of a step marked `sensitive: "output"`
+/// (`#[step(sensitive)]`, `StepConfig::sensitive_output`) in histories and timelines.
+pub const REDACTED_OUTPUT: &str = "[REDACTED]";
 
 impl History {
     /// Parses a history; `source` names it in errors (a file path, or `<input>`).

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::history::{AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger};
 use crate::local::engine::Engine;
-use crate::local::journal::{storage, Durability, InstanceRow, Journal, RowKind, StepRow, StepState};
+use crate::local::journal::{Durability, InstanceRow, Journal, RowKind, StepRow, StepState, storage};
 use crate::local::mutex::lock;
 use crate::status::InstanceStatusKind;
 
@@ -97,7 +97,14 @@ fn record(step: &StepRow) -> StepRecord {
             StepState::Waiting => RecordState::Waiting,
             StepState::Running => RecordState::Running,
         },
-        output: if step.state == StepState::Done { step.output.clone() } else { None },
+        output: match step.state {
+            // Kept in the journal (replay and rollback handlers need it), never shown.
+            StepState::Done if step.config.as_ref().is_some_and(|c| c.sensitive.is_some()) => {
+                Some(crate::erased::Json::String(crate::history::REDACTED_OUTPUT.to_owned()))
+            }
+            StepState::Done => step.output.clone(),
+            _ => None,
+        },
         error: step.error.clone().filter(|_| step.state != StepState::Done),
         attempts: step
             .attempt_log

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::erased::Json;
 use crate::error::Error;
-use crate::history::{step_label, RecordKind, RecordState};
+use crate::history::{RecordKind, RecordState, step_label};
 
 /// A step as the code asks for it or a history records it: kind, name and occurrence count.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,6 +69,9 @@ pub enum Continuation {
     /// The body waits on `ctx.run(path)` outside any step, which replay does not dispatch: the
     /// history cannot say what comes after it.
     Dispatches(String),
+    /// The output of this step is redacted (a sensitive step), so the history cannot say what
+    /// the body got from it; the steps before it replayed as recorded.
+    Redacted(NextStep),
 }
 
 impl fmt::Display for Continuation {
@@ -89,6 +92,11 @@ impl fmt::Display for Continuation {
             Continuation::Dispatches(path) => {
                 write!(f, "the body waits on ctx.run({path}) outside a step, which replay does not dispatch")
             }
+            Continuation::Redacted(step) => write!(
+                f,
+                "replayed up to step #{} {}, whose output is redacted (sensitive), so replay cannot go past it",
+                step.index, step.step
+            ),
         }
     }
 }

@@ -13,10 +13,10 @@ use std::task::Poll;
 use super::control::{Control, InstanceKey};
 use super::state::Inner;
 use crate::config::{ResolvedStepConfig, StepConfig};
-use crate::duration::{millis, DurationInput};
+use crate::duration::{DurationInput, millis};
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
-use crate::local::journal::{storage, AttemptRecord, RowKind, StepRow, StepState};
+use crate::local::journal::{AttemptRecord, RowKind, StepRow, StepState, storage};
 use crate::local::modifiers::{MockedAttempt, Modifiers};
 use crate::local::mutex::lock;
 use crate::local::validate;
@@ -297,7 +297,7 @@ impl Run {
         let mut row = match self.stored(RowKind::Rollback, &reg.name, reg.count) {
             Some(row) if row.state == StepState::Done => return Ok(RollbackStep::Done),
             Some(row) if row.state == StepState::Failed => {
-                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")))
+                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")));
             }
             Some(row) => row,
             None => {
@@ -367,7 +367,12 @@ impl Run {
                     if err.is_non_retryable() || row.attempts >= config.max_attempts() {
                         return self.fail_rollback(row, err).map(|()| RollbackStep::Done);
                     }
-                    let delay = millis(config.delay_after(row.attempts));
+                    let live_delay =
+                        reg.spec.config.as_ref().and_then(|c| c.retries.as_ref()).and_then(|r| r.delay_fn.as_ref());
+                    let delay = match retry_delay(&config, live_delay, &reg.name, reg.count, row.attempts, &err) {
+                        Ok(delay) => millis(delay),
+                        Err(delay_err) => return self.fail_rollback(row, delay_err).map(|()| RollbackStep::Done),
+                    };
                     if !no_delay && delay > 0 {
                         row.state = StepState::Waiting;
                         row.wake_at = Some(now + delay);
@@ -401,6 +406,8 @@ impl Run {
         rollback: Option<RollbackSpec>,
     ) -> Result<Json> {
         self.refuse_during_rollback()?;
+        // The code's delay function, called on every failure (it cannot be journaled).
+        let live_delay = config.as_ref().and_then(|c| c.retries.as_ref()).and_then(|r| r.delay_fn.clone());
         let existing = self.stored(RowKind::Do, &name, count);
         if let Some(row) = &existing {
             match row.state {
@@ -494,7 +501,10 @@ impl Run {
                         return self.fail_step(row, err, &rollback);
                     }
                     let no_delay = self.modifiers.as_ref().is_some_and(|m| m.retry_delays_disabled(&name));
-                    let delay = millis(config.delay_after(row.attempts));
+                    let delay = match retry_delay(&config, live_delay.as_ref(), &name, count, row.attempts, &err) {
+                        Ok(delay) => millis(delay),
+                        Err(delay_err) => return self.fail_step(row, delay_err, &rollback),
+                    };
                     if no_delay || delay == 0 {
                         continue;
                     }
@@ -764,5 +774,29 @@ impl StepBackend for Run {
             admitted?;
             self.wait_inner(name, count, event_type, timeout).await
         })
+    }
+}
+
+/// The delay before the attempt after `failed_attempt`: from the code's delay function when the
+/// step was first run with one (workerd calls the live function too), else from the config.
+fn retry_delay(
+    config: &ResolvedStepConfig,
+    live: Option<&crate::config::DelayFn>,
+    name: &str,
+    count: u32,
+    failed_attempt: u32,
+    error: &Error,
+) -> Result<std::time::Duration> {
+    match live.filter(|_| config.retries.dynamic_delay) {
+        Some(delay_fn) => {
+            let step = StepId { name: name.to_owned(), count };
+            delay_fn.delay_after(&crate::config::RetryDelayContext {
+                step: &step,
+                attempt: failed_attempt,
+                config,
+                error,
+            })
+        }
+        None => Ok(config.delay_after(failed_attempt)),
     }
 }
