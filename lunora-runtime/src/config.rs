@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::duration::{DurationInput, millis};
+use crate::duration::{millis, DurationInput};
 use crate::error::Error;
 use crate::status::StepId;
 pub use lunora_shared::rules::MAX_RETRY_LIMIT;

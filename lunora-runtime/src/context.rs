@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::dispatch::{Dispatcher, FunctionRef};
 pub use crate::env::Env;

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-pub use lunora_shared::duration::{DurationError, millis, parse_duration};
+pub use lunora_shared::duration::{millis, parse_duration, DurationError};
 
 /// A duration given as a typed [`Duration`], milliseconds, or a string (parsed when used).
 #[derive(Clone, PartialEq, Eq)]

@@ -72,7 +72,7 @@ pub mod workflow;
 pub use config::{Backoff, DelayFn, ResolvedStepConfig, RetryConfig, RetryDelayContext, Sensitive, StepConfig};
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
 pub use dispatch::{Dispatcher, FunctionRef};
-pub use duration::{DurationError, DurationInput, parse_duration};
+pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};
@@ -82,7 +82,7 @@ pub use status::{
 };
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{
-    InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend, unknown_workflow,
+    unknown_workflow, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
 };
 
 pub use lunora_macros::{step, workflow};

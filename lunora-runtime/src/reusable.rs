@@ -9,12 +9,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::config::StepConfig;
 use crate::context::WorkflowContext;
-use crate::dispatch::{Dispatcher, FunctionRef, make_deterministic_failures_final};
+use crate::dispatch::{make_deterministic_failures_final, Dispatcher, FunctionRef};
 use crate::env::Env;
 use crate::erased::BoxFuture;
 use crate::error::{Error, Result};

@@ -8,8 +8,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::config::{ResolvedStepConfig, StepConfig};
 use crate::dispatch::{Dispatcher, FunctionRef};

@@ -253,7 +253,7 @@ impl TestEngine {
                     return Err(Error::new(format!(
                         "instance {id} is {status} with no timer to advance to, before {what}{}",
                         current.error.map(|e| format!(" ({e})")).unwrap_or_default()
-                    )));
+                    )))
                 }
             }
         }

@@ -44,7 +44,7 @@ impl<'a, A, R> std::ops::Deref for OnlyReturns<'a, A, R> {
 
 impl<A: garde::Validate<Context = ()>, R: garde::Validate<Context = ()>> Both<'_, A, R> {
     pub fn lunora_validate(&self) -> Result<(), String> {
-        match self.0.0.0.0 {
+        match self.0 .0 .0 .0 {
             Validate::Args(args) => with_garde(args),
             Validate::Returns(returns) => with_garde(returns),
         }
@@ -53,7 +53,7 @@ impl<A: garde::Validate<Context = ()>, R: garde::Validate<Context = ()>> Both<'_
 
 impl<A: garde::Validate<Context = ()>, R> OnlyArgs<'_, A, R> {
     pub fn lunora_validate(&self) -> Result<(), String> {
-        match self.0.0.0 {
+        match self.0 .0 .0 {
             Validate::Args(args) => with_garde(args),
             Validate::Returns(_) => Ok(()),
         }
@@ -62,7 +62,7 @@ impl<A: garde::Validate<Context = ()>, R> OnlyArgs<'_, A, R> {
 
 impl<A, R: garde::Validate<Context = ()>> OnlyReturns<'_, A, R> {
     pub fn lunora_validate(&self) -> Result<(), String> {
-        match self.0.0 {
+        match self.0 .0 {
             Validate::Args(_) => Ok(()),
             Validate::Returns(returns) => with_garde(returns),
         }
@@ -81,7 +81,11 @@ fn with_garde<T: garde::Validate<Context = ()>>(value: &T) -> Result<(), String>
             .iter()
             .map(|(path, error)| {
                 let path = path.to_string();
-                if path.is_empty() { error.message().to_string() } else { format!("{path}: {}", error.message()) }
+                if path.is_empty() {
+                    error.message().to_string()
+                } else {
+                    format!("{path}: {}", error.message())
+                }
             })
             .collect::<Vec<_>>()
             .join("; ")

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::context::WorkflowContext;
 use crate::erased::{BoxFuture, Json};

@@ -128,7 +128,11 @@ impl Workflow for Dynamic {
             .backoff(p.backoff);
         ctx.step
             .do_with("flaky", config, move |sc| async move {
-                if sc.attempt <= p.fails { Err(Error::new(format!("down {}", sc.attempt))) } else { Ok(sc.attempt) }
+                if sc.attempt <= p.fails {
+                    Err(Error::new(format!("down {}", sc.attempt)))
+                } else {
+                    Ok(sc.attempt)
+                }
             })
             .await
     }

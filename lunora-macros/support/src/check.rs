@@ -6,8 +6,8 @@ use darling::ast::NestedMeta;
 use darling::{Error, FromMeta};
 use lunora_shared::duration::{millis, parse_duration};
 use lunora_shared::naming::{
-    BINDING_RULE, CLASS_NAME_RULE, EXPORT_NAME_RULE, WorkflowNames, binding_problem, class_name_problem,
-    export_name_of_fn, export_name_problem,
+    binding_problem, class_name_problem, export_name_of_fn, export_name_problem, WorkflowNames, BINDING_RULE,
+    CLASS_NAME_RULE, EXPORT_NAME_RULE,
 };
 use lunora_shared::rules::{self, MAX_RETRY_LIMIT, MAX_STEP_LIMIT, MAX_WORKFLOW_NAME_CHARS, RESERVED_STEP_PREFIX};
 use quote::ToTokens;

@@ -11,9 +11,9 @@
 use crate::item::FnItem;
 use lunora_shared::naming;
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::Type;
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
+use syn::Type;
 
 use crate::check::Partial;
 use crate::model::{Backoff, ConfigDef, StepDef, WorkflowDef};

@@ -19,9 +19,9 @@ use lunora_shared::keywords;
 use proc_macro2::{Delimiter, Group, Ident, Spacing, TokenStream, TokenTree};
 use syn::punctuated::Punctuated;
 use syn::{
-    AngleBracketedGenericArguments, AttrStyle, Attribute, Expr, FnArg, GenericArgument, Generics, Lit, MacroDelimiter,
-    Meta, MetaList, MetaNameValue, Pat, PatIdent, PatType, Path, PathArguments, PathSegment, ReturnType, Signature,
-    Type, TypePath, TypeTuple, Visibility, token,
+    token, AngleBracketedGenericArguments, AttrStyle, Attribute, Expr, FnArg, GenericArgument, Generics, Lit,
+    MacroDelimiter, Meta, MetaList, MetaNameValue, Pat, PatIdent, PatType, Path, PathArguments, PathSegment,
+    ReturnType, Signature, Type, TypePath, TypeTuple, Visibility,
 };
 
 /// [`NestedMeta::parse_meta_list`], faster on plain lists, same result.
@@ -348,7 +348,7 @@ fn is_keyword(ident: &Ident) -> bool {
 mod tests {
     use super::*;
     use crate::item::FnItem;
-    use quote::{ToTokens, quote};
+    use quote::{quote, ToTokens};
 
     /// The fast path must build exactly what darling's parser builds, spans aside.
     fn same(tokens: TokenStream) {

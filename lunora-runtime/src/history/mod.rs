@@ -19,8 +19,8 @@ pub use parse::{HistoryError, MAX_HISTORY_BYTES};
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use record::next_count;
 pub use record::{
-    AttemptRecord, FORMAT, FORMAT_VERSION, History, RESUMABLE_STATUSES, RecordKind, RecordState, StepRecord, Trigger,
-    step_label,
+    step_label, AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger, FORMAT, FORMAT_VERSION,
+    RESUMABLE_STATUSES,
 };
 
 /// What both engines show instead of the output of a step marked `sensitive: "output"`

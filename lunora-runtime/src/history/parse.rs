@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::record::{AttemptRecord, FORMAT, FORMAT_VERSION, History, RecordKind, RecordState, StepRecord, Trigger};
+use super::record::{AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger, FORMAT, FORMAT_VERSION};
 use crate::error::Error;
 
 /// The largest history file read (256 MiB): a history of the step limit's worth of large
@@ -254,7 +254,7 @@ impl Reader<'_> {
                 })
                 .collect::<Result<_, HistoryError>>()?,
             Some(other) => {
-                return Err(self.err(&join(at, "attempts"), format!("expected an array, found {}", describe(other))));
+                return Err(self.err(&join(at, "attempts"), format!("expected an array, found {}", describe(other))))
             }
         };
         let output = map.get("output").filter(|v| !v.is_null()).cloned();
@@ -288,5 +288,9 @@ impl Reader<'_> {
 }
 
 fn join(at: &str, key: &str) -> String {
-    if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") }
+    if at.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{at}.{key}")
+    }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::{json, Map, Value};
 
 use crate::erased::Json;
 use crate::error::Error;

@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::time::UNIX_EPOCH;
 
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
-use super::record::{AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger, next_count};
+use super::record::{next_count, AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger};
 use crate::error::Error;
-use crate::rest::{Attempt, ErrorInfo, InstanceDetail, TimelineStep, WaitRecord, parse_timestamp};
+use crate::rest::{parse_timestamp, Attempt, ErrorInfo, InstanceDetail, TimelineStep, WaitRecord};
 
 fn millis(text: Option<&str>) -> Option<i64> {
     let at = parse_timestamp(text?)?;

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use super::transport::{CREDENTIAL_HEADERS, HttpRequest, HttpResponse, HttpTransport};
+use super::transport::{HttpRequest, HttpResponse, HttpTransport, CREDENTIAL_HEADERS};
 use crate::error::{Error, Result};
-use crate::secret::{MIN_SECRET_CHARS, Redactor, url_userinfo};
+use crate::secret::{url_userinfo, Redactor, MIN_SECRET_CHARS};
 
 /// The name of retryable HTTP failures (5xx, 408, 425, 429, no answer).
 pub const HTTP_ERROR: &str = "HttpError";

@@ -1,11 +1,11 @@
 //! The Worker's `fetch` as [`HttpTransport`] (wasm32): what `ctx.run`, the REST client and
 //! [`Client`](super::Client) send with in a Worker.
 
-use futures_util::future::{Either, select};
+use futures_util::future::{select, Either};
 use wasm_bindgen::JsValue;
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
-use super::transport::{HttpRequest, HttpResponse, HttpTransport, TransportError, timed_out};
+use super::transport::{timed_out, HttpRequest, HttpResponse, HttpTransport, TransportError};
 use crate::erased::BoxFuture;
 
 /// `fetch`, with the request's timeout enforced by aborting it.

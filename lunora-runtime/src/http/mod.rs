@@ -12,7 +12,7 @@ mod client;
 mod fetch;
 mod transport;
 
-pub use client::{Client, DEFAULT_TIMEOUT, HTTP_ERROR, is_retryable_status};
+pub use client::{is_retryable_status, Client, DEFAULT_TIMEOUT, HTTP_ERROR};
 #[cfg(target_arch = "wasm32")]
 pub use fetch::FetchTransport;
 #[cfg(not(target_arch = "wasm32"))]

@@ -11,7 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::erased::BoxFuture;
-use crate::secret::{REDACTED, url_for_display};
+use crate::secret::{url_for_display, REDACTED};
 
 /// Headers whose values are credentials.
 pub(crate) const CREDENTIAL_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "x-api-key"];

@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::history::{AttemptRecord, History, RecordKind, RecordState, StepRecord, Trigger};
 use crate::local::engine::Engine;
-use crate::local::journal::{Durability, InstanceRow, Journal, RowKind, StepRow, StepState, storage};
+use crate::local::journal::{storage, Durability, InstanceRow, Journal, RowKind, StepRow, StepState};
 use crate::local::mutex::lock;
 use crate::status::InstanceStatusKind;
 

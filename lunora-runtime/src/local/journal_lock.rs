@@ -61,7 +61,7 @@ impl JournalLock {
                         "cannot lock {} to open the lunora journal {}: {e}",
                         path.display(),
                         journal.display()
-                    )));
+                    )))
                 }
             }
         }

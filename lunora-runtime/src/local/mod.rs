@@ -13,7 +13,7 @@ mod validate;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use engine::{Engine, EngineBuilder, Registrar};
-pub use history::{Selection, read_histories};
+pub use history::{read_histories, Selection};
 pub use journal::{AttemptRecord, Durability, RowKind, StepRow, StepState};
 pub use journal_schema::{APPLICATION_ID, SCHEMA};
 pub use modifiers::{Modifiers, StepSelector};

@@ -3,8 +3,8 @@
 use crate::error::Error;
 
 pub use lunora_shared::rules::{
-    DEFAULT_STEP_LIMIT, MAX_BATCH, MAX_EVENT_TYPE_CHARS, MAX_INSTANCE_ID_CHARS, MAX_STEP_LIMIT, MAX_VALUE_BYTES,
-    MAX_WORKFLOW_NAME_CHARS, identifier_problem,
+    identifier_problem, DEFAULT_STEP_LIMIT, MAX_BATCH, MAX_EVENT_TYPE_CHARS, MAX_INSTANCE_ID_CHARS, MAX_STEP_LIMIT,
+    MAX_VALUE_BYTES, MAX_WORKFLOW_NAME_CHARS,
 };
 
 pub fn instance_id(id: &str) -> Result<(), Error> {

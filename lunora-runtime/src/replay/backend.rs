@@ -15,7 +15,7 @@ use crate::config::StepConfig;
 use crate::duration::DurationInput;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
-use crate::history::{History, RecordKind, RecordState, StepRecord, next_count};
+use crate::history::{next_count, History, RecordKind, RecordState, StepRecord};
 use crate::http::{HttpRequest, HttpResponse, HttpTransport, TransportError};
 use crate::status::{Event, Timestamp};
 use crate::step::{AttemptFn, RollbackSpec, StepBackend};

@@ -65,7 +65,11 @@ impl Replayer {
                 Err(e) => failures.push(format!("{}: {}", path.display(), e.message())),
             }
         }
-        if failures.is_empty() { Ok(reports) } else { Err(fail(failures, files.len())) }
+        if failures.is_empty() {
+            Ok(reports)
+        } else {
+            Err(fail(failures, files.len()))
+        }
     }
 
     /// [`Replayer::check_dir`] for a `#[test]`: panics with every failure listed.

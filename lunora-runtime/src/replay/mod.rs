@@ -15,5 +15,5 @@ mod replayer;
 mod report;
 
 pub use folder::ReplayFailures;
-pub use replayer::{Replayer, replay};
+pub use replayer::{replay, Replayer};
 pub use report::{Continuation, Divergence, Ended, NextStep, ReplayReport, StepCall};

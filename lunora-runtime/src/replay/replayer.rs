@@ -16,7 +16,7 @@ use crate::history::{History, RecordKind, RecordState};
 use crate::log::{CaptureSink, Logger};
 use crate::status::Timestamp;
 use crate::step::WorkflowStep;
-use crate::workflow::{Workflow, decode_params};
+use crate::workflow::{decode_params, Workflow};
 
 /// How often the body is polled at most: each poll must make progress (a new step call), so
 /// this only bounds a body that keeps asking for steps no history holds.

@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::erased::Json;
 use crate::error::Error;
-use crate::history::{RecordKind, RecordState, step_label};
+use crate::history::{step_label, RecordKind, RecordState};
 
 /// A step as the code asks for it or a history records it: kind, name and occurrence count.
 #[derive(Clone, Debug, PartialEq, Eq)]

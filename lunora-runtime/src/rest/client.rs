@@ -9,14 +9,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::{ApiError, RestCause, RestErrorKind, WorkflowsRestError, excerpt};
-use super::query::{Action, CreateInstance, ListInstances, encode_path_segment};
+use super::error::{excerpt, ApiError, RestCause, RestErrorKind, WorkflowsRestError};
+use super::query::{encode_path_segment, Action, CreateInstance, ListInstances};
 use super::wire::{
     CreatedInstance, InstanceDetail, InstancePage, InstanceSummary, RawCreated, RawDetail, RawStatusChange, RawSummary,
     StatusChange,
 };
 use crate::http::{HttpRequest, HttpTransport, TransportError};
-use crate::secret::{MIN_SECRET_CHARS, REDACTED, Redactor, url_for_display, url_userinfo};
+use crate::secret::{url_for_display, url_userinfo, Redactor, MIN_SECRET_CHARS, REDACTED};
 use crate::status::InstanceStatusKind;
 
 /// The API root the client talks to unless told otherwise.
@@ -257,14 +257,14 @@ impl WorkflowsRestClient {
         match envelope.get("success") {
             Some(Value::Bool(true)) => {}
             Some(Value::Bool(false)) => {
-                return Err(fail(RestErrorKind::Unsuccessful, format!("HTTP {status} with success: false"), errors));
+                return Err(fail(RestErrorKind::Unsuccessful, format!("HTTP {status} with success: false"), errors))
             }
             _ => {
                 return Err(fail(
                     RestErrorKind::Malformed,
                     format!("HTTP {status} with no boolean `success` (not a Cloudflare API envelope)"),
                     errors,
-                ));
+                ))
             }
         }
         let result_info = match envelope.remove("result_info") {
@@ -276,7 +276,7 @@ impl WorkflowsRestClient {
                         RestErrorKind::Decode,
                         format!("HTTP {status} with an unreadable result_info ({e})"),
                         errors,
-                    ));
+                    ))
                 }
             },
         };

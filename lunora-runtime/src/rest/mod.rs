@@ -24,12 +24,12 @@ mod query;
 mod wire;
 
 pub use crate::secret::REDACTED;
-pub use client::{CLOUDFLARE_API_ROOT, DEFAULT_TIMEOUT, WorkflowsRestClient, workflows_base_url};
-pub use error::{ApiError, BODY_EXCERPT_CHARS, RestCause, RestErrorKind, WorkflowsRestError};
+pub use client::{workflows_base_url, WorkflowsRestClient, CLOUDFLARE_API_ROOT, DEFAULT_TIMEOUT};
+pub use error::{ApiError, RestCause, RestErrorKind, WorkflowsRestError, BODY_EXCERPT_CHARS};
 pub use query::{
-    Action, CreateInstance, Direction, InstanceRetention, ListInstances, RetentionDuration, encode_path_segment,
+    encode_path_segment, Action, CreateInstance, Direction, InstanceRetention, ListInstances, RetentionDuration,
 };
 pub use wire::{
-    Attempt, CreatedInstance, ErrorInfo, InstanceDetail, InstancePage, InstanceSummary, StatusChange, StepRecord,
-    TerminationRecord, TimelineStep, Trigger, WaitRecord, parse_timestamp,
+    parse_timestamp, Attempt, CreatedInstance, ErrorInfo, InstanceDetail, InstancePage, InstanceSummary, StatusChange,
+    StepRecord, TerminationRecord, TimelineStep, Trigger, WaitRecord,
 };

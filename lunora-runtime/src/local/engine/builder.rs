@@ -14,7 +14,7 @@ use super::drive::scheduler;
 use super::handle::{Engine, ShutdownGuard};
 use super::registry::{ErasedWorkflow, Registered};
 use super::state::Inner;
-use crate::config::{DEFAULT_RETRY_DELAY, ResolvedStepConfig};
+use crate::config::{ResolvedStepConfig, DEFAULT_RETRY_DELAY};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::{HttpTransport, NativeTransport};

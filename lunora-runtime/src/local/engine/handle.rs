@@ -5,7 +5,7 @@ use std::sync::{Arc, MutexGuard};
 use super::backend::EngineBackend;
 use super::state::Inner;
 use crate::error::Result;
-use crate::local::journal::{StepRow, storage};
+use crate::local::journal::{storage, StepRow};
 use crate::local::modifiers::ModifierMap;
 use crate::local::mutex::lock;
 use crate::status::{InstanceStatus, Timestamp};

@@ -1,18 +1,18 @@
 //! The operations on one instance: create, status, pause, resume, terminate (with or without
 //! rollback), restart and send_event, each under the ownership rules of [`Inner`].
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use serde_json::json;
 
 use super::control::{Control, InstanceKey};
-use super::drive::{LastWrite, Reason, chain_end};
+use super::drive::{chain_end, LastWrite, Reason};
 use super::run::Mode;
 use super::state::Inner;
 use crate::erased::Json;
 use crate::error::{Error, Result};
-use crate::local::journal::{Phase, RowKind, storage};
+use crate::local::journal::{storage, Phase, RowKind};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom};

@@ -14,7 +14,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::HttpTransport;
 use crate::local::clock::Clock;
-use crate::local::journal::{InstanceRow, Journal, storage};
+use crate::local::journal::{storage, InstanceRow, Journal};
 use crate::local::modifiers::{ModifierMap, Modifiers};
 use crate::local::mutex::lock;
 use crate::log::LogSink;
