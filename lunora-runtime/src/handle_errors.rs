@@ -35,6 +35,30 @@ pub(crate) fn cannot_restart(id: &str, target: &RestartFrom) -> Error {
     )
 }
 
+pub(crate) const INVALID_BATCH: &str = "instance.invalid_batch";
+
+/// The array form of `createBatch` refused whole, in workerd's words: empty, or over 100.
+pub(crate) fn invalid_batch(len: usize) -> Error {
+    let why = if len == 0 {
+        "batchCreate should have at least 1 instance"
+    } else {
+        "batchCreate only supports 100 instances at a time"
+    };
+    Error::workflow(INVALID_BATCH, why)
+}
+
+/// workerd's refusal of an array batch (`Error: WorkflowError: batchCreate …`, its name lost
+/// across RPC) as the embedded engine reports it; anything else passes through.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // the Cloudflare backend's
+pub(crate) fn from_batch_engine(error: Error, len: usize) -> Error {
+    let message = error.message();
+    let message = message.strip_prefix("WorkflowError: ").unwrap_or(message);
+    if message.starts_with("batchCreate ") && error.code().is_none() {
+        return invalid_batch(len);
+    }
+    error
+}
+
 /// The code of an error from the engine: a `WorkflowError`'s `(code)`, or a message that is
 /// nothing but a code (workerd's `get` rejects an unknown id with `Error: instance.not_found`).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // the Cloudflare backend's
@@ -69,6 +93,23 @@ pub(crate) fn from_engine(error: Error, workflow: &str, id: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workerds_array_batch_refusals_keep_lunoras_code() {
+        for (len, text) in [
+            (0, "batchCreate should have at least 1 instance"),
+            (101, "batchCreate only supports 100 instances at a time"),
+        ] {
+            // Across RPC the name is lost and the message keeps it; both spellings are read.
+            for raw in [Error::new(format!("WorkflowError: {text}")), Error::named("WorkflowError", text)] {
+                let restored = from_batch_engine(raw, len);
+                assert_eq!(restored.code(), Some(INVALID_BATCH));
+                assert_eq!(restored.to_string(), format!("WorkflowError: (instance.invalid_batch) {text}"));
+            }
+        }
+        let other = Error::new("network down");
+        assert_eq!(from_batch_engine(other.clone(), 3), other);
+    }
 
     #[test]
     fn workerd_bare_not_found_becomes_the_embedded_engines_error() {

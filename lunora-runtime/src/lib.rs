@@ -39,6 +39,7 @@
 //! 8. [`testing`] (over `local`), [`replay`] (histories against the current code, over `step`,
 //!    `history` and `local`'s `Registrar`), then this file and `macros`.
 
+pub mod batch;
 pub mod clock;
 #[cfg(target_arch = "wasm32")]
 pub mod cloudflare;
@@ -82,7 +83,7 @@ pub use status::{
 };
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{
-    unknown_workflow, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
+    unknown_workflow, BatchCreated, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
 };
 
 pub use lunora_macros::{step, workflow};
