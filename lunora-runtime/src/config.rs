@@ -214,6 +214,10 @@ pub struct ResolvedStepConfig {
     pub timeout_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sensitive: Option<Sensitive>,
+    /// The step was run with a rollback handler: a later execution of the instance owes its
+    /// rollback, and reports a failure (as workerd does) if the code no longer provides it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
 }
 
 impl ResolvedStepConfig {
@@ -228,6 +232,7 @@ impl ResolvedStepConfig {
             },
             timeout_ms: millis(DEFAULT_TIMEOUT),
             sensitive: None,
+            rollback: false,
         }
     }
 

@@ -50,6 +50,7 @@ pub mod duration;
 mod env;
 mod erased;
 pub mod error;
+mod event_type;
 mod handle_errors;
 pub mod history;
 pub mod http;
@@ -75,6 +76,7 @@ pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, Wo
 pub use dispatch::{Dispatcher, FunctionRef};
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
+pub use event_type::EventType;
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use status::{

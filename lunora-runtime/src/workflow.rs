@@ -302,6 +302,11 @@ impl<W> InstanceHandle<W> {
         b.restart(w, id, Some(from)).await
     }
 
+    /// [`Self::send_event`] for a typed event: the payload must be the type the event declares.
+    pub async fn send<P: Serialize>(&self, event: &crate::EventType<P>, payload: P) -> Result<()> {
+        self.send_event(event.name(), payload).await
+    }
+
     /// Sends an event; it satisfies the next `wait_for_event` of its type (FIFO per type).
     pub async fn send_event<T: Serialize>(&self, event_type: &str, payload: T) -> Result<()> {
         let payload = serde_json::to_value(payload).map_err(|e| {

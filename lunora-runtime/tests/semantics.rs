@@ -5,6 +5,8 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -889,4 +891,66 @@ async fn an_event_accepted_just_before_a_crash_is_delivered_after_reopening() {
     }
     let status = inst.status().await.unwrap();
     assert_eq!((status.status, status.output), (InstanceStatusKind::Complete, Some(5)), "without moving the clock");
+}
+
+// ----- a rollback handler the code no longer registers -----------------------------------
+
+/// Whether `Forgetful` still declares the rollback of "a" (flipped by the test between runs).
+#[derive(Clone, Default)]
+struct KeepsHandler(Arc<AtomicBool>);
+
+/// "a" (with a rollback only while `KeepsHandler` is set), "b" (always with one), a 1-hour
+/// sleep, then an uncaught failure.
+struct Forgetful;
+
+impl Workflow for Forgetful {
+    type Params = ();
+    type Output = ();
+    const NAME: &'static str = "forgetful";
+    const EXPORT_NAME: &'static str = "forgetful";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<()> {
+        let fx = effects(&ctx.env);
+        let keeps = ctx.env.get::<KeepsHandler>().expect("tests put KeepsHandler in the env").0.load(SeqCst);
+        let undo = |name: &'static str| {
+            let fx = fx.clone();
+            Rollback::new(move |_: RollbackContext<String>| {
+                let fx = fx.clone();
+                async move {
+                    fx.push(format!("undo {name}"));
+                    Ok(())
+                }
+            })
+        };
+        let a = |_| async { Ok("a".to_owned()) };
+        let _: String = match keeps {
+            true => ctx.step.do_with_rollback("a", None, a, undo("a")).await?,
+            false => ctx.step.do_("a", a).await?,
+        };
+        let _: String = ctx.step.do_with_rollback("b", None, |_| async { Ok("b".to_owned()) }, undo("b")).await?;
+        ctx.step.sleep("nap", "1 hour").await?;
+        Err(NonRetryableError::new("give up").into())
+    }
+}
+
+#[tokio::test]
+async fn a_rollback_the_resumed_code_no_longer_registers_fails_the_chain_as_in_workerd() {
+    let keeps = KeepsHandler::default();
+    keeps.0.store(true, SeqCst);
+    let fx = Effects::default();
+    let env = Env::new().with(fx.clone()).with(keeps.clone());
+    let (t, _) = engine_with(|b| b.register::<Forgetful>().env(env)).await;
+    let inst = t.workflow::<Forgetful>().create(CreateOptions::params(())).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    // The instance resumes after its sleep with code that registers no rollback for "a".
+    keeps.0.store(false, SeqCst);
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Errored);
+    let missing = Error::named("RollbackMissing", "Rollback function not available in registry");
+    assert_eq!(status.rollback, Some(RollbackState { outcome: RollbackOutcome::Failed, error: Some(missing.clone()) }));
+    assert_eq!(fx.all(), ["undo b"], "b, started later, rolled back first; then the chain stops at a");
+    let steps = t.steps(&inst).unwrap();
+    let rb = row(&steps, RowKind::Rollback, "a", 1);
+    assert_eq!((rb.state, rb.error.clone()), (StepState::Failed, Some(missing)));
+    assert_eq!(row(&steps, RowKind::Rollback, "b", 1).state, StepState::Done);
 }

@@ -76,6 +76,13 @@ struct Registration {
     output: Option<Json>,
 }
 
+/// A rollback the chain owes: its handler, or only the step (name, count) when the code no
+/// longer registers one.
+enum Owed {
+    Handler(Registration),
+    Missing(String, u32),
+}
+
 struct RunState {
     mode: Mode,
     journal: HashMap<(RowKind, String, u32), StepRow>,
@@ -277,12 +284,29 @@ impl Run {
     /// suspends the chain like any other timer (the instance hibernates and resumes the chain
     /// when it fires); terminate or restart abort it.
     pub async fn run_rollbacks(&self, error: &Error) -> Chain {
-        let registrations: Vec<(i64, Registration)> = {
+        let owed: Vec<(i64, Owed)> = {
             let mut st = self.st();
             st.mode = Mode::RollingBack;
-            std::mem::take(&mut st.rollbacks).into_iter().rev().collect()
+            let mut owed: BTreeMap<i64, Owed> =
+                std::mem::take(&mut st.rollbacks).into_iter().map(|(seq, reg)| (seq, Owed::Handler(reg))).collect();
+            // Steps an earlier execution ran with a handler that this one did not register.
+            for row in st.journal.values() {
+                if row.kind == RowKind::Do && row.config.as_ref().is_some_and(|c| c.rollback) {
+                    owed.entry(row.seq).or_insert_with(|| Owed::Missing(row.name.clone(), row.count));
+                }
+            }
+            owed.into_iter().rev().collect()
         };
-        for (seq, reg) in registrations {
+        for (seq, owed) in owed {
+            let reg = match owed {
+                Owed::Handler(reg) => reg,
+                Owed::Missing(name, count) => match self.missing_rollback(seq, &name, count) {
+                    Ok(()) => continue,
+                    Err(err) => {
+                        return Chain::Done(RollbackState { outcome: RollbackOutcome::Failed, error: Some(err) })
+                    }
+                },
+            };
             match self.run_one_rollback(seq, &reg, error).await {
                 Ok(RollbackStep::Done) => {}
                 Ok(RollbackStep::WaitUntil(at)) => return Chain::Suspended(at),
@@ -291,6 +315,25 @@ impl Run {
             }
         }
         Chain::Done(RollbackState { outcome: RollbackOutcome::Complete, error: None })
+    }
+
+    /// A rollback owed by a step whose handler the code no longer registers: workerd fails the
+    /// chain there (`RollbackMissing`) rather than skip it, and so does the engine. `Ok` when an
+    /// earlier execution already ran it.
+    fn missing_rollback(&self, seq: i64, name: &str, count: u32) -> Result<()> {
+        let row = match self.stored(RowKind::Rollback, name, count) {
+            Some(row) if row.state == StepState::Done => return Ok(()),
+            Some(row) if row.state == StepState::Failed => {
+                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")))
+            }
+            Some(row) => row,
+            None => {
+                let mut row = self.new_row(RowKind::Rollback, name, count, StepState::Running);
+                row.seq = seq;
+                row
+            }
+        };
+        self.fail_rollback(row, Error::named("RollbackMissing", "Rollback function not available in registry"))
     }
 
     async fn run_one_rollback(&self, seq: i64, reg: &Registration, error: &Error) -> Result<RollbackStep> {
@@ -434,10 +477,11 @@ impl Run {
         let mut row = match existing {
             Some(row) => row,
             None => {
-                let resolved = match &config {
+                let mut resolved = match &config {
                     Some(cfg) => cfg.resolve(&self.inner.defaults, &name)?,
                     None => self.inner.defaults.clone(),
                 };
+                resolved.rollback = rollback.is_some();
                 let mut row = self.new_row(RowKind::Do, &name, count, StepState::Running);
                 row.config = Some(resolved);
                 row
