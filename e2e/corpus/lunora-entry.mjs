@@ -4,7 +4,7 @@
 // Rust type cannot extend a JS class, so each class below delegates to the runner class that
 // `#[workflow]` exports from the wasm module. The Worker itself is worker-build's output.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, PortedOrderWorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, DynamicDelayWorkflowRunner, DynamicDelayFailsWorkflowRunner, DynamicDelayInvalidWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParallelBranchFailsWorkflowRunner, ParallelStepsWorkflowRunner, ParamsEchoWorkflowRunner, PartialRetriesWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SensitiveOutputWorkflowRunner, ShortEventTimeoutWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
+import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, PortedOrderWorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, DynamicDelayWorkflowRunner, DynamicDelayFailsWorkflowRunner, DynamicDelayInvalidWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParallelBranchFailsWorkflowRunner, ParallelStepsWorkflowRunner, ParamsEchoWorkflowRunner, PartialRetriesWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SensitiveOutputWorkflowRunner, ShortEventTimeoutWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, TypedEventWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
 
 export { default } from "./build/index.js";
 
@@ -250,6 +250,13 @@ export class StepTimeoutWorkflow extends WorkflowEntrypoint {
 export class StructuredOutputWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
     return new StructuredOutputWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `typedEvent` workflow, deployed as `typed-event` (binding WORKFLOW_TYPED_EVENT). */
+export class TypedEventWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new TypedEventWorkflowRunner(this.ctx, this.env).run(event, step);
   }
 }
 

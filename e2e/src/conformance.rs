@@ -257,6 +257,13 @@ pub const CASES: &[Case] = &[
         rule: "rollback: join with a failed branch, reverse start order",
         dispatch_ids: &[],
     },
+    Case {
+        export: "typedEvent",
+        events: &[("go-typed", 4)],
+        restart_from: None,
+        rule: "wait: typed event (EventType) waited for",
+        dispatch_ids: &[],
+    },
 ];
 
 /// Differences the suite accepts, by field and corpus workflow, with the rule allowing it.

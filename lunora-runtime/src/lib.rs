@@ -23,7 +23,8 @@
 //!
 //! 1. `maybe_send` (`Send` natively, nothing on wasm32), `erased` (boxed futures, JSON
 //!    values), `error`, `duration`, `secret`, `env` (`ctx.env`),
-//!    `log` (`ctx.log`): leaves.
+//!    `log` (`ctx.log`), [`batch`] (what `createBatch` answers), `event_type` (typed events):
+//!    leaves.
 //! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait, the native and `fetch`
 //!    transports, and `http::Client` for steps).
 //! 3. [`dispatch`]: `ctx.run` over `http`.

@@ -314,11 +314,11 @@ impl WorkflowStep {
     }
 
     /// [`Self::wait_for_event`] for a typed event: its type string and payload type come from
-    /// one declaration (see [`EventType`](crate::EventType)).
+    /// one declaration (see [`EventType`](crate::event_type::EventType)).
     pub fn wait_for<'a, P: DeserializeOwned + MaybeSend + 'a>(
         &'a self,
         name: impl Into<String>,
-        event: &crate::EventType<P>,
+        event: &crate::event_type::EventType<P>,
     ) -> impl Future<Output = Result<Event<P>>> + MaybeSend + 'a {
         self.wait_for_event_inner(name.into(), event.name().to_owned(), None)
     }
@@ -327,7 +327,7 @@ impl WorkflowStep {
     pub fn wait_for_with_timeout<'a, P: DeserializeOwned + MaybeSend + 'a>(
         &'a self,
         name: impl Into<String>,
-        event: &crate::EventType<P>,
+        event: &crate::event_type::EventType<P>,
         timeout: impl Into<DurationInput>,
     ) -> impl Future<Output = Result<Event<P>>> + MaybeSend + 'a {
         self.wait_for_event_inner(name.into(), event.name().to_owned(), Some(timeout.into()))

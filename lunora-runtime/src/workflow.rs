@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::batch::{BatchItemError, BatchReport, BatchRequest};
+use crate::batch::{BatchItemError, BatchReport};
 use crate::context::WorkflowContext;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
@@ -51,6 +51,15 @@ pub struct CreateRequest {
     pub id: Option<String>,
     pub params: Option<Json>,
     pub retention: Option<Retention>,
+}
+
+/// A batch as it crosses the backend boundary.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BatchRequest {
+    /// `{count, params, retention?}`: `count` instances with generated ids.
+    Count { count: u64, params: Option<Json>, retention: Option<Retention> },
+    /// `{instances: [...]}`.
+    Instances(Vec<CreateRequest>),
 }
 
 /// `status()` as it crosses the backend boundary.
@@ -303,7 +312,7 @@ impl<W> InstanceHandle<W> {
     }
 
     /// [`Self::send_event`] for a typed event: the payload must be the type the event declares.
-    pub async fn send<P: Serialize>(&self, event: &crate::EventType<P>, payload: P) -> Result<()> {
+    pub async fn send<P: Serialize>(&self, event: &crate::event_type::EventType<P>, payload: P) -> Result<()> {
         self.send_event(event.name(), payload).await
     }
 

@@ -304,7 +304,10 @@ async fn bad_instance_ids_params_events_and_unknown_instances_are_rejected() {
     );
 
     let err = wf.get("missing").await.unwrap_err();
-    assert_eq!(err.to_string(), "WorkflowError: (instance.not_found) no instance \"missing\" in workflow \"waiter\"");
+    assert_eq!(
+        err.to_string(),
+        "WorkflowError: (instance.not_found) Instance does not exist: no instance \"missing\" in workflow \"waiter\""
+    );
 
     let inst = wf.get("dup").await.unwrap();
     for bad in ["", "has.dot", "-lead", &"t".repeat(101)] {

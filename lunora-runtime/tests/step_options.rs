@@ -1,6 +1,6 @@
 //! Step options of Cloudflare's current surface on the embedded engine: `sensitive: "output"`
 //! (redacted wherever the engine shows an output, real for the steps after it) and
-//! `retries.delay` as a function of the failed attempt.
+//! `retries.delay` as a function of the failed attempt; and typed events (`EventType`).
 
 mod common;
 
@@ -202,4 +202,45 @@ async fn a_delay_function_that_fails_or_returns_no_duration_ends_the_step_at_onc
          duration string like \"30 seconds\")"
     );
     assert_eq!(flaky.attempts, 1);
+}
+
+// ----- typed events --------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Shipment {
+    tracking_id: String,
+}
+
+const SHIPPED: EventType<Shipment> = EventType::new("shipment-created");
+
+/// Waits for `SHIPPED` (typed), then for it again with a short timeout.
+struct Typed;
+
+impl Workflow for Typed {
+    type Params = ();
+    type Output = (String, String);
+    const NAME: &'static str = "typed";
+    const EXPORT_NAME: &'static str = "typed";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<(String, String)> {
+        let first = ctx.step.wait_for("first", &SHIPPED).await?;
+        let second = match ctx.step.wait_for_with_timeout("second", &SHIPPED, "100 ms").await {
+            Ok(event) => event.payload.tracking_id,
+            Err(e) => e.name().to_owned(),
+        };
+        Ok((first.payload.tracking_id, second))
+    }
+}
+
+#[tokio::test]
+async fn a_typed_event_is_sent_and_received_under_one_declaration() {
+    let (t, _) = engine_with(|b| b.register::<Typed>()).await;
+    let inst = t.workflow::<Typed>().create(CreateOptions::params(())).await.unwrap();
+    inst.send(&SHIPPED, Shipment { tracking_id: "1Z".into() }).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.output, Some(json!(["1Z", "WorkflowTimeoutError"])));
+    let steps = t.steps(&inst).unwrap();
+    let first = steps.iter().find(|s| s.name == "first").unwrap();
+    assert_eq!(first.output.as_ref().unwrap()["type"], json!("shipment-created"));
+    assert_eq!(SHIPPED.name(), "shipment-created");
 }

@@ -65,6 +65,12 @@ pub async fn probe(workflows: &Workflows, finished: &str) -> Result<Vec<Value>> 
     let duplicate =
         CreateOptions { id: Some(finished.to_owned()), params: Some(json!({ "run": "probe" })), retention: None };
     out.push(outcome("create with an existing id", handle.create(duplicate).await.map(drop)));
+    let invalid = CreateOptions {
+        id: Some("no spaces allowed".to_owned()),
+        params: Some(json!({ "run": "probe" })),
+        retention: None,
+    };
+    out.push(outcome("create with an invalid id", handle.create(invalid).await.map(drop)));
     out.push(outcome("terminate a complete instance", instance.terminate().await));
     let unknown_step = RestartFrom::step("no-such-step");
     out.push(outcome("restart from an unknown step", instance.restart_from(unknown_step).await));

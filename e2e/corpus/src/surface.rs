@@ -132,3 +132,20 @@ pub async fn parallel_branch_fails(ctx: WorkflowContext<Input>) -> Result<()> {
     (a?, b?, c?);
     Ok(())
 }
+
+/// The payload of [`GO_TYPED`].
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Go {
+    pub value: u64,
+}
+
+/// One declaration for the type string and its payload: the driver sends `{"value": n}` as
+/// `go-typed`, natively with the same constant.
+pub const GO_TYPED: EventType<Go> = EventType::new("go-typed");
+
+/// Waits for the typed event and doubles its value.
+#[workflow]
+pub async fn typed_event(ctx: WorkflowContext<Input>) -> Result<u64> {
+    let event = ctx.step.wait_for("typed", &GO_TYPED).await?;
+    Ok(event.payload.value * 2)
+}

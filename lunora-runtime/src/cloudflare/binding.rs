@@ -7,12 +7,12 @@ use wasm_bindgen::prelude::*;
 
 use super::js;
 use super::js::boxed;
-use crate::batch::{BatchReport, BatchRequest};
+use crate::batch::BatchReport;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::handle_errors;
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState};
-use crate::workflow::{CreateRequest, RawStatus, WorkflowInfo, WorkflowsBackend};
+use crate::workflow::{BatchRequest, CreateRequest, RawStatus, WorkflowInfo, WorkflowsBackend};
 
 /// The Workflow bindings of one Worker environment.
 pub struct BindingBackend {

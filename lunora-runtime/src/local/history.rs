@@ -63,7 +63,7 @@ fn history_of(journal: &Journal, workflow: &str, id: &str) -> Result<History> {
     let row = journal
         .instance(workflow, id)
         .map_err(storage("read of an instance"))?
-        .ok_or_else(|| Error::workflow("instance.not_found", format!("no instance {id:?} in workflow {workflow:?}")))?;
+        .ok_or_else(|| crate::handle_errors::not_found(workflow, id))?;
     let steps = journal.steps(workflow, id).map_err(storage("read of steps"))?;
     Ok(from_rows(workflow, id, &row, &steps))
 }

@@ -4,14 +4,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::state::Inner;
-use crate::batch::{BatchItemError, BatchReport, BatchRequest};
+use crate::batch::{BatchItemError, BatchReport};
 use crate::erased::{BoxFuture, Json};
 use crate::error::Result;
 use crate::local::journal::{storage, NewInstance};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::RestartFrom;
-use crate::workflow::{CreateRequest, RawStatus, WorkflowsBackend};
+use crate::workflow::{BatchRequest, CreateRequest, RawStatus, WorkflowsBackend};
 
 /// The engine behind the typed handles.
 pub(super) struct EngineBackend(pub(super) Arc<Inner>);
@@ -69,7 +69,7 @@ impl WorkflowsBackend for EngineBackend {
 
     fn create_batch_report<'a>(&'a self, workflow: &'a str, batch: BatchRequest) -> BoxFuture<'a, Result<BatchReport>> {
         Box::pin(async move {
-            let requests = batch.expand()?;
+            let requests = validate::batch(batch)?;
             let prepared = requests.iter().map(|r| self.0.create_one(workflow, r)).collect::<Result<Vec<_>>>()?;
             let mut report = BatchReport::default();
             // The first occurrence of an id is the one created, as in workerd.
