@@ -129,7 +129,10 @@ pub async fn parallel_branch_fails(ctx: WorkflowContext<Input>) -> Result<()> {
         step.do_with_rollback("c", None, |_| async { Ok("c done".to_owned()) }, undo(&run, "c")),
     )
     .await;
-    (a?, b?, c?);
+    // Every branch settled; the body fails with the first error, in branch order.
+    a?;
+    b?;
+    c?;
     Ok(())
 }
 
