@@ -81,7 +81,18 @@ impl DelayFn {
                 format!("The delay function for step \"{}\" {what}", cx.step),
             )
         };
-        let base = (self.0)(cx).map_err(|e| failed(format!("threw an error: {}", e.message())))?;
+        // User code called by the engine: a panic is the function failing, not the engine's.
+        let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.0)(cx)));
+        let base = called
+            .unwrap_or_else(|payload| {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a non-string payload".to_owned());
+                Err(Error::new(format!("panicked: {what}")))
+            })
+            .map_err(|e| failed(format!("threw an error: {}", e.message())))?;
         let base = base.resolve().map_err(|_| {
             failed(
                 "returned an invalid delay value (expected a number of ms or a duration string like \"30 seconds\")"

@@ -104,6 +104,7 @@ enum Answer {
     SecondsTimesAttempt,
     Text(String),
     Fails,
+    Panics,
 }
 
 impl Workflow for Dynamic {
@@ -123,6 +124,7 @@ impl Workflow for Dynamic {
                     Answer::SecondsTimesAttempt => Ok(DurationInput::from(format!("{} seconds", cx.attempt))),
                     Answer::Text(text) => Ok(DurationInput::from(text.clone())),
                     Answer::Fails => Err(Error::new("no delay for you")),
+                    Answer::Panics => panic!("delay fn blew up"),
                 }
             })
             .backoff(p.backoff);
@@ -202,6 +204,13 @@ async fn a_delay_function_that_fails_or_returns_no_duration_ends_the_step_at_onc
          duration string like \"30 seconds\")"
     );
     assert_eq!(flaky.attempts, 1);
+
+    // A panic in the function is the function failing; the engine carries on.
+    let panics = DynamicParams { fails: 9, backoff: Backoff::Constant, answer: Answer::Panics };
+    let (status, flaky, _) = run_dynamic(panics).await;
+    let error = status.error.unwrap();
+    assert_eq!(error.message(), "The delay function for step \"flaky-1\" threw an error: panicked: delay fn blew up");
+    assert_eq!((flaky.state, flaky.attempts), (StepState::Failed, 1));
 }
 
 // ----- typed events --------------------------------------------------------------------------
