@@ -23,7 +23,8 @@
 //!
 //! 1. `maybe_send` (`Send` natively, nothing on wasm32), `erased` (boxed futures, JSON
 //!    values), `error`, `duration`, `secret`, `env` (`ctx.env`),
-//!    `log` (`ctx.log`): leaves.
+//!    `log` (`ctx.log`), [`batch`] (what `createBatch` answers), `event_type` (typed events):
+//!    leaves.
 //! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait, the native and `fetch`
 //!    transports, and `http::Client` for steps).
 //! 3. [`dispatch`]: `ctx.run` over `http`.
@@ -39,6 +40,7 @@
 //! 8. [`testing`] (over `local`), [`replay`] (histories against the current code, over `step`,
 //!    `history` and `local`'s `Registrar`), then this file and `macros`.
 
+pub mod batch;
 pub mod clock;
 #[cfg(target_arch = "wasm32")]
 pub mod cloudflare;
@@ -49,6 +51,7 @@ pub mod duration;
 mod env;
 mod erased;
 pub mod error;
+mod event_type;
 mod handle_errors;
 pub mod history;
 pub mod http;
@@ -69,11 +72,12 @@ pub mod testing;
 mod validation;
 pub mod workflow;
 
-pub use config::{Backoff, ResolvedStepConfig, RetryConfig, Sensitive, StepConfig};
+pub use config::{Backoff, DelayFn, ResolvedStepConfig, RetryConfig, RetryDelayContext, Sensitive, StepConfig};
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
 pub use dispatch::{Dispatcher, FunctionRef};
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
+pub use event_type::EventType;
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use status::{
@@ -82,7 +86,7 @@ pub use status::{
 };
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{
-    unknown_workflow, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
+    unknown_workflow, BatchCreated, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
 };
 
 pub use lunora_macros::{step, workflow};
@@ -116,7 +120,25 @@ pub mod __private {
             limit: u32::try_from(limit).ok(),
             delay: ms(delay_ms),
             backoff: crate::Backoff::from_code(backoff),
+            delay_fn: None,
         });
         Some(crate::StepConfig { retries, timeout: ms(timeout_ms), sensitive: None })
+    }
+
+    /// What `step_config` cannot take as plain values: `#[step(sensitive)]` and
+    /// `retries(delay = path::to::fn)`.
+    pub fn step_config_with(
+        config: Option<crate::StepConfig>,
+        sensitive: bool,
+        delay_fn: Option<crate::DelayFn>,
+    ) -> Option<crate::StepConfig> {
+        let mut config = config.unwrap_or_default();
+        if sensitive {
+            config.sensitive = Some(crate::Sensitive::Output);
+        }
+        if let Some(delay_fn) = delay_fn {
+            config.retries.get_or_insert_with(Default::default).delay_fn = Some(delay_fn);
+        }
+        Some(config)
     }
 }

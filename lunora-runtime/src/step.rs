@@ -303,7 +303,7 @@ impl WorkflowStep {
         self.wait_for_event_inner(name.into(), event_type.into(), None)
     }
 
-    /// `step.waitForEvent(name, {type, timeout})`; the timeout must lie in 1 s..=365 days.
+    /// `step.waitForEvent(name, {type, timeout})`; the timeout is at most 365 days.
     pub fn wait_for_event_with_timeout<'a, T: DeserializeOwned + MaybeSend + 'a>(
         &'a self,
         name: impl Into<String>,
@@ -311,6 +311,26 @@ impl WorkflowStep {
         timeout: impl Into<DurationInput>,
     ) -> impl Future<Output = Result<Event<T>>> + MaybeSend + 'a {
         self.wait_for_event_inner(name.into(), event_type.into(), Some(timeout.into()))
+    }
+
+    /// [`Self::wait_for_event`] for a typed event: its type string and payload type come from
+    /// one declaration (see [`EventType`](crate::event_type::EventType)).
+    pub fn wait_for<'a, P: DeserializeOwned + MaybeSend + 'a>(
+        &'a self,
+        name: impl Into<String>,
+        event: &crate::event_type::EventType<P>,
+    ) -> impl Future<Output = Result<Event<P>>> + MaybeSend + 'a {
+        self.wait_for_event_inner(name.into(), event.name().to_owned(), None)
+    }
+
+    /// [`Self::wait_for_event_with_timeout`] for a typed event.
+    pub fn wait_for_with_timeout<'a, P: DeserializeOwned + MaybeSend + 'a>(
+        &'a self,
+        name: impl Into<String>,
+        event: &crate::event_type::EventType<P>,
+        timeout: impl Into<DurationInput>,
+    ) -> impl Future<Output = Result<Event<P>>> + MaybeSend + 'a {
+        self.wait_for_event_inner(name.into(), event.name().to_owned(), Some(timeout.into()))
     }
 
     fn wait_for_event_inner<'a, T: DeserializeOwned + MaybeSend + 'a>(

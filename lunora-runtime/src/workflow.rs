@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::batch::{BatchItemError, BatchReport};
 use crate::context::WorkflowContext;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
@@ -52,6 +53,15 @@ pub struct CreateRequest {
     pub retention: Option<Retention>,
 }
 
+/// A batch as it crosses the backend boundary.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BatchRequest {
+    /// `{count, params, retention?}`: `count` instances with generated ids.
+    Count { count: u64, params: Option<Json>, retention: Option<Retention> },
+    /// `{instances: [...]}`.
+    Instances(Vec<CreateRequest>),
+}
+
 /// `status()` as it crosses the backend boundary.
 pub type RawStatus = InstanceStatus<Json>;
 
@@ -63,6 +73,8 @@ pub trait WorkflowsBackend: MaybeSend + MaybeSync {
         workflow: &'a str,
         requests: Vec<CreateRequest>,
     ) -> BoxFuture<'a, Result<Vec<String>>>;
+    /// `createBatch({count, params})` / `createBatch({instances})`, answered per item.
+    fn create_batch_report<'a>(&'a self, workflow: &'a str, batch: BatchRequest) -> BoxFuture<'a, Result<BatchReport>>;
     /// Succeeds when the instance exists (`instance.not_found` otherwise).
     fn exists<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>>;
     fn status<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<RawStatus>>;
@@ -145,7 +157,9 @@ impl<W: Workflow> WorkflowHandle<W> {
         Ok(self.instance(id))
     }
 
-    /// Starts 1–100 instances at once; ids that already exist are skipped (idempotent).
+    /// Starts 1–100 instances at once; ids that already exist are skipped (idempotent). The
+    /// array form Cloudflare keeps for compatibility: [`Self::create_batch_instances`] reports
+    /// what it skipped.
     pub async fn create_batch(&self, batch: Vec<CreateOptions<W::Params>>) -> Result<Vec<InstanceHandle<W>>> {
         let requests = batch
             .into_iter()
@@ -153,6 +167,73 @@ impl<W: Workflow> WorkflowHandle<W> {
             .collect::<Result<Vec<_>>>()?;
         let ids = self.backend.create_batch(&self.name, requests).await?;
         Ok(ids.into_iter().map(|id| self.instance(id)).collect())
+    }
+}
+
+/// What `create_batch_count` and `create_batch_instances` return: the instances created, in
+/// batch order, and one error per instance that was not (its id given twice, or taken).
+pub struct BatchCreated<W> {
+    pub created: Vec<InstanceHandle<W>>,
+    pub errors: Vec<BatchItemError>,
+}
+
+impl<W> std::fmt::Debug for BatchCreated<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchCreated").field("created", &self.created).field("errors", &self.errors).finish()
+    }
+}
+
+impl<W: Workflow> WorkflowHandle<W> {
+    /// `createBatch({count, params})`: `count` (1–100) instances with generated ids and the
+    /// same params.
+    pub async fn create_batch_count(&self, count: u64, params: W::Params) -> Result<BatchCreated<W>> {
+        let batch = BatchRequest::Count { count, params: encode(Some(params))?, retention: None };
+        self.batch(batch).await
+    }
+
+    /// `createBatch({instances})`: 1–100 instances; an id given twice or already taken is
+    /// reported in `errors` (with its index) and the others are still created. Invalid or
+    /// reserved ids refuse the whole batch.
+    pub async fn create_batch_instances(&self, instances: Vec<CreateOptions<W::Params>>) -> Result<BatchCreated<W>> {
+        let requests = instances
+            .into_iter()
+            .map(|o| Ok(CreateRequest { id: o.id, params: encode(o.params)?, retention: o.retention }))
+            .collect::<Result<Vec<_>>>()?;
+        self.batch(BatchRequest::Instances(requests)).await
+    }
+}
+
+impl WorkflowHandle<Untyped> {
+    /// [`WorkflowHandle::create_batch_count`] with JSON params.
+    pub async fn create_batch_count(&self, count: u64, params: Json) -> Result<BatchCreated<Untyped>> {
+        self.batch(BatchRequest::Count { count, params: Some(params), retention: None }).await
+    }
+
+    /// [`WorkflowHandle::create_batch_instances`] with JSON params.
+    pub async fn create_batch_instances(&self, instances: Vec<CreateOptions<Json>>) -> Result<BatchCreated<Untyped>> {
+        let requests = instances
+            .into_iter()
+            .map(|o| CreateRequest { id: o.id, params: o.params, retention: o.retention })
+            .collect();
+        self.batch(BatchRequest::Instances(requests)).await
+    }
+
+    /// [`WorkflowHandle::create_batch`] (the array form) with JSON params.
+    pub async fn create_batch(&self, batch: Vec<CreateOptions<Json>>) -> Result<Vec<InstanceHandle<Untyped>>> {
+        let requests =
+            batch.into_iter().map(|o| CreateRequest { id: o.id, params: o.params, retention: o.retention }).collect();
+        let ids = self.backend.create_batch(&self.name, requests).await?;
+        Ok(ids.into_iter().map(|id| self.instance(id)).collect())
+    }
+}
+
+impl<W> WorkflowHandle<W> {
+    async fn batch(&self, batch: BatchRequest) -> Result<BatchCreated<W>> {
+        let report = self.backend.create_batch_report(&self.name, batch).await?;
+        Ok(BatchCreated {
+            created: report.created.into_iter().map(|id| self.instance(id)).collect(),
+            errors: report.errors,
+        })
     }
 }
 
@@ -228,6 +309,11 @@ impl<W> InstanceHandle<W> {
     pub async fn restart_from(&self, from: RestartFrom) -> Result<()> {
         let (b, w, id) = self.parts();
         b.restart(w, id, Some(from)).await
+    }
+
+    /// [`Self::send_event`] for a typed event: the payload must be the type the event declares.
+    pub async fn send<P: Serialize>(&self, event: &crate::event_type::EventType<P>, payload: P) -> Result<()> {
+        self.send_event(event.name(), payload).await
     }
 
     /// Sends an event; it satisfies the next `wait_for_event` of its type (FIFO per type).

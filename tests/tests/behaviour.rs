@@ -215,3 +215,39 @@ async fn a_workflow_with_a_declared_class_and_binding_runs_under_them() {
     let same = untyped.get(inst.id()).await.unwrap().status_json().await.unwrap();
     assert_eq!((same.status, same.output), (InstanceStatusKind::Complete, Some(serde_json::json!(500))));
 }
+
+fn wait_as_told(cx: &RetryDelayContext<'_>) -> Result<DurationInput> {
+    Ok(DurationInput::from(format!("{} seconds", cx.attempt * 2)))
+}
+
+#[step(args = u32, returns = String, sensitive, retries(limit = 2, delay = wait_as_told, backoff = "constant"))]
+async fn guarded(_ctx: StepContext, n: u32) -> Result<String> {
+    Ok(format!("secret {n}"))
+}
+
+#[step(args = u32, returns = u32, rollback = forget, rollback_config(retries(limit = 1, delay = wait_as_told)))]
+async fn remembered(_ctx: StepContext, n: u32) -> Result<u32> {
+    Ok(n)
+}
+
+async fn forget(_ctx: StepRollbackContext<u32, u32>) -> Result<()> {
+    Ok(())
+}
+
+#[test]
+fn sensitive_and_a_delay_fn_reach_the_step_config() {
+    let config = <guarded as Step>::config().unwrap();
+    assert_eq!(config.sensitive, Some(Sensitive::Output));
+    let retries = config.retries.as_ref().unwrap();
+    assert!(retries.delay_fn.is_some() && retries.delay.is_none());
+    let resolved = config.resolve(&ResolvedStepConfig::default(), "guarded").unwrap();
+    assert_eq!((resolved.retries.limit, resolved.retries.backoff), (2, Backoff::Constant));
+    assert!(resolved.retries.dynamic_delay);
+    let (step, error) = (StepId { name: "guarded".into(), count: 1 }, Error::new("x"));
+    let cx = RetryDelayContext { step: &step, attempt: 3, config: &resolved, error: &error };
+    assert_eq!(retries.delay_fn.as_ref().unwrap().delay_after(&cx).unwrap(), std::time::Duration::from_secs(6));
+    // The rollback's own config takes a fn too (and `sensitive` only on the step).
+    let rollback = <remembered as Step>::rollback_config().unwrap();
+    assert!(rollback.retries.unwrap().delay_fn.is_some());
+    assert_eq!(<remembered as Step>::config(), None);
+}

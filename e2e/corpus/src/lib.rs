@@ -15,6 +15,7 @@ pub mod declared_names;
 pub mod handle_errors;
 mod http_steps;
 pub mod rest_tour;
+mod surface;
 mod trail;
 #[cfg(target_arch = "wasm32")]
 mod worker;

@@ -68,7 +68,8 @@ async fn history_writes_the_journal_s_resumable_instances() {
     assert_eq!(files, ["n-2.json"]);
 
     let unknown = history_command(&journal, &one, &["--id", "n-9"]);
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no instance \"n-9\" in workflow \"naps\""));
+    assert!(String::from_utf8_lossy(&unknown.stderr)
+        .contains("Instance does not exist: no instance \"n-9\" in workflow \"naps\""));
     let missing = history_command(&dir.path().join("nope.db"), &one, &[]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no lunora journal at"));
     assert!(!dir.path().join("nope.db").exists(), "reading never creates a journal");

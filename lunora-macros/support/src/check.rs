@@ -14,7 +14,7 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, LitInt, LitStr, PathArguments, ReturnType, Type};
 
-use crate::attr::{RetriesAttr, StepAttr, WorkflowAttr};
+use crate::attr::{DelayValue, RetriesAttr, StepAttr, WorkflowAttr};
 use crate::model::{Backoff, ConfigDef, RetriesDef, StepDef, TypeCheck, WorkflowDef};
 
 /// A failed check: every error, and what was still understood.
@@ -224,12 +224,13 @@ pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, Failed> {
         }
         None => item.sig.ident.to_string(),
     };
-    let step_config = config(parsed.retries.as_deref(), parsed.timeout.as_ref(), &mut errors);
+    let step_config =
+        config(parsed.retries.as_deref(), parsed.timeout.as_ref(), parsed.sensitive.is_present(), &mut errors);
     let rollback_config = parsed.rollback_config.as_ref().map(|rc| {
         if parsed.rollback.is_none() {
             errors.push(at(rc.span(), "`rollback_config` needs a `rollback = handler`"));
         }
-        config(rc.retries.as_deref(), rc.timeout.as_ref(), &mut errors)
+        config(rc.retries.as_deref(), rc.timeout.as_ref(), false, &mut errors)
     });
 
     match errors.finish() {
@@ -361,9 +362,10 @@ fn check_step_name(name: &str, lit: &LitStr, errors: &mut darling::error::Accumu
 fn config(
     retries: Option<&RetriesAttr>,
     timeout: Option<&LitStr>,
+    sensitive: bool,
     errors: &mut darling::error::Accumulator,
 ) -> Option<ConfigDef> {
-    if retries.is_none() && timeout.is_none() {
+    if retries.is_none() && timeout.is_none() && !sensitive {
         return None;
     }
     let retries =
@@ -371,13 +373,20 @@ fn config(
             limit: r.limit.as_ref().and_then(|lit| {
                 errors.handle(int_in_range(lit, 0, MAX_RETRY_LIMIT, "retries.limit", "retries per step"))
             }),
-            delay_ms: r.delay.as_ref().and_then(|lit| errors.handle(duration_ms(lit, false))),
+            delay_ms: match &r.delay {
+                Some(DelayValue::Text(lit)) => errors.handle(duration_ms(lit, false)),
+                _ => None,
+            },
+            delay_fn: match &r.delay {
+                Some(DelayValue::Fn(path)) => Some(path.clone()),
+                _ => None,
+            },
             backoff: r.backoff.as_ref().and_then(|lit| {
                 errors.handle(Backoff::parse(&lit.value()).map_err(|e| Error::custom(e).with_span(lit)))
             }),
         });
     let timeout_ms = timeout.and_then(|lit| errors.handle(duration_ms(lit, true)));
-    Some(ConfigDef { retries, timeout_ms })
+    Some(ConfigDef { retries, timeout_ms, sensitive })
 }
 
 fn duration_ms(lit: &LitStr, positive: bool) -> darling::Result<u64> {

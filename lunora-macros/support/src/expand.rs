@@ -90,9 +90,9 @@ pub fn step(def: &StepDef, item_tokens: TokenStream) -> TokenStream {
     let ident = &item.sig.ident;
     let vis = &item.vis;
     let call = renamed_call(item_tokens).unwrap_or_else(|| body_as_call(item).into_token_stream());
-    let config = config.as_ref().map(step_config_args);
+    let config = config.as_ref().map(step_config_expr);
     let config = config.iter();
-    let rollback_config = rollback_config.as_ref().map(step_config_args);
+    let rollback_config = rollback_config.as_ref().map(step_config_expr);
     let rollback_config = rollback_config.iter();
     // `false` is the trait's default.
     let has_rollback = rollback.is_some().then_some(true);
@@ -128,12 +128,12 @@ pub fn step(def: &StepDef, item_tokens: TokenStream) -> TokenStream {
             #(const HAS_ROLLBACK: bool = #has_rollback;)*
             #(
                 fn config() -> ::core::option::Option<::lunora_runtime::StepConfig> {
-                    ::lunora_runtime::__private::step_config #config
+                    #config
                 }
             )*
             #(
                 fn rollback_config() -> ::core::option::Option<::lunora_runtime::StepConfig> {
-                    ::lunora_runtime::__private::step_config #rollback_config
+                    #rollback_config
                 }
             )*
 
@@ -174,6 +174,26 @@ fn body_as_call(item: &FnItem) -> FnItem {
     call
 }
 
+/// The call building `Some(StepConfig)`; what plain values cannot say (`sensitive`, a delay
+/// fn) is added by `step_config_with`, only when declared.
+fn step_config_expr(config: &ConfigDef) -> TokenStream {
+    let args = step_config_args(config);
+    let plain = quote!(::lunora_runtime::__private::step_config #args);
+    let delay_fn = config.retries.as_ref().and_then(|r| r.delay_fn.as_ref());
+    if !config.sensitive && delay_fn.is_none() {
+        return plain;
+    }
+    let sensitive = config.sensitive;
+    let delay_fn = match delay_fn {
+        // Spanned on the path: a fn of the wrong signature is reported there.
+        Some(path) => quote_spanned! {path.span()=>
+            ::core::option::Option::Some(::lunora_runtime::DelayFn::new(#path))
+        },
+        None => quote!(::core::option::Option::None),
+    };
+    quote!(::lunora_runtime::__private::step_config_with(#plain, #sensitive, #delay_fn))
+}
+
 /// The arguments of `__private::step_config`, which builds `Some(StepConfig)`: far fewer tokens
 /// than the struct literal, which matters because every token is work in every user build.
 /// `-1` stands for "not declared".
@@ -212,7 +232,7 @@ pub fn workflow_fallback(item: &FnItem, errors: TokenStream, partial: &Partial) 
             return quote! {
                 #errors
                 #item
-            }
+            };
         }
     };
     let descriptor = format_ident!("{}", class_name, span = item.sig.ident.span());

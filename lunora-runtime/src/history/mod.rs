@@ -23,6 +23,10 @@ pub use record::{
     RESUMABLE_STATUSES,
 };
 
+/// What both engines show instead of the output of a step marked `sensitive: "output"`
+/// (`#[step(sensitive)]`, `StepConfig::sensitive_output`) in histories and timelines.
+pub const REDACTED_OUTPUT: &str = "[REDACTED]";
+
 impl History {
     /// Parses a history; `source` names it in errors (a file path, or `<input>`).
     pub fn parse(text: &str, source: &str) -> Result<Self, HistoryError> {

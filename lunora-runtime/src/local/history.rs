@@ -63,7 +63,7 @@ fn history_of(journal: &Journal, workflow: &str, id: &str) -> Result<History> {
     let row = journal
         .instance(workflow, id)
         .map_err(storage("read of an instance"))?
-        .ok_or_else(|| Error::workflow("instance.not_found", format!("no instance {id:?} in workflow {workflow:?}")))?;
+        .ok_or_else(|| crate::handle_errors::not_found(workflow, id))?;
     let steps = journal.steps(workflow, id).map_err(storage("read of steps"))?;
     Ok(from_rows(workflow, id, &row, &steps))
 }
@@ -97,7 +97,14 @@ fn record(step: &StepRow) -> StepRecord {
             StepState::Waiting => RecordState::Waiting,
             StepState::Running => RecordState::Running,
         },
-        output: if step.state == StepState::Done { step.output.clone() } else { None },
+        output: match step.state {
+            // Kept in the journal (replay and rollback handlers need it), never shown.
+            StepState::Done if step.config.as_ref().is_some_and(|c| c.sensitive.is_some()) => {
+                Some(crate::erased::Json::String(crate::history::REDACTED_OUTPUT.to_owned()))
+            }
+            StepState::Done => step.output.clone(),
+            _ => None,
+        },
         error: step.error.clone().filter(|_| step.state != StepState::Done),
         attempts: step
             .attempt_log

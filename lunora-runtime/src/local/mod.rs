@@ -9,7 +9,7 @@ mod journal_lock;
 mod journal_schema;
 mod modifiers;
 mod mutex;
-mod validate;
+pub(crate) mod validate;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use engine::{Engine, EngineBuilder, Registrar};

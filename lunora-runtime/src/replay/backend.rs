@@ -39,6 +39,8 @@ pub(super) struct ReplayState {
     pub calls: usize,
     /// `ctx.run` paths the body asked to dispatch.
     pub dispatches: Vec<String>,
+    /// The first step whose recorded output is redacted: the body cannot go past it.
+    pub redacted: Option<NextStep>,
 }
 
 pub(super) struct ReplayBackend {
@@ -108,6 +110,14 @@ impl ReplayBackend {
             });
             return Answer::Park;
         }
+        if record.state == RecordState::Done && record.kind == RecordKind::Do && is_redacted(record) {
+            if st.redacted.is_none() {
+                let attempts = record.attempts.len();
+                st.redacted =
+                    Some(NextStep { index, step: asked, recorded: Some(record.state), wake_at: None, attempts });
+            }
+            return Answer::Park;
+        }
         st.replayed += 1;
         if let Some(end) = record.ended_at {
             st.clock = Some(st.clock.map_or(end, |now| now.max(end)));
@@ -132,6 +142,11 @@ impl ReplayBackend {
             Answer::Park => std::future::pending().await,
         }
     }
+}
+
+/// A sensitive step's output, which neither engine shows: replay cannot answer the step.
+fn is_redacted(record: &StepRecord) -> bool {
+    record.output.as_ref().and_then(Json::as_str) == Some(crate::history::REDACTED_OUTPUT)
 }
 
 fn answer_of(record: &StepRecord) -> Answer {

@@ -196,6 +196,9 @@ fn conclude(
     if let Some(divergence) = st.divergence.clone() {
         return Err(divergence);
     }
+    if let Some(step) = st.redacted.clone() {
+        return Ok(Continuation::Redacted(step));
+    }
     let mut waiting = st.waiting.clone();
     waiting.sort_by_key(|w| w.index);
     let unmatched: Vec<usize> =
@@ -231,7 +234,7 @@ fn conclude(
             return match st.dispatches.first() {
                 Some(path) if waiting.is_empty() => Ok(Continuation::Dispatches(path.clone())),
                 _ => Ok(Continuation::Steps(waiting)),
-            }
+            };
         }
         Some(Ok(output)) => {
             if let Some((index, recorded, _)) = recorded_rollbacks.first() {
@@ -271,7 +274,7 @@ fn conclude(
                 return Ok(Continuation::Fails { error, next_rollback: None });
             }
             RecordState::Waiting | RecordState::Running => {
-                return Ok(Continuation::Fails { error, next_rollback: Some(step.clone()) })
+                return Ok(Continuation::Fails { error, next_rollback: Some(step.clone()) });
             }
         }
     }

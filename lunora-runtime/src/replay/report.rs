@@ -69,6 +69,9 @@ pub enum Continuation {
     /// The body waits on `ctx.run(path)` outside any step, which replay does not dispatch: the
     /// history cannot say what comes after it.
     Dispatches(String),
+    /// The output of this step is redacted (a sensitive step), so the history cannot say what
+    /// the body got from it; the steps before it replayed as recorded.
+    Redacted(NextStep),
 }
 
 impl fmt::Display for Continuation {
@@ -89,6 +92,11 @@ impl fmt::Display for Continuation {
             Continuation::Dispatches(path) => {
                 write!(f, "the body waits on ctx.run({path}) outside a step, which replay does not dispatch")
             }
+            Continuation::Redacted(step) => write!(
+                f,
+                "replayed up to step #{} {}, whose output is redacted (sensitive), so replay cannot go past it",
+                step.index, step.step
+            ),
         }
     }
 }
