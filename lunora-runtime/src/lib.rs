@@ -25,7 +25,8 @@
 //!    values), `error`, `duration`, `secret`, `env` (`ctx.env`),
 //!    `log` (`ctx.log`): leaves.
 //! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait, the native and `fetch`
-//!    transports, and `http::Client` for steps).
+//!    transports, and `http::Client` for steps), [`listing`] (what listing instances takes and
+//!    returns).
 //! 3. [`dispatch`]: `ctx.run` over `http`.
 //! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
 //! 5. [`context`]: what a workflow body receives.
@@ -52,6 +53,7 @@ pub mod error;
 mod handle_errors;
 pub mod history;
 pub mod http;
+pub mod listing;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod local;
 mod log;
@@ -82,7 +84,7 @@ pub use status::{
 };
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{
-    unknown_workflow, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
+    unknown_workflow, InstanceHandle, Untyped, WaitFor, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
 };
 
 pub use lunora_macros::{step, workflow};

@@ -72,6 +72,18 @@ impl TestEngineBuilder {
         self
     }
 
+    /// See [`EngineBuilder::default_retention`].
+    pub fn default_retention(mut self, retention: crate::Retention) -> Self {
+        self.inner = self.inner.default_retention(retention);
+        self
+    }
+
+    /// See [`EngineBuilder::workflow_retention`].
+    pub fn workflow_retention<W: Workflow>(mut self, retention: crate::Retention) -> Self {
+        self.inner = self.inner.workflow_retention::<W>(retention);
+        self
+    }
+
     pub fn default_retry_delay(mut self, delay: Duration) -> Self {
         self.inner = self.inner.default_retry_delay(delay);
         self
@@ -253,7 +265,7 @@ impl TestEngine {
                     return Err(Error::new(format!(
                         "instance {id} is {status} with no timer to advance to, before {what}{}",
                         current.error.map(|e| format!(" ({e})")).unwrap_or_default()
-                    )))
+                    )));
                 }
             }
         }

@@ -12,9 +12,10 @@ use tokio::sync::Notify;
 
 use super::drive::scheduler;
 use super::handle::{Engine, ShutdownGuard};
+use super::operate::{RetentionDefaults, check_retention};
 use super::registry::{ErasedWorkflow, Registered};
 use super::state::Inner;
-use crate::config::{ResolvedStepConfig, DEFAULT_RETRY_DELAY};
+use crate::config::{DEFAULT_RETRY_DELAY, ResolvedStepConfig};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::{HttpTransport, NativeTransport};
@@ -22,6 +23,7 @@ use crate::local::clock::{Clock, SystemClock};
 use crate::local::journal::{Durability, Journal};
 use crate::local::validate;
 use crate::log::{LogSink, StderrSink};
+use crate::status::Retention;
 use crate::workflow::Workflow;
 
 /// Builds an [`Engine`].
@@ -35,6 +37,7 @@ pub struct EngineBuilder {
     durability: Durability,
     wait_for_journal: Option<Duration>,
     workflows: Vec<(&'static str, Arc<dyn ErasedWorkflow>)>,
+    retention: RetentionDefaults,
 }
 
 impl EngineBuilder {
@@ -93,6 +96,22 @@ impl EngineBuilder {
         self
     }
 
+    /// How long finished instances are kept when neither their `create` nor their workflow
+    /// says (see [`workflow_retention`](Self::workflow_retention)): `successRetention` for
+    /// `complete` ones, `errorRetention` for `errored` and `terminated` ones. Without it they
+    /// are kept until deleted (Cloudflare's default is 7 days).
+    pub fn default_retention(mut self, retention: Retention) -> Self {
+        self.retention.engine = Some(retention);
+        self
+    }
+
+    /// The retention of a workflow's finished instances (its `default_retention`), unless their
+    /// `create` says otherwise.
+    pub fn workflow_retention<W: Workflow>(mut self, retention: Retention) -> Self {
+        self.retention.workflows.insert(W::NAME.to_owned(), retention);
+        self
+    }
+
     /// Registers a workflow.
     pub fn register<W: Workflow>(mut self) -> Self {
         self.workflows.push((W::NAME, Arc::new(Registered::<W>(PhantomData))));
@@ -120,6 +139,14 @@ impl EngineBuilder {
                 return Err(Error::workflow("workflow.duplicate", format!("workflow {name:?} is registered twice")));
             }
         }
+        if let Some(r) = &self.retention.engine {
+            check_retention(r)?;
+        }
+        for (name, r) in &self.retention.workflows {
+            check_retention(r).map_err(|e| {
+                Error::workflow("workflow.invalid_retention", format!("workflow {name:?}: {}", e.message()))
+            })?;
+        }
         let (path, durability, wait) = (self.path, self.durability, self.wait_for_journal);
         // Waiting for another owner's lock blocks: keep it off the runtime's workers.
         let journal = tokio::task::spawn_blocking(move || Journal::open(path.as_deref(), durability, wait))
@@ -141,6 +168,7 @@ impl EngineBuilder {
             shutdown: Notify::new(),
             closed: AtomicBool::new(false),
             runtime: tokio::runtime::Handle::current(),
+            retention: self.retention,
         });
         inner.recover()?;
         tokio::spawn(scheduler(inner.clone()));
@@ -160,6 +188,7 @@ impl Engine {
             durability: Durability::Full,
             wait_for_journal: None,
             workflows: Vec::new(),
+            retention: RetentionDefaults::default(),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The drive loop: recovery after a restart, the timer scheduler, and one drive of an instance
 //! (own it, run or resume its body or its rollback chain, write where it ended, release it).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::control::{Control, InstanceKey};
 use super::run::{Chain, Mode, Outcome, Run};
@@ -11,11 +11,11 @@ use crate::context::WorkflowEvent;
 use crate::dispatch::Dispatcher;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
-use crate::local::journal::{storage, InstanceRow, Phase};
+use crate::local::journal::{InstanceRow, Phase, storage};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::{InstanceStatusKind, RollbackState, Timestamp};
-use crate::step::{WorkflowStep, UNSERIALIZABLE};
+use crate::step::{UNSERIALIZABLE, WorkflowStep};
 
 /// Why a drive was started.
 #[derive(Clone, Copy, Debug)]
@@ -96,7 +96,9 @@ impl Inner {
                 self.sink.write(crate::log::Level::Error, &format!("[lunora] instance {}: {err}", key.id));
                 let now = self.clock.now();
                 self.release(&key, &control, |inner| {
-                    let _ = lock(&inner.journal).finish(
+                    let mut journal = lock(&inner.journal);
+                    let expires = inner.expiry(&journal, &key.workflow, &key.id, InstanceStatusKind::Errored, now);
+                    let _ = journal.finish(
                         &key.workflow,
                         &key.id,
                         InstanceStatusKind::Errored,
@@ -104,7 +106,11 @@ impl Inner {
                         Some(&err),
                         None,
                         now,
+                        expires,
                     );
+                    if expires.is_some() {
+                        inner.timers_changed.notify_one();
+                    }
                 });
             }
         }
@@ -258,15 +264,23 @@ impl LastWrite {
         let now = inner.clock.now();
         let mut journal = lock(&inner.journal);
         let result = match self {
-            LastWrite::Finish { status, output, error, rollback } => journal.finish(
-                &key.workflow,
-                &key.id,
-                status,
-                output.as_deref(),
-                error.as_ref(),
-                rollback.as_ref(),
-                now,
-            ),
+            LastWrite::Finish { status, output, error, rollback } => {
+                let expires = inner.expiry(&journal, &key.workflow, &key.id, status, now);
+                if expires.is_some() {
+                    // The scheduler sleeps until the earliest expiry: tell it there is a new one.
+                    inner.timers_changed.notify_one();
+                }
+                journal.finish(
+                    &key.workflow,
+                    &key.id,
+                    status,
+                    output.as_deref(),
+                    error.as_ref(),
+                    rollback.as_ref(),
+                    now,
+                    expires,
+                )
+            }
             LastWrite::Suspend { wake_at } => {
                 if control.pause.load(Ordering::SeqCst) {
                     journal
@@ -289,10 +303,11 @@ impl LastWrite {
     }
 }
 
-/// Fires timers: sleeps until the earliest one on the engine's clock, then drives its instance.
-/// Stops when the last [`Engine`] handle is dropped.
+/// Fires timers: sleeps until the earliest one on the engine's clock, then drives its instance;
+/// removes instances whose retention ended. Stops when the last [`Engine`] handle is dropped.
 pub(super) async fn scheduler(inner: Arc<Inner>) {
     loop {
+        let expiry = inner.sweep_expired();
         let now = inner.clock.now();
         let mut due = Vec::new();
         let next = {
@@ -303,7 +318,11 @@ pub(super) async fn scheduler(inner: Arc<Inner>) {
                 }
                 due.push(timers.pop_first().expect("checked non-empty"));
             }
-            timers.first().map(|(at, _)| *at)
+            let timer = timers.first().map(|(at, _)| *at);
+            match (timer, expiry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         };
         for (_, key) in due {
             inner.spawn_drive(key, Reason::Timer);

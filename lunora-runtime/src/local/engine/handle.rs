@@ -1,15 +1,17 @@
 //! [`Engine`]: the handle users hold; the engine stops when its last clone drops.
 
 use std::sync::{Arc, MutexGuard};
+use std::time::Duration;
 
 use super::backend::EngineBackend;
 use super::state::Inner;
 use crate::error::Result;
-use crate::local::journal::{storage, StepRow};
+use crate::listing::{InstanceList, ListQuery};
+use crate::local::journal::{StepRow, storage};
 use crate::local::modifiers::ModifierMap;
 use crate::local::mutex::lock;
 use crate::status::{InstanceStatus, Timestamp};
-use crate::workflow::{RawStatus, Workflow, WorkflowHandle, WorkflowsBackend};
+use crate::workflow::{RawStatus, WaitFor, Workflow, WorkflowHandle, WorkflowsBackend};
 
 pub(super) struct ShutdownGuard(pub(super) Arc<Inner>);
 
@@ -52,6 +54,29 @@ impl Engine {
     pub fn steps(&self, workflow: &str, id: &str) -> Result<Vec<StepRow>> {
         self.inner.require_instance(workflow, id)?;
         lock(&self.inner.journal).steps(workflow, id).map_err(storage("read of steps"))
+    }
+
+    /// One page of a workflow's (deployed name) instances.
+    pub fn list(&self, workflow: &str, query: &ListQuery) -> Result<InstanceList> {
+        self.inner.list(workflow, query)
+    }
+
+    /// Waits until the instance reaches `until` (see [`InstanceHandle::wait`](crate::InstanceHandle::wait)).
+    pub async fn wait(&self, workflow: &str, id: &str, until: WaitFor, timeout: Option<Duration>) -> Result<RawStatus> {
+        self.inner.wait(workflow, id, until, timeout).await
+    }
+
+    /// Deletes instances with their steps and events, and gives the space back to the file
+    /// system (1 to 100 ids; unknown ids fail before any is deleted).
+    pub async fn delete(&self, workflow: &str, ids: &[&str]) -> Result<()> {
+        self.inner.delete(workflow, ids).await
+    }
+
+    /// The deployed names of the registered workflows, sorted.
+    pub fn workflow_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.workflows.keys().cloned().collect();
+        names.sort();
+        names
     }
 
     /// The current time on the engine's clock (epoch ms).

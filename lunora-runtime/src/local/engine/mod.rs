@@ -23,6 +23,7 @@ mod control;
 mod drive;
 mod handle;
 mod lifecycle;
+mod operate;
 mod registry;
 mod run;
 mod state;
