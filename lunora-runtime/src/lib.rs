@@ -37,7 +37,8 @@
 //!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http`. [`history`], the
 //!    instance history format (read from the REST client's instance detail; `local` writes it
 //!    from its journal).
-//! 8. [`testing`] (over `local`), [`replay`] (histories against the current code, over `step`,
+//! 8. `server` (feature `server`: the REST API over `local`, in `rest`'s shapes), [`testing`]
+//!    (over `local`), [`replay`] (histories against the current code, over `step`,
 //!    `history` and `local`'s `Registrar`), then this file and `macros`.
 
 pub mod clock;
@@ -64,6 +65,8 @@ pub mod replay;
 pub mod rest;
 pub mod reusable;
 pub mod secret;
+#[cfg(all(feature = "server", not(target_arch = "wasm32")))]
+pub mod server;
 pub mod status;
 pub mod step;
 #[cfg(not(target_arch = "wasm32"))]

@@ -96,8 +96,10 @@ async fn a_corrupt_journal_is_refused_untouched() {
     let db = dir.path().join("journal.db");
     close(populated(&db, 50).await, &db).await;
     let mut bytes = std::fs::read(&db).unwrap();
-    assert!(bytes.len() > 3 * 4096, "journal has several pages");
-    for b in &mut bytes[4096 + 100..4096 + 400] {
+    assert!(bytes.len() > 4 * 4096, "journal has several pages");
+    // Page 3: page 2 is auto-vacuum's pointer map, whose tail is unused in a small file (bytes
+    // there are no damage; damage to its entries is refused like any other).
+    for b in &mut bytes[2 * 4096 + 100..2 * 4096 + 400] {
         *b = 0xA5;
     }
     std::fs::write(&db, &bytes).unwrap();

@@ -79,6 +79,17 @@ impl Engine {
         names
     }
 
+    /// The class name of a registered workflow (by deployed name).
+    pub(crate) fn class_name(&self, workflow: &str) -> Result<String> {
+        Ok(self.inner.registered(workflow)?.1.class_name())
+    }
+
+    /// An instance's journal row (`instance.not_found` if none).
+    pub(crate) fn instance_row(&self, workflow: &str, id: &str) -> Result<crate::local::journal::InstanceRow> {
+        self.inner.registered(workflow)?;
+        self.inner.require_instance(workflow, id)
+    }
+
     /// The current time on the engine's clock (epoch ms).
     pub fn now(&self) -> Timestamp {
         Timestamp(self.inner.clock.now())

@@ -14,6 +14,7 @@ use crate::workflow::{Workflow, decode_params};
 /// A registered workflow with its types erased.
 pub(crate) trait ErasedWorkflow: Send + Sync {
     fn export_name(&self) -> &'static str;
+    fn class_name(&self) -> String;
     fn step_limit(&self) -> Option<u32>;
     fn check_params(&self, params: &Json) -> std::result::Result<(), String>;
     fn start(
@@ -32,6 +33,10 @@ pub(super) struct Registered<W>(pub(super) PhantomData<fn() -> W>);
 impl<W: Workflow> ErasedWorkflow for Registered<W> {
     fn export_name(&self) -> &'static str {
         W::EXPORT_NAME
+    }
+
+    fn class_name(&self) -> String {
+        W::class_name()
     }
 
     fn step_limit(&self) -> Option<u32> {
