@@ -25,22 +25,21 @@ mod shapes;
 
 use std::sync::Arc;
 
-
+use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub use envelope::{AUTH_CODE, WORKFLOWS_CODE};
-use envelope::{ok, ApiFailure, BAD_ACCOUNT_CODE, METHOD_CODE, NO_ROUTE_CODE};
+use envelope::{ApiFailure, BAD_ACCOUNT_CODE, METHOD_CODE, NO_ROUTE_CODE, ok};
 use request::{json_body, list_query, percent_decode};
 pub use shapes::LOCAL_VERSION;
 
 use crate::listing::InstanceList;
 use crate::local::{Engine, MAX_VALUE_BYTES};
-use crate::status::{Retention, RestartFrom, StepKind, Timestamp};
+use crate::status::{RestartFrom, Retention, StepKind, Timestamp};
 use crate::workflow::CreateRequest;
 
 /// The account id the local server answers for unless told otherwise.
@@ -213,14 +212,17 @@ async fn create(engine: &Engine, workflow: &str, body: &[u8]) -> Result<Response
             return Err(ApiFailure::bad_request(
                 "request.invalid_json",
                 format!("the body must be an object {{instance_id?, params?, instance_retention?}}, not {other}"),
-            ))
+            ));
         }
     };
     let id = match fields.get("instance_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(id)) => Some(id.clone()),
         Some(other) => {
-            return Err(ApiFailure::bad_request("instance.invalid_id", format!("instance_id must be a string, not {other}")))
+            return Err(ApiFailure::bad_request(
+                "instance.invalid_id",
+                format!("instance_id must be a string, not {other}"),
+            ));
         }
     };
     let retention = match fields.get("instance_retention") {
@@ -233,7 +235,7 @@ async fn create(engine: &Engine, workflow: &str, body: &[u8]) -> Result<Response
             return Err(ApiFailure::bad_request(
                 "instance.invalid_retention",
                 format!("instance_retention must be an object, not {other}"),
-            ))
+            ));
         }
     };
     let params = fields.get("params").cloned().filter(|p| !p.is_null());
@@ -250,7 +252,9 @@ async fn status_change(engine: &Engine, workflow: &str, id: &str, body: &[u8]) -
     let body = json_body(body)?;
     let bad = |why: String| ApiFailure::bad_request("instance.invalid_status", why);
     let action = body.get("status").and_then(Value::as_str).ok_or_else(|| {
-        bad(format!("the body must be {{\"status\": \"pause\" | \"resume\" | \"terminate\" | \"restart\", …}}, not {body}"))
+        bad(format!(
+            "the body must be {{\"status\": \"pause\" | \"resume\" | \"terminate\" | \"restart\", …}}, not {body}"
+        ))
     })?;
     let backend = engine.backend();
     match action {
@@ -278,7 +282,8 @@ async fn status_change(engine: &Engine, workflow: &str, id: &str, body: &[u8]) -
 }
 
 fn restart_from(from: &Value) -> Result<RestartFrom, String> {
-    let name = from.get("name").and_then(Value::as_str).ok_or_else(|| format!("from.name must be a step name, in {from}"))?;
+    let name =
+        from.get("name").and_then(Value::as_str).ok_or_else(|| format!("from.name must be a step name, in {from}"))?;
     let mut target = RestartFrom::step(name);
     match from.get("count") {
         None | Some(Value::Null) => {}
@@ -296,4 +301,3 @@ fn restart_from(from: &Value) -> Result<RestartFrom, String> {
     }
     Ok(target)
 }
-

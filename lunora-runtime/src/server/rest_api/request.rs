@@ -109,9 +109,14 @@ mod tests {
     #[test]
     fn list_queries_are_checked() {
         let (q, cursor) = list_query(Some("status=waiting&page=2&per_page=5&direction=desc&x=1")).unwrap();
-        assert_eq!((q.status, q.page, q.per_page, q.descending, cursor), (Some(InstanceStatusKind::Waiting), Some(2), Some(5), true, false));
+        assert_eq!(
+            (q.status, q.page, q.per_page, q.descending, cursor),
+            (Some(InstanceStatusKind::Waiting), Some(2), Some(5), true, false)
+        );
         assert!(list_query(Some("cursor=")).unwrap().1);
-        for bad in ["page=-1", "per_page=ten", "status=done", "direction=up", "date_start=yesterday", "page=99999999999"] {
+        for bad in
+            ["page=-1", "per_page=ten", "status=done", "direction=up", "date_start=yesterday", "page=99999999999"]
+        {
             let err = list_query(Some(bad)).unwrap_err();
             assert_eq!(err.message, "request.invalid_query", "{bad}");
         }
