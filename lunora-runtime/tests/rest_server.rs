@@ -16,7 +16,7 @@ use lunora_runtime::rest::*;
 use lunora_runtime::server::axum::Router;
 use lunora_runtime::server::rest_api::RestApi;
 use lunora_runtime::*;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const TOKEN: &str = "local-test-token-7Hq2ZpX9";
 const LIMIT: Option<Duration> = Some(Duration::from_secs(20));

@@ -9,14 +9,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::{ApiError, RestCause, RestErrorKind, WorkflowsRestError, excerpt};
-use super::query::{Action, CreateInstance, ListInstances, encode_path_segment};
+use super::error::{excerpt, ApiError, RestCause, RestErrorKind, WorkflowsRestError};
+use super::query::{encode_path_segment, Action, CreateInstance, ListInstances};
 use super::wire::{
     CreatedInstance, InstanceDetail, InstancePage, InstanceSummary, RawCreated, RawDetail, RawStatusChange, RawSummary,
     StatusChange,
 };
 use crate::http::{HttpRequest, HttpTransport, TransportError};
-use crate::secret::{MIN_SECRET_CHARS, REDACTED, Redactor, url_for_display, url_userinfo};
+use crate::secret::{url_for_display, url_userinfo, Redactor, MIN_SECRET_CHARS, REDACTED};
 use crate::status::InstanceStatusKind;
 
 /// The API root the client talks to unless told otherwise.

@@ -7,7 +7,7 @@ use super::state::Inner;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::listing::{InstanceList, ListQuery};
-use crate::local::journal::{NewInstance, storage};
+use crate::local::journal::{storage, NewInstance};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::RestartFrom;

@@ -12,10 +12,10 @@ use tokio::sync::Notify;
 
 use super::drive::scheduler;
 use super::handle::{Engine, ShutdownGuard};
-use super::operate::{RetentionDefaults, check_retention};
 use super::registry::{ErasedWorkflow, Registered};
+use super::retention::{check_retention, RetentionDefaults};
 use super::state::Inner;
-use crate::config::{DEFAULT_RETRY_DELAY, ResolvedStepConfig};
+use crate::config::{ResolvedStepConfig, DEFAULT_RETRY_DELAY};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::{HttpTransport, NativeTransport};

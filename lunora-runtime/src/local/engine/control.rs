@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{watch, Notify};
 
 use crate::local::mutex::lock;
 

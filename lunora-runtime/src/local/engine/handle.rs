@@ -7,7 +7,7 @@ use super::backend::EngineBackend;
 use super::state::Inner;
 use crate::error::Result;
 use crate::listing::{InstanceList, ListQuery};
-use crate::local::journal::{StepRow, storage};
+use crate::local::journal::{storage, StepRow};
 use crate::local::modifiers::ModifierMap;
 use crate::local::mutex::lock;
 use crate::status::{InstanceStatus, Timestamp};

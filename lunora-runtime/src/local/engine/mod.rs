@@ -25,6 +25,7 @@ mod handle;
 mod lifecycle;
 mod operate;
 mod registry;
+mod retention;
 mod run;
 mod state;
 

@@ -7,29 +7,12 @@ use std::time::Duration;
 use super::state::Inner;
 use crate::duration::parse_duration;
 use crate::error::{Error, Result};
-use crate::listing::{InstanceInfo, InstanceList, ListQuery, decode_cursor, encode_cursor};
-use crate::local::journal::{Journal, ListFilter, storage};
+use crate::listing::{decode_cursor, encode_cursor, InstanceInfo, InstanceList, ListQuery};
+use crate::local::journal::{storage, Journal, ListFilter};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::{InstanceStatusKind, Retention, Timestamp};
 use crate::workflow::{RawStatus, WaitFor};
-
-/// Checks a retention's durations, naming the bad one.
-pub(super) fn check_retention(retention: &Retention) -> Result<()> {
-    for (field, value) in
-        [("successRetention", &retention.success_retention), ("errorRetention", &retention.error_retention)]
-    {
-        if let Some(text) = value {
-            parse_duration(text).map_err(|e| {
-                Error::workflow(
-                    "instance.invalid_retention",
-                    format!("retention.{field} {text:?} is not a duration: {e}"),
-                )
-            })?;
-        }
-    }
-    Ok(())
-}
 
 impl Inner {
     /// When an instance ending now in `status` expires: its own retention, else its workflow's
@@ -45,7 +28,11 @@ impl Inner {
         let own: Option<Retention> =
             journal.retention(workflow, id).ok().flatten().and_then(|text| serde_json::from_str(&text).ok());
         let pick = |r: &Retention| {
-            if status == InstanceStatusKind::Complete { r.success_retention.clone() } else { r.error_retention.clone() }
+            if status == InstanceStatusKind::Complete {
+                r.success_retention.clone()
+            } else {
+                r.error_retention.clone()
+            }
         };
         let text = own
             .as_ref()
@@ -181,11 +168,4 @@ impl Inner {
         self.notify_changed();
         Ok(())
     }
-}
-
-/// The retention defaults an engine was built with.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RetentionDefaults {
-    pub engine: Option<Retention>,
-    pub workflows: std::collections::HashMap<String, Retention>,
 }

@@ -8,8 +8,8 @@ use crate::env::Env;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::log::Logger;
-use crate::step::{UNSERIALIZABLE, WorkflowStep};
-use crate::workflow::{Workflow, decode_params};
+use crate::step::{WorkflowStep, UNSERIALIZABLE};
+use crate::workflow::{decode_params, Workflow};
 
 /// A registered workflow with its types erased.
 pub(crate) trait ErasedWorkflow: Send + Sync {

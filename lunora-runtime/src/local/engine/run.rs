@@ -13,10 +13,10 @@ use std::task::Poll;
 use super::control::{Control, InstanceKey};
 use super::state::Inner;
 use crate::config::{ResolvedStepConfig, StepConfig};
-use crate::duration::{DurationInput, millis};
+use crate::duration::{millis, DurationInput};
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
-use crate::local::journal::{AttemptRecord, RowKind, StepRow, StepState, storage};
+use crate::local::journal::{storage, AttemptRecord, RowKind, StepRow, StepState};
 use crate::local::modifiers::{MockedAttempt, Modifiers};
 use crate::local::mutex::lock;
 use crate::local::validate;
@@ -297,7 +297,7 @@ impl Run {
         let mut row = match self.stored(RowKind::Rollback, &reg.name, reg.count) {
             Some(row) if row.state == StepState::Done => return Ok(RollbackStep::Done),
             Some(row) if row.state == StepState::Failed => {
-                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")));
+                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")))
             }
             Some(row) => row,
             None => {

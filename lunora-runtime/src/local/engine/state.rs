@@ -14,7 +14,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::http::HttpTransport;
 use crate::local::clock::Clock;
-use crate::local::journal::{InstanceRow, Journal, storage};
+use crate::local::journal::{storage, InstanceRow, Journal};
 use crate::local::modifiers::{ModifierMap, Modifiers};
 use crate::local::mutex::lock;
 use crate::log::LogSink;
@@ -38,7 +38,7 @@ pub(crate) struct Inner {
     /// Set once the last handle is dropped or `close` is called: nothing new starts.
     pub(super) closed: AtomicBool,
     pub(super) runtime: tokio::runtime::Handle,
-    pub(super) retention: super::operate::RetentionDefaults,
+    pub(super) retention: super::retention::RetentionDefaults,
 }
 
 impl Inner {

@@ -3,7 +3,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use subtle::ConstantTimeEq;
 
-use super::envelope::{AUTH_CODE, ApiFailure};
+use super::envelope::{ApiFailure, AUTH_CODE};
 
 /// Checks `Authorization: Bearer <token>` against `expected` (any request passes without one).
 pub fn check(headers: &HeaderMap, expected: Option<&str>) -> Result<(), ApiFailure> {

@@ -25,15 +25,15 @@ mod shapes;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use serde_json::{Value, json};
+use axum::Router;
+use serde_json::{json, Value};
 
+use envelope::{ok, ApiFailure, BAD_ACCOUNT_CODE, METHOD_CODE, NO_ROUTE_CODE};
 pub use envelope::{AUTH_CODE, WORKFLOWS_CODE};
-use envelope::{ApiFailure, BAD_ACCOUNT_CODE, METHOD_CODE, NO_ROUTE_CODE, ok};
 use request::{json_body, list_query, percent_decode};
 pub use shapes::LOCAL_VERSION;
 

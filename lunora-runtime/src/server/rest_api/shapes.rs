@@ -2,7 +2,7 @@
 //! its step timeline (entries named `<name>-<count>` as workerd names them, so
 //! [`History::from_rest`](crate::history::History::from_rest) reads the counts back).
 
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::listing::InstanceInfo;
