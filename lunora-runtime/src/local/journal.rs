@@ -551,30 +551,39 @@ impl Journal {
     }
 
     /// Removes an instance with its steps and events, in one transaction; `false` if it did
-    /// not exist. The freed pages go back to the file system (see [`Self::reclaim`]).
+    /// not exist. The freed pages go back to the file system at [`Self::reclaim`].
     pub fn delete_instance(&mut self, workflow: &str, id: &str) -> rusqlite::Result<bool> {
-        let deleted = self.write(true, |conn| {
-            let tx = conn.transaction()?;
-            tx.execute("DELETE FROM steps WHERE workflow = ?1 AND instance = ?2", params![workflow, id])?;
-            tx.execute("DELETE FROM events WHERE workflow = ?1 AND instance = ?2", params![workflow, id])?;
-            let n = tx.execute("DELETE FROM instances WHERE workflow = ?1 AND id = ?2", params![workflow, id])?;
-            tx.commit()?;
-            Ok(n == 1)
-        })?;
-        Ok(deleted)
+        Ok(self.delete_instances(&[(workflow.to_owned(), id.to_owned())])? == 1)
     }
 
-    /// Removes every instance whose retention ended at or before `now` (with its steps and
-    /// events), in one transaction. Returns how many were removed.
-    pub fn purge_expired(&mut self, now: i64) -> rusqlite::Result<usize> {
+    /// Up to `limit` instances whose retention ended at or before `now`, earliest first.
+    pub fn expired(&self, now: i64, limit: u32) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut stmt = self.conn()?.prepare_cached(
+            "SELECT workflow, id FROM instances WHERE expires_at IS NOT NULL AND expires_at <= ?1
+             ORDER BY expires_at LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// Removes these instances with their steps and events, in one transaction. Returns how
+    /// many existed.
+    pub fn delete_instances(&mut self, keys: &[(String, String)]) -> rusqlite::Result<usize> {
         self.write(true, |conn| {
             let tx = conn.transaction()?;
-            let expired = "SELECT workflow, id FROM instances WHERE expires_at IS NOT NULL AND expires_at <= ?1";
-            tx.execute(&format!("DELETE FROM steps WHERE (workflow, instance) IN ({expired})"), [now])?;
-            tx.execute(&format!("DELETE FROM events WHERE (workflow, instance) IN ({expired})"), [now])?;
-            let n = tx.execute("DELETE FROM instances WHERE expires_at IS NOT NULL AND expires_at <= ?1", [now])?;
+            let mut removed = 0;
+            {
+                let mut steps = tx.prepare_cached("DELETE FROM steps WHERE workflow = ?1 AND instance = ?2")?;
+                let mut events = tx.prepare_cached("DELETE FROM events WHERE workflow = ?1 AND instance = ?2")?;
+                let mut instances = tx.prepare_cached("DELETE FROM instances WHERE workflow = ?1 AND id = ?2")?;
+                for (workflow, id) in keys {
+                    steps.execute(params![workflow, id])?;
+                    events.execute(params![workflow, id])?;
+                    removed += instances.execute(params![workflow, id])?;
+                }
+            }
             tx.commit()?;
-            Ok(n)
+            Ok(removed)
         })
     }
 

@@ -80,11 +80,13 @@ impl Engine {
     }
 
     /// The class name of a registered workflow (by deployed name).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the REST API's
     pub(crate) fn class_name(&self, workflow: &str) -> Result<String> {
         Ok(self.inner.registered(workflow)?.1.class_name())
     }
 
     /// An instance's journal row (`instance.not_found` if none).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the REST API's
     pub(crate) fn instance_row(&self, workflow: &str, id: &str) -> Result<crate::local::journal::InstanceRow> {
         self.inner.registered(workflow)?;
         self.inner.require_instance(workflow, id)

@@ -43,36 +43,50 @@ impl Inner {
         Some(now.saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX)))
     }
 
-    /// Removes the instances whose retention has ended and gives their space back; returns the
-    /// next time one expires. Instances an operation holds right now are removed at a later
-    /// sweep (an operation on an ended instance is a restart, which clears its expiry).
+    /// Removes the instances whose retention has ended (a bounded batch per call) and gives
+    /// their space back; returns when to look again. Instances an operation or a runner holds
+    /// right now are left for a later sweep (an operation on an ended instance is a restart,
+    /// which clears its expiry).
     pub(super) fn sweep_expired(&self) -> Option<i64> {
+        const BATCH: u32 = 5_000;
         let now = self.clock.now();
         let live = lock(&self.live);
         let mut journal = lock(&self.journal);
-        let due = journal.next_expiry().ok().flatten()?;
-        if due > now {
-            return Some(due);
-        }
-        let result = if live.is_empty() {
-            journal.purge_expired(now).and_then(|n| if n > 0 { journal.reclaim().map(|()| n) } else { Ok(n) })
-        } else {
-            Ok(0)
-        };
+        let result = journal.expired(now, BATCH).and_then(|expired| {
+            let found = expired.len();
+            let free: Vec<(String, String)> = expired
+                .into_iter()
+                .filter(|(w, id)| !live.keys().any(|k| &*k.workflow == w.as_str() && &*k.id == id.as_str()))
+                .collect();
+            let held = found - free.len();
+            let removed = if free.is_empty() { 0 } else { journal.delete_instances(&free)? };
+            if removed > 0 {
+                journal.reclaim()?;
+            }
+            Ok((found, held, removed))
+        });
         drop(live);
+        let next = journal.next_expiry().ok().flatten();
+        drop(journal);
         match result {
-            Ok(n) if n > 0 => {
-                drop(journal);
-                self.notify_changed();
-                return lock(&self.journal).next_expiry().ok().flatten();
+            // A full batch: more may be due at once.
+            Ok((found, held, removed)) => {
+                if removed > 0 {
+                    self.notify_changed();
+                }
+                if found == BATCH as usize && removed > 0 {
+                    Some(now)
+                } else if held > 0 {
+                    Some(now + 1_000)
+                } else {
+                    next
+                }
             }
-            Ok(_) => {}
             Err(e) => {
-                self.sink.write(crate::log::Level::Error, &format!("[lunora] removing expired instances failed: {e}"))
+                self.sink.write(crate::log::Level::Error, &format!("[lunora] removing expired instances failed: {e}"));
+                next.map(|at| at.max(now + 1_000))
             }
         }
-        // Nothing could be removed now: look again shortly rather than spin.
-        Some(now + 1_000)
     }
 
     pub(super) fn list(&self, workflow: &str, query: &ListQuery) -> Result<InstanceList> {

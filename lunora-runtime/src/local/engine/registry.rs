@@ -14,6 +14,7 @@ use crate::workflow::{decode_params, Workflow};
 /// A registered workflow with its types erased.
 pub(crate) trait ErasedWorkflow: Send + Sync {
     fn export_name(&self) -> &'static str;
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the REST API's
     fn class_name(&self) -> String;
     fn step_limit(&self) -> Option<u32>;
     fn check_params(&self, params: &Json) -> std::result::Result<(), String>;
