@@ -216,8 +216,12 @@ async fn a_version_1_journal_is_migrated_when_opened() {
         let conn = rusqlite::Connection::open(&db).unwrap();
         let v1 = lunora_runtime::local::SCHEMA
             .replace("    expires_at  INTEGER,\n", "")
+            .replace("    trigger     TEXT,\n", "")
+            .split(";\n")
+            .filter(|stmt| !stmt.contains("CREATE INDEX instances_") && !stmt.contains("CREATE TABLE schedules"))
+            .collect::<Vec<_>>()
+            .join(";\n")
             .lines()
-            .filter(|l| !l.starts_with("CREATE INDEX instances_"))
             .collect::<Vec<_>>()
             .join("\n");
         conn.execute_batch(&v1).unwrap();

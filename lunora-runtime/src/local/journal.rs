@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::local::journal_check::{self, Found};
 use crate::local::journal_lock::{self, JournalLock};
 use crate::local::journal_schema::{APPLICATION_ID, MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION};
-use crate::status::{InstanceStatusKind, RollbackState, StepKind};
+use crate::status::{InstanceStatusKind, RollbackState, Schedule, StepKind};
 
 /// How hard commits push data to disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -155,6 +155,8 @@ pub struct InstanceRow {
     pub wake_at: Option<i64>,
     pub paused_at: Option<i64>,
     pub phase: Option<Phase>,
+    /// The cron tick that started it, if a schedule did.
+    pub trigger: Option<Schedule>,
 }
 
 /// A rollback chain in progress, persisted so a crash mid-rollback resumes it.
@@ -420,7 +422,7 @@ impl Journal {
         self.conn()?
             .prepare_cached(
                 "SELECT status, params, created_at, started_at, ended_at, output, error, rollback,
-                        wake_at, paused_at, phase
+                        wake_at, paused_at, phase, trigger
                  FROM instances WHERE workflow = ?1 AND id = ?2",
             )?
             .query_row(params![workflow, id], |r| {
@@ -436,6 +438,7 @@ impl Journal {
                     wake_at: r.get(8)?,
                     paused_at: r.get(9)?,
                     phase: json_col(r.get(10)?)?,
+                    trigger: json_col(r.get(11)?)?,
                 })
             })
             .optional()
@@ -554,6 +557,44 @@ impl Journal {
     /// not exist. The freed pages go back to the file system at [`Self::reclaim`].
     pub fn delete_instance(&mut self, workflow: &str, id: &str) -> rusqlite::Result<bool> {
         Ok(self.delete_instances(&[(workflow.to_owned(), id.to_owned())])? == 1)
+    }
+
+    /// The last tick fired for a workflow's cron, if it ever fired (or was armed).
+    pub fn schedule_tick(&self, workflow: &str, cron: &str) -> rusqlite::Result<Option<i64>> {
+        self.conn()?
+            .prepare_cached("SELECT last_tick FROM schedules WHERE workflow = ?1 AND cron = ?2")?
+            .query_row(params![workflow, cron], |r| r.get(0))
+            .optional()
+    }
+
+    /// Records `tick` as a cron's last tick and, with `new`, creates the instance it starts, in
+    /// one transaction: a crash leaves both or neither, so a tick never fires twice nor is lost
+    /// once recorded. Returns whether the instance was created.
+    pub fn fire_schedule(
+        &mut self,
+        workflow: &str,
+        cron: &str,
+        tick: i64,
+        new: Option<(&NewInstance<'_>, &Schedule)>,
+    ) -> rusqlite::Result<bool> {
+        self.write(true, |conn| {
+            let tx = conn.transaction()?;
+            let mut created = false;
+            if let Some((new, trigger)) = new {
+                created = tx.execute(
+                    "INSERT OR IGNORE INTO instances (workflow, id, status, params, retention, created_at, trigger)
+                     VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6)",
+                    params![new.workflow, new.id, new.params, new.retention, new.created_at, to_text(trigger)],
+                )? == 1;
+            }
+            tx.execute(
+                "INSERT INTO schedules (workflow, cron, last_tick) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (workflow, cron) DO UPDATE SET last_tick = excluded.last_tick",
+                params![workflow, cron, tick],
+            )?;
+            tx.commit()?;
+            Ok(created)
+        })
     }
 
     /// Up to `limit` instances whose retention ended at or before `now`, earliest first.

@@ -14,6 +14,7 @@ use super::drive::scheduler;
 use super::handle::{Engine, ShutdownGuard};
 use super::registry::{ErasedWorkflow, Registered};
 use super::retention::{check_retention, RetentionDefaults};
+use super::schedule::CronSchedule;
 use super::state::Inner;
 use crate::config::{ResolvedStepConfig, DEFAULT_RETRY_DELAY};
 use crate::env::Env;
@@ -121,7 +122,7 @@ impl EngineBuilder {
     /// Opens the journal, validates the registrations and resumes unfinished instances.
     /// Must be called inside a Tokio runtime.
     pub async fn open(self) -> Result<Engine> {
-        let mut workflows = HashMap::new();
+        let mut workflows: HashMap<String, (Arc<str>, Arc<dyn ErasedWorkflow>)> = HashMap::new();
         for (name, wf) in self.workflows {
             validate::workflow_name(name)?;
             if let Some(limit) = wf.step_limit() {
@@ -147,6 +148,12 @@ impl EngineBuilder {
                 Error::workflow("workflow.invalid_retention", format!("workflow {name:?}: {}", e.message()))
             })?;
         }
+        let mut schedules = Vec::new();
+        for (name, wf) in workflows.values() {
+            for (index, text) in wf.schedules().iter().enumerate() {
+                schedules.push(CronSchedule::parse(name.clone(), index, text)?);
+            }
+        }
         let (path, durability, wait) = (self.path, self.durability, self.wait_for_journal);
         // Waiting for another owner's lock blocks: keep it off the runtime's workers.
         let journal = tokio::task::spawn_blocking(move || Journal::open(path.as_deref(), durability, wait))
@@ -169,6 +176,7 @@ impl EngineBuilder {
             closed: AtomicBool::new(false),
             runtime: tokio::runtime::Handle::current(),
             retention: self.retention,
+            schedules,
         });
         inner.recover()?;
         tokio::spawn(scheduler(inner.clone()));

@@ -220,6 +220,7 @@ impl Inner {
             timestamp: Timestamp(row.created_at),
             instance_id: key.id.to_string(),
             workflow_name: key.workflow.to_string(),
+            schedule: row.trigger.clone(),
         };
         let dispatch = Dispatcher::for_body(
             self.transport.clone(),
@@ -308,6 +309,11 @@ impl LastWrite {
 pub(super) async fn scheduler(inner: Arc<Inner>) {
     loop {
         let expiry = inner.sweep_expired();
+        let tick = inner.fire_schedules();
+        let expiry = match (expiry, tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let now = inner.clock.now();
         let mut due = Vec::new();
         let next = {

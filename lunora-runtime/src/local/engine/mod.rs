@@ -20,6 +20,7 @@
 mod backend;
 mod builder;
 mod control;
+mod crons;
 mod drive;
 mod handle;
 mod lifecycle;
@@ -27,6 +28,7 @@ mod operate;
 mod registry;
 mod retention;
 mod run;
+mod schedule;
 mod state;
 
 pub use builder::{EngineBuilder, Registrar};

@@ -17,6 +17,7 @@ pub(crate) trait ErasedWorkflow: Send + Sync {
     #[cfg_attr(not(feature = "server"), allow(dead_code))] // the REST API's
     fn class_name(&self) -> String;
     fn step_limit(&self) -> Option<u32>;
+    fn schedules(&self) -> &'static [&'static str];
     fn check_params(&self, params: &Json) -> std::result::Result<(), String>;
     fn start(
         &self,
@@ -38,6 +39,10 @@ impl<W: Workflow> ErasedWorkflow for Registered<W> {
 
     fn class_name(&self) -> String {
         W::class_name()
+    }
+
+    fn schedules(&self) -> &'static [&'static str] {
+        W::SCHEDULES
     }
 
     fn step_limit(&self) -> Option<u32> {

@@ -39,6 +39,7 @@ pub(crate) struct Inner {
     pub(super) closed: AtomicBool,
     pub(super) runtime: tokio::runtime::Handle,
     pub(super) retention: super::retention::RetentionDefaults,
+    pub(super) schedules: Vec<super::schedule::CronSchedule>,
 }
 
 impl Inner {
