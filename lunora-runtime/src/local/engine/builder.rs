@@ -177,6 +177,8 @@ impl EngineBuilder {
             runtime: tokio::runtime::Handle::current(),
             retention: self.retention,
             schedules,
+            next_expiry: std::sync::atomic::AtomicI64::new(i64::MIN),
+            unreclaimed: std::sync::atomic::AtomicUsize::new(0),
         });
         inner.recover()?;
         tokio::spawn(scheduler(inner.clone()));

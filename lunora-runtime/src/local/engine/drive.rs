@@ -108,8 +108,8 @@ impl Inner {
                         now,
                         expires,
                     );
-                    if expires.is_some() {
-                        inner.timers_changed.notify_one();
+                    if let Some(at) = expires {
+                        inner.note_expiry(at);
                     }
                 });
             }
@@ -267,9 +267,9 @@ impl LastWrite {
         let result = match self {
             LastWrite::Finish { status, output, error, rollback } => {
                 let expires = inner.expiry(&journal, &key.workflow, &key.id, status, now);
-                if expires.is_some() {
-                    // The scheduler sleeps until the earliest expiry: tell it there is a new one.
-                    inner.timers_changed.notify_one();
+                if let Some(at) = expires {
+                    // Under the journal lock, as the sweep reads it.
+                    inner.note_expiry(at);
                 }
                 journal.finish(
                     &key.workflow,

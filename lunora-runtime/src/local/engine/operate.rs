@@ -1,6 +1,7 @@
 //! Operating many instances: listing, waiting for an instance to reach a status, deleting, and
 //! retention (when a finished instance expires, and the sweep that removes expired ones).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,13 +44,28 @@ impl Inner {
         Some(now.saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX)))
     }
 
+    /// Called (under the journal lock) when an instance gets a retention end: wakes the
+    /// scheduler if it is earlier than any it knows of.
+    pub(super) fn note_expiry(&self, at: i64) {
+        if at < self.next_expiry.fetch_min(at, Ordering::SeqCst) {
+            self.timers_changed.notify_one();
+        }
+    }
+
     /// Removes the instances whose retention has ended (a bounded batch per call) and gives
     /// their space back; returns when to look again. Instances an operation or a runner holds
     /// right now are left for a later sweep (an operation on an ended instance is a restart,
-    /// which clears its expiry).
+    /// which clears its expiry). Pages are given back after a thousand removals or once no
+    /// more are due soon, not after each sweep: that costs a WAL checkpoint.
     pub(super) fn sweep_expired(&self) -> Option<i64> {
         const BATCH: u32 = 5_000;
+        const RECLAIM_AFTER: usize = 1_000;
+        const SOON_MS: i64 = 2_000;
         let now = self.clock.now();
+        let known = self.next_expiry.load(Ordering::SeqCst);
+        if known > now {
+            return (known != i64::MAX).then_some(known);
+        }
         let live = lock(&self.live);
         let mut journal = lock(&self.journal);
         let result = journal.expired(now, BATCH).and_then(|expired| {
@@ -60,33 +76,40 @@ impl Inner {
                 .collect();
             let held = found - free.len();
             let removed = if free.is_empty() { 0 } else { journal.delete_instances(&free)? };
-            if removed > 0 {
-                journal.reclaim()?;
-            }
             Ok((found, held, removed))
         });
         drop(live);
         let next = journal.next_expiry().ok().flatten();
-        drop(journal);
-        match result {
-            // A full batch: more may be due at once.
-            Ok((found, held, removed)) => {
-                if removed > 0 {
-                    self.notify_changed();
-                }
-                if found == BATCH as usize && removed > 0 {
-                    Some(now)
-                } else if held > 0 {
-                    Some(now + 1_000)
-                } else {
-                    next
-                }
-            }
+        let (found, held, removed) = match result {
+            Ok(counts) => counts,
             Err(e) => {
                 self.sink.write(crate::log::Level::Error, &format!("[lunora] removing expired instances failed: {e}"));
-                next.map(|at| at.max(now + 1_000))
+                (0, 1, 0)
+            }
+        };
+        let unreclaimed = self.unreclaimed.fetch_add(removed, Ordering::SeqCst) + removed;
+        let lull = next.is_none_or(|at| at > now + SOON_MS);
+        if unreclaimed > 0 && (unreclaimed >= RECLAIM_AFTER || lull) {
+            match journal.reclaim() {
+                Ok(()) => self.unreclaimed.store(0, Ordering::SeqCst),
+                Err(e) => {
+                    self.sink.write(crate::log::Level::Error, &format!("[lunora] reclaiming journal space failed: {e}"))
+                }
             }
         }
+        let again = if found == BATCH as usize && removed > 0 {
+            Some(now) // a full batch: more may be due at once
+        } else if held > 0 {
+            Some(now + 1_000) // held by an owner right now: look again shortly rather than spin
+        } else {
+            next
+        };
+        self.next_expiry.store(again.unwrap_or(i64::MAX), Ordering::SeqCst);
+        drop(journal);
+        if removed > 0 {
+            self.notify_changed();
+        }
+        again
     }
 
     pub(super) fn list(&self, workflow: &str, query: &ListQuery) -> Result<InstanceList> {

@@ -40,6 +40,11 @@ pub(crate) struct Inner {
     pub(super) runtime: tokio::runtime::Handle,
     pub(super) retention: super::retention::RetentionDefaults,
     pub(super) schedules: Vec<super::schedule::CronSchedule>,
+    /// The earliest retention end the scheduler knows of (`i64::MAX`: none), kept in step with
+    /// the journal under its lock, so the scheduler sweeps only when one is due.
+    pub(super) next_expiry: std::sync::atomic::AtomicI64,
+    /// Instances removed since their pages were last given back.
+    pub(super) unreclaimed: std::sync::atomic::AtomicUsize,
 }
 
 impl Inner {
