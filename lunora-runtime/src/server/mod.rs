@@ -20,13 +20,19 @@ pub mod rest_api;
 
 pub use axum;
 
+use std::time::Duration;
+
 use crate::local::Engine;
 
+/// How long [`serve`] lets step attempts in flight finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// Serves `app` on `listener` until Ctrl-C or SIGTERM, then stops taking connections, lets
-/// the requests in flight finish and closes the engine (see [`Engine::close`]).
+/// the requests in flight finish and shuts the engine down gracefully (see
+/// [`Engine::shutdown`], with [`SHUTDOWN_GRACE`]).
 pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router, engine: Engine) -> std::io::Result<()> {
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
-    engine.close().await;
+    engine.shutdown(SHUTDOWN_GRACE).await;
     served
 }
 

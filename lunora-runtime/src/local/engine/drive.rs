@@ -283,7 +283,11 @@ impl LastWrite {
                 )
             }
             LastWrite::Suspend { wake_at } => {
-                if control.pause.load(Ordering::SeqCst) {
+                if !control.pause.load(Ordering::SeqCst) && control.drain.load(Ordering::SeqCst) {
+                    // Stopped between steps for a shutdown: due at once when an engine reopens.
+                    let at = wake_at.map_or(now, |w| w.min(now));
+                    journal.set_status(&key.workflow, &key.id, InstanceStatusKind::Waiting, Some(at))
+                } else if control.pause.load(Ordering::SeqCst) {
                     journal
                         .set_paused(&key.workflow, &key.id, now)
                         .and_then(|()| journal.set_status(&key.workflow, &key.id, InstanceStatusKind::Paused, wake_at))

@@ -40,6 +40,26 @@ impl Engine {
         lock(&self.inner.journal).close();
     }
 
+    /// Shuts the engine down gracefully: takes no new work (instances created from now on wait
+    /// in the journal for the next engine), lets the step attempts in flight finish for up to
+    /// `grace` without starting new steps, then stops what still runs (those attempts count as
+    /// interrupted, as after a crash) and closes the journal. Every instance is left where the
+    /// next engine on the file picks it up.
+    pub async fn shutdown(self, grace: Duration) {
+        let runners = self.inner.drain();
+        let finished = async {
+            for control in &runners {
+                control.finished().await;
+            }
+        };
+        if tokio::time::timeout(grace, finished).await.is_err() {
+            for control in self.inner.stop() {
+                control.finished().await;
+            }
+        }
+        lock(&self.inner.journal).close();
+    }
+
     /// The typed handle of a registered workflow.
     pub fn workflow<W: Workflow>(&self) -> WorkflowHandle<W> {
         WorkflowHandle::new(self.backend())

@@ -117,6 +117,22 @@ impl Inner {
         }
     }
 
+    /// Stops the scheduler and asks every running body to stop between steps: attempts in
+    /// flight finish, no new one starts. Returns the runners to wait for.
+    pub(super) fn drain(&self) -> Vec<Arc<Control>> {
+        self.closed.store(true, Ordering::SeqCst);
+        self.shutdown.notify_one();
+        let live = lock(&self.live);
+        live.values()
+            .filter(|c| c.runner)
+            .map(|c| {
+                c.drain.store(true, Ordering::SeqCst);
+                c.wake();
+                c.clone()
+            })
+            .collect()
+    }
+
     /// Stops the scheduler and every running body; started attempts count as interrupted,
     /// exactly as after a crash, and resume when the journal is opened again.
     pub(super) fn stop(&self) -> Vec<Arc<Control>> {
