@@ -66,6 +66,7 @@ impl ListQuery {
     }
 
     /// The page size, checked.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // the embedded engine's
     pub(crate) fn checked_per_page(&self) -> Result<u32> {
         match self.per_page {
             None => Ok(DEFAULT_PER_PAGE),
@@ -75,6 +76,7 @@ impl ListQuery {
     }
 
     /// The page number, checked.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // the embedded engine's
     pub(crate) fn checked_page(&self) -> Result<u32> {
         match self.page {
             None => Ok(1),
@@ -84,6 +86,7 @@ impl ListQuery {
     }
 }
 
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // the embedded engine's
 fn invalid(message: String) -> Error {
     Error::workflow("instance.invalid_list_query", message)
 }
@@ -114,10 +117,12 @@ pub struct InstanceList {
 }
 
 /// A cursor names the last instance of a page: its creation time and id.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // the embedded engine's
 pub(crate) fn encode_cursor(created_at: i64, id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_at}:{id}"))
 }
 
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))] // the embedded engine's
 pub(crate) fn decode_cursor(cursor: &str) -> Result<(i64, String)> {
     let bad = || invalid(format!("cursor {cursor:?} is not one this server returned; start again without it"));
     if cursor.len() > 400 {

@@ -1,5 +1,5 @@
 //! The local server (feature `server`, native only): HTTP endpoints over a running
-//! [`Engine`](crate::local::Engine), on [axum](https://docs.rs/axum).
+//! [`Engine`], on [axum](https://docs.rs/axum).
 //!
 //! - [`rest_api`]: Cloudflare's Workflows REST API (`/accounts/<id>/workflows/…`), so the
 //!   `lunora-codegen instances` CLI, [`WorkflowsRestClient`](crate::rest::WorkflowsRestClient)
