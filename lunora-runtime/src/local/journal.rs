@@ -839,6 +839,16 @@ impl Journal {
         self.persist(true)
     }
 
+    /// Whether an event of `event_type` waits to be consumed.
+    pub fn has_pending_event(&self, workflow: &str, id: &str, event_type: &str) -> rusqlite::Result<bool> {
+        self.conn()?
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM events
+                 WHERE workflow = ?1 AND instance = ?2 AND type = ?3 AND consumed = 0)",
+            )?
+            .query_row(params![workflow, id, event_type], |r| r.get(0))
+    }
+
     /// Takes the oldest unconsumed event of `event_type` and records it as the output of
     /// `row`, in one transaction. Returns the stored event JSON, or `None` if none is queued.
     pub fn consume_event(
