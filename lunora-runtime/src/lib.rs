@@ -26,7 +26,8 @@
 //!    `log` (`ctx.log`), [`batch`] (what `createBatch` answers), `event_type` (typed events):
 //!    leaves.
 //! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait, the native and `fetch`
-//!    transports, and `http::Client` for steps).
+//!    transports, and `http::Client` for steps), [`listing`] (what listing instances takes and
+//!    returns).
 //! 3. [`dispatch`]: `ctx.run` over `http`.
 //! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
 //! 5. [`context`]: what a workflow body receives.
@@ -37,7 +38,8 @@
 //!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http`. [`history`], the
 //!    instance history format (read from the REST client's instance detail; `local` writes it
 //!    from its journal).
-//! 8. [`testing`] (over `local`), [`replay`] (histories against the current code, over `step`,
+//! 8. `server` (feature `server`: the REST API over `local`, in `rest`'s shapes), [`testing`]
+//!    (over `local`), [`replay`] (histories against the current code, over `step`,
 //!    `history` and `local`'s `Registrar`), then this file and `macros`.
 
 pub mod batch;
@@ -55,6 +57,7 @@ mod event_type;
 mod handle_errors;
 pub mod history;
 pub mod http;
+pub mod listing;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod local;
 mod log;
@@ -65,6 +68,8 @@ pub mod replay;
 pub mod rest;
 pub mod reusable;
 pub mod secret;
+#[cfg(all(feature = "server", not(target_arch = "wasm32")))]
+pub mod server;
 pub mod status;
 pub mod step;
 #[cfg(not(target_arch = "wasm32"))]
@@ -82,11 +87,12 @@ pub use maybe_send::{MaybeSend, MaybeSync};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use status::{
     CreateOptions, Event, InstanceStatus, InstanceStatusKind, RestartFrom, Retention, RollbackOutcome, RollbackState,
-    StepId, StepKind, Timestamp,
+    Schedule, StepId, StepKind, Timestamp,
 };
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{
-    unknown_workflow, BatchCreated, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
+    unknown_workflow, BatchCreated, InstanceHandle, Untyped, WaitFor, Workflow, WorkflowHandle, WorkflowInfo,
+    WorkflowsBackend,
 };
 
 pub use lunora_macros::{step, workflow};

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -13,8 +14,9 @@ use crate::batch::{BatchItemError, BatchReport};
 use crate::context::WorkflowContext;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
+use crate::listing::{InstanceList, ListQuery};
 use crate::maybe_send::{MaybeSend, MaybeSync};
-use crate::status::{CreateOptions, InstanceStatus, RestartFrom, Retention};
+use crate::status::{CreateOptions, InstanceStatus, InstanceStatusKind, RestartFrom, Retention};
 
 /// A durable workflow: typed params and output plus its deployed identity.
 pub trait Workflow: Send + Sync + 'static {
@@ -62,6 +64,25 @@ pub enum BatchRequest {
     Instances(Vec<CreateRequest>),
 }
 
+/// What [`InstanceHandle::wait`] waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitFor {
+    /// `complete`, `errored` or `terminated`.
+    End,
+    /// This status (or an end, after which it can no longer come).
+    Status(InstanceStatusKind),
+}
+
+/// What a backend answers for an operation it does not offer.
+fn unsupported(what: &str) -> Error {
+    Error::workflow(
+        "workflow.unsupported",
+        format!(
+            "{what} is offered by the embedded engine (and, for listing and deleting, the REST API), not by this backend"
+        ),
+    )
+}
+
 /// `status()` as it crosses the backend boundary.
 pub type RawStatus = InstanceStatus<Json>;
 
@@ -89,6 +110,27 @@ pub trait WorkflowsBackend: MaybeSend + MaybeSync {
         event_type: &'a str,
         payload: Json,
     ) -> BoxFuture<'a, Result<()>>;
+    /// One page of the workflow's instances.
+    fn list<'a>(&'a self, workflow: &'a str, query: &'a ListQuery) -> BoxFuture<'a, Result<InstanceList>> {
+        let _ = (workflow, query);
+        Box::pin(async { Err(unsupported("listing instances")) })
+    }
+    /// Waits until the instance reaches `until`, failing with `instance.wait_timeout` after `timeout`.
+    fn wait<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        until: WaitFor,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'a, Result<RawStatus>> {
+        let _ = (workflow, id, until, timeout);
+        Box::pin(async { Err(unsupported("waiting for an instance")) })
+    }
+    /// Deletes instances with their state (1 to 100; unknown ids fail before any is deleted).
+    fn delete<'a>(&'a self, workflow: &'a str, ids: Vec<String>) -> BoxFuture<'a, Result<()>> {
+        let _ = (workflow, ids);
+        Box::pin(async { Err(unsupported("deleting instances")) })
+    }
 }
 
 /// Absent params are `{}` on Cloudflare; a unit params type reads them as `null`.
@@ -136,6 +178,17 @@ impl<W> WorkflowHandle<W> {
     /// The deployed workflow name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// One page of the workflow's instances, filtered and ordered as `query` says (embedded
+    /// engine; on Cloudflare, list through the REST API).
+    pub async fn list(&self, query: &ListQuery) -> Result<InstanceList> {
+        self.backend.list(&self.name, query).await
+    }
+
+    /// Deletes these instances with their state (`deleteBatch`: 1 to 100 ids).
+    pub async fn delete_batch(&self, ids: &[&str]) -> Result<()> {
+        self.backend.delete(&self.name, ids.iter().map(|id| (*id).to_owned()).collect()).await
     }
 
     /// An instance handle by id; fails with `instance.not_found` when there is none.
@@ -314,6 +367,27 @@ impl<W> InstanceHandle<W> {
     /// [`Self::send_event`] for a typed event: the payload must be the type the event declares.
     pub async fn send<P: Serialize>(&self, event: &crate::event_type::EventType<P>, payload: P) -> Result<()> {
         self.send_event(event.name(), payload).await
+    }
+
+    /// Waits until the instance ends (`complete`, `errored` or `terminated`) and returns its
+    /// status; woken by the engine, not polled. After `timeout` (real time), fails with
+    /// `instance.wait_timeout`.
+    pub async fn wait(&self, timeout: Option<Duration>) -> Result<RawStatus> {
+        let (b, w, id) = self.parts();
+        b.wait(w, id, WaitFor::End, timeout).await
+    }
+
+    /// Waits until the instance is in `status` (or has ended, when it no longer can be).
+    pub async fn wait_for_status(&self, status: InstanceStatusKind, timeout: Option<Duration>) -> Result<RawStatus> {
+        let (b, w, id) = self.parts();
+        b.wait(w, id, WaitFor::Status(status), timeout).await
+    }
+
+    /// Deletes the instance and its state (a running one is stopped first); its id can then be
+    /// created again.
+    pub async fn delete(&self) -> Result<()> {
+        let (b, w, id) = self.parts();
+        b.delete(w, vec![id.to_owned()]).await
     }
 
     /// Sends an event; it satisfies the next `wait_for_event` of its type (FIFO per type).

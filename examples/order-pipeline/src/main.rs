@@ -4,9 +4,14 @@
 //!
 //! Time runs on a virtual clock so the minute-long sleep and the week-long event timeout pass
 //! at once; the journal is a real SQLite file (`--db PATH`, default: a temporary file).
+//!
+//! `order-pipeline serve --port PORT --db PATH` instead runs it on a real clock behind a local
+//! server (see `serve.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
+
+mod serve;
 
 use lunora_runtime::local::{RowKind, StepRow, StepState};
 use lunora_runtime::testing::TestEngine;
@@ -128,11 +133,15 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<()> {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    if all.first().map(String::as_str) == Some("serve") {
+        return serve::serve(&all[1..]).await;
+    }
     let mut args = std::env::args().skip(1);
     let (db, temporary) = match (args.next().as_deref(), args.next()) {
         (Some("--db"), Some(path)) => (std::path::PathBuf::from(path), false),
         (None, _) => (std::env::temp_dir().join(format!("lunora-order-pipeline-{}.db", std::process::id())), true),
-        _ => return Err(Error::new("usage: order-pipeline [--db PATH]")),
+        _ => return Err(Error::new("usage: order-pipeline [--db PATH] | order-pipeline serve --port PORT --db PATH")),
     };
     let result = run_on(&db).await;
     if temporary {

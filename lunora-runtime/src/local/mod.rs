@@ -3,7 +3,7 @@
 mod clock;
 mod engine;
 mod history;
-mod journal;
+pub(crate) mod journal;
 mod journal_check;
 mod journal_lock;
 mod journal_schema;

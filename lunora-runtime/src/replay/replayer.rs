@@ -114,6 +114,7 @@ impl Replayer {
             timestamp: Timestamp(now),
             instance_id: history.instance_id.clone(),
             workflow_name: history.workflow.clone(),
+            schedule: None,
         };
         let log = Logger::new(export, Arc::new(CaptureSink::default()));
         let report = |outcome, backend: &ReplayBackend| {

@@ -2,16 +2,18 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::state::Inner;
 use crate::batch::{BatchItemError, BatchReport};
 use crate::erased::{BoxFuture, Json};
 use crate::error::Result;
+use crate::listing::{InstanceList, ListQuery};
 use crate::local::journal::{storage, NewInstance};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::RestartFrom;
-use crate::workflow::{BatchRequest, CreateRequest, RawStatus, WorkflowsBackend};
+use crate::workflow::{BatchRequest, CreateRequest, RawStatus, WaitFor, WorkflowsBackend};
 
 /// The engine behind the typed handles.
 pub(super) struct EngineBackend(pub(super) Arc<Inner>);
@@ -131,6 +133,27 @@ impl WorkflowsBackend for EngineBackend {
 
     fn restart<'a>(&'a self, workflow: &'a str, id: &'a str, from: Option<RestartFrom>) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move { self.0.restart(workflow, id, from).await })
+    }
+
+    fn list<'a>(&'a self, workflow: &'a str, query: &'a ListQuery) -> BoxFuture<'a, Result<InstanceList>> {
+        Box::pin(async move { self.0.list(workflow, query) })
+    }
+
+    fn wait<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        until: WaitFor,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'a, Result<RawStatus>> {
+        Box::pin(async move { self.0.wait(workflow, id, until, timeout).await })
+    }
+
+    fn delete<'a>(&'a self, workflow: &'a str, ids: Vec<String>) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            self.0.delete(workflow, &ids).await
+        })
     }
 
     fn send_event<'a>(

@@ -162,7 +162,7 @@ impl Run {
                 Err(panic) => return Poll::Ready(Outcome::Finished(Err(panic))),
                 Ok(Poll::Pending) => {}
             }
-            let pausing = self.control.pause.load(Ordering::SeqCst);
+            let pausing = self.pausing();
             if st.in_flight == 0 && (st.parked > 0 || pausing) {
                 return Poll::Ready(Outcome::Suspended { wake_at: st.wake_at });
             }
@@ -250,8 +250,9 @@ impl Run {
         Ok(())
     }
 
+    /// Paused or draining for a shutdown: no new step starts, the ones in flight finish.
     fn pausing(&self) -> bool {
-        self.control.pause.load(Ordering::SeqCst)
+        self.control.pause.load(Ordering::SeqCst) || self.control.drain.load(Ordering::SeqCst)
     }
 
     fn step_context(&self, name: &str, count: u32, attempt: u32, config: ResolvedStepConfig) -> StepContext {
