@@ -78,10 +78,12 @@ function instancePath(workflow, id) {
 }
 
 // ---- Routing: #/  #/w/<workflow>?status=&page=&id=  #/w/<workflow>/i/<id> -----------------
-function route() {
+function route(keepMessages) {
   clearTimeout(pollTimer);
-  notice("");
-  failure(null);
+  if (keepMessages !== true) {
+    notice("");
+    failure(null);
+  }
   const [path, search] = location.hash.replace(/^#\/?/, "").split("?");
   let parts;
   try { parts = path ? path.split("/").map(decodeURIComponent) : []; } catch (_) { parts = ["?"]; }
@@ -94,7 +96,7 @@ function route() {
   else page = Promise.resolve(show(el("p", {}, "No such page. ", el("a", { href: "#/" }, "Back to the workflows"))));
   page.catch((error) => { if (token === renderToken) { show(el("p", {}, "This page could not be loaded.")); failure(error); } });
 }
-function show(...nodes) { main.replaceChildren(...nodes); }
+function show(...nodes) { main.replaceChildren(...nodes.flat()); }
 
 // ---- Workflows ---------------------------------------------------------------------------
 async function workflowsPage(token) {
@@ -330,8 +332,8 @@ async function perform(what, promise, workflow, id) {
   } catch (error) {
     failure(error);
   }
-  const detail = await api(instancePath(workflow, id)).catch(() => null);
-  if (detail && location.hash === hashFor("w", workflow, "i", id)) route();
+  // Show what the action changed, keeping its outcome on screen.
+  if (location.hash === hashFor("w", workflow, "i", id)) route(true);
 }
 async function act(workflow, detail, action) {
   const id = detail.id;
@@ -385,5 +387,5 @@ async function sendEvent(workflow, detail) {
   }
 }
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => route());
 route();
