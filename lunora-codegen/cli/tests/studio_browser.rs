@@ -22,7 +22,13 @@ fn hash(parts: &[&str]) -> String {
         .iter()
         .map(|p| {
             p.bytes()
-                .map(|b| if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
                 .collect()
         })
         .collect();
@@ -77,7 +83,10 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     assert_eq!(count(&browser, ".instance-row"), total as u64 - 20);
     browser.click("#status-filter option[value=waiting]");
     browser.click("form.filters button[type=submit]");
-    browser.wait_for("the filtered list", "return document.getElementById('page-info')?.textContent === 'Page 1 of 1 · 1 instances'");
+    browser.wait_for(
+        "the filtered list",
+        "return document.getElementById('page-info')?.textContent === 'Page 1 of 1 · 1 instances'",
+    );
     assert_eq!(browser.text(".instance-row .instance-link"), "order-waiting");
     browser.click("#status-filter option[value='']");
     browser.type_into("#id-search", "order-retried");
@@ -88,8 +97,10 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     browser.click(".instance-link");
     browser.wait_for("the timeline", "return document.querySelectorAll('.gantt-row').length");
     let rows = gantt_rows(&browser);
-    let expected = [("charge", "step", 2), ("cool-down", "sleep", 0), ("shipment", "waitForEvent", 0), ("ship", "step", 1)];
-    let expected: Vec<(String, String, u64)> = expected.iter().map(|(n, k, a)| (n.to_string(), k.to_string(), *a)).collect();
+    let expected =
+        [("charge", "step", 2), ("cool-down", "sleep", 0), ("shipment", "waitForEvent", 0), ("ship", "step", 1)];
+    let expected: Vec<(String, String, u64)> =
+        expected.iter().map(|(n, k, a)| (n.to_string(), k.to_string(), *a)).collect();
     assert_eq!(rows, expected);
     assert_eq!(count(&browser, ".gantt-step:first-of-type .bar.attempt"), 2);
     assert_eq!(count(&browser, ".gantt-row .bar.attempt.failed"), 1);
@@ -106,9 +117,15 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     browser.click(".gantt-row.gantt-step");
     browser.wait_for("the step's details", "return document.querySelector('#step-details h3')");
     let details = browser.text("#step-details");
-    assert!(details.contains("Config") && details.contains("\"limit\": 3") && details.contains("card declined"), "{details}");
+    assert!(
+        details.contains("Config") && details.contains("\"limit\": 3") && details.contains("card declined"),
+        "{details}"
+    );
     browser.click(".gantt-waitForEvent");
-    browser.wait_for("the event payload", "return document.getElementById('step-details').textContent.includes('parcel-co')");
+    browser.wait_for(
+        "the event payload",
+        "return document.getElementById('step-details').textContent.includes('parcel-co')",
+    );
     assert!(browser.text("#step-details").contains("Event payload"));
     screenshot(&browser, "timeline.png");
 
@@ -116,7 +133,10 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     browser.goto(&format!("{}/{}", studio.url, hash(&["w", WORKFLOW, "i", "order-rolled-back"])));
     browser.wait_for("the rolled-back timeline", "return document.querySelectorAll('.gantt-row').length === 5");
     let kinds: Vec<String> = gantt_rows(&browser).into_iter().map(|(n, k, _)| format!("{k}:{n}")).collect();
-    assert_eq!(kinds, ["step:charge", "step:reserve", "rollback:reserve", "rollback:charge", "termination:termination"]);
+    assert_eq!(
+        kinds,
+        ["step:charge", "step:reserve", "rollback:reserve", "rollback:charge", "termination:termination"]
+    );
     assert_eq!(count(&browser, ".bar.rollback"), 2);
 
     // Pause a running instance: confirmed, then the page shows the new status.
@@ -130,7 +150,8 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     browser.click("#action-pause");
     browser.wait_for("the confirmation", "return document.getElementById('confirm').open");
     browser.click("#confirm-ok");
-    browser.wait_for("the paused status", "return document.getElementById('instance-status')?.textContent === 'paused'");
+    browser
+        .wait_for("the paused status", "return document.getElementById('instance-status')?.textContent === 'paused'");
     assert_eq!(account.status_of("order-running"), "paused");
     assert!(browser.text("#notice").contains("Pause done"));
     // The API's refusal is shown: resuming twice.
@@ -153,9 +174,13 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     assert!(account.actions().iter().all(|r| !r.target.contains("/events/")), "a malformed payload is not sent");
     browser.type_into("#event-payload", r#"{"carrier": "dhl"}"#);
     browser.click("#confirm-ok");
-    browser.wait_for("the completed instance", "return document.getElementById('instance-status')?.textContent === 'complete'");
+    browser.wait_for(
+        "the completed instance",
+        "return document.getElementById('instance-status')?.textContent === 'complete'",
+    );
     browser.click(".gantt-waitForEvent");
-    browser.wait_for("the received payload", "return document.getElementById('step-details').textContent.includes('dhl')");
+    browser
+        .wait_for("the received payload", "return document.getElementById('step-details').textContent.includes('dhl')");
 
     // Hostile strings are text: found by id search, opened, its refusal shown; nothing runs.
     browser.goto(&format!("{}/{}", studio.url, hash(&["w", WORKFLOW])));
@@ -169,7 +194,8 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     assert_eq!(browser.js("return document.querySelector('.gantt-label').textContent", json!([])), json!(HOSTILE_STEP));
     assert!(browser.text("#instance-error").contains(HOSTILE_ERROR));
     browser.click(".gantt-row");
-    browser.wait_for("the attempt's error", "return document.getElementById('step-details').textContent.includes('boom')");
+    browser
+        .wait_for("the attempt's error", "return document.getElementById('step-details').textContent.includes('boom')");
     browser.click("#action-restart");
     browser.click("#confirm-ok");
     let refusal = browser.wait_for("the restart refusal", "return document.getElementById('failure').textContent");

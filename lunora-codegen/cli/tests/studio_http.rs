@@ -34,7 +34,10 @@ fn an_action_from_another_origin_is_refused_and_never_reaches_the_api() {
     let attempts: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("another Origin", vec![("host", &host), ("origin", "http://evil.example"), ("x-studio-token", &token)]),
         ("a cross-site fetch", vec![("host", &host), ("sec-fetch-site", "cross-site"), ("x-studio-token", &token)]),
-        ("a same-site (other port) fetch", vec![("host", &host), ("sec-fetch-site", "same-site"), ("x-studio-token", &token)]),
+        (
+            "a same-site (other port) fetch",
+            vec![("host", &host), ("sec-fetch-site", "same-site"), ("x-studio-token", &token)],
+        ),
         ("no token (a plain form post)", vec![("host", &host), ("content-type", "text/plain")]),
         ("a wrong token", vec![("host", &host), ("x-studio-token", "0123456789abcdef0123456789abcdef")]),
         ("another Host (DNS rebinding)", vec![("host", "evil.example"), ("x-studio-token", &token)]),
@@ -49,8 +52,12 @@ fn an_action_from_another_origin_is_refused_and_never_reaches_the_api() {
 
     // The same request from the page itself goes through.
     let origin = format!("http://{host}");
-    let headers =
-        [("host", host.as_str()), ("origin", origin.as_str()), ("sec-fetch-site", "same-origin"), ("x-studio-token", &token)];
+    let headers = [
+        ("host", host.as_str()),
+        ("origin", origin.as_str()),
+        ("sec-fetch-site", "same-origin"),
+        ("x-studio-token", &token),
+    ];
     let (status, _, answer) = studio.raw("POST", &pause_path("order-running"), &headers, body);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(account.status_of("order-running"), "paused");
@@ -130,6 +137,12 @@ fn malformed_actions_get_a_clear_refusal_and_send_nothing() {
 
 fn encode(text: &str) -> String {
     text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }

@@ -237,7 +237,9 @@ async fn change_status(
 ) -> Response {
     let request: StatusRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("the action is not {{action, rollback?, from?}}: {e}")),
+        Err(e) => {
+            return refuse(StatusCode::BAD_REQUEST, format!("the action is not {{action, rollback?, from?}}: {e}"))
+        }
     };
     let action = match parse_action(request) {
         Ok(action) => action,
@@ -257,13 +259,19 @@ fn parse_action(request: StatusRequest) -> Result<Action, String> {
         "restart" => {
             let from = match request.from {
                 None => None,
-                Some(from) if from.name.trim().is_empty() => return Err("restart from a step: the step name is empty".into()),
+                Some(from) if from.name.trim().is_empty() => {
+                    return Err("restart from a step: the step name is empty".into())
+                }
                 Some(from) => {
                     let kind = match from.kind.as_deref().unwrap_or("do") {
                         "do" => StepKind::Do,
                         "sleep" => StepKind::Sleep,
                         "waitForEvent" => StepKind::WaitForEvent,
-                        other => return Err(format!("restart from a step: unknown step type {other:?} (do, sleep, waitForEvent)")),
+                        other => {
+                            return Err(format!(
+                                "restart from a step: unknown step type {other:?} (do, sleep, waitForEvent)"
+                            ))
+                        }
                     };
                     let count = from.count.unwrap_or(1);
                     if count == 0 {

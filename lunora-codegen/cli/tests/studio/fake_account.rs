@@ -15,7 +15,8 @@ pub const WORKFLOW: &str = "order-pipeline";
 /// An instance id, a step name and an error message that would run script if written as HTML.
 pub const HOSTILE_ID: &str = "<img src=x onerror=\"window.__pwned=1\">";
 pub const HOSTILE_STEP: &str = "<img src=x onerror=\"window.__pwned=2\"></script><script>window.__pwned=3</script>";
-pub const HOSTILE_ERROR: &str = "</script><script>window.__pwned=4</script><b onmouseover=\"window.__pwned=5\">boom</b>";
+pub const HOSTILE_ERROR: &str =
+    "</script><script>window.__pwned=4</script><b onmouseover=\"window.__pwned=5\">boom</b>";
 /// How many plain completed instances pad the list, so it has two pages of 20.
 pub const BULK: usize = 24;
 
@@ -26,7 +27,12 @@ pub struct FakeAccount {
 
 fn at(seconds: f64) -> String {
     let whole = seconds.floor() as u64;
-    format!("2025-06-01T12:{:02}:{:02}.{:03}Z", whole / 60, whole % 60, ((seconds - whole as f64) * 1000.0).round() as u64)
+    format!(
+        "2025-06-01T12:{:02}:{:02}.{:03}Z",
+        whole / 60,
+        whole % 60,
+        ((seconds - whole as f64) * 1000.0).round() as u64
+    )
 }
 
 fn instance(id: &str, status: &str, created: f64, steps: Vec<Value>, extra: Value) -> Value {
@@ -111,7 +117,13 @@ fn seed() -> Vec<Value> {
         ),
     ];
     for n in 0..BULK {
-        all.push(instance(&format!("bulk-{n:02}"), "complete", 60.0 + n as f64, Vec::new(), json!({"end": at(61.0 + n as f64)})));
+        all.push(instance(
+            &format!("bulk-{n:02}"),
+            "complete",
+            60.0 + n as f64,
+            Vec::new(),
+            json!({"end": at(61.0 + n as f64)}),
+        ));
     }
     all
 }
@@ -125,7 +137,11 @@ fn envelope(result: Value, info: Option<Value>) -> Reply {
 }
 
 fn refusal(status: u16, code: i64, message: &str) -> Reply {
-    Reply::json(status, json!({"success": false, "errors": [{"code": code, "message": message}], "messages": [], "result": null}).to_string())
+    Reply::json(
+        status,
+        json!({"success": false, "errors": [{"code": code, "message": message}], "messages": [], "result": null})
+            .to_string(),
+    )
 }
 
 impl FakeAccount {
@@ -158,7 +174,10 @@ fn answer(state: &Mutex<Vec<Value>>, request: &Recorded) -> Reply {
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let mut all = state.lock().unwrap();
     match (request.method.as_str(), segments.as_slice()) {
-        ("GET", []) => envelope(json!([{"id": "wf-1", "name": WORKFLOW, "class_name": "OrderPipeline", "script_name": "shop"}]), None),
+        ("GET", []) => envelope(
+            json!([{"id": "wf-1", "name": WORKFLOW, "class_name": "OrderPipeline", "script_name": "shop"}]),
+            None,
+        ),
         ("GET", [WORKFLOW, "instances"]) => {
             let status = request.query_param("status");
             let page: usize = request.query_param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
@@ -181,7 +200,9 @@ fn answer(state: &Mutex<Vec<Value>>, request: &Recorded) -> Reply {
             None => refusal(404, 10101, "instance.not_found"),
         },
         ("PATCH", [WORKFLOW, "instances", id, "status"]) => {
-            let Some(found) = all.iter_mut().find(|i| i["id"] == *id) else { return refusal(404, 10101, "instance.not_found") };
+            let Some(found) = all.iter_mut().find(|i| i["id"] == *id) else {
+                return refusal(404, 10101, "instance.not_found");
+            };
             let body = request.body_json();
             let current = found["status"].as_str().unwrap_or_default().to_owned();
             let next = match (body["status"].as_str(), current.as_str()) {
@@ -196,17 +217,25 @@ fn answer(state: &Mutex<Vec<Value>>, request: &Recorded) -> Reply {
                 }
                 (Some("restart"), _) => "queued",
                 (action, _) => {
-                    return refusal(409, 10204, &format!("cannot {} an instance that is {current}", action.unwrap_or("?")))
+                    return refusal(
+                        409,
+                        10204,
+                        &format!("cannot {} an instance that is {current}", action.unwrap_or("?")),
+                    )
                 }
             };
             found["status"] = json!(next);
             envelope(json!({"status": next, "timestamp": at(99.0)}), None)
         }
         ("POST", [WORKFLOW, "instances", id, "events", event_type]) => {
-            let Some(found) = all.iter_mut().find(|i| i["id"] == *id) else { return refusal(404, 10101, "instance.not_found") };
+            let Some(found) = all.iter_mut().find(|i| i["id"] == *id) else {
+                return refusal(404, 10101, "instance.not_found");
+            };
             let payload = request.body_json();
             let steps = found["steps"].as_array_mut().unwrap();
-            if let Some(wait) = steps.iter_mut().find(|s| s["type"] == "waitForEvent" && s["end"].is_null() && s["name"] == *event_type) {
+            if let Some(wait) =
+                steps.iter_mut().find(|s| s["type"] == "waitForEvent" && s["end"].is_null() && s["name"] == *event_type)
+            {
                 wait["end"] = json!(at(25.0));
                 wait["finished"] = json!(true);
                 wait["output"] = payload;

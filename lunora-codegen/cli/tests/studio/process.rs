@@ -36,7 +36,10 @@ impl Studio {
         });
         let mut studio = Studio { child, url: String::new() };
         let line = rx.recv_timeout(Duration::from_secs(30)).expect("studio printed no URL within 30 s");
-        let url = line.trim().strip_prefix("studio: listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let url = line
+            .trim()
+            .strip_prefix("studio: listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         studio.url = url.trim_end_matches('/').to_owned();
         assert!(studio.url.starts_with("http://127.0.0.1:"), "binds loopback by default: {}", studio.url);
         studio
@@ -51,7 +54,8 @@ impl Studio {
     pub fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
         let mut stream = TcpStream::connect(self.authority()).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut request = format!("{method} {path} HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }

@@ -49,8 +49,13 @@ impl Browser {
             .build()
             .into();
         let profile = tempfile::tempdir().unwrap();
-        let mut browser =
-            Browser { driver, endpoint: format!("http://127.0.0.1:{port}"), session: String::new(), agent, _profile: profile };
+        let mut browser = Browser {
+            driver,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            session: String::new(),
+            agent,
+            _profile: profile,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while browser.call("GET", "/status", None).get("ready") != Some(&json!(true)) {
             assert!(Instant::now() < deadline, "chromedriver did not become ready within 30 s");
