@@ -48,6 +48,19 @@ fn count(browser: &Browser, css: &str) -> u64 {
     browser.js("return document.querySelectorAll(arguments[0]).length", json!([css])).as_u64().unwrap()
 }
 
+/// Opens an instance's page and waits until it shows that instance (the previous page may
+/// still be on screen right after the navigation).
+fn open_instance(browser: &Browser, studio: &Studio, id: &str) {
+    browser.goto(&format!("{}/{}", studio.url, hash(&["w", WORKFLOW, "i", id])));
+    browser.wait_for(
+        id,
+        &format!(
+            "return document.getElementById('instance-id')?.textContent === {} && document.querySelector('.gantt-row')",
+            json!(id)
+        ),
+    );
+}
+
 fn screenshot(browser: &Browser, name: &str) {
     if let Ok(dir) = std::env::var("STUDIO_SCREENSHOTS") {
         std::fs::create_dir_all(&dir).unwrap();
@@ -130,8 +143,7 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     screenshot(&browser, "timeline.png");
 
     // Rollbacks, in the order they ran, and the termination.
-    browser.goto(&format!("{}/{}", studio.url, hash(&["w", WORKFLOW, "i", "order-rolled-back"])));
-    browser.wait_for("the rolled-back timeline", "return document.querySelectorAll('.gantt-row').length === 5");
+    open_instance(&browser, &studio, "order-rolled-back");
     let kinds: Vec<String> = gantt_rows(&browser).into_iter().map(|(n, k, _)| format!("{k}:{n}")).collect();
     assert_eq!(
         kinds,
@@ -140,8 +152,7 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     assert_eq!(count(&browser, ".bar.rollback"), 2);
 
     // Pause a running instance: confirmed, then the page shows the new status.
-    browser.goto(&format!("{}/{}", studio.url, hash(&["w", WORKFLOW, "i", "order-running"])));
-    browser.wait_for("the running instance", "return document.getElementById('action-pause')");
+    open_instance(&browser, &studio, "order-running");
     assert_eq!(count(&browser, ".now"), 1, "the current point of a running instance");
     browser.click("#action-pause");
     browser.wait_for("the confirmation", "return document.getElementById('confirm').open");
@@ -163,9 +174,42 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
     let refusal = browser.wait_for("the API's refusal", "return document.getElementById('failure').textContent");
     assert!(refusal.as_str().unwrap().contains("cannot resume an instance that is running"), "{refusal}");
 
+    // Terminate with rollback, confirmed with its option ticked; the body says so.
+    browser.click("#action-terminate");
+    browser.click("#confirm-rollback");
+    browser.click("#confirm-ok");
+    browser.wait_for(
+        "the terminated status",
+        "return document.getElementById('instance-status')?.textContent === 'terminated'",
+    );
+    let last = account.actions().pop().unwrap();
+    assert_eq!(last.body_json(), json!({"status": "terminate", "rollback": true}));
+    assert_eq!(count(&browser, ".now"), 0, "no current point once terminated");
+
+    // Restart from a step chosen in the timeline.
+    open_instance(&browser, &studio, "order-retried");
+    browser.click("#action-restart");
+    browser.click("#confirm-from option:nth-child(3)");
+    assert_eq!(browser.text("#confirm-from option:nth-child(3)"), "cool-down (sleep)");
+    browser.click("#confirm-ok");
+    browser.wait_for(
+        "the restarted status",
+        "return document.getElementById('instance-status')?.textContent === 'queued'",
+    );
+    let last = account.actions().pop().unwrap();
+    assert_eq!(
+        last.body_json(),
+        json!({"status": "restart", "from": {"name": "cool-down", "count": 1, "type": "sleep"}})
+    );
+
+    // Live refresh: the page follows a change it did not make.
+    account.instances.lock().unwrap().iter_mut().find(|i| i["id"] == "order-retried").unwrap()["status"] =
+        json!("errored");
+    browser
+        .wait_for("the polled status", "return document.getElementById('instance-status')?.textContent === 'errored'");
+
     // Send the shipment event from the page: the waiting instance completes.
-    browser.goto(&format!("{}/{}", studio.url, hash(&["w", WORKFLOW, "i", "order-waiting"])));
-    browser.wait_for("the waiting instance", "return document.querySelector('.gantt-waitForEvent')");
+    open_instance(&browser, &studio, "order-waiting");
     browser.click("#action-event");
     browser.type_into("#event-type", "shipment");
     browser.type_into("#event-payload", "{not json");

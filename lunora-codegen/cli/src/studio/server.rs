@@ -23,8 +23,10 @@ use super::assets;
 pub const TOKEN_HEADER: &str = "x-studio-token";
 /// How many recent instances the workflow list shows per workflow.
 const RECENT_PER_WORKFLOW: u32 = 5;
-/// The most instances one page may ask for.
+/// The most instances (or workflows) one page may ask for.
 const MAX_PER_PAGE: u32 = 100;
+/// Pages of workflows read at most for `/`: an account with more shows the first 1000.
+const MAX_WORKFLOW_PAGES: u32 = 10;
 
 /// What every request shares: the API client, the token actions need, where we listen.
 pub struct Studio {
@@ -137,10 +139,19 @@ fn api_failure(e: WorkflowsRestError) -> Response {
 /// `/api/workflows`: the account's workflows, each with its most recent instances (or why
 /// they could not be listed).
 async fn workflows(State(studio): State<Arc<Studio>>) -> Response {
-    let workflows = match studio.client.list_workflows(1, MAX_PER_PAGE).await {
-        Ok(workflows) => workflows,
-        Err(e) => return api_failure(e),
-    };
+    let mut workflows = Vec::new();
+    for page in 1..=MAX_WORKFLOW_PAGES {
+        match studio.client.list_workflows(page, MAX_PER_PAGE).await {
+            Ok(batch) => {
+                let last = batch.len() < MAX_PER_PAGE as usize;
+                workflows.extend(batch);
+                if last {
+                    break;
+                }
+            }
+            Err(e) => return api_failure(e),
+        }
+    }
     let mut rows = Vec::with_capacity(workflows.len());
     for workflow in workflows {
         let query = ListInstances::new(workflow.name.clone())

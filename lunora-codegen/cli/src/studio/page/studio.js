@@ -177,7 +177,17 @@ async function instancePage(token, workflow, id) {
   }
 }
 
+let lastRendered = null; // the instance JSON on screen, to redraw only the chart when unchanged
+
 function renderInstance(workflow, detail) {
+  const rendered = JSON.stringify([workflow, detail]);
+  const holder = document.getElementById("gantt-holder");
+  if (holder && rendered === lastRendered) {
+    // Nothing changed but time: move the chart's current point, leave the controls alone.
+    holder.replaceChildren(gantt(workflow, detail));
+    return;
+  }
+  lastRendered = rendered;
   const focused = document.activeElement && document.activeElement.id;
   const running = !TERMINAL.has(detail.status);
   const actions = el("div", { class: "actions", role: "toolbar", "aria-label": "Actions" },
@@ -197,7 +207,7 @@ function renderInstance(workflow, detail) {
       el("section", {}, el("h2", {}, "Output"), json(detail.output)),
       el("section", {}, el("h2", {}, "Error"), el("pre", { id: "instance-error", class: detail.error ? "api-error" : "" }, detail.error ? errorText(detail.error) : "—"))),
     el("h2", { id: "timeline-title" }, "Step timeline"),
-    gantt(workflow, detail));
+    el("div", { id: "gantt-holder" }, gantt(workflow, detail)));
   if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
 }
 
