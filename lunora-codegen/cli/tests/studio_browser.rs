@@ -150,6 +150,17 @@ fn the_studio_in_chromium_lists_shows_timelines_acts_and_never_runs_server_strin
         ["step:charge", "step:reserve", "rollback:reserve", "rollback:charge", "termination:termination"]
     );
     assert_eq!(count(&browser, ".bar.rollback"), 2);
+    // Keyboard: Enter on a focused row opens its details; Escape closes a confirmation.
+    browser.keys(".gantt-rollback", "\u{E007}");
+    browser.wait_for(
+        "the rollback's details",
+        "return document.querySelector('#step-details h3')?.textContent === 'reserve (rollback)'",
+    );
+    browser.click("#action-restart");
+    browser.wait_for("the confirmation", "return document.getElementById('confirm').open");
+    browser.keys("#confirm-from", "\u{E00C}");
+    browser.wait_for("the closed confirmation", "return !document.getElementById('confirm').open");
+    assert!(account.actions().is_empty(), "Escape cancels");
 
     // Pause a running instance: confirmed, then the page shows the new status.
     open_instance(&browser, &studio, "order-running");

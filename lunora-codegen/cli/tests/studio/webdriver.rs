@@ -157,6 +157,12 @@ impl Browser {
         self.session_call("POST", &format!("/element/{element}/value"), Some(json!({"text": text})));
     }
 
+    /// Sends keys to the element (e.g. `"\u{E007}"`, Enter; `"\u{E00C}"`, Escape).
+    pub fn keys(&self, css: &str, keys: &str) {
+        let element = self.find(css);
+        self.session_call("POST", &format!("/element/{element}/value"), Some(json!({"text": keys})));
+    }
+
     pub fn text(&self, css: &str) -> String {
         let element = self.find(css);
         self.session_call("GET", &format!("/element/{element}/text"), None).as_str().unwrap_or_default().to_owned()

@@ -112,7 +112,7 @@ async function workflowsPage(token) {
 function instanceTable(workflow, instances, caption) {
   if (!instances.length) return el("p", { class: "muted" }, "No instances.");
   return el("table", {},
-    el("caption", { class: "muted", style: null }, caption),
+    el("caption", { class: "muted" }, caption),
     el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Instance"), el("th", { scope: "col" }, "Status"),
       el("th", { scope: "col" }, "Created"), el("th", { scope: "col" }, "Ended"))),
     el("tbody", {}, instances.map((i) => el("tr", { class: "instance-row" },
@@ -147,8 +147,9 @@ async function instancesPage(token, workflow, params) {
     el("label", { for: "id-search" }, "Instance id", idInput),
     el("button", { type: "submit", class: "primary" }, "Apply"));
   const total = data.total_count;
-  const pages = total ? Math.max(1, Math.ceil(total / data.per_page)) : null;
-  const hasNext = pages ? pageNo < pages : data.instances.length >= data.per_page;
+  // The API's own paging figures are data too: a zero or missing page size means "unknown".
+  const pages = total && data.per_page > 0 ? Math.max(1, Math.ceil(total / data.per_page)) : null;
+  const hasNext = pages ? pageNo < pages : data.per_page > 0 && data.instances.length >= data.per_page;
   const pager = el("nav", { class: "pager", "aria-label": "Pages" },
     el("button", { type: "button", id: "prev-page", disabled: pageNo <= 1 || !!id, onclick: () => go({ status, page: pageNo - 1 }) }, "Previous"),
     el("span", { id: "page-info" }, "Page " + pageNo + (pages ? " of " + pages : "") + (total !== null && total !== undefined ? " · " + total + " instances" : "")),
@@ -269,8 +270,9 @@ function gantt(workflow, detail) {
       summary = kind === "sleep" ? "sleep" : "wait for event" + (step.finished ? ", received" : end === null ? ", waiting" : "");
     } else if (kind === "termination") {
       const at = ms(detail.end) !== null ? ms(detail.end) : t1;
-      track.append(el("span", { class: "marker", style: null }));
-      track.lastChild.style.left = "calc(" + x(at) + "% - 2px)";
+      const marker = el("span", { class: "marker", title: "terminated" });
+      marker.style.left = "calc(" + x(at) + "% - 2px)";
+      track.append(marker);
       summary = "terminated" + (step.trigger && step.trigger.source ? " by " + step.trigger.source : "");
     } else {
       summary = kind;
@@ -378,8 +380,6 @@ async function sendEvent(workflow, detail) {
   const type = el("input", { id: "event-type", type: "text", required: true, autocomplete: "off" });
   const payload = el("textarea", { id: "event-payload", rows: 5 }, "{}");
   const problem = el("p", { id: "event-problem", class: "api-error", hidden: true, role: "alert" });
-  const waiting = (detail.steps || []).find((s) => s.type === "waitForEvent" && !s.end);
-  if (waiting) type.value = "";
   for (;;) {
     const fields = [el("label", { for: "event-type" }, "Event type", type), el("label", { for: "event-payload" }, "Payload (JSON)", payload), problem];
     if (!(await confirmAction("Send an event?", "To instance " + detail.id + " of " + workflow + ".", fields))) return;
