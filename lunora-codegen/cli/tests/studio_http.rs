@@ -146,3 +146,28 @@ fn encode(text: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn without_credentials_or_a_free_port_the_studio_says_why_and_exits() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lunora-codegen"))
+        .args(["studio", "--api-base", "http://127.0.0.1:9"])
+        .env_remove("CLOUDFLARE_ACCOUNT_ID")
+        .env_remove("CLOUDFLARE_API_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("CLOUDFLARE_ACCOUNT_ID") && stderr.contains("CLOUDFLARE_API_TOKEN"), "{stderr}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lunora-codegen"))
+        .args(["studio", "--port", &port, "--api-base", "http://127.0.0.1:9"])
+        .env("CLOUDFLARE_ACCOUNT_ID", "acc")
+        .env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")) && stderr.contains("--port"), "{stderr}");
+}
