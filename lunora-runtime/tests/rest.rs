@@ -761,3 +761,38 @@ async fn a_token_too_short_to_redact_is_refused_before_anything_is_sent() {
     );
     assert!(server.shutdown().is_empty(), "nothing is sent");
 }
+
+#[tokio::test]
+async fn lists_the_accounts_workflows() {
+    let body = json!({"success": true, "errors": [], "messages": [], "result": [
+        {"id": "wf-1", "name": "order-pipeline", "class_name": "OrderPipeline", "script_name": "shop",
+         "created_on": "2025-06-01T12:00:00Z", "modified_on": "2025-06-02T12:00:00Z", "instances": {}},
+        {"name": "bare"},
+    ]});
+    let server = TestServer::start(move |_| Reply::json(200, body.to_string()));
+    let workflows = client(&server).list_workflows(2, 50).await.unwrap();
+    assert_eq!(workflows.len(), 2);
+    assert_eq!(workflows[0].name, "order-pipeline");
+    assert_eq!(workflows[0].class_name.as_deref(), Some("OrderPipeline"));
+    assert_eq!(
+        workflows[1],
+        WorkflowSummary {
+            name: "bare".into(),
+            id: None,
+            class_name: None,
+            script_name: None,
+            created_on: None,
+            modified_on: None
+        }
+    );
+    let request = server.single_request();
+    assert_eq!(
+        (request.method.as_str(), request.target.as_str()),
+        ("GET", "/accounts/acc-123/workflows?page=2&per_page=50")
+    );
+
+    // A workflow without a name is not one: a decode error, not an empty row.
+    let server = TestServer::start(|_| Reply::json(200, r#"{"success":true,"errors":[],"result":[{"id":"x"}]}"#));
+    let error = client(&server).list_workflows(1, 10).await.unwrap_err();
+    assert_eq!(error.kind(), RestErrorKind::Decode, "{error}");
+}

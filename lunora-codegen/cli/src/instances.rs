@@ -262,7 +262,10 @@ fn run_unescaped_errors(args: InstancesArgs, env: &dyn Fn(&str) -> Option<String
 }
 
 /// The client for the account in the environment, at `api_base` or Cloudflare's API.
-fn client(api_base: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<WorkflowsRestClient, String> {
+pub(crate) fn client(
+    api_base: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<WorkflowsRestClient, String> {
     let read = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     let (account, token) = (read(ACCOUNT_ID_VAR), read(API_TOKEN_VAR));
     let (account, token) = match (account, token) {

@@ -3,6 +3,7 @@
 //! instances through the Workflows REST API.
 
 mod instances;
+mod studio;
 mod terminal;
 
 use std::path::PathBuf;
@@ -73,6 +74,10 @@ enum Command {
     /// List, show, pause, resume, terminate, restart deployed instances and send them events,
     /// through the Cloudflare Workflows REST API (CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN).
     Instances(InstancesArgs),
+    /// Serve a web UI on 127.0.0.1: the account's workflows, their instances, each instance's
+    /// step timeline as a Gantt chart, and the actions (same credentials as `instances`; the
+    /// token stays in this process). Prints the URL it listens on.
+    Studio(studio::StudioArgs),
     /// Write the histories of instances from an embedded engine's journal file into DIR, one
     /// JSON file per instance (default: every instance that can still run code), for `cargo
     /// test` to replay. The journal must not be open in a running engine.
@@ -140,6 +145,10 @@ fn main() -> ExitCode {
         }
         Command::Names { names, json } => print_names(&names, json),
         Command::History { workflow, journal, ids, out } => write_histories(&workflow, &journal, ids, &out),
+        Command::Studio(args) => match studio::run(args, &|name| std::env::var(name).ok()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
         Command::Instances(args) => match instances::run(args, &|name| std::env::var(name).ok()) {
             Ok(out) => {
                 print!("{out}");

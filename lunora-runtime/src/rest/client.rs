@@ -13,7 +13,7 @@ use super::error::{excerpt, ApiError, RestCause, RestErrorKind, WorkflowsRestErr
 use super::query::{encode_path_segment, Action, CreateInstance, ListInstances};
 use super::wire::{
     CreatedInstance, InstanceDetail, InstancePage, InstanceSummary, RawCreated, RawDetail, RawStatusChange, RawSummary,
-    StatusChange,
+    StatusChange, WorkflowSummary,
 };
 use crate::http::{HttpRequest, HttpTransport, TransportError};
 use crate::secret::{url_for_display, url_userinfo, Redactor, MIN_SECRET_CHARS, REDACTED};
@@ -108,6 +108,12 @@ impl WorkflowsRestClient {
     /// [`url_for_display`] of it instead).
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// `GET /accounts/<id>/workflows?page=&per_page=`: one page of the account's workflows.
+    pub async fn list_workflows(&self, page: u32, per_page: u32) -> Result<Vec<WorkflowSummary>, WorkflowsRestError> {
+        let exchange = self.call("GET", &format!("?page={page}&per_page={per_page}"), None).await?;
+        exchange.decode_result(self)
     }
 
     /// `GET /<workflow>/instances?status=&page=&per_page=&cursor=&direction=&date_start=&date_end=`.

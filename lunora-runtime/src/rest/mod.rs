@@ -31,5 +31,5 @@ pub use query::{
 };
 pub use wire::{
     parse_timestamp, Attempt, CreatedInstance, ErrorInfo, InstanceDetail, InstancePage, InstanceSummary, StatusChange,
-    StepRecord, TerminationRecord, TimelineStep, Trigger, WaitRecord,
+    StepRecord, TerminationRecord, TimelineStep, Trigger, WaitRecord, WorkflowSummary,
 };

@@ -103,6 +103,23 @@ impl From<RawSummary> for InstanceSummary {
     }
 }
 
+/// One workflow of the account, from `GET /accounts/<id>/workflows`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowSummary {
+    /// The deployed workflow name, e.g. `order-pipeline`.
+    pub name: String,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub class_name: Option<String>,
+    #[serde(default)]
+    pub script_name: Option<String>,
+    #[serde(default)]
+    pub created_on: Option<String>,
+    #[serde(default)]
+    pub modified_on: Option<String>,
+}
+
 /// An error as the API reports it: `{name, message}` (a bare string is read as the message).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ErrorInfo {
