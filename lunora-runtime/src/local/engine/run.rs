@@ -13,10 +13,10 @@ use std::task::Poll;
 use super::control::{Control, InstanceKey};
 use super::state::Inner;
 use crate::config::{ResolvedStepConfig, StepConfig};
-use crate::duration::{millis, DurationInput};
+use crate::duration::{DurationInput, millis};
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
-use crate::local::journal::{storage, AttemptRecord, RowKind, StepRow, StepState};
+use crate::local::journal::{AttemptRecord, RowKind, StepRow, StepState, storage};
 use crate::local::modifiers::{MockedAttempt, Modifiers};
 use crate::local::mutex::lock;
 use crate::local::validate;
@@ -232,6 +232,20 @@ impl Run {
         Ok(())
     }
 
+    /// Writes a finished step row durably, sharing its fsync with the completions of other
+    /// instances committed meanwhile (see `group_commit`); returns once it is on disk.
+    async fn save_durable(&self, row: &StepRow) -> Result<()> {
+        let pending = lock(&self.inner.journal)
+            .put_step_grouped(&self.key.workflow, &self.key.id, row)
+            .map_err(storage("step write"))?;
+        if let Some(pending) = pending {
+            pending.durable().await.map_err(|e| Error::internal(format!("journal step write failed: {e}")))?;
+        }
+        self.st().journal.insert((row.kind, row.name.clone(), row.count), row.clone());
+        self.inner.notify_changed();
+        Ok(())
+    }
+
     fn mode(&self) -> Mode {
         self.st().mode
     }
@@ -297,7 +311,7 @@ impl Run {
         let mut row = match self.stored(RowKind::Rollback, &reg.name, reg.count) {
             Some(row) if row.state == StepState::Done => return Ok(RollbackStep::Done),
             Some(row) if row.state == StepState::Failed => {
-                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")))
+                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")));
             }
             Some(row) => row,
             None => {
@@ -359,7 +373,7 @@ impl Run {
                     close_attempt(&mut row, now, None);
                     row.state = StepState::Done;
                     row.ended_at = Some(now);
-                    self.save(&row, true)?;
+                    self.save_durable(&row).await?;
                     return Ok(RollbackStep::Done);
                 }
                 Err(err) => {
@@ -477,7 +491,7 @@ impl Run {
                     row.state = StepState::Done;
                     row.output = Some(output.clone());
                     row.ended_at = Some(now);
-                    self.save(&row, true)?;
+                    self.save_durable(&row).await?;
                     self.register_rollback(&rollback, &row);
                     return Ok(output);
                 }
@@ -566,7 +580,7 @@ impl Run {
             row.state = StepState::Done;
             row.ended_at = Some(now);
             row.wake_at = None;
-            return self.save(&row, true);
+            return self.save_durable(&row).await;
         }
         self.save(&row, false)?;
         self.park(Some(wake_at)).await
