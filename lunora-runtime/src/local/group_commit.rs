@@ -4,9 +4,10 @@
 //! A write is committed to SQLite first (it reaches the WAL file, which survives a process
 //! kill), then counted here: its ticket is the number of durable commits so far. Its caller
 //! is acknowledged only once an fsync that *started after* that commit has finished, so the
-//! write survives power loss too. One caller at a time runs the fsync (the leader); callers
-//! whose commits land meanwhile wait, and the first of them to wake runs the next fsync for
-//! all of them. Throughput so grows with the number of concurrent writers, at the same
+//! write survives power loss too. One caller at a time starts the fsync (the leader); callers
+//! whose commits land meanwhile wait, and the first of them to wake starts the next fsync for
+//! all of them. On a multi-thread runtime the fsync runs on a blocking thread, so no worker
+//! sits idle while the disk syncs. Throughput so grows with the number of concurrent writers, at the same
 //! durability as one fsync per commit.
 //!
 //! Commits are counted under the journal's own mutex, so ticket order is WAL order: an fsync
@@ -138,10 +139,23 @@ impl Pending {
             };
             match target {
                 Some(target) => {
-                    let result = group.fsync(target);
-                    lock(&group.state).syncing = false;
-                    group.synced.notify_waiters();
-                    return result;
+                    let leader = self.group.clone();
+                    let lead = move || {
+                        let result = leader.fsync(target);
+                        lock(&leader.state).syncing = false;
+                        leader.synced.notify_waiters();
+                        result
+                    };
+                    let multi_thread = tokio::runtime::Handle::try_current()
+                        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+                    if !multi_thread {
+                        return lead();
+                    }
+                    // Off the runtime's workers, so the other instances keep committing (and
+                    // join the next group) while this fsync runs; it completes even if this
+                    // caller is dropped meanwhile.
+                    drop(tokio::task::spawn_blocking(lead));
+                    woken.await;
                 }
                 None => woken.await,
             }
@@ -198,6 +212,17 @@ mod tests {
         b.unwrap();
         first.durable().await.unwrap();
         assert_eq!(lock(&group.state).synced, 3, "one fsync covered both waiters");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commits_on_a_multi_thread_runtime_all_become_durable() {
+        let (_dir, group) = group_on_file();
+        let waiters: Vec<_> = (0..64).map(|_| tokio::spawn(group.committed().durable())).collect();
+        for waiter in waiters {
+            waiter.await.unwrap().unwrap();
+        }
+        let state = lock(&group.state);
+        assert_eq!((state.committed, state.synced, state.syncing), (64, 64, false));
     }
 
     #[tokio::test]
