@@ -1,7 +1,10 @@
-//! Engine benchmarks: durable step throughput against raw SQLite with the same settings, and
-//! resident memory per sleeping (hibernated) instance.
+//! Engine benchmarks: durable step throughput against raw SQLite with the same settings, at
+//! several numbers of concurrent instances, and resident memory per sleeping (hibernated)
+//! instance.
 //!
-//! Run with `cargo bench -p lunora-runtime --bench engine`. Prints one line per figure.
+//! Run with `cargo bench -p lunora-runtime --bench engine`. Prints one line per figure; the
+//! throughput lines read `instances=N engine_steps_per_s=X raw_txns_per_s=Y ratio=Z`, where the
+//! baseline is one fsynced single-row transaction per step, measured in the same run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -9,12 +12,12 @@ use std::time::{Duration, Instant};
 use lunora_runtime::local::Engine;
 use lunora_runtime::{CreateOptions, InstanceStatusKind, Result, Workflow, WorkflowContext};
 
-/// Instances of the step workflow run concurrently in the throughput figure.
-const STEP_INSTANCES: u32 = 4;
-/// Sequential `do` steps per instance.
-const STEPS_PER_INSTANCE: u32 = 1_000;
+/// Numbers of instances run concurrently in the throughput figures.
+const CONCURRENCY: [u32; 4] = [1, 4, 16, 64];
+/// Durable steps per round, shared out between the instances (each runs its steps in order).
+const STEPS_PER_ROUND: u32 = 4_000;
 /// Engine and raw runs alternate (E R, R E, E R, …) so disk-speed drift hits both alike.
-const ROUNDS: u32 = 8;
+const ROUNDS: u32 = 6;
 /// Sleeping instances in the memory figure.
 const SLEEPERS: usize = 10_000;
 /// Instances created (and left hibernating) before the first RSS reading.
@@ -67,32 +70,41 @@ fn main() {
             "lunora-runtime engine bench ({} cores)",
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         );
-        let dir = tempfile::tempdir().expect("a temp dir");
-
-        let (mut engine_time, mut raw_time) = (Duration::ZERO, Duration::ZERO);
-        let mut sample = None;
-        for round in 0..ROUNDS {
-            let engine_path = dir.path().join(format!("journal-{round}.db"));
-            let raw_path = dir.path().join(format!("raw-{round}.db"));
-            if round % 2 == 0 {
-                let (t, s) = engine_steps(&engine_path).await;
-                engine_time += t;
-                raw_time += raw_sqlite(&raw_path, sample.get_or_insert(s));
-            } else {
-                raw_time += raw_sqlite(&raw_path, sample.as_ref().expect("round 0 sampled a row"));
-                engine_time += engine_steps(&engine_path).await.0;
-            }
+        for instances in CONCURRENCY {
+            step_throughput(instances).await;
         }
-        let total = f64::from(ROUNDS * STEP_INSTANCES * STEPS_PER_INSTANCE);
-        let engine_rate = total / engine_time.as_secs_f64();
-        let raw_rate = total / raw_time.as_secs_f64();
-        println!("durable steps/s (engine, file, synchronous=FULL): {engine_rate:.0}");
-        println!("raw sqlite single-row txns/s (same settings): {raw_rate:.0}");
-        println!("ratio engine/raw: {:.2} (goal >= 0.70)", engine_rate / raw_rate);
 
         sleeping_memory(true).await;
         sleeping_memory(false).await;
     });
+}
+
+/// Durable steps per second with `instances` running at once, against as many raw single-row
+/// transactions on the same disk, rounds alternating.
+async fn step_throughput(instances: u32) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let steps = STEPS_PER_ROUND / instances;
+    let (mut engine_time, mut raw_time) = (Duration::ZERO, Duration::ZERO);
+    let mut sample = None;
+    for round in 0..ROUNDS {
+        let engine_path = dir.path().join(format!("journal-{round}.db"));
+        let raw_path = dir.path().join(format!("raw-{round}.db"));
+        if round % 2 == 0 {
+            let (t, s) = engine_steps(&engine_path, instances, steps).await;
+            engine_time += t;
+            raw_time += raw_sqlite(&raw_path, instances, steps, sample.get_or_insert(s));
+        } else {
+            raw_time += raw_sqlite(&raw_path, instances, steps, sample.as_ref().expect("round 0 sampled a row"));
+            engine_time += engine_steps(&engine_path, instances, steps).await.0;
+        }
+    }
+    let total = f64::from(ROUNDS * instances * steps);
+    let engine_rate = total / engine_time.as_secs_f64();
+    let raw_rate = total / raw_time.as_secs_f64();
+    println!(
+        "instances={instances} engine_steps_per_s={engine_rate:.0} raw_txns_per_s={raw_rate:.0} ratio={:.2}",
+        engine_rate / raw_rate
+    );
 }
 
 /// What a completed step row of the engine holds, so the raw baseline writes the same bytes.
@@ -102,20 +114,17 @@ struct SampleRow {
     attempt_log: Option<String>,
 }
 
-/// Runs STEP_INSTANCES × STEPS_PER_INSTANCE durable steps on a fresh journal; returns the time
-/// from the first create to the last completion, and one completed step row as stored.
-async fn engine_steps(path: &Path) -> (Duration, SampleRow) {
+/// Runs `instances` × `steps` durable steps on a fresh journal; returns the time from the first
+/// create to the last completion, and one completed step row as stored.
+async fn engine_steps(path: &Path, instances: u32, steps: u32) -> (Duration, SampleRow) {
     let engine = Engine::builder().path(path).register::<BenchSteps>().open().await.expect("the engine opens");
     let wf = engine.workflow::<BenchSteps>();
 
     let start = Instant::now();
-    let mut instances = Vec::new();
-    for i in 0..STEP_INSTANCES {
-        let opts = CreateOptions::params(STEPS_PER_INSTANCE).with_id(format!("steps-{i}"));
-        instances.push(wf.create(opts).await.expect("create"));
-    }
+    let batch = (0..instances).map(|i| CreateOptions::params(steps).with_id(format!("steps-{i}"))).collect();
+    let instances = wf.create_batch(batch).await.expect("create_batch");
     let deadline = start + STEPS_DEADLINE;
-    let expected: u64 = (0..STEPS_PER_INSTANCE as u64).sum();
+    let expected: u64 = (0..u64::from(steps)).sum();
     for instance in &instances {
         loop {
             let status = instance.status().await.expect("status");
@@ -136,15 +145,15 @@ async fn engine_steps(path: &Path) -> (Duration, SampleRow) {
     }
     let elapsed = start.elapsed();
 
-    let steps = engine.steps(BenchSteps::NAME, instances[0].id()).expect("steps");
-    assert_eq!(steps.len(), STEPS_PER_INSTANCE as usize, "journal rows of one instance");
+    let rows = engine.steps(BenchSteps::NAME, instances[0].id()).expect("steps");
+    assert_eq!(rows.len(), steps as usize, "journal rows of one instance");
     drop(engine);
 
     // The exact text the engine stored for one completed step.
     let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .expect("journal opens read-only");
     let sample = conn
-        .query_row("SELECT output, config, attempt_log FROM steps WHERE name = 's500' LIMIT 1", [], |r| {
+        .query_row("SELECT output, config, attempt_log FROM steps WHERE name = 's50' LIMIT 1", [], |r| {
             Ok(SampleRow { output: r.get(0)?, config: r.get(1)?, attempt_log: r.get(2)? })
         })
         .expect("a sample step row");
@@ -154,7 +163,7 @@ async fn engine_steps(path: &Path) -> (Duration, SampleRow) {
 /// As many rows as one engine round commits steps, one autocommit INSERT each, into a fresh
 /// file with the engine's own schema, WAL + synchronous=FULL. Returns the
 /// time the inserts took.
-fn raw_sqlite(path: &Path, sample: &SampleRow) -> Duration {
+fn raw_sqlite(path: &Path, instances: u32, steps: u32, sample: &SampleRow) -> Duration {
     let conn = rusqlite::Connection::open(path).expect("raw db opens");
     conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
     conn.pragma_update(None, "synchronous", "FULL").expect("synchronous=FULL");
@@ -170,9 +179,9 @@ fn raw_sqlite(path: &Path, sample: &SampleRow) -> Duration {
     let start = Instant::now();
     let deadline = start + STEPS_DEADLINE;
     let mut rows = 0u64;
-    for i in 0..STEP_INSTANCES {
+    for i in 0..instances {
         let instance = format!("steps-{i}");
-        for s in 0..STEPS_PER_INSTANCE {
+        for s in 0..steps {
             stmt.execute(rusqlite::params![
                 BenchSteps::NAME,
                 instance,

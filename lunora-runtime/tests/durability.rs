@@ -216,3 +216,201 @@ async fn kill_nine_at_many_points_loses_nothing() {
 fn count_lines(path: &Path) -> usize {
     std::fs::read(path).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
 }
+
+/// Instances of [`Burst`] run at once: enough that step completions queue behind one another's
+/// fsyncs and commit in groups.
+const BURST_INSTANCES: usize = 16;
+const BURST_STEPS: usize = 40;
+
+/// Steps that finish at once, one after another, and log each completion the body received
+/// (`<instance> s<i> <nonce>` in acks.log) right after it: what the engine acknowledged.
+struct Burst;
+
+impl Workflow for Burst {
+    type Params = String;
+    type Output = Vec<String>;
+    const NAME: &'static str = "burst";
+    const EXPORT_NAME: &'static str = "burst";
+
+    async fn run(ctx: WorkflowContext<String>) -> Result<Vec<String>> {
+        let dir = PathBuf::from(&ctx.params);
+        let instance = ctx.event.instance_id.clone();
+        let mut acks = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("acks.log"))?;
+        let mut outputs = Vec::new();
+        for i in 0..BURST_STEPS {
+            let (dir, instance_in_step) = (dir.clone(), instance.clone());
+            let retries = StepConfig::new().retries(10_000, "1 ms").backoff(Backoff::Constant);
+            let out: String = ctx
+                .step
+                .do_with(format!("s{i}"), retries, move |_| {
+                    let (dir, instance) = (dir.clone(), instance_in_step.clone());
+                    async move {
+                        let nonce = format!("{}:{}", std::process::id(), NONCE.fetch_add(1, Ordering::SeqCst));
+                        let mut f =
+                            std::fs::OpenOptions::new().create(true).append(true).open(dir.join("effects.log"))?;
+                        f.write_all(format!("{instance} s{i} {nonce}\n").as_bytes())?;
+                        Ok(nonce)
+                    }
+                })
+                .await?;
+            acks.write_all(format!("{instance} s{i} {out}\n").as_bytes())?;
+            outputs.push(out);
+        }
+        Ok(outputs)
+    }
+}
+
+fn burst_id(i: usize) -> String {
+    format!("burst-{i:02}")
+}
+
+/// `(instance, step) -> nonce` of each line of an effects or acks log, from byte `from` on.
+fn logged(path: &Path, from: usize) -> Vec<((String, String), String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.get(from..)
+        .unwrap_or("")
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split(' ');
+            let (inst, step, nonce) = (parts.next()?, parts.next()?, parts.next()?);
+            Some(((inst.to_owned(), step.to_owned()), nonce.to_owned()))
+        })
+        .collect()
+}
+
+fn file_len(path: &Path) -> usize {
+    std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0)
+}
+
+/// The child of the group-commit test: create the instances unless accepted, then wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of kill_nine_in_the_middle_of_group_commits_loses_no_acknowledged_step"]
+async fn burst_child() {
+    let dir = PathBuf::from(std::env::var("LUNORA_CRASH_DIR").expect("run by the parent test"));
+    let engine = Engine::builder()
+        .path(dir.join("journal.db"))
+        .register::<Burst>()
+        .default_retry_delay(Duration::from_millis(1))
+        .open()
+        .await
+        .expect("journal opens");
+    let wf = engine.workflow::<Burst>();
+    let mut out = std::io::stdout();
+    if std::env::var_os("LUNORA_ACCEPTED").is_none() {
+        let params = dir.display().to_string();
+        let batch = (0..BURST_INSTANCES).map(|i| CreateOptions::params(params.clone()).with_id(burst_id(i))).collect();
+        wf.create_batch(batch).await.expect("create");
+        writeln!(out, "ACCEPTED").unwrap();
+        out.flush().unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for i in 0..BURST_INSTANCES {
+        let inst = wf.get(&burst_id(i)).await.unwrap();
+        loop {
+            let status = inst.status().await.unwrap();
+            if status.status.is_terminal() {
+                assert_eq!(status.status, InstanceStatusKind::Complete, "{}: {status:?}", burst_id(i));
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} stuck in {}", burst_id(i), status.status);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    writeln!(out, "ALL-DONE").unwrap();
+}
+
+/// Sixteen instances complete steps back to back, so completions wait on one another's fsyncs
+/// and commit in groups; the child is killed with SIGKILL over and over, many times while
+/// completions of several instances were between their commit and their acknowledgement. A
+/// completion the body received is never lost or run again, and every instance completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_in_the_middle_of_group_commits_loses_no_acknowledged_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let (effects_log, acks_log) = (dir.path().join("effects.log"), dir.path().join("acks.log"));
+    let exe = std::env::current_exe().unwrap();
+    let mut accepted = false;
+    let mut finished = false;
+    let mut mid_group_kills = 0;
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    for run in 0..MAX_CHILD_RUNS {
+        let mut child = Command::new(&exe)
+            .args(["--ignored", "--exact", "burst_child", "--nocapture", "--test-threads=1"])
+            .env("LUNORA_CRASH_DIR", dir.path())
+            .envs(accepted.then_some(("LUNORA_ACCEPTED", "1")))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader =
+            std::thread::spawn(move || BufReader::new(stdout).lines().map_while(|l| l.ok()).collect::<Vec<String>>());
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let (effects_before, acks_before) = (file_len(&effects_log), file_len(&acks_log));
+        // Killed 0-7 ms after this run's first step effect: while steps complete back to back.
+        let delay = Duration::from_millis(rng % 8);
+        let start = Instant::now();
+        let mut clock_from = None;
+        let mut killed = false;
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if clock_from.is_none() && file_len(&effects_log) > effects_before {
+                clock_from = Some(Instant::now());
+            }
+            if clock_from.is_some_and(|t| t.elapsed() >= delay) && run + 1 < MAX_CHILD_RUNS {
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                killed = true;
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "child run {run} hung");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let lines = reader.join().unwrap();
+        accepted |= lines.iter().any(|l| l.contains("ACCEPTED"));
+        if killed {
+            // Steps of this run whose effect ran but whose completion the body had not received:
+            // committed or waiting for an fsync when the kill landed.
+            let acked: BTreeSet<String> = logged(&acks_log, acks_before).into_iter().map(|(_, n)| n).collect();
+            let pending: BTreeSet<String> = logged(&effects_log, effects_before)
+                .into_iter()
+                .filter(|(_, nonce)| !acked.contains(nonce))
+                .map(|((inst, _), _)| inst)
+                .collect();
+            if pending.len() >= 2 {
+                mid_group_kills += 1;
+            }
+        }
+        if lines.iter().any(|l| l.contains("ALL-DONE")) {
+            finished = true;
+            break;
+        }
+    }
+    assert!(finished, "no child finished in {MAX_CHILD_RUNS} runs");
+
+    let engine = Engine::builder().path(dir.path().join("journal.db")).register::<Burst>().open().await.unwrap();
+    let acks = logged(&acks_log, 0);
+    let mut last_effect: HashMap<(String, String), String> = HashMap::new();
+    for (key, nonce) in logged(&effects_log, 0) {
+        last_effect.insert(key, nonce);
+    }
+    let mut stored: HashMap<(String, String), String> = HashMap::new();
+    for i in 0..BURST_INSTANCES {
+        let id = burst_id(i);
+        let status = engine.workflow::<Burst>().get(&id).await.unwrap().status().await.unwrap();
+        assert_eq!(status.status, InstanceStatusKind::Complete, "{id}");
+        for (step, nonce) in status.output.unwrap().into_iter().enumerate() {
+            let key = (id.clone(), format!("s{step}"));
+            assert_eq!(last_effect[&key], nonce, "{id} s{step} ran again after it completed");
+            stored.insert(key, nonce);
+        }
+    }
+    for (key, nonce) in &acks {
+        assert_eq!(&stored[key], nonce, "{key:?}: the acknowledged completion was lost");
+    }
+    assert!(mid_group_kills >= 10, "only {mid_group_kills} kills landed with completions of several instances pending");
+    eprintln!("{mid_group_kills} kills with completions of several instances pending; {} acknowledgements", acks.len());
+}

@@ -4,13 +4,15 @@
 //! any point leaves either the old or the new state. Step completions and instance changes
 //! are fsynced (what `synchronous = FULL` would do); attempt-start markers only need to
 //! survive a process kill, which WAL guarantees without an fsync, so they skip it and become
-//! durable with the next fsync.
+//! durable with the next fsync. Step completions can leave their fsync to `group_commit`, so
+//! completions of concurrent instances share one.
 //!
 //! One engine at a time owns a journal file (see `journal_lock`). A file that is not ours
 //! (another application's SQLite database, or not SQLite at all), a damaged one or a read-only
 //! one is rejected before anything is written to it (see `journal_check`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::ResolvedStepConfig;
 use crate::erased::Json;
 use crate::error::Error;
+use crate::local::group_commit::{GroupCommit, Pending};
 use crate::local::journal_check::{self, Found};
 use crate::local::journal_lock::{self, JournalLock};
 use crate::local::journal_schema::{APPLICATION_ID, MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION};
@@ -269,9 +272,8 @@ pub struct Journal {
     /// `None` once closed: every access then fails with "the engine was closed".
     conn: Option<Connection>,
     durability: Durability,
-    /// `<journal>-wal`, fsynced after durable commits (`None` in memory).
-    wal_path: Option<PathBuf>,
-    wal: Option<std::fs::File>,
+    /// Fsyncs `<journal>-wal` after durable commits (`None` in memory).
+    wal: Option<Arc<GroupCommit>>,
     /// The file's single-owner lock (`None` in memory).
     lock: Option<JournalLock>,
 }
@@ -324,7 +326,7 @@ impl Journal {
         conn: Connection,
         shown: &str,
         durability: Durability,
-        wal_path: Option<PathBuf>,
+        wal_path: Option<std::path::PathBuf>,
         lock: Option<JournalLock>,
     ) -> Result<Self, Error> {
         // NORMAL: commits are not fsynced by SQLite; `persist` fsyncs the WAL for the ones that
@@ -332,17 +334,18 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(cannot_open(shown))?;
         conn.pragma_update(None, "foreign_keys", "OFF").map_err(cannot_open(shown))?;
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Self { conn: Some(conn), durability, wal_path, wal: None, lock })
+        let wal = wal_path.map(|path| Arc::new(GroupCommit::new(path)));
+        Ok(Self { conn: Some(conn), durability, wal, lock })
     }
 
     /// Closes the connection (folding the -wal back into the file) and releases the lock,
     /// recording a clean close when SQLite closed without leaving a -wal behind. Every later
     /// access fails.
     pub fn close(&mut self) {
-        self.wal = None;
         let Some(conn) = self.conn.take() else { return };
+        let wal_path = self.wal.take().map(|wal| wal.wal_path().to_owned());
         let closed = conn.close().is_ok();
-        let folded = self.wal_path.as_ref().is_none_or(|wal| !wal.exists());
+        let folded = wal_path.is_none_or(|wal| !wal.exists());
         if let Some(lock) = self.lock.take() {
             if closed && folded {
                 lock.release_clean();
@@ -373,14 +376,16 @@ impl Journal {
     /// what `synchronous = FULL` does after every commit. Doing it by hand lets non-durable
     /// commits (attempt markers) skip it without switching the pragma back and forth.
     fn persist(&mut self, durable: bool) -> rusqlite::Result<()> {
-        if !durable || self.durability != Durability::Full {
-            return Ok(());
+        match self.fsyncs(durable) {
+            Some(wal) => wal.sync_now().map_err(io_error),
+            None => Ok(()),
         }
-        let Some(path) = &self.wal_path else { return Ok(()) };
-        if self.wal.is_none() {
-            self.wal = Some(std::fs::File::open(path).map_err(io_error)?);
-        }
-        self.wal.as_ref().expect("opened above").sync_data().map_err(io_error)
+    }
+
+    /// Who fsyncs a durable commit: `None` when nothing needs one (not asked, `Normal`
+    /// durability, or in memory).
+    fn fsyncs(&self, durable: bool) -> Option<&Arc<GroupCommit>> {
+        self.wal.as_ref().filter(|_| durable && self.durability == Durability::Full)
     }
 
     // ----- instances -------------------------------------------------------------------
@@ -819,6 +824,14 @@ impl Journal {
             ])?;
             Ok(())
         })
+    }
+
+    /// Writes a step row whole and commits it without waiting for its fsync: the caller must
+    /// await the returned [`Pending`] (when there is one) before acknowledging the write, and
+    /// commits of other instances made meanwhile share that fsync.
+    pub fn put_step_grouped(&mut self, workflow: &str, id: &str, row: &StepRow) -> rusqlite::Result<Option<Pending>> {
+        self.put_step(workflow, id, row, false)?;
+        Ok(self.fsyncs(true).map(GroupCommit::committed))
     }
 
     // ----- events ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 mod clock;
 mod engine;
+mod group_commit;
 mod history;
 pub(crate) mod journal;
 mod journal_check;

@@ -239,6 +239,20 @@ impl Run {
         Ok(())
     }
 
+    /// Writes a finished step row durably, sharing its fsync with the completions of other
+    /// instances committed meanwhile (see `group_commit`); returns once it is on disk.
+    async fn save_durable(&self, row: &StepRow) -> Result<()> {
+        let pending = lock(&self.inner.journal)
+            .put_step_grouped(&self.key.workflow, &self.key.id, row)
+            .map_err(storage("step write"))?;
+        if let Some(pending) = pending {
+            pending.durable().await.map_err(|e| Error::internal(format!("journal step write failed: {e}")))?;
+        }
+        self.st().journal.insert((row.kind, row.name.clone(), row.count), row.clone());
+        self.inner.notify_changed();
+        Ok(())
+    }
+
     fn mode(&self) -> Mode {
         self.st().mode
     }
@@ -403,7 +417,7 @@ impl Run {
                     close_attempt(&mut row, now, None);
                     row.state = StepState::Done;
                     row.ended_at = Some(now);
-                    self.save(&row, true)?;
+                    self.save_durable(&row).await?;
                     return Ok(RollbackStep::Done);
                 }
                 Err(err) => {
@@ -529,7 +543,7 @@ impl Run {
                     row.state = StepState::Done;
                     row.output = Some(output.clone());
                     row.ended_at = Some(now);
-                    self.save(&row, true)?;
+                    self.save_durable(&row).await?;
                     self.register_rollback(&rollback, &row);
                     return Ok(output);
                 }
@@ -621,7 +635,7 @@ impl Run {
             row.state = StepState::Done;
             row.ended_at = Some(now);
             row.wake_at = None;
-            return self.save(&row, true);
+            return self.save_durable(&row).await;
         }
         self.save(&row, false)?;
         self.park(Some(wake_at)).await
