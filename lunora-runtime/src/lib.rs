@@ -24,7 +24,8 @@
 //!    `log` (`ctx.log`): leaves.
 //! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait, the native and `fetch`
 //!    transports, and `http::Client` for steps).
-//! 3. [`dispatch`]: `ctx.run` over `http`.
+//! 3. [`dispatch`]: `ctx.run` over `http`; [`functions`]: the functions `ctx.run` calls and
+//!    the endpoint that serves them (over `dispatch`'s `FunctionRef`).
 //! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
 //! 5. [`context`]: what a workflow body receives.
 //! 6. [`workflow`](mod@workflow) (the trait, the typed handles, the workflows backend trait),
@@ -44,6 +45,7 @@ pub mod duration;
 mod env;
 mod erased;
 pub mod error;
+pub mod functions;
 mod handle_errors;
 pub mod http;
 #[cfg(not(target_arch = "wasm32"))]
@@ -64,6 +66,7 @@ pub mod workflow;
 pub use config::{Backoff, ResolvedStepConfig, RetryConfig, Sensitive, StepConfig};
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
 pub use dispatch::{Dispatcher, FunctionRef};
+pub use functions::{DispatchEndpoint, FunctionContext, FunctionError, Functions};
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
 pub use maybe_send::{MaybeSend, MaybeSync};
