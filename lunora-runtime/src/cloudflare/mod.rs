@@ -18,10 +18,10 @@ mod step;
 use std::sync::Arc;
 
 use js_sys::{Object, Promise};
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 
-pub use binding::{raw_status, BindingBackend};
+pub use binding::{BindingBackend, raw_status};
 pub use fetch::{FetchTransport, WorkerClock};
 /// The `worker` crate this backend is built on, for generated code and user Workers.
 pub use worker;
@@ -32,8 +32,8 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::log::{Level, LogSink, Logger};
 use crate::status::Timestamp;
-use crate::step::{WorkflowStep, UNSERIALIZABLE};
-use crate::workflow::{decode_params, Workflow, WorkflowInfo, WorkflowsBackend};
+use crate::step::{UNSERIALIZABLE, WorkflowStep};
+use crate::workflow::{Workflow, WorkflowInfo, WorkflowsBackend, decode_params};
 
 /// The Worker's own `Env` (bindings: KV, D1, other workflows…), available to workflow code as
 /// `ctx.env.get::<WorkerEnv>()`. String variables and secrets are also plain [`Env::var`]s.
@@ -129,7 +129,8 @@ pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) ->
             W::EXPORT_NAME,
             &instance_id,
         );
-        let step = WorkflowStep::new(Arc::new(step::JsStep::new(step, env.clone(), log.clone())));
+        let step = WorkflowStep::new(Arc::new(step::JsStep::new(step, env.clone(), log.clone())))
+            .with_clock(Arc::new(WorkerClock));
         let ctx = WorkflowContext { step, params, event, env, log, dispatch };
         let output = W::run(ctx).await.map_err(fail)?;
         let output = serde_json::to_value(output).map_err(|e| {

@@ -26,8 +26,8 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::dispatch::FunctionRef;
 use crate::env::Env;
@@ -37,7 +37,7 @@ use crate::maybe_send::{MaybeSend, MaybeSync};
 
 pub use auth::{AdminToken, TOKEN_VAR};
 pub use protocol::{
-    DispatchEndpoint, DispatchRequest, DispatchResponse, DECLINED_HEADER, DEFAULT_LEASE, DEFAULT_RETENTION,
+    DECLINED_HEADER, DEFAULT_LEASE, DEFAULT_RETENTION, DispatchEndpoint, DispatchRequest, DispatchResponse,
     MAX_BODY_BYTES, REPLAYED_HEADER,
 };
 #[cfg(not(target_arch = "wasm32"))]
@@ -194,7 +194,10 @@ impl Functions {
             Ok(Box::pin(async move {
                 let result = handler(ctx, args).await?;
                 serde_json::to_value(&result).map_err(|e| {
-                    FunctionError::internal("FUNCTION_RESULT_UNSERIALIZABLE", format!("the result cannot be serialised: {e}"))
+                    FunctionError::internal(
+                        "FUNCTION_RESULT_UNSERIALIZABLE",
+                        format!("the result cannot be serialised: {e}"),
+                    )
                 })
             }) as BoxFuture<'static, Outcome>)
         });

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::auth::AdminToken;
 use super::store::{Claim, DedupStore, StoredAnswer};
-use super::{now_ms, FunctionError, Functions, Lookup};
+use super::{FunctionError, Functions, Lookup, now_ms};
 use crate::env::Env;
 use crate::erased::Json;
 use crate::error::Result;
@@ -238,21 +238,25 @@ impl DispatchEndpoint {
             ));
         }
         let bad = |why: String| FunctionError::bad_request("DISPATCH_BAD_REQUEST", why);
-        let value: Json = serde_json::from_slice(&request.body)
-            .map_err(|e| bad(format!("the request body is not JSON: {e}")))?;
+        let value: Json =
+            serde_json::from_slice(&request.body).map_err(|e| bad(format!("the request body is not JSON: {e}")))?;
         let Json::Object(mut body) = value else {
             return Err(bad("the request body must be a JSON object {\"args\", \"functionPath\", \"id\"}".into()));
         };
         let path = match body.remove("functionPath") {
             Some(Json::String(path)) if !path.is_empty() => path,
-            _ => return Err(bad("the request body needs \"functionPath\", a non-empty string (module:function)".into())),
+            _ => {
+                return Err(
+                    bad("the request body needs \"functionPath\", a non-empty string (module:function)".into()),
+                );
+            }
         };
         let id = match body.remove("id") {
             Some(Json::String(id)) if !id.trim().is_empty() && id.chars().count() <= MAX_ID_CHARS => id,
             _ => {
                 return Err(bad(format!(
                     "the request body needs \"id\", the dedup id: a non-blank string of at most {MAX_ID_CHARS} characters"
-                )))
+                )));
             }
         };
         let args = body.remove("args").unwrap_or_else(|| json!({}));
@@ -280,11 +284,7 @@ fn millis(duration: Duration) -> i64 {
 /// Text from the request quoted in an answer: control characters escaped, at most 200 chars.
 fn printable(text: &str) -> String {
     let escaped: String = text.chars().take(200).flat_map(char::escape_debug).collect();
-    if text.chars().count() > 200 {
-        escaped + "…"
-    } else {
-        escaped
-    }
+    if text.chars().count() > 200 { escaped + "…" } else { escaped }
 }
 
 /// Who holds a claim: unique per request, so a holder whose lease was taken over cannot store

@@ -1,19 +1,24 @@
 //! The dispatch endpoint natively, as an axum router (feature `server`):
-//! `axum::serve(listener, lunora_runtime::functions::server::router(endpoint))`, or
-//! `.merge(router(endpoint))` into the app's own router.
+//! `functions::server::serve(listener, endpoint)`, or `.merge(router(endpoint))` into the
+//! app's own axum router.
 //!
 //! axum only moves bytes: reading at most [`MAX_BODY_BYTES`] + 1 of the body, every decision is
 //! [`DispatchEndpoint::answer`]'s, the same as in a Worker.
 
-use axum::body::{to_bytes, Body};
+use axum::Router;
+use axum::body::{Body, to_bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 
 use super::protocol::{DispatchEndpoint, DispatchRequest, MAX_BODY_BYTES};
 use crate::dispatch::DISPATCH_PATH;
+
+/// Serves `endpoint` on `listener` until the task is dropped or the listener fails.
+pub async fn serve(listener: tokio::net::TcpListener, endpoint: DispatchEndpoint) -> std::io::Result<()> {
+    axum::serve(listener, router(endpoint)).await
+}
 
 /// A router answering [`DISPATCH_PATH`] (every method: a wrong one gets the protocol's 405).
 pub fn router(endpoint: DispatchEndpoint) -> Router {
@@ -33,8 +38,8 @@ async fn answer(State(endpoint): State<DispatchEndpoint>, method: Method, header
         oversized,
     };
     let answer = endpoint.answer(request).await;
-    let mut response = (StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), answer.body)
-        .into_response();
+    let mut response =
+        (StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), answer.body).into_response();
     for (name, value) in answer.headers {
         // The endpoint's own names and values (escaped text): never fails; skipped if it did.
         if let Ok(value) = HeaderValue::from_str(&value) {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::store::{Claim, DedupStore, StoreError, StoredAnswer};
 use crate::erased::BoxFuture;
@@ -135,8 +135,11 @@ impl DedupStore for SqliteDedupStore {
     fn release<'a>(&'a self, id: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         let (id, holder) = (id.to_owned(), holder.to_owned());
         Box::pin(self.with(move |c| {
-            c.execute("DELETE FROM lunora_dispatch WHERE id = ?1 AND holder = ?2 AND status IS NULL", params![id, holder])
-                .map(drop)
+            c.execute(
+                "DELETE FROM lunora_dispatch WHERE id = ?1 AND holder = ?2 AND status IS NULL",
+                params![id, holder],
+            )
+            .map(drop)
         }))
     }
 }

@@ -76,11 +76,24 @@ pub trait DedupStore: MaybeSend + MaybeSync {
 pub struct NoDedup;
 
 impl DedupStore for NoDedup {
-    fn claim<'a>(&'a self, _: &'a str, _: &'a str, _: &'a str, _: i64, _: i64) -> BoxFuture<'a, Result<Claim, StoreError>> {
+    fn claim<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: i64,
+        _: i64,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(async { Ok(Claim::Claimed) })
     }
 
-    fn complete<'a>(&'a self, _: &'a str, _: &'a str, _: &'a StoredAnswer, _: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn complete<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a StoredAnswer,
+        _: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
 
