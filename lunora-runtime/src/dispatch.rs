@@ -23,20 +23,20 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::env::Env;
 use crate::erased::Json;
 use crate::error::{Error, Result};
 use crate::http::{HttpRequest, HttpResponse, HttpTransport};
-use crate::secret::{MIN_SECRET_CHARS, Redactor, url_for_display, url_userinfo};
+use crate::secret::{url_for_display, url_userinfo, Redactor, MIN_SECRET_CHARS};
 
 /// The endpoint path under `LUNORA_ORIGIN_URL`.
 pub const DISPATCH_PATH: &str = "/_lunora/scheduler/dispatch";

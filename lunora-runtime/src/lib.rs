@@ -66,9 +66,9 @@ pub mod workflow;
 pub use config::{Backoff, ResolvedStepConfig, RetryConfig, Sensitive, StepConfig};
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
 pub use dispatch::{Dispatcher, FunctionRef};
-pub use functions::{DispatchEndpoint, FunctionContext, FunctionError, Functions};
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
+pub use functions::{DispatchEndpoint, FunctionContext, FunctionError, Functions};
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use status::{

@@ -8,12 +8,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::config::{ResolvedStepConfig, StepConfig};
-use crate::dispatch::{Dispatcher, FunctionRef, InStepCallback, make_deterministic_failures_final};
+use crate::dispatch::{make_deterministic_failures_final, Dispatcher, FunctionRef, InStepCallback};
 use crate::duration::DurationInput;
 use crate::env::Env;
 pub use crate::erased::{BoxFuture, Json};

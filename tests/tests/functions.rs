@@ -4,15 +4,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lunora_runtime::functions::{DECLINED_HEADER, DedupStore, REPLAYED_HEADER, SqliteDedupStore, server};
+use lunora_runtime::functions::{server, DedupStore, SqliteDedupStore, DECLINED_HEADER, REPLAYED_HEADER};
 use lunora_runtime::testing::TestEngine;
 use lunora_runtime::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
@@ -401,12 +401,10 @@ async fn hostile_requests_get_protocol_errors_and_run_nothing() {
     let answer = send_raw(served.addr, &request("POST", &[&auth, json_type], injected.to_string().as_bytes())).await;
     assert_eq!(answer.status, 404);
     assert_eq!(answer.header("x-injected"), None);
-    assert!(
-        answer.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("no function a\\r\\nx-injected: 1\\r\\n\\r\\n<b> is served")
-    );
+    assert!(answer.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("no function a\\r\\nx-injected: 1\\r\\n\\r\\n<b> is served"));
     assert_eq!(calls(&served), 1, "only the well-formed request ran");
 }
 

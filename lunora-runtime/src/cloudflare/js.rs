@@ -4,9 +4,9 @@
 
 use std::future::Future;
 
-use js_sys::{Array, Function, JSON, Object, Promise, Reflect};
-use wasm_bindgen::JsCast;
+use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::config::{ResolvedStepConfig, StepConfig};
 use crate::duration::DurationInput;

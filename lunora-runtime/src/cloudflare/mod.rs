@@ -6,6 +6,8 @@
 //!   ends in [`run_workflow`].
 //! - [`workflows`] gives the typed handles over the Worker's bindings (the generated registry's
 //!   `Workflows::new` takes it).
+//! - [`serve_dispatch`] answers `POST /_lunora/scheduler/dispatch` with the Worker's own
+//!   functions (`ctx.run`'s other side), deduplicated in D1.
 //! - Values cross as JSON, errors as `{name, message}`; a `NonRetryableError` becomes
 //!   `cloudflare:workflows`' own, and `ctx.log` writes to the console with the
 //!   `[workflow:<exportName>]` prefix.
@@ -13,16 +15,18 @@
 mod binding;
 mod fetch;
 mod js;
+mod serve_dispatch;
 mod step;
 
 use std::sync::Arc;
 
 use js_sys::{Object, Promise};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
-pub use binding::{BindingBackend, raw_status};
+pub use binding::{raw_status, BindingBackend};
 pub use fetch::{FetchTransport, WorkerClock};
+pub use serve_dispatch::serve_dispatch;
 /// The `worker` crate this backend is built on, for generated code and user Workers.
 pub use worker;
 
@@ -32,8 +36,8 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::log::{Level, LogSink, Logger};
 use crate::status::Timestamp;
-use crate::step::{UNSERIALIZABLE, WorkflowStep};
-use crate::workflow::{Workflow, WorkflowInfo, WorkflowsBackend, decode_params};
+use crate::step::{WorkflowStep, UNSERIALIZABLE};
+use crate::workflow::{decode_params, Workflow, WorkflowInfo, WorkflowsBackend};
 
 /// The Worker's own `Env` (bindings: KV, D1, other workflows…), available to workflow code as
 /// `ctx.env.get::<WorkerEnv>()`. String variables and secrets are also plain [`Env::var`]s.

@@ -15,6 +15,8 @@ mod auth;
 mod protocol;
 mod store;
 
+#[cfg(target_arch = "wasm32")]
+mod d1;
 #[cfg(not(target_arch = "wasm32"))]
 mod sqlite;
 
@@ -26,8 +28,8 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::dispatch::FunctionRef;
 use crate::env::Env;
@@ -36,8 +38,10 @@ use crate::error::Error;
 use crate::maybe_send::{MaybeSend, MaybeSync};
 
 pub use auth::{AdminToken, TOKEN_VAR};
+#[cfg(target_arch = "wasm32")]
+pub use d1::D1DedupStore;
 pub use protocol::{
-    DECLINED_HEADER, DEFAULT_LEASE, DEFAULT_RETENTION, DispatchEndpoint, DispatchRequest, DispatchResponse,
+    DispatchEndpoint, DispatchRequest, DispatchResponse, DECLINED_HEADER, DEFAULT_LEASE, DEFAULT_RETENTION,
     MAX_BODY_BYTES, REPLAYED_HEADER,
 };
 #[cfg(not(target_arch = "wasm32"))]

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::auth::AdminToken;
 use super::store::{Claim, DedupStore, StoredAnswer};
-use super::{FunctionError, Functions, Lookup, now_ms};
+use super::{now_ms, FunctionError, Functions, Lookup};
 use crate::env::Env;
 use crate::erased::Json;
 use crate::error::Result;
@@ -284,7 +284,11 @@ fn millis(duration: Duration) -> i64 {
 /// Text from the request quoted in an answer: control characters escaped, at most 200 chars.
 fn printable(text: &str) -> String {
     let escaped: String = text.chars().take(200).flat_map(char::escape_debug).collect();
-    if text.chars().count() > 200 { escaped + "…" } else { escaped }
+    if text.chars().count() > 200 {
+        escaped + "…"
+    } else {
+        escaped
+    }
 }
 
 /// Who holds a claim: unique per request, so a holder whose lease was taken over cannot store

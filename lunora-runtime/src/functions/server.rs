@@ -5,12 +5,12 @@
 //! axum only moves bytes: reading at most [`MAX_BODY_BYTES`] + 1 of the body, every decision is
 //! [`DispatchEndpoint::answer`]'s, the same as in a Worker.
 
-use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::{to_bytes, Body};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use axum::Router;
 
 use super::protocol::{DispatchEndpoint, DispatchRequest, MAX_BODY_BYTES};
 use crate::dispatch::DISPATCH_PATH;

@@ -1,8 +1,8 @@
 //! The drive loop: recovery after a restart, the timer scheduler, and one drive of an instance
 //! (own it, run or resume its body or its rollback chain, write where it ended, release it).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::control::{Control, InstanceKey};
 use super::run::{Chain, Mode, Outcome, Run};
@@ -11,11 +11,11 @@ use crate::context::WorkflowEvent;
 use crate::dispatch::Dispatcher;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
-use crate::local::journal::{InstanceRow, Phase, storage};
+use crate::local::journal::{storage, InstanceRow, Phase};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::{InstanceStatusKind, RollbackState, Timestamp};
-use crate::step::{UNSERIALIZABLE, WorkflowStep};
+use crate::step::{WorkflowStep, UNSERIALIZABLE};
 
 /// Why a drive was started.
 #[derive(Clone, Copy, Debug)]
