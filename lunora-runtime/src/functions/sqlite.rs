@@ -1,6 +1,6 @@
 //! The native dedup store: a table in a SQLite file (WAL), shared safely by every process
-//! that opens the file. Each operation is one statement, so SQLite's write lock makes it
-//! atomic: two processes claiming one id cannot both win.
+//! that opens the file. Each operation is one write transaction, so SQLite's write lock makes
+//! it atomic: two processes claiming one id cannot both win.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -83,6 +83,8 @@ impl DedupStore for SqliteDedupStore {
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         let (id, function, holder) = (id.to_owned(), function.to_owned(), holder.to_owned());
         Box::pin(self.with(move |c| {
+            // One write transaction: sweep, claim and read back see the same state.
+            let c = c.unchecked_transaction()?;
             c.execute(
                 "DELETE FROM lunora_dispatch WHERE rowid IN \
                  (SELECT rowid FROM lunora_dispatch WHERE expires_at <= ?1 LIMIT ?2)",
@@ -98,6 +100,7 @@ impl DedupStore for SqliteDedupStore {
                 params![id, function, holder, lease_until, now],
             )?;
             if claimed == 1 {
+                c.commit()?;
                 return Ok(Claim::Claimed);
             }
             let row: Option<(Option<i64>, Option<String>)> = c
@@ -105,6 +108,7 @@ impl DedupStore for SqliteDedupStore {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()?;
+            c.commit()?;
             Ok(match row {
                 Some((Some(status), Some(body))) => {
                     Claim::Done(StoredAnswer { status: u16::try_from(status).unwrap_or(500), body })
