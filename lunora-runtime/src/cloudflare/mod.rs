@@ -26,7 +26,6 @@ use wasm_bindgen::JsCast;
 
 pub use binding::{raw_status, BindingBackend};
 pub use fetch::{FetchTransport, WorkerClock};
-pub use serve_dispatch::serve_dispatch;
 /// The `worker` crate this backend is built on, for generated code and user Workers.
 pub use worker;
 
@@ -88,6 +87,19 @@ mod web_console {
         #[wasm_bindgen(js_namespace = console)]
         pub fn error(line: &JsValue);
     }
+}
+
+/// Answers `POST /_lunora/scheduler/dispatch` (call it from the Worker's router) with
+/// `functions`, deduplicating in the D1 database bound as `d1_binding`. Handlers see the
+/// Worker's env as a step does. A Worker without `LUNORA_ADMIN_TOKEN` or without that binding
+/// answers 500 `DISPATCH_NOT_CONFIGURED`, naming what is missing, and runs nothing.
+pub async fn serve_dispatch(
+    req: worker::Request,
+    env: &worker::Env,
+    functions: crate::functions::Functions,
+    d1_binding: &str,
+) -> worker::Result<worker::Response> {
+    serve_dispatch::answer(req, env, env_of(env.as_ref()), functions, d1_binding).await
 }
 
 /// The lunora [`Env`] of a Worker: its string bindings (vars, secrets) as variables, and the

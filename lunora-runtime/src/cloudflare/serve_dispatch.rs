@@ -1,24 +1,21 @@
 //! The dispatch endpoint in a Worker: the Worker's router hands `POST
-//! /_lunora/scheduler/dispatch` to [`serve_dispatch`], which answers it with the same
-//! [`DispatchEndpoint`] as a native server, over a D1 dedup store.
+//! /_lunora/scheduler/dispatch` to `cloudflare::serve_dispatch`, which answers it here with
+//! the same [`DispatchEndpoint`] as a native server, over a D1 dedup store.
 
 use std::sync::Arc;
 
-use wasm_bindgen::JsValue;
-
-use super::env_of;
+use crate::env::Env;
 use crate::functions::{D1DedupStore, DispatchEndpoint, DispatchRequest, Functions, MAX_BODY_BYTES};
 
-/// Answers one dispatch request with `functions`, deduplicating in the D1 database bound as
-/// `d1_binding`. A Worker without `LUNORA_ADMIN_TOKEN` or without that binding answers 500
-/// `DISPATCH_NOT_CONFIGURED`, naming what is missing, and runs nothing.
-pub async fn serve_dispatch(
+/// Answers one dispatch request with `functions` (which see `lunora_env`), deduplicating in
+/// the D1 database bound as `d1_binding` in `env`.
+pub(super) async fn answer(
     mut req: worker::Request,
     env: &worker::Env,
+    lunora_env: Env,
     functions: Functions,
     d1_binding: &str,
 ) -> worker::Result<worker::Response> {
-    let lunora_env = env_of(AsRef::<JsValue>::as_ref(env));
     let db = match env.d1(d1_binding) {
         Ok(db) => db,
         Err(e) => {

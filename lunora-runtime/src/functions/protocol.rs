@@ -15,8 +15,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::auth::AdminToken;
+use super::registry::{now_ms, FunctionError, Functions, Lookup};
 use super::store::{Claim, DedupStore, StoredAnswer};
-use super::{now_ms, FunctionError, Functions, Lookup};
 use crate::env::Env;
 use crate::erased::Json;
 use crate::error::Result;
