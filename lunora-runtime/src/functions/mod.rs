@@ -1,7 +1,7 @@
 //! The answering side of `ctx.run`: Lunora functions defined in Rust and the dispatch endpoint
 //! that serves them (README, "Serving functions").
 //!
-//! [`Functions`] maps the paths of [`FunctionRef`]s to handlers: the same constant the workflow
+//! [`Functions`] maps the paths of [`FunctionRef`](crate::dispatch::FunctionRef)s to handlers: the same constant the workflow
 //! calls with `ctx.run(&CHARGE, args)` registers the handler with
 //! `Functions::new().register(&CHARGE, charge)`, so path, args and result types cannot
 //! disagree between caller and callee. [`DispatchEndpoint`] answers
