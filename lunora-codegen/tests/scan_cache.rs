@@ -117,3 +117,27 @@ fn a_damaged_cache_is_read_as_empty() {
     sync::apply(&plan(&manifest).unwrap()).unwrap();
     assert_eq!(std::fs::read_to_string(&cache).unwrap(), good);
 }
+
+/// Declared classes and bindings go through the cache like everything the parser reads: a
+/// check after a sync gives the declared ones, and another declaration is never served the
+/// cached one.
+#[test]
+fn declared_names_come_back_from_the_cache_as_declared() {
+    let (dir, manifest) = built_crate();
+    let root = dir.path();
+    let declared = FLOW.replace("#[workflow(", "#[workflow(class = \"Legacy\", binding = \"LEGACY\", ");
+    std::fs::write(root.join("src/a.rs"), &declared).unwrap();
+    sync::apply(&plan(&manifest).unwrap()).unwrap();
+    assert_eq!(cache_files(root).len(), 1);
+    let names = |plan: &Plan| -> Vec<(String, String, String)> {
+        plan.workflows.iter().map(|w| (w.descriptor_path.clone(), w.class_name.clone(), w.binding.clone())).collect()
+    };
+    let cached = plan(&manifest).unwrap();
+    assert_eq!(names(&cached), [("a::Legacy".into(), "Legacy".into(), "LEGACY".into())]);
+    assert!(!cached.files.iter().any(|f| f.drifts()), "the check after the sync is clean");
+
+    // Another binding: the config the sync wrote still binds LEGACY, which the check now refuses.
+    std::fs::write(root.join("src/a.rs"), declared.replace("\"LEGACY\"", "\"LEGACY_V2\"")).unwrap();
+    let err = plan(&manifest).unwrap_err().to_string();
+    assert!(err.contains("reaches it through the binding \"LEGACY_V2\""), "{err}");
+}

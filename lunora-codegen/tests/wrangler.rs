@@ -124,11 +124,13 @@ golden! {
     toml_inline_array,
     toml_limits_forms,
     toml_crlf_no_final_newline,
+    toml_declared_names,
     jsonc_none,
     jsonc_comments,
     jsonc_existing,
     jsonc_reconciled,
     json_plain,
+    jsonc_declared_names,
 }
 
 #[test]
@@ -279,17 +281,26 @@ fn script_name_entries_are_not_errors_even_without_class_name() {
 // ---------------------------------------------------------------------------------------------
 // An entry that deploys or binds a workflow otherwise than the registry: refused, never kept.
 
-/// The error about an entry of `OrderPipelineWorkflow` bound as `in_file`.
-fn binding_error(at: &str, in_file: &str) -> String {
+/// The error about an entry of `OrderPipelineWorkflow` bound as `in_file`; `declare` is how the
+/// message offers the `#[workflow(binding = …)]` way out (it depends on the value in the file).
+fn binding_error(at: &str, in_file: &str, declare: &str) -> String {
     format!(
         "{at}: workflows entry OrderPipelineWorkflow binds workflow `orderPipeline` (src/workflows.rs:10:1) as \
-         {in_file}, but the generated registry reaches it through the binding \"WORKFLOW_ORDER_PIPELINE\" (derived \
-         from its export name, like the class name), so every call would fail with workflow.not_found; sync does \
-         not rebind an existing entry (other code of the Worker may use its binding). Set this entry's binding to \
+         {in_file}, but the generated registry reaches it through the binding \"WORKFLOW_ORDER_PIPELINE\", so every \
+         call would fail with workflow.not_found; sync does not rebind an existing entry (other code of the Worker \
+         may use its binding). Declare the config's binding on the fn{declare}, or set this entry's binding to \
          \"WORKFLOW_ORDER_PIPELINE\" (or delete the key: sync then writes it) and rename {in_file} wherever else \
          the Worker uses it"
     )
 }
+
+/// [`binding_error`]'s way out for a valid binding in the file.
+fn declare(binding: &str) -> String {
+    format!(" (`#[workflow(binding = \"{binding}\")]`)")
+}
+
+/// [`binding_error`]'s way out for a value that is not a string.
+const NOT_A_STRING: &str = " once the entry's binding is a string";
 
 /// The error about an entry of `OrderPipelineWorkflow` deployed as `in_file`; `attribute` is
 /// the suffix offering the `#[workflow(name = …)]` way out.
@@ -310,13 +321,13 @@ fn name_error(at: &str, in_file: &str, attribute: bool) -> String {
 fn an_entry_bound_under_another_binding_is_refused_at_its_binding() {
     let toml = "name = \"shop\"\n\n[[workflows]]\nname = \"order-pipeline\"\nbinding = \"MY_WORKFLOW\"\n\
                 class_name = \"OrderPipelineWorkflow\"\n";
-    assert_eq!(toml_err(toml), binding_error("5:11", "\"MY_WORKFLOW\""));
+    assert_eq!(toml_err(toml), binding_error("5:11", "\"MY_WORKFLOW\"", &declare("MY_WORKFLOW")));
     let jsonc = "{\n  // ported from a JS Worker\n  \"workflows\": [\n    {\n      \"class_name\": \"OrderPipelineWorkflow\",\n      \
                  \"binding\": \"MY_WORKFLOW\",\n      \"name\": \"order-pipeline\"\n    }\n  ]\n}\n";
-    assert_eq!(jsonc_err(jsonc), binding_error("6:18", "\"MY_WORKFLOW\""));
+    assert_eq!(jsonc_err(jsonc), binding_error("6:18", "\"MY_WORKFLOW\"", &declare("MY_WORKFLOW")));
     // Plain JSON goes through the JSONC code; the entry's other settings do not change the verdict.
     let json = "{\"workflows\":[{\"class_name\":\"OrderPipelineWorkflow\",\"binding\":\"WORKFLOW_ORDERS\",\"schedules\":[\"0 * * * *\"]}]}";
-    assert_eq!(jsonc_err(json), binding_error("1:63", "\"WORKFLOW_ORDERS\""));
+    assert_eq!(jsonc_err(json), binding_error("1:63", "\"WORKFLOW_ORDERS\"", &declare("WORKFLOW_ORDERS")));
 }
 
 #[test]
@@ -338,9 +349,9 @@ fn collision_error(at: &str, key: &str, value: &str, owner: &str) -> String {
     format!(
         "{at}: workflow `orderPipeline` (src/workflows.rs:10:1) needs a workflows entry with {key} \"{value}\", \
          which {owner} already uses: wrangler rejects two entries with one {key}, so sync adds nothing. If that \
-         entry is this workflow's under an old class name, set its class_name to \"OrderPipelineWorkflow\"; \
-         otherwise change its {key}, or the workflow's (`#[workflow(name = \"…\")]` sets the deployed name; the \
-         binding follows the export name)"
+         entry is this workflow's under another class name, set its class_name to \"OrderPipelineWorkflow\" (or \
+         declare that class with `#[workflow(class = \"…\")]`); otherwise change its {key}, or the workflow's \
+         (`#[workflow(name = \"…\")]` sets the deployed name, `binding = \"…\"` the binding)"
     )
 }
 
@@ -367,12 +378,56 @@ fn a_name_or_binding_of_another_type_is_refused_as_written() {
     assert_eq!(toml_err(name), name_error("2:8", "5", false));
     let binding =
         "[[workflows]]\nname = \"order-pipeline\"\nbinding = [\"B\"]\nclass_name = \"OrderPipelineWorkflow\"\n";
-    assert_eq!(toml_err(binding), binding_error("3:11", "[\"B\"]"));
+    assert_eq!(toml_err(binding), binding_error("3:11", "[\"B\"]", NOT_A_STRING));
     let jsonc = "{ \"workflows\": [{ \"name\": \"order-pipeline\", \"class_name\": \"OrderPipelineWorkflow\", \"binding\": null }] }";
-    assert_eq!(jsonc_err(jsonc), binding_error("1:95", "null"));
+    assert_eq!(jsonc_err(jsonc), binding_error("1:95", "null", NOT_A_STRING));
     // A string that only looks like the binding is still a string: `"5"` is not `5`.
     let quoted_name = name.replace("name = 5", "name = \"5\"");
     assert_eq!(toml_err(&quoted_name), name_error("2:8", "\"5\"", true));
+}
+
+/// A binding in the file that `#[workflow(binding = …)]` would refuse is not offered as the way
+/// out as is: the message says why it is not a binding (the character escaped).
+#[test]
+fn a_config_binding_the_attribute_would_refuse_is_explained_not_offered() {
+    let cases = [
+        ("MY-WORKFLOW", "\"MY-WORKFLOW\"", "it contains '-'"),
+        ("9LIVES", "\"9LIVES\"", "it starts with '9', a digit"),
+        ("MY\\u202EWF", "\"MY\u{202e}WF\"", "it contains '\\u{202e}'"),
+        ("A\\\"B", "\"A\\\"B\"", "it contains '\"'"),
+    ];
+    for (toml_value, shown, why) in cases {
+        let toml = format!(
+            "[[workflows]]\nname = \"order-pipeline\"\nbinding = \"{toml_value}\"\nclass_name = \"OrderPipelineWorkflow\"\n"
+        );
+        let declare =
+            format!(" once it is a valid binding (it is not: {why}; {})", lunora_shared::naming::BINDING_RULE);
+        assert_eq!(toml_err(&toml), binding_error("3:11", shown, &declare), "{toml_value}");
+    }
+}
+
+/// `#[workflow(class = …, binding = …)]` as a ported Worker's config has them: the entry is the
+/// workflow's, nothing to write; without the binding, the error offers the attribute.
+#[test]
+fn declared_class_and_binding_match_the_ported_entry() {
+    let ported =
+        serde_json::json!({ "export": "orderPipeline", "class_name": "OrderWorkflow", "binding": "MY_WORKFLOW" });
+    let src = "[[workflows]]\nname = \"order-pipeline\"\nbinding = \"MY_WORKFLOW\"\nclass_name = \"OrderWorkflow\"\n";
+    let out = reconcile_toml(src, &[spec_from_json(&ported, 0)], &ReconcileOptions::default()).unwrap();
+    assert!(!out.changed && out.report.is_empty(), "{:?}", out.report);
+
+    let class_only = serde_json::json!({ "export": "orderPipeline", "class_name": "OrderWorkflow" });
+    let err = reconcile_toml(src, &[spec_from_json(&class_only, 0)], &ReconcileOptions::default()).unwrap_err();
+    let err = err.to_string();
+    assert!(err.starts_with("3:11: workflows entry OrderWorkflow binds workflow `orderPipeline`"), "{err}");
+    assert!(err.contains("Declare the config's binding on the fn (`#[workflow(binding = \"MY_WORKFLOW\")]`)"), "{err}");
+
+    // Without the class: the entry is an orphan and the new one would take its binding.
+    let neither = spec("orderPipeline");
+    let mut taken = neither.clone();
+    taken.binding = "MY_WORKFLOW".into();
+    let err = reconcile_toml(src, &[taken], &ReconcileOptions::default()).unwrap_err().to_string();
+    assert!(err.contains("(or declare that class with `#[workflow(class = \"…\")]`)"), "{err}");
 }
 
 #[test]

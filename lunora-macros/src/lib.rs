@@ -9,7 +9,9 @@ use proc_macro::TokenStream;
 /// and a descriptor struct named like the workflow's class (`order_pipeline` →
 /// `OrderPipelineWorkflow`) implements `lunora_runtime::Workflow`.
 ///
-/// Options: `name = "deployed-name"`, `schedules = ["cron", …]`, `limits(steps = N)`.
+/// Options: `name = "deployed-name"`, `class = "ClassName"` (the JS class and the descriptor,
+/// instead of the derived one), `binding = "BINDING"` (instead of `WORKFLOW_<NAME>`),
+/// `schedules = ["cron", …]`, `limits(steps = N)`.
 #[proc_macro_attribute]
 pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
     lunora_macros_support::workflow(attr.into(), item.into()).into()

@@ -1,12 +1,15 @@
 //! Step configuration: what users write ([`StepConfig`]), what the engine resolves it to
 //! ([`ResolvedStepConfig`]) and the retry delay formula (see [`Backoff`]).
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::duration::{millis, DurationInput};
 use crate::error::Error;
+use crate::status::StepId;
 pub use lunora_shared::rules::MAX_RETRY_LIMIT;
 
 /// Cloudflare's production default delay between retries. The local JS engine uses 1 s; the
@@ -35,6 +38,82 @@ pub struct RetryConfig {
     pub limit: Option<u32>,
     pub delay: Option<DurationInput>,
     pub backoff: Option<Backoff>,
+    /// A delay computed from each failed attempt (dynamic backoff); wins over `delay`.
+    pub delay_fn: Option<DelayFn>,
+}
+
+/// What a retry delay function is given: the step, the attempt that failed and its error.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryDelayContext<'a> {
+    pub step: &'a StepId,
+    /// The attempt that just failed (1-based).
+    pub attempt: u32,
+    /// The config the step runs with.
+    pub config: &'a ResolvedStepConfig,
+    pub error: &'a Error,
+}
+
+type DelayFnInner = dyn Fn(&RetryDelayContext<'_>) -> Result<DurationInput, Error> + Send + Sync;
+
+/// `retries.delay` as a function of the failed attempt (Cloudflare's `delay: ({ctx, error}) =>
+/// …`). The value it returns is the base the backoff then grows, exactly as workerd does: with
+/// the default `exponential` backoff, returning 5 s after attempt 3 waits 20 s; declare
+/// `backoff = "constant"` to wait what the function says. An error it returns, or a duration
+/// that does not parse, fails the step at once with a `NonRetryableDelayError`.
+#[derive(Clone)]
+pub struct DelayFn(Arc<DelayFnInner>);
+
+impl DelayFn {
+    pub fn new(f: impl Fn(&RetryDelayContext<'_>) -> Result<DurationInput, Error> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// What the function returns for this failure, before the backoff.
+    pub fn base(&self, cx: &RetryDelayContext<'_>) -> Result<DurationInput, Error> {
+        (self.0)(cx)
+    }
+
+    /// The delay after a failed attempt, backoff applied; `Err` is the step's final error.
+    pub fn delay_after(&self, cx: &RetryDelayContext<'_>) -> Result<Duration, Error> {
+        let failed = |what: String| {
+            Error::named(
+                crate::error::NON_RETRYABLE_DELAY,
+                format!("The delay function for step \"{}\" {what}", cx.step),
+            )
+        };
+        // User code called by the engine: a panic is the function failing, not the engine's.
+        let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.0)(cx)));
+        let base = called
+            .unwrap_or_else(|payload| {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a non-string payload".to_owned());
+                Err(Error::new(format!("panicked: {what}")))
+            })
+            .map_err(|e| failed(format!("threw an error: {}", e.message())))?;
+        let base = base.resolve().map_err(|_| {
+            failed(
+                "returned an invalid delay value (expected a number of ms or a duration string like \"30 seconds\")"
+                    .to_owned(),
+            )
+        })?;
+        Ok(cx.config.grown(millis(base), cx.attempt))
+    }
+}
+
+impl fmt::Debug for DelayFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DelayFn(..)")
+    }
+}
+
+impl PartialEq for DelayFn {
+    /// The same function value (clones of one `DelayFn`).
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// A step's durability config, merged over the defaults like Cloudflare does:
@@ -59,6 +138,19 @@ impl StepConfig {
         self
     }
 
+    /// Sets `retries.limit` and a delay computed from each failed attempt (see [`DelayFn`]).
+    pub fn retries_with(
+        mut self,
+        limit: u32,
+        delay: impl Fn(&RetryDelayContext<'_>) -> Result<DurationInput, Error> + Send + Sync + 'static,
+    ) -> Self {
+        let retries = self.retries.get_or_insert_with(RetryConfig::default);
+        retries.limit = Some(limit);
+        retries.delay = None;
+        retries.delay_fn = Some(DelayFn::new(delay));
+        self
+    }
+
     /// Sets `retries.backoff`.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.retries.get_or_insert_with(RetryConfig::default).backoff = Some(backoff);
@@ -71,7 +163,8 @@ impl StepConfig {
         self
     }
 
-    /// Redacts the output in status and logs.
+    /// Redacts the output (`"[REDACTED]"`) in histories, timelines and logs; the next step
+    /// still gets the real value.
     pub fn sensitive_output(mut self) -> Self {
         self.sensitive = Some(Sensitive::Output);
         self
@@ -97,6 +190,7 @@ impl StepConfig {
             if let Some(backoff) = retries.backoff {
                 out.retries.backoff = backoff;
             }
+            out.retries.dynamic_delay = retries.delay_fn.is_some();
         }
         if let Some(timeout) = &self.timeout {
             let timeout = timeout.resolve().map_err(|e| invalid(format!("timeout: {e}")))?;
@@ -118,6 +212,10 @@ pub struct ResolvedRetries {
     pub limit: u32,
     pub delay_ms: i64,
     pub backoff: Backoff,
+    /// The delay comes from the code's [`DelayFn`] (`delay_ms` is then the fallback for an
+    /// instance whose code no longer declares one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dynamic_delay: bool,
 }
 
 /// The config a step actually runs with; persisted at its first execution.
@@ -127,6 +225,10 @@ pub struct ResolvedStepConfig {
     pub timeout_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sensitive: Option<Sensitive>,
+    /// The step was run with a rollback handler: a later execution of the instance owes its
+    /// rollback, and reports a failure (as workerd does) if the code no longer provides it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
 }
 
 impl ResolvedStepConfig {
@@ -137,9 +239,11 @@ impl ResolvedStepConfig {
                 limit: DEFAULT_RETRY_LIMIT,
                 delay_ms: millis(retry_delay),
                 backoff: Backoff::Exponential,
+                dynamic_delay: false,
             },
             timeout_ms: millis(DEFAULT_TIMEOUT),
             sensitive: None,
+            rollback: false,
         }
     }
 
@@ -150,7 +254,12 @@ impl ResolvedStepConfig {
 
     /// Delay before attempt `failed_attempt + 1`.
     pub fn delay_after(&self, failed_attempt: u32) -> Duration {
-        let base = self.retries.delay_ms.max(0) as u64;
+        self.grown(self.retries.delay_ms, failed_attempt)
+    }
+
+    /// `base_ms` grown by the backoff for the attempt that failed.
+    pub fn grown(&self, base_ms: i64, failed_attempt: u32) -> Duration {
+        let base = base_ms.max(0) as u64;
         let n = u64::from(failed_attempt.max(1));
         let ms = match self.retries.backoff {
             Backoff::Constant => base,

@@ -13,7 +13,7 @@ use crate::status::Timestamp;
 use crate::step::WorkflowStep;
 pub use crate::step::{RollbackContext, StepContext};
 
-/// The triggering event: `{payload, timestamp, instanceId, workflowName}`.
+/// The triggering event: `{payload, timestamp, instanceId, workflowName, schedule?}`.
 #[derive(Clone, Debug)]
 pub struct WorkflowEvent {
     /// The raw create params (`{}` when none were given).
@@ -21,6 +21,8 @@ pub struct WorkflowEvent {
     pub timestamp: Timestamp,
     pub instance_id: String,
     pub workflow_name: String,
+    /// The cron tick that started the instance, for instances a `schedules` entry started.
+    pub schedule: Option<crate::status::Schedule>,
 }
 
 /// What a workflow body receives.

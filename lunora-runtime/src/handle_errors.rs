@@ -11,28 +11,66 @@ pub(crate) const ALREADY_EXISTS: &str = "instance.already_exists";
 pub(crate) const CANNOT_TERMINATE: &str = "instance.cannot_terminate";
 pub(crate) const CANNOT_RESTART: &str = "instance.cannot_restart";
 
+// Each message starts with Cloudflare's own wording of the failure (workerd's), so code that
+// matches on it behaves the same on both engines, and goes on with what lunora knows.
+
 pub(crate) fn not_found(workflow: &str, id: &str) -> Error {
-    Error::workflow(NOT_FOUND, format!("no instance {id:?} in workflow {workflow:?}"))
+    Error::workflow(NOT_FOUND, format!("Instance does not exist: no instance {id:?} in workflow {workflow:?}"))
 }
 
 pub(crate) fn already_exists(workflow: &str, id: &str) -> Error {
-    Error::workflow(ALREADY_EXISTS, format!("an instance with id {id:?} already exists in workflow {workflow:?}"))
+    Error::workflow(ALREADY_EXISTS, format!("Workflow instance with id {id:?} already exists in workflow {workflow:?}"))
 }
 
 pub(crate) fn cannot_terminate(id: &str, status: InstanceStatusKind) -> Error {
-    Error::workflow(CANNOT_TERMINATE, format!("instance {id:?} is already {status} and cannot be terminated"))
+    Error::workflow(
+        CANNOT_TERMINATE,
+        format!("Cannot terminate instance since its on a finite state: instance {id:?} is already {status}"),
+    )
 }
 
 pub(crate) fn cannot_restart(id: &str, target: &RestartFrom) -> Error {
     Error::workflow(
         CANNOT_RESTART,
         format!(
-            "instance {id:?} has no {} step {:?} with count {} to restart from",
+            "Step {:?} not found in execution history: instance {id:?} has no {} step {:?} with count {}",
+            target.name,
             target.kind.as_str(),
             target.name,
             target.count
         ),
     )
+}
+
+pub(crate) const INVALID_ID: &str = "instance.invalid_id";
+
+/// An id Cloudflare refuses; `why` says which rule it breaks.
+pub(crate) fn invalid_id(id: &str, why: &str) -> Error {
+    Error::workflow(INVALID_ID, format!("Workflow instance has invalid id {id:?}: {why}"))
+}
+
+pub(crate) const INVALID_BATCH: &str = "instance.invalid_batch";
+
+/// The array form of `createBatch` refused whole, in workerd's words: empty, or over 100.
+pub(crate) fn invalid_batch(len: usize) -> Error {
+    let why = if len == 0 {
+        "batchCreate should have at least 1 instance"
+    } else {
+        "batchCreate only supports 100 instances at a time"
+    };
+    Error::workflow(INVALID_BATCH, why)
+}
+
+/// workerd's refusal of an array batch (`Error: WorkflowError: batchCreate …`, its name lost
+/// across RPC) as the embedded engine reports it; anything else passes through.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // the Cloudflare backend's
+pub(crate) fn from_batch_engine(error: Error, len: usize) -> Error {
+    let message = error.message();
+    let message = message.strip_prefix("WorkflowError: ").unwrap_or(message);
+    if message.starts_with("batchCreate ") && error.code().is_none() {
+        return invalid_batch(len);
+    }
+    error
 }
 
 /// The code of an error from the engine: a `WorkflowError`'s `(code)`, or a message that is
@@ -54,6 +92,13 @@ fn engine_code(error: &Error) -> Option<&str> {
 /// operation.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // the Cloudflare backend's
 pub(crate) fn from_engine(error: Error, workflow: &str, id: &str) -> Error {
+    // workerd's `create` refuses a bad id with a bare `WorkflowError` (no code).
+    if error.code().is_none()
+        && error.message().trim_start_matches("WorkflowError: ") == "Workflow instance has invalid id"
+    {
+        let why = lunora_shared::rules::identifier_problem(id, lunora_shared::rules::MAX_INSTANCE_ID_CHARS);
+        return invalid_id(id, why.as_deref().unwrap_or("Cloudflare refused it"));
+    }
     match engine_code(&error) {
         Some(NOT_FOUND) => not_found(workflow, id),
         Some(ALREADY_EXISTS) => already_exists(workflow, id),
@@ -71,14 +116,71 @@ mod tests {
     use super::*;
 
     #[test]
+    fn workerds_array_batch_refusals_keep_lunoras_code() {
+        for (len, text) in [
+            (0, "batchCreate should have at least 1 instance"),
+            (101, "batchCreate only supports 100 instances at a time"),
+        ] {
+            // Across RPC the name is lost and the message keeps it; both spellings are read.
+            for raw in [Error::new(format!("WorkflowError: {text}")), Error::named("WorkflowError", text)] {
+                let restored = from_batch_engine(raw, len);
+                assert_eq!(restored.code(), Some(INVALID_BATCH));
+                assert_eq!(restored.to_string(), format!("WorkflowError: (instance.invalid_batch) {text}"));
+            }
+        }
+        let other = Error::new("network down");
+        assert_eq!(from_batch_engine(other.clone(), 3), other);
+    }
+
+    #[test]
     fn workerd_bare_not_found_becomes_the_embedded_engines_error() {
         let restored = from_engine(Error::new("instance.not_found"), "orders", "o-1");
         assert_eq!(restored, not_found("orders", "o-1"));
         assert_eq!(restored.code(), Some(NOT_FOUND));
         assert_eq!(
             restored.to_string(),
-            r#"WorkflowError: (instance.not_found) no instance "o-1" in workflow "orders""#
+            r#"WorkflowError: (instance.not_found) Instance does not exist: no instance "o-1" in workflow "orders""#
         );
+    }
+
+    #[test]
+    fn each_message_starts_with_cloudflares_wording() {
+        let restart = RestartFrom::step("charge");
+        for (error, cloudflare) in [
+            (not_found("orders", "o-1"), "(instance.not_found) Instance does not exist"),
+            (
+                already_exists("orders", "o-1"),
+                "(instance.already_exists) Workflow instance with id \"o-1\" already exists",
+            ),
+            (
+                cannot_terminate("o-1", InstanceStatusKind::Complete),
+                "(instance.cannot_terminate) Cannot terminate instance since its on a finite state",
+            ),
+            (
+                cannot_restart("o-1", &restart),
+                "(instance.cannot_restart) Step \"charge\" not found in execution history",
+            ),
+            (invalid_id("a b", "spaces"), "(instance.invalid_id) Workflow instance has invalid id"),
+        ] {
+            assert!(error.message().starts_with(cloudflare), "{error}");
+        }
+    }
+
+    #[test]
+    fn workerds_bare_invalid_id_refusal_gets_lunoras_code_and_the_rule() {
+        for raw in [
+            Error::named("WorkflowError", "Workflow instance has invalid id"),
+            Error::new("WorkflowError: Workflow instance has invalid id"),
+        ] {
+            let restored = from_engine(raw, "orders", "a b");
+            assert_eq!(restored.code(), Some(INVALID_ID));
+            assert!(
+                restored
+                    .message()
+                    .starts_with("(instance.invalid_id) Workflow instance has invalid id \"a b\": it must match"),
+                "{restored}"
+            );
+        }
     }
 
     #[test]

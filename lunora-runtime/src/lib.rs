@@ -11,6 +11,8 @@
 //! Step callbacks, `#[step]` bodies, rollback handlers and workflow bodies must be `Send`
 //! natively; on wasm32, where a Worker has one thread, any future is accepted ([`MaybeSend`],
 //! [`MaybeSync`]), so code holding the Worker's JS values across an `.await` works as it is.
+//! - [`history`] and [`replay`]: an instance's recorded history, from either engine, and the
+//!   check that the current code still fits it (deploy safety for instances in flight).
 //!
 //! Errors carry Cloudflare's names ([`Error::name`]): `NonRetryableError`,
 //! `WorkflowTimeoutError`, `WorkflowFatalError`, `WorkflowInternalError`, `WorkflowError`.
@@ -21,9 +23,11 @@
 //!
 //! 1. `maybe_send` (`Send` natively, nothing on wasm32), `erased` (boxed futures, JSON
 //!    values), `error`, `duration`, `secret`, `env` (`ctx.env`),
-//!    `log` (`ctx.log`): leaves.
+//!    `log` (`ctx.log`), [`batch`] (what `createBatch` answers), `event_type` (typed events):
+//!    leaves.
 //! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait, the native and `fetch`
-//!    transports, and `http::Client` for steps).
+//!    transports, and `http::Client` for steps), [`listing`] (what listing instances takes and
+//!    returns).
 //! 3. [`dispatch`]: `ctx.run` over `http`; [`functions`]: the functions `ctx.run` calls and
 //!    the endpoint that serves them (over `dispatch`'s `FunctionRef`).
 //! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
@@ -32,9 +36,14 @@
 //!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`) and
 //!    `handle_errors` (the instance operations' errors, worded once for both backends).
 //! 7. The backends, which implement the traits of 4 and 6: [`local`] (the embedded engine) and,
-//!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http`.
-//! 8. [`testing`] (over `local`), then this file and `macros`.
+//!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http`. [`history`], the
+//!    instance history format (read from the REST client's instance detail; `local` writes it
+//!    from its journal).
+//! 8. `server` (feature `server`: the REST API over `local`, in `rest`'s shapes), [`testing`]
+//!    (over `local`), [`replay`] (histories against the current code, over `step`,
+//!    `history` and `local`'s `Registrar`), then this file and `macros`.
 
+pub mod batch;
 pub mod clock;
 #[cfg(target_arch = "wasm32")]
 pub mod cloudflare;
@@ -45,17 +54,24 @@ pub mod duration;
 mod env;
 mod erased;
 pub mod error;
+mod event_type;
 pub mod functions;
 mod handle_errors;
+pub mod history;
 pub mod http;
+pub mod listing;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod local;
 mod log;
 mod macros;
 mod maybe_send;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod replay;
 pub mod rest;
 pub mod reusable;
 pub mod secret;
+#[cfg(all(feature = "server", not(target_arch = "wasm32")))]
+pub mod server;
 pub mod status;
 pub mod step;
 #[cfg(not(target_arch = "wasm32"))]
@@ -63,21 +79,23 @@ pub mod testing;
 mod validation;
 pub mod workflow;
 
-pub use config::{Backoff, ResolvedStepConfig, RetryConfig, Sensitive, StepConfig};
+pub use config::{Backoff, DelayFn, ResolvedStepConfig, RetryConfig, RetryDelayContext, Sensitive, StepConfig};
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
 pub use dispatch::{Dispatcher, FunctionRef};
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
+pub use event_type::EventType;
 pub use functions::{DispatchEndpoint, FunctionContext, FunctionError, Functions};
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use status::{
     CreateOptions, Event, InstanceStatus, InstanceStatusKind, RestartFrom, Retention, RollbackOutcome, RollbackState,
-    StepId, StepKind, Timestamp,
+    Schedule, StepId, StepKind, Timestamp,
 };
 pub use step::{Rollback, WorkflowStep};
 pub use workflow::{
-    unknown_workflow, InstanceHandle, Untyped, Workflow, WorkflowHandle, WorkflowInfo, WorkflowsBackend,
+    unknown_workflow, BatchCreated, InstanceHandle, Untyped, WaitFor, Workflow, WorkflowHandle, WorkflowInfo,
+    WorkflowsBackend,
 };
 
 pub use lunora_macros::{step, workflow};
@@ -111,7 +129,25 @@ pub mod __private {
             limit: u32::try_from(limit).ok(),
             delay: ms(delay_ms),
             backoff: crate::Backoff::from_code(backoff),
+            delay_fn: None,
         });
         Some(crate::StepConfig { retries, timeout: ms(timeout_ms), sensitive: None })
+    }
+
+    /// What `step_config` cannot take as plain values: `#[step(sensitive)]` and
+    /// `retries(delay = path::to::fn)`.
+    pub fn step_config_with(
+        config: Option<crate::StepConfig>,
+        sensitive: bool,
+        delay_fn: Option<crate::DelayFn>,
+    ) -> Option<crate::StepConfig> {
+        let mut config = config.unwrap_or_default();
+        if sensitive {
+            config.sensitive = Some(crate::Sensitive::Output);
+        }
+        if let Some(delay_fn) = delay_fn {
+            config.retries.get_or_insert_with(Default::default).delay_fn = Some(delay_fn);
+        }
+        Some(config)
     }
 }

@@ -16,6 +16,8 @@
 macro_rules! __lunora_workflow_runner {
     ($module:ident, $runner:ident, $descriptor:ident, $doc:tt) => {
         #[doc(hidden)]
+        // A declared class may start in lower case (`#[workflow(class = "legacyFlow")]`).
+        #[allow(non_camel_case_types)]
         mod $module {
             use ::lunora_runtime::__private::wasm_bindgen;
             use ::lunora_runtime::__private::wasm_bindgen::prelude::wasm_bindgen;

@@ -173,7 +173,17 @@ pub struct Event<T> {
     pub event_type: String,
 }
 
-/// Retention of finished instances (accepted and stored; the embedded engine keeps all).
+/// The cron tick that started an instance (`event.schedule`): the `schedules` entry and the
+/// time it was due.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub cron: String,
+    #[serde(rename = "scheduledTime")]
+    pub scheduled_time: Timestamp,
+}
+
+/// Retention of finished instances: how long after it ended a `complete` one
+/// (`successRetention`) or an `errored` / `terminated` one (`errorRetention`) is kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Retention {
     #[serde(rename = "successRetention", skip_serializing_if = "Option::is_none")]

@@ -120,6 +120,10 @@ pub trait StepBackend: MaybeSend + MaybeSync {
         event_type: String,
         timeout: Option<DurationInput>,
     ) -> BoxFuture<'a, Result<Event<Json>>>;
+
+    /// Told when a value this backend returned for step `name` does not decode into the type
+    /// the code expects (replay reports it as a divergence; the engines need not care).
+    fn value_rejected(&self, _name: &str, _error: &serde_json::Error) {}
 }
 
 /// A typed rollback handler for a step whose output is `T`.
@@ -167,12 +171,14 @@ fn to_json<T: Serialize>(value: &T) -> Result<Json> {
 }
 
 fn from_json<T: DeserializeOwned>(json: Json, what: &str) -> Result<T> {
-    serde_json::from_value(json).map_err(|e| {
-        Error::fatal(format!(
-            "Stored value of {what} does not match the type the code expects: {e}. \
-             Did the step's return type change while instances were in flight?"
-        ))
-    })
+    serde_json::from_value(json).map_err(|e| type_mismatch(what, e))
+}
+
+fn type_mismatch(what: &str, e: serde_json::Error) -> Error {
+    Error::fatal(format!(
+        "Stored value of {what} does not match the type the code expects: {e}. \
+         Did the step's return type change while instances were in flight?"
+    ))
 }
 
 /// `ctx.step`: the durable step API. Cheap to clone.
@@ -281,7 +287,15 @@ impl WorkflowStep {
         });
         // Called now, not in the async block: the backend allocates the step's count here.
         let pending = self.backend.do_step(name, config, attempt, rollback);
-        async move { from_json(pending.await?, &what) }
+        async move { self.decode(pending.await?, &what) }
+    }
+
+    /// A stored value as the code's type; a mismatch is also reported to the backend.
+    fn decode<T: DeserializeOwned>(&self, json: Json, what: &str) -> Result<T> {
+        serde_json::from_value(json).map_err(|e| {
+            self.backend.value_rejected(what, &e);
+            type_mismatch(what, e)
+        })
     }
 
     /// `step.sleep(name, duration)`: at most 365 days; not counted in the step limit.
@@ -303,7 +317,7 @@ impl WorkflowStep {
         self.wait_for_event_inner(name.into(), event_type.into(), None)
     }
 
-    /// `step.waitForEvent(name, {type, timeout})`; the timeout must lie in 1 s..=365 days.
+    /// `step.waitForEvent(name, {type, timeout})`; the timeout is at most 365 days.
     pub fn wait_for_event_with_timeout<'a, T: DeserializeOwned + MaybeSend + 'a>(
         &'a self,
         name: impl Into<String>,
@@ -311,6 +325,26 @@ impl WorkflowStep {
         timeout: impl Into<DurationInput>,
     ) -> impl Future<Output = Result<Event<T>>> + MaybeSend + 'a {
         self.wait_for_event_inner(name.into(), event_type.into(), Some(timeout.into()))
+    }
+
+    /// [`Self::wait_for_event`] for a typed event: its type string and payload type come from
+    /// one declaration (see [`EventType`](crate::event_type::EventType)).
+    pub fn wait_for<'a, P: DeserializeOwned + MaybeSend + 'a>(
+        &'a self,
+        name: impl Into<String>,
+        event: &crate::event_type::EventType<P>,
+    ) -> impl Future<Output = Result<Event<P>>> + MaybeSend + 'a {
+        self.wait_for_event_inner(name.into(), event.name().to_owned(), None)
+    }
+
+    /// [`Self::wait_for_event_with_timeout`] for a typed event.
+    pub fn wait_for_with_timeout<'a, P: DeserializeOwned + MaybeSend + 'a>(
+        &'a self,
+        name: impl Into<String>,
+        event: &crate::event_type::EventType<P>,
+        timeout: impl Into<DurationInput>,
+    ) -> impl Future<Output = Result<Event<P>>> + MaybeSend + 'a {
+        self.wait_for_event_inner(name.into(), event.name().to_owned(), Some(timeout.into()))
     }
 
     fn wait_for_event_inner<'a, T: DeserializeOwned + MaybeSend + 'a>(
@@ -324,7 +358,7 @@ impl WorkflowStep {
         async move {
             let event = pending.await?;
             Ok(Event {
-                payload: from_json(event.payload, &what)?,
+                payload: self.decode(event.payload, &what)?,
                 timestamp: event.timestamp,
                 event_type: event.event_type,
             })

@@ -72,6 +72,18 @@ impl TestEngineBuilder {
         self
     }
 
+    /// See [`EngineBuilder::default_retention`].
+    pub fn default_retention(mut self, retention: crate::Retention) -> Self {
+        self.inner = self.inner.default_retention(retention);
+        self
+    }
+
+    /// See [`EngineBuilder::workflow_retention`].
+    pub fn workflow_retention<W: Workflow>(mut self, retention: crate::Retention) -> Self {
+        self.inner = self.inner.workflow_retention::<W>(retention);
+        self
+    }
+
     pub fn default_retry_delay(mut self, delay: Duration) -> Self {
         self.inner = self.inner.default_retry_delay(delay);
         self
@@ -121,6 +133,24 @@ impl TestEngine {
         self.engine.workflow::<W>()
     }
 
+    /// Every instance of `W`, oldest first, including those the code under test created with
+    /// ids the test does not know (Cloudflare's `introspectWorkflow(binding).get()`).
+    pub async fn instances<W: Workflow>(&self) -> Result<Vec<InstanceHandle<W>>> {
+        let workflow = self.workflow::<W>();
+        let mut query = crate::listing::ListQuery::new().per_page(crate::listing::MAX_PER_PAGE);
+        let mut handles = Vec::new();
+        loop {
+            let page = self.engine.list(W::NAME, &query)?;
+            for info in &page.instances {
+                handles.push(workflow.get(&info.id).await?);
+            }
+            match page.cursor {
+                Some(cursor) => query = query.cursor(cursor),
+                None => return Ok(handles),
+            }
+        }
+    }
+
     /// Applies modifiers to the instance `id` of `W`; call before creating it.
     pub fn modify_instance<W: Workflow>(&self, id: &str, modifiers: Modifiers) {
         let mut mods = self.engine.modifiers();
@@ -161,17 +191,17 @@ impl TestEngine {
         }
     }
 
-    /// Waits until the instance has `status`. Fails at once, with the instance's error, if it
-    /// ends in another terminal status.
+    /// Waits until the instance has `status`, jumping the virtual clock to each timer it waits
+    /// on meanwhile (sleeps, retry delays), as Cloudflare's `waitForStatus` does not stall on
+    /// them. Fails at once, with the instance's error, if it ends in another terminal status.
     pub async fn wait_for_status<W>(
         &self,
         instance: &InstanceHandle<W>,
         status: InstanceStatusKind,
     ) -> Result<RawStatus> {
-        let (workflow, id) = (instance.workflow_name(), instance.id());
+        let id = instance.id();
         let what = format!("instance {id} to reach status {status}");
-        self.wait_for(&what, || {
-            let (current, _) = self.engine.status_and_wake(workflow, id)?;
+        let check = |current: RawStatus| {
             if current.status == status {
                 return Ok(Some(current));
             }
@@ -183,26 +213,34 @@ impl TestEngine {
                 )));
             }
             Ok(None)
-        })
-        .await
+        };
+        // Statuses an instance passes through between settling points are caught as they come.
+        let settles =
+            status.is_terminal() || matches!(status, InstanceStatusKind::Waiting | InstanceStatusKind::Paused);
+        if !settles {
+            let (workflow, id) = (instance.workflow_name(), instance.id());
+            return self.wait_for(&what, || check(self.engine.status_and_wake(workflow, id)?.0)).await;
+        }
+        let reached = self.run_until(instance, &what, |s, _| s.status == status || s.status.is_terminal()).await?;
+        Ok(check(reached)?.expect("run_until stopped at the status or an end"))
     }
 
-    /// Waits until the selected `do` step has finished and returns its output (or its error).
+    /// Waits until the selected `do` step has finished and returns its output (or its error),
+    /// jumping the virtual clock to each timer the instance waits on before it (a sleep, a
+    /// retry delay), as Cloudflare's `waitForStepResult` does not stall on them.
     pub async fn wait_for_step_result<W, T: DeserializeOwned>(
         &self,
         instance: &InstanceHandle<W>,
         step: StepSelector,
     ) -> Result<T> {
-        let (workflow, id) = (instance.workflow_name(), instance.id());
-        let what = format!("step {}-{} of instance {id}", step.name, step.index);
-        let row = self
-            .wait_for(&what, || {
-                let rows = self.engine.steps(workflow, id)?;
-                Ok(rows.into_iter().find(|r| {
-                    r.kind == RowKind::Do && r.name == step.name && r.count == step.index && r.state.is_final()
-                }))
-            })
-            .await?;
+        let what = format!("step {}-{} of instance {}", step.name, step.index, instance.id());
+        let finished = |rows: &[StepRow]| {
+            rows.iter()
+                .find(|r| r.kind == RowKind::Do && r.name == step.name && r.count == step.index && r.state.is_final())
+                .cloned()
+        };
+        self.run_until(instance, &what, |_, rows| finished(rows).is_some()).await?;
+        let row = finished(&self.steps(instance)?).ok_or_else(|| Error::new(format!("{what} did not finish")))?;
         match row.state {
             StepState::Done => serde_json::from_value(row.output.unwrap_or_default())
                 .map_err(|e| Error::new(format!("step {}-{} output does not decode: {e}", row.name, row.count))),
@@ -253,7 +291,7 @@ impl TestEngine {
                     return Err(Error::new(format!(
                         "instance {id} is {status} with no timer to advance to, before {what}{}",
                         current.error.map(|e| format!(" ({e})")).unwrap_or_default()
-                    )))
+                    )));
                 }
             }
         }

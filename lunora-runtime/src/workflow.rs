@@ -5,15 +5,18 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::batch::{BatchItemError, BatchReport};
 use crate::context::WorkflowContext;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
+use crate::listing::{InstanceList, ListQuery};
 use crate::maybe_send::{MaybeSend, MaybeSync};
-use crate::status::{CreateOptions, InstanceStatus, RestartFrom, Retention};
+use crate::status::{CreateOptions, InstanceStatus, InstanceStatusKind, RestartFrom, Retention};
 
 /// A durable workflow: typed params and output plus its deployed identity.
 pub trait Workflow: Send + Sync + 'static {
@@ -29,12 +32,13 @@ pub trait Workflow: Send + Sync + 'static {
     /// Cron triggers (`schedules` in wrangler.toml).
     const SCHEDULES: &'static [&'static str] = &[];
 
-    /// The JS entrypoint class name, e.g. `OrderPipelineWorkflow` (see `lunora_shared::naming`).
+    /// The JS entrypoint class name, also the descriptor's: `#[workflow(class = "…")]`, else
+    /// derived from the export name, e.g. `OrderPipelineWorkflow` (see `lunora_shared::naming`).
     fn class_name() -> String {
         lunora_shared::naming::workflow_class_name(Self::EXPORT_NAME)
     }
 
-    /// The binding name, e.g. `WORKFLOW_ORDER_PIPELINE`.
+    /// The binding name: `#[workflow(binding = "…")]`, else derived, e.g. `WORKFLOW_ORDER_PIPELINE`.
     fn binding() -> String {
         lunora_shared::naming::workflow_binding_name(Self::EXPORT_NAME)
     }
@@ -51,6 +55,34 @@ pub struct CreateRequest {
     pub retention: Option<Retention>,
 }
 
+/// A batch as it crosses the backend boundary.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BatchRequest {
+    /// `{count, params, retention?}`: `count` instances with generated ids.
+    Count { count: u64, params: Option<Json>, retention: Option<Retention> },
+    /// `{instances: [...]}`.
+    Instances(Vec<CreateRequest>),
+}
+
+/// What [`InstanceHandle::wait`] waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitFor {
+    /// `complete`, `errored` or `terminated`.
+    End,
+    /// This status (or an end, after which it can no longer come).
+    Status(InstanceStatusKind),
+}
+
+/// What a backend answers for an operation it does not offer.
+fn unsupported(what: &str) -> Error {
+    Error::workflow(
+        "workflow.unsupported",
+        format!(
+            "{what} is offered by the embedded engine (and, for listing and deleting, the REST API), not by this backend"
+        ),
+    )
+}
+
 /// `status()` as it crosses the backend boundary.
 pub type RawStatus = InstanceStatus<Json>;
 
@@ -62,6 +94,8 @@ pub trait WorkflowsBackend: MaybeSend + MaybeSync {
         workflow: &'a str,
         requests: Vec<CreateRequest>,
     ) -> BoxFuture<'a, Result<Vec<String>>>;
+    /// `createBatch({count, params})` / `createBatch({instances})`, answered per item.
+    fn create_batch_report<'a>(&'a self, workflow: &'a str, batch: BatchRequest) -> BoxFuture<'a, Result<BatchReport>>;
     /// Succeeds when the instance exists (`instance.not_found` otherwise).
     fn exists<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>>;
     fn status<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<RawStatus>>;
@@ -76,6 +110,27 @@ pub trait WorkflowsBackend: MaybeSend + MaybeSync {
         event_type: &'a str,
         payload: Json,
     ) -> BoxFuture<'a, Result<()>>;
+    /// One page of the workflow's instances.
+    fn list<'a>(&'a self, workflow: &'a str, query: &'a ListQuery) -> BoxFuture<'a, Result<InstanceList>> {
+        let _ = (workflow, query);
+        Box::pin(async { Err(unsupported("listing instances")) })
+    }
+    /// Waits until the instance reaches `until`, failing with `instance.wait_timeout` after `timeout`.
+    fn wait<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        until: WaitFor,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'a, Result<RawStatus>> {
+        let _ = (workflow, id, until, timeout);
+        Box::pin(async { Err(unsupported("waiting for an instance")) })
+    }
+    /// Deletes instances with their state (1 to 100; unknown ids fail before any is deleted).
+    fn delete<'a>(&'a self, workflow: &'a str, ids: Vec<String>) -> BoxFuture<'a, Result<()>> {
+        let _ = (workflow, ids);
+        Box::pin(async { Err(unsupported("deleting instances")) })
+    }
 }
 
 /// Absent params are `{}` on Cloudflare; a unit params type reads them as `null`.
@@ -125,6 +180,17 @@ impl<W> WorkflowHandle<W> {
         &self.name
     }
 
+    /// One page of the workflow's instances, filtered and ordered as `query` says (embedded
+    /// engine; on Cloudflare, list through the REST API).
+    pub async fn list(&self, query: &ListQuery) -> Result<InstanceList> {
+        self.backend.list(&self.name, query).await
+    }
+
+    /// Deletes these instances with their state (`deleteBatch`: 1 to 100 ids).
+    pub async fn delete_batch(&self, ids: &[&str]) -> Result<()> {
+        self.backend.delete(&self.name, ids.iter().map(|id| (*id).to_owned()).collect()).await
+    }
+
     /// An instance handle by id; fails with `instance.not_found` when there is none.
     pub async fn get(&self, id: &str) -> Result<InstanceHandle<W>> {
         self.backend.exists(&self.name, id).await?;
@@ -144,7 +210,9 @@ impl<W: Workflow> WorkflowHandle<W> {
         Ok(self.instance(id))
     }
 
-    /// Starts 1–100 instances at once; ids that already exist are skipped (idempotent).
+    /// Starts 1–100 instances at once; ids that already exist are skipped (idempotent). The
+    /// array form Cloudflare keeps for compatibility: [`Self::create_batch_instances`] reports
+    /// what it skipped.
     pub async fn create_batch(&self, batch: Vec<CreateOptions<W::Params>>) -> Result<Vec<InstanceHandle<W>>> {
         let requests = batch
             .into_iter()
@@ -152,6 +220,73 @@ impl<W: Workflow> WorkflowHandle<W> {
             .collect::<Result<Vec<_>>>()?;
         let ids = self.backend.create_batch(&self.name, requests).await?;
         Ok(ids.into_iter().map(|id| self.instance(id)).collect())
+    }
+}
+
+/// What `create_batch_count` and `create_batch_instances` return: the instances created, in
+/// batch order, and one error per instance that was not (its id given twice, or taken).
+pub struct BatchCreated<W> {
+    pub created: Vec<InstanceHandle<W>>,
+    pub errors: Vec<BatchItemError>,
+}
+
+impl<W> std::fmt::Debug for BatchCreated<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchCreated").field("created", &self.created).field("errors", &self.errors).finish()
+    }
+}
+
+impl<W: Workflow> WorkflowHandle<W> {
+    /// `createBatch({count, params})`: `count` (1–100) instances with generated ids and the
+    /// same params.
+    pub async fn create_batch_count(&self, count: u64, params: W::Params) -> Result<BatchCreated<W>> {
+        let batch = BatchRequest::Count { count, params: encode(Some(params))?, retention: None };
+        self.batch(batch).await
+    }
+
+    /// `createBatch({instances})`: 1–100 instances; an id given twice or already taken is
+    /// reported in `errors` (with its index) and the others are still created. Invalid or
+    /// reserved ids refuse the whole batch.
+    pub async fn create_batch_instances(&self, instances: Vec<CreateOptions<W::Params>>) -> Result<BatchCreated<W>> {
+        let requests = instances
+            .into_iter()
+            .map(|o| Ok(CreateRequest { id: o.id, params: encode(o.params)?, retention: o.retention }))
+            .collect::<Result<Vec<_>>>()?;
+        self.batch(BatchRequest::Instances(requests)).await
+    }
+}
+
+impl WorkflowHandle<Untyped> {
+    /// [`WorkflowHandle::create_batch_count`] with JSON params.
+    pub async fn create_batch_count(&self, count: u64, params: Json) -> Result<BatchCreated<Untyped>> {
+        self.batch(BatchRequest::Count { count, params: Some(params), retention: None }).await
+    }
+
+    /// [`WorkflowHandle::create_batch_instances`] with JSON params.
+    pub async fn create_batch_instances(&self, instances: Vec<CreateOptions<Json>>) -> Result<BatchCreated<Untyped>> {
+        let requests = instances
+            .into_iter()
+            .map(|o| CreateRequest { id: o.id, params: o.params, retention: o.retention })
+            .collect();
+        self.batch(BatchRequest::Instances(requests)).await
+    }
+
+    /// [`WorkflowHandle::create_batch`] (the array form) with JSON params.
+    pub async fn create_batch(&self, batch: Vec<CreateOptions<Json>>) -> Result<Vec<InstanceHandle<Untyped>>> {
+        let requests =
+            batch.into_iter().map(|o| CreateRequest { id: o.id, params: o.params, retention: o.retention }).collect();
+        let ids = self.backend.create_batch(&self.name, requests).await?;
+        Ok(ids.into_iter().map(|id| self.instance(id)).collect())
+    }
+}
+
+impl<W> WorkflowHandle<W> {
+    async fn batch(&self, batch: BatchRequest) -> Result<BatchCreated<W>> {
+        let report = self.backend.create_batch_report(&self.name, batch).await?;
+        Ok(BatchCreated {
+            created: report.created.into_iter().map(|id| self.instance(id)).collect(),
+            errors: report.errors,
+        })
     }
 }
 
@@ -227,6 +362,32 @@ impl<W> InstanceHandle<W> {
     pub async fn restart_from(&self, from: RestartFrom) -> Result<()> {
         let (b, w, id) = self.parts();
         b.restart(w, id, Some(from)).await
+    }
+
+    /// [`Self::send_event`] for a typed event: the payload must be the type the event declares.
+    pub async fn send<P: Serialize>(&self, event: &crate::event_type::EventType<P>, payload: P) -> Result<()> {
+        self.send_event(event.name(), payload).await
+    }
+
+    /// Waits until the instance ends (`complete`, `errored` or `terminated`) and returns its
+    /// status; woken by the engine, not polled. After `timeout` (real time), fails with
+    /// `instance.wait_timeout`.
+    pub async fn wait(&self, timeout: Option<Duration>) -> Result<RawStatus> {
+        let (b, w, id) = self.parts();
+        b.wait(w, id, WaitFor::End, timeout).await
+    }
+
+    /// Waits until the instance is in `status` (or has ended, when it no longer can be).
+    pub async fn wait_for_status(&self, status: InstanceStatusKind, timeout: Option<Duration>) -> Result<RawStatus> {
+        let (b, w, id) = self.parts();
+        b.wait(w, id, WaitFor::Status(status), timeout).await
+    }
+
+    /// Deletes the instance and its state (a running one is stopped first); its id can then be
+    /// created again.
+    pub async fn delete(&self) -> Result<()> {
+        let (b, w, id) = self.parts();
+        b.delete(w, vec![id.to_owned()]).await
     }
 
     /// Sends an event; it satisfies the next `wait_for_event` of its type (FIFO per type).

@@ -173,8 +173,81 @@ async fn the_generated_registry_gives_typed_handles_and_registers_everything() {
     let err = workflows.get("nope").err().unwrap();
     assert_eq!(
         err.to_string(),
-        "WorkflowError: (workflow.not_found) no workflow is exported as \"nope\"; known workflows: checkout, report"
+        "WorkflowError: (workflow.not_found) no workflow is exported as \"nope\"; known workflows: checkout, \
+         orderPipeline, report"
     );
-    let names: Vec<(&str, &str, &str)> = WORKFLOWS.iter().map(|w| (w.export_name, w.name, w.binding)).collect();
-    assert_eq!(names, [("checkout", "checkout", "WORKFLOW_CHECKOUT"), ("report", "nightly-report", "WORKFLOW_REPORT")]);
+    let names: Vec<(&str, &str, &str, &str)> =
+        WORKFLOWS.iter().map(|w| (w.export_name, w.name, w.binding, w.class_name)).collect();
+    assert_eq!(
+        names,
+        [
+            ("checkout", "checkout", "WORKFLOW_CHECKOUT", "CheckoutWorkflow"),
+            ("orderPipeline", "orders", "MY_WORKFLOW", "OrderWorkflow"),
+            ("report", "nightly-report", "WORKFLOW_REPORT", "ReportWorkflow"),
+        ]
+    );
+}
+
+/// `#[workflow(class = "OrderWorkflow", binding = "MY_WORKFLOW")]`: the descriptor is the
+/// declared class, the trait reports the declared names, and it runs like any other workflow,
+/// registered by hand or through the generated registry's typed accessor.
+#[tokio::test]
+async fn a_workflow_with_a_declared_class_and_binding_runs_under_them() {
+    assert_eq!(OrderWorkflow::class_name(), "OrderWorkflow");
+    assert_eq!(OrderWorkflow::binding(), "MY_WORKFLOW");
+    assert_eq!((OrderWorkflow::NAME, OrderWorkflow::EXPORT_NAME), ("orders", "orderPipeline"));
+
+    let t = TestEngine::builder().register::<OrderWorkflow>().open().await.unwrap();
+    let inst = t.workflow::<OrderWorkflow>().create(CreateOptions::params(3).with_id("port-1")).await.unwrap();
+    assert_eq!(inst.workflow_name(), "orders");
+    assert_eq!(t.run_to_completion(&inst).await.unwrap().status, InstanceStatusKind::Complete);
+    assert_eq!(inst.status().await.unwrap().output, Some(750));
+
+    let t = lunora_tests::registry::register_all(TestEngine::builder()).open().await.unwrap();
+    let workflows = lunora_tests::registry::Workflows::new(t.engine().backend());
+    let typed: WorkflowHandle<OrderWorkflow> = workflows.order_pipeline();
+    let inst = typed.create(CreateOptions::params(2)).await.unwrap();
+    t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(inst.status().await.unwrap().output, Some(500));
+    // By export name, the instance is the same workflow's.
+    let untyped = workflows.get("orderPipeline").unwrap();
+    assert_eq!(untyped.name(), "orders");
+    let same = untyped.get(inst.id()).await.unwrap().status_json().await.unwrap();
+    assert_eq!((same.status, same.output), (InstanceStatusKind::Complete, Some(serde_json::json!(500))));
+}
+
+fn wait_as_told(cx: &RetryDelayContext<'_>) -> Result<DurationInput> {
+    Ok(DurationInput::from(format!("{} seconds", cx.attempt * 2)))
+}
+
+#[step(args = u32, returns = String, sensitive, retries(limit = 2, delay = wait_as_told, backoff = "constant"))]
+async fn guarded(_ctx: StepContext, n: u32) -> Result<String> {
+    Ok(format!("secret {n}"))
+}
+
+#[step(args = u32, returns = u32, rollback = forget, rollback_config(retries(limit = 1, delay = wait_as_told)))]
+async fn remembered(_ctx: StepContext, n: u32) -> Result<u32> {
+    Ok(n)
+}
+
+async fn forget(_ctx: StepRollbackContext<u32, u32>) -> Result<()> {
+    Ok(())
+}
+
+#[test]
+fn sensitive_and_a_delay_fn_reach_the_step_config() {
+    let config = <guarded as Step>::config().unwrap();
+    assert_eq!(config.sensitive, Some(Sensitive::Output));
+    let retries = config.retries.as_ref().unwrap();
+    assert!(retries.delay_fn.is_some() && retries.delay.is_none());
+    let resolved = config.resolve(&ResolvedStepConfig::default(), "guarded").unwrap();
+    assert_eq!((resolved.retries.limit, resolved.retries.backoff), (2, Backoff::Constant));
+    assert!(resolved.retries.dynamic_delay);
+    let (step, error) = (StepId { name: "guarded".into(), count: 1 }, Error::new("x"));
+    let cx = RetryDelayContext { step: &step, attempt: 3, config: &resolved, error: &error };
+    assert_eq!(retries.delay_fn.as_ref().unwrap().delay_after(&cx).unwrap(), std::time::Duration::from_secs(6));
+    // The rollback's own config takes a fn too (and `sensitive` only on the step).
+    let rollback = <remembered as Step>::rollback_config().unwrap();
+    assert!(rollback.retries.unwrap().delay_fn.is_some());
+    assert_eq!(<remembered as Step>::config(), None);
 }

@@ -8,10 +8,14 @@
 //! The charge and the refund call the payment functions (`src/payments.rs`) with `ctx.run`:
 //! the demo serves them itself on a free 127.0.0.1 port (`POST /_lunora/scheduler/dispatch`,
 //! deduplicated in `<journal>.dispatch.db`) and points `LUNORA_ORIGIN_URL` at it.
-//! `order-pipeline serve --port N` only serves them, until killed.
+//!
+//! `order-pipeline serve --port PORT --db PATH` instead runs it on a real clock behind a local
+//! server (see `serve.rs`), which answers the payment functions too.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+mod serve;
 
 use lunora_runtime::local::{RowKind, StepRow, StepState};
 use lunora_runtime::testing::TestEngine;
@@ -132,8 +136,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-/// The dev token of the example's dispatch endpoint (a real deployment sets a secret).
-const DEV_ADMIN_TOKEN: &str = "order-pipeline-dev-admin-token";
+use order_pipeline::payments::DEV_ADMIN_TOKEN;
 
 /// Serves the payment functions on `listener` with `env`, deduplicating in `store`.
 async fn serve_payments(listener: tokio::net::TcpListener, env: Env, store: &std::path::Path) -> Result<()> {
@@ -143,25 +146,15 @@ async fn serve_payments(listener: tokio::net::TcpListener, env: Env, store: &std
 }
 
 async fn run() -> Result<()> {
-    let mut args = std::env::args().skip(1);
-    if std::env::args().nth(1).as_deref() == Some("serve") {
-        let usage = || Error::new("usage: order-pipeline serve --port N");
-        let port: u16 = match (args.nth(1).as_deref(), args.next()) {
-            (Some("--port"), Some(port)) => port.parse().map_err(|_| usage())?,
-            _ => return Err(usage()),
-        };
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|e| Error::new(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-        let store = std::env::temp_dir().join(format!("lunora-order-pipeline-dispatch-{port}.db"));
-        println!("serving POST http://127.0.0.1:{port}/_lunora/scheduler/dispatch (dedup: {})", store.display());
-        let env = Env::new().with(Arc::new(AuditLog::default())).with_var("LUNORA_ADMIN_TOKEN", DEV_ADMIN_TOKEN);
-        return serve_payments(listener, env, &store).await;
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    if all.first().map(String::as_str) == Some("serve") {
+        return serve::serve(&all[1..]).await;
     }
+    let mut args = std::env::args().skip(1);
     let (db, temporary) = match (args.next().as_deref(), args.next()) {
         (Some("--db"), Some(path)) => (std::path::PathBuf::from(path), false),
         (None, _) => (std::env::temp_dir().join(format!("lunora-order-pipeline-{}.db", std::process::id())), true),
-        _ => return Err(Error::new("usage: order-pipeline [--db PATH]")),
+        _ => return Err(Error::new("usage: order-pipeline [--db PATH] | order-pipeline serve --port PORT --db PATH")),
     };
     let result = run_on(&db).await;
     if temporary {

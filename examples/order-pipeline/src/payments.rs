@@ -53,6 +53,10 @@ async fn refund(ctx: FunctionContext, args: Refund) -> Result<(), FunctionError>
     Ok(())
 }
 
+/// The dev token of the example's dispatch endpoint (its wrangler.toml's, too); a deployment
+/// sets a secret `LUNORA_ADMIN_TOKEN` instead.
+pub const DEV_ADMIN_TOKEN: &str = "order-pipeline-dev-admin-token";
+
 /// Every function this Worker serves.
 pub fn functions() -> Functions {
     Functions::new().register(&CHARGE, charge).register(&REFUND, refund)

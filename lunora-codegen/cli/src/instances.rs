@@ -10,9 +10,11 @@
 //! [`lunora_runtime::secret`]), nor does a userinfo in `--api-base`, which is refused.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
+use lunora_runtime::history::{History, RESUMABLE_STATUSES};
 use lunora_runtime::rest::{
     workflows_base_url, Action, Direction, InstanceDetail, InstancePage, ListInstances, StatusChange, TimelineStep,
     WorkflowsRestClient, CLOUDFLARE_API_ROOT,
@@ -126,6 +128,22 @@ pub enum InstancesCommand {
         #[arg(long = "type", value_enum, requires = "from_step")]
         step_type: Option<StepTypeArg>,
     },
+    /// Write the history of each selected instance (default: every instance that can still run
+    /// code) into DIR, one JSON file per instance, for `cargo test` to replay against new code.
+    Pull {
+        /// The deployed workflow name, e.g. order-pipeline.
+        workflow: String,
+        /// Only instances in this status (repeatable; default: queued, running, waiting, paused,
+        /// waitingForPause).
+        #[arg(long, value_parser = parse_status)]
+        status: Vec<InstanceStatusKind>,
+        /// Only this instance, whatever its status (repeatable).
+        #[arg(long = "id", value_name = "ID")]
+        ids: Vec<String>,
+        /// The folder to write the histories into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Send an event to an instance waiting for it.
     SendEvent {
         #[command(flatten)]
@@ -224,6 +242,9 @@ fn run_unescaped_errors(args: InstancesArgs, env: &dyn Fn(&str) -> Option<String
                 });
                 change(&client, target, Action::Restart { from }, json).await
             }
+            InstancesCommand::Pull { workflow, status, ids, out } => {
+                pull(&client, &workflow, status, ids, &out, json).await
+            }
             InstancesCommand::SendEvent { target, event_type, .. } => {
                 let payload = payload.expect("parsed above");
                 let result = client
@@ -276,6 +297,69 @@ fn client(api_base: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Resul
         ));
     }
     Ok(WorkflowsRestClient::new(&account, token).with_base_url(workflows_base_url(api_base, account.trim())))
+}
+
+/// How many listing pages `pull` follows per status at most (100 instances each).
+const MAX_PULL_PAGES: u32 = 1_000;
+
+/// `instances pull`: lists the selected instances, fetches each one's detail and writes its
+/// history. Each file is written whole (a temporary file renamed into place); a failure stops
+/// the pull, leaving the files written so far.
+async fn pull(
+    client: &WorkflowsRestClient,
+    workflow: &str,
+    statuses: Vec<InstanceStatusKind>,
+    ids: Vec<String>,
+    out: &Path,
+    json: bool,
+) -> Result<String, String> {
+    let mut selected = ids;
+    if selected.is_empty() {
+        let statuses = if statuses.is_empty() { RESUMABLE_STATUSES.to_vec() } else { statuses };
+        for status in statuses {
+            let mut query = ListInstances::new(workflow).status(status).per_page(100);
+            for _ in 0..MAX_PULL_PAGES {
+                let page = client.list_instances(&query).await.map_err(|e| e.to_string())?;
+                for instance in &page.instances {
+                    if !selected.contains(&instance.id) {
+                        selected.push(instance.id.clone());
+                    }
+                }
+                match page.next(&query) {
+                    Some(next) => query = next,
+                    None => break,
+                }
+            }
+        }
+    }
+    let mut written: Vec<(String, String, PathBuf)> = Vec::new();
+    for id in &selected {
+        let detail = client.get_instance(workflow, id).await.map_err(|e| e.to_string())?;
+        let history = History::from_rest(workflow, &detail);
+        // Ids that differ only in characters a file name cannot hold would share a file.
+        if let Some((other, _, _)) =
+            written.iter().find(|(_, _, p)| p.file_name() == Some(history.file_name().as_ref()))
+        {
+            return Err(format!(
+                "instances {other:?} and {id:?} would both be written to {}; pull them into separate folders with --id",
+                out.join(history.file_name()).display()
+            ));
+        }
+        let path = history.write_to_dir(out).map_err(|e| format!("cannot write into {}: {e}", out.display()))?;
+        written.push((id.clone(), history.status.clone(), path));
+    }
+    if json {
+        let files: Vec<Value> = written
+            .iter()
+            .map(|(id, status, path)| serde_json::json!({"instance": id, "status": status, "file": path.display().to_string()}))
+            .collect();
+        return Ok(to_json(Ok(Value::Array(files))));
+    }
+    let mut text = format!("pulled {} histories of {} into {}\n", written.len(), one_line(workflow), out.display());
+    for (id, status, path) in &written {
+        text.push_str(&format!("  {}  {}  {}\n", one_line(id), one_line(status), path.display()));
+    }
+    Ok(text)
 }
 
 async fn change(client: &WorkflowsRestClient, target: Target, action: Action, json: bool) -> Result<String, String> {

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use instances::InstancesArgs;
 use lunora_codegen::naming::WorkflowNames;
+use lunora_codegen::new_project::{self, LunoraSource};
 use lunora_codegen::scaffold::{self, Kind};
 use lunora_codegen::sync::{self, SyncOptions};
 
@@ -43,13 +44,21 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Scaffold a step or a workflow that compiles, in src/steps.rs or src/workflows.rs.
+    /// Scaffold a step or a workflow that compiles, in src/steps.rs or src/workflows.rs; or a
+    /// whole project (`new project DIR`): a crate with a workflow, its test, a Worker with routes
+    /// and its wrangler.toml, generated files included. DIR must be new or empty, and its name
+    /// names the package, the Worker and the workflow.
     New {
         kind: NewKind,
-        /// The fn name, snake_case.
+        /// The fn name, snake_case (step, workflow); the directory to create (project).
         name: String,
-        #[arg(long, default_value = "Cargo.toml")]
-        manifest_path: PathBuf,
+        /// The crate to add the step or workflow to [default: Cargo.toml]; a project is DIR.
+        #[arg(long)]
+        manifest_path: Option<PathBuf>,
+        /// For a project: depend on the lunora crates of this checkout of the lunora repository
+        /// (path dependencies) instead of their crates.io release.
+        #[arg(long, value_name = "REPO")]
+        lunora_path: Option<PathBuf>,
     },
     /// Print, per export name, the class name, binding and default deployed name
     /// (tab-separated: export, class, binding, default name).
@@ -64,12 +73,29 @@ enum Command {
     /// List, show, pause, resume, terminate, restart deployed instances and send them events,
     /// through the Cloudflare Workflows REST API (CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN).
     Instances(InstancesArgs),
+    /// Write the histories of instances from an embedded engine's journal file into DIR, one
+    /// JSON file per instance (default: every instance that can still run code), for `cargo
+    /// test` to replay. The journal must not be open in a running engine.
+    History {
+        /// The deployed workflow name, e.g. order-pipeline.
+        workflow: String,
+        /// The journal file (the engine's SQLite file).
+        #[arg(long, value_name = "PATH")]
+        journal: PathBuf,
+        /// Only this instance, whatever its status (repeatable).
+        #[arg(long = "id", value_name = "ID")]
+        ids: Vec<String>,
+        /// The folder to write the histories into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum NewKind {
     Step,
     Workflow,
+    Project,
 }
 
 fn main() -> ExitCode {
@@ -77,10 +103,23 @@ fn main() -> ExitCode {
         Command::Sync { manifest_path, wrangler_config, check } => {
             run_sync(SyncOptions { manifest_path, wrangler_config, registry_out: None, entry_out: None }, check)
         }
-        Command::New { kind, name, manifest_path } => {
-            let kind = match kind {
-                NewKind::Step => Kind::Step,
-                NewKind::Workflow => Kind::Workflow,
+        Command::New { kind, name, manifest_path, lunora_path } => {
+            let kind = match (kind, lunora_path) {
+                (NewKind::Project, _) if manifest_path.is_some() => {
+                    eprintln!(
+                        "lunora-codegen: new project: --manifest-path names an existing crate; a project is created in DIR (drop --manifest-path)"
+                    );
+                    return ExitCode::from(2);
+                }
+                (NewKind::Project, lunora_path) => return new_project(&PathBuf::from(name), lunora_path),
+                (_, Some(_)) => {
+                    eprintln!(
+                        "lunora-codegen: new: --lunora-path is for `new project`; a step or workflow goes into an existing crate"
+                    );
+                    return ExitCode::from(2);
+                }
+                (NewKind::Step, None) => Kind::Step,
+                (NewKind::Workflow, None) => Kind::Workflow,
             };
             // A name that cannot be used is a usage error (exit 2, like clap's), found before
             // anything is read or written.
@@ -88,7 +127,7 @@ fn main() -> ExitCode {
                 eprintln!("lunora-codegen: new: {e}");
                 return ExitCode::from(2);
             }
-            match scaffold::scaffold(&manifest_path, kind, &name) {
+            match scaffold::scaffold(&manifest_path.unwrap_or_else(|| PathBuf::from("Cargo.toml")), kind, &name) {
                 Ok(done) => {
                     println!("wrote `{name}` to {}", done.file.display());
                     if let Some(line) = done.missing_mod {
@@ -100,6 +139,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Names { names, json } => print_names(&names, json),
+        Command::History { workflow, journal, ids, out } => write_histories(&workflow, &journal, ids, &out),
         Command::Instances(args) => match instances::run(args, &|name| std::env::var(name).ok()) {
             Ok(out) => {
                 print!("{out}");
@@ -107,6 +147,67 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
+    }
+}
+
+/// `history`: the journal's histories into `out`.
+fn write_histories(workflow: &str, journal: &std::path::Path, ids: Vec<String>, out: &std::path::Path) -> ExitCode {
+    use lunora_runtime::local::{read_histories, Selection};
+    let selection = if ids.is_empty() { Selection::default() } else { Selection::Ids(ids) };
+    let histories = match read_histories(journal, workflow, &selection) {
+        Ok(histories) => histories,
+        Err(e) => return fail(&format!("history: {}", e.message())),
+    };
+    println!("{} histories of {workflow} into {}", histories.len(), out.display());
+    for history in &histories {
+        match history.write_to_dir(out) {
+            Ok(path) => println!(
+                "  {}  {}  {}",
+                terminal::one_line(&history.instance_id),
+                terminal::one_line(&history.status),
+                path.display()
+            ),
+            Err(e) => return fail(&format!("history: cannot write into {}: {e}", out.display())),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `new project DIR`: a refused name or checkout is a usage error (exit 2), found before
+/// anything is written; a failure while writing exits 1. Either way nothing is left behind.
+fn new_project(dir: &std::path::Path, lunora_path: Option<PathBuf>) -> ExitCode {
+    let usage = |message: &str| {
+        eprintln!("lunora-codegen: new project: {message}");
+        ExitCode::from(2)
+    };
+    let name = match new_project::project_name(dir) {
+        Ok(name) => name,
+        Err(e) => return usage(&e),
+    };
+    if let Err(e) = new_project::check_project_name(&name) {
+        return usage(&e);
+    }
+    let lunora = match lunora_path {
+        Some(repo) => match new_project::check_checkout(&repo) {
+            Ok(root) => LunoraSource::Checkout(root),
+            Err(e) => return usage(&e),
+        },
+        None => LunoraSource::Version(new_project::LUNORA_VERSION.to_owned()),
+    };
+    match new_project::create(dir, &lunora) {
+        Ok(created) => {
+            let from = match &lunora {
+                LunoraSource::Version(v) => format!("lunora-runtime {v} from crates.io"),
+                LunoraSource::Checkout(root) => format!("lunora-runtime from {}", root.display()),
+            };
+            println!("created {} ({from}):", created.name);
+            for file in &created.files {
+                println!("  {}", created.dir.join(file).display());
+            }
+            println!("next: cd {} && cargo test && npx wrangler dev   (see its README.md)", created.dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("new project: {e}")),
     }
 }
 

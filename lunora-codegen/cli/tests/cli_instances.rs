@@ -321,3 +321,72 @@ fn an_unreachable_api_is_reported() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("request failed"), "{}", stderr(&out));
 }
+
+/// `pull` lists every resumable status (following pages), fetches each instance's detail and
+/// writes one history file per instance that the replay reads back.
+#[test]
+fn pull_writes_one_history_per_instance_that_can_still_run() {
+    let server = TestServer::start(|request| {
+        let path = request.path().to_owned();
+        if path.ends_with("/instances") {
+            let page = request.query_param("page");
+            return match (request.query_param("status").as_deref(), page.as_deref()) {
+                (Some("waiting"), None) => Reply::json(
+                    200,
+                    json!({"success": true, "errors": [], "messages": [],
+                           "result": [{"id": "w-1", "status": "waiting"}],
+                           "result_info": {"page": 1, "per_page": 1, "total_count": 2}})
+                    .to_string(),
+                ),
+                (Some("waiting"), Some("2")) => Reply::json(
+                    200,
+                    json!({"success": true, "errors": [], "messages": [],
+                           "result": [{"id": "w/2", "status": "waiting"}],
+                           "result_info": {"page": 2, "per_page": 1, "total_count": 2}})
+                    .to_string(),
+                ),
+                _ => Reply::json(200, r#"{"success": true, "errors": [], "messages": [], "result": []}"#),
+            };
+        }
+        Reply::fixture(200, "get_instance_errored.json")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("histories");
+    let out = run(&server, &["pull", "order-pipeline", "--out", out_dir.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(text.starts_with("pulled 2 histories of order-pipeline into"), "{text}");
+    let statuses: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path().ends_with("/instances"))
+        .map(|r| r.query_param("status").unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, ["queued", "running", "waiting", "waiting", "paused", "waitingForPause"]);
+    let mut files: Vec<String> =
+        std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    files.sort();
+    assert_eq!(files, ["w-1.json", "w_2.json"]);
+    let history = lunora_runtime::history::History::read(&out_dir.join("w_2.json")).unwrap();
+    assert_eq!((history.instance_id.as_str(), history.source.as_str()), ("w/2", "cloudflare"));
+    assert_eq!(history.version_id.as_deref(), Some("6f1c2d9e-0a4b-4c1e-9d55-3b8a7e0f1a21"));
+    assert!(!history.steps.is_empty());
+
+    // --id takes those instances only, without listing.
+    let server = TestServer::start(|_| Reply::fixture(200, "get_instance_errored.json"));
+    let out = run(&server, &["pull", "order-pipeline", "--id", "o-9", "--out", out_dir.to_str().unwrap()]);
+    assert!(stdout(&out).contains("o-9  errored"));
+    assert_eq!(server.single_request().target, "/accounts/acc-123/workflows/order-pipeline/instances/o-9");
+}
+
+/// Two ids that map to one file name are refused rather than one history overwriting the other.
+#[test]
+fn pull_refuses_ids_that_would_share_a_file() {
+    let server = TestServer::start(|_| Reply::fixture(200, "get_instance_errored.json"));
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        run(&server, &["pull", "order-pipeline", "--id", "w/2", "--id", "w:2", "--out", dir.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("instances \"w/2\" and \"w:2\" would both be written to"), "{}", stderr(&out));
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(files, ["w_2.json"], "the first one was written whole, the second refused");
+}

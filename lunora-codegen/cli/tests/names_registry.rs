@@ -124,16 +124,21 @@ fn colliding_names_are_errors_with_both_places_and_nothing_is_written() {
     assert_eq!(out.status.code(), Some(2), "a source error exits 2: {}", text(&out.stdout));
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let rename = "; rename one (`#[workflow(name = \"…\")]` sets the deployed name, the fn name sets the others)";
+    let how = |what: &str, key: &str| {
+        format!("; change one: `#[workflow({key} = \"…\")]` sets the {what}, else it derives from the fn's name")
+    };
     for expected in [
+        "src/lib.rs:8:1: workflow `xHttpServer` has the same registry accessor \"x_http_server\" as workflow \
+         `xHTTPServer` at src/lib.rs:3:1; change one: rename a fn, the registry accessor derives from its name"
+            .to_owned(),
         format!(
-            "src/lib.rs:8:1: workflow `xHttpServer` has the same registry accessor \"x_http_server\" as workflow \
-             `xHTTPServer` at src/lib.rs:3:1{rename}"
+            "src/lib.rs:18:1: workflow `aB` has the same binding \"WORKFLOW_A_B\" as workflow `aB` at src/lib.rs:13:1{}",
+            how("binding", "binding")
         ),
-        format!("src/lib.rs:18:1: workflow `aB` has the same binding \"WORKFLOW_A_B\" as workflow `aB` at src/lib.rs:13:1{rename}"),
         format!(
             "src/lib.rs:29:1: workflow `orderPipeline` has the same class name \"OrderPipelineWorkflow\" as workflow \
-             `orderPipeline` at src/lib.rs:23:1{rename}"
+             `orderPipeline` at src/lib.rs:23:1{}",
+            how("class name", "class")
         ),
     ] {
         assert!(stderr.contains(&expected), "missing {expected:?} in:\n{stderr}");
@@ -162,7 +167,8 @@ fn fn_names_without_a_valid_export_name_are_errors_at_the_fn() {
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     let rule = "; export names are ASCII letters and digits, starting with a letter ([A-Za-z][A-Za-z0-9]*), because \
-                the class name, binding and default name derive from it; rename the fn";
+                the default name, the registry accessor and (unless declared) the class name and binding derive from \
+                it; rename the fn";
     for expected in [
         format!("src/lib.rs:4:14: the workflow export name \"1a\" derived from fn `_1a` is invalid: it starts with '1', not an ASCII letter{rule}"),
         format!("src/lib.rs:9:14: the workflow export name \"über\" derived from fn `über` is invalid: it starts with 'ü', not an ASCII letter{rule}"),
@@ -174,4 +180,30 @@ fn fn_names_without_a_valid_export_name_are_errors_at_the_fn() {
     // One error per fn: the invalid default name of `ǆemo` is not reported a second time.
     assert_eq!(stderr.matches("src/lib.rs:").count(), 4, "{stderr}");
     assert!(!dir.path().join("src/lunora_workflows.rs").exists());
+}
+
+/// Declared classes and bindings (a lower-case class included) give a registry and descriptors
+/// that compile without a warning, and the trait reports the declared names.
+#[test]
+fn declared_classes_and_bindings_give_a_registry_that_compiles() {
+    let lib = "#![deny(warnings)]\nuse lunora_runtime::{workflow, Result, Workflow, WorkflowContext};\n\n\
+               #[rustfmt::skip] pub mod lunora_workflows;\n\n\
+               #[workflow(class = \"OrderWorkflow\", binding = \"MY_WORKFLOW\")]\n\
+               pub async fn order_pipeline(_ctx: WorkflowContext<()>) -> Result<()> {\n    Ok(())\n}\n\n\
+               #[workflow(class = \"legacyFlow\", binding = \"_legacy\")]\n\
+               pub async fn legacy(_ctx: WorkflowContext<()>) -> Result<()> {\n    Ok(())\n}\n\n\
+               pub fn names() -> [String; 4] {\n    \
+               [OrderWorkflow::class_name(), OrderWorkflow::binding(), legacyFlow::class_name(), legacyFlow::binding()]\n}\n\n\
+               pub fn typed(w: &lunora_workflows::Workflows) -> lunora_runtime::WorkflowHandle<legacyFlow> {\n    \
+               let _: lunora_runtime::WorkflowHandle<OrderWorkflow> = w.order_pipeline();\n    w.legacy()\n}\n";
+    let (dir, manifest) = krate(lib);
+    let out = sync(&manifest);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let check = Command::new(env!("CARGO"))
+        .args(["check", "--offline", "--quiet"])
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", workspace().join("target/scaffold-check"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "cargo check failed:\n{}", text(&check.stderr));
 }

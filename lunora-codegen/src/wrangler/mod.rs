@@ -12,10 +12,10 @@
 //!   place; a missing `name` or `binding` is written; settings in the file that the workflow
 //!   does not declare are kept and reported;
 //! - an existing entry whose `name` or `binding` differs from the workflow's is an error, not
-//!   a rewrite: the registry addresses the workflow by its declared name and derived binding
-//!   (`Workflow::NAME`, `WorkflowInfo::binding`), so a config that deploys or binds it otherwise
-//!   would make every call fail at runtime, and rewriting it would silently rename a deployed
-//!   workflow or a binding other code of the Worker may use;
+//!   a rewrite: the registry addresses the workflow by its name and binding (declared or
+//!   derived: `Workflow::NAME`, `WorkflowInfo::binding`), so a config that deploys or binds it
+//!   otherwise would make every call fail at runtime, and rewriting it would silently rename a
+//!   deployed workflow or a binding other code of the Worker may use;
 //! - entries with `script_name` (a class in another Worker) are left alone entirely;
 //! - entries that no workflow declares are reported, never deleted;
 //! - a config whose entry for a workflow is ambiguous is an error, not a guess: two entries
@@ -486,20 +486,31 @@ fn name_mismatch(spec: &WorkflowSpec, in_file: &str, is_string: bool) -> String 
     message
 }
 
-/// Why an entry may not bind `spec` under another name, and the way out. The binding is
-/// derived from the export name, like the entry's `class_name` (so renaming the fn cannot make
-/// it fit an entry of this class), and the registry's `Workflows::from_env` looks it up in the
-/// Worker's env: the config has to follow it.
+/// Why an entry may not bind `spec` under another name, and the ways out. The registry's
+/// `Workflows::from_env` looks the workflow up in the Worker's env by its binding (declared with
+/// `#[workflow(binding = "…")]`, else derived from the export name): the config and the
+/// attribute have to agree.
 fn binding_mismatch(spec: &WorkflowSpec, in_file: &str, is_string: bool) -> String {
-    let (derived, in_file) = (quoted(&spec.binding), shown(in_file, is_string));
-    format!(
-        "workflows entry {} binds workflow `{}` ({}) as {in_file}, but the generated registry reaches it through \
-         the binding {derived} (derived from its export name, like the class name), so every call would fail with \
-         workflow.not_found; sync does not rebind an existing entry (other code of the Worker may use its \
-         binding). Set this entry's binding to {derived} (or delete the key: sync then writes it) and rename \
-         {in_file} wherever else the Worker uses it",
+    let (registry, shown_in_file) = (quoted(&spec.binding), shown(in_file, is_string));
+    let mut message = format!(
+        "workflows entry {} binds workflow `{}` ({}) as {shown_in_file}, but the generated registry reaches it \
+         through the binding {registry}, so every call would fail with workflow.not_found; sync does not rebind an \
+         existing entry (other code of the Worker may use its binding). Declare the config's binding on the fn",
         spec.class_name, spec.export_name, spec.location,
-    )
+    );
+    match is_string.then(|| lunora_shared::naming::binding_problem(in_file)) {
+        Some(None) => message.push_str(&format!(" (`#[workflow(binding = {shown_in_file})]`)")),
+        Some(Some(why)) => message.push_str(&format!(
+            " once it is a valid binding (it is not: {why}; {})",
+            lunora_shared::naming::BINDING_RULE
+        )),
+        None => message.push_str(" once the entry's binding is a string"),
+    }
+    message.push_str(&format!(
+        ", or set this entry's binding to {registry} (or delete the key: sync then writes it) and rename \
+         {shown_in_file} wherever else the Worker uses it"
+    ));
+    message
 }
 
 /// Why a workflow's entry cannot be appended: `entry` already uses its `key` (`name` or
@@ -512,9 +523,10 @@ fn collision(spec: &WorkflowSpec, key: &str, value: &str, entry: &EntryFacts) ->
     };
     format!(
         "workflow `{}` ({}) needs a workflows entry with {key} {}, which {owner} already uses: wrangler rejects \
-         two entries with one {key}, so sync adds nothing. If that entry is this workflow's under an old class \
-         name, set its class_name to {}; otherwise change its {key}, or the workflow's (`#[workflow(name = \"…\")]` \
-         sets the deployed name; the binding follows the export name)",
+         two entries with one {key}, so sync adds nothing. If that entry is this workflow's under another class \
+         name, set its class_name to {} (or declare that class with `#[workflow(class = \"…\")]`); otherwise change \
+         its {key}, or the workflow's (`#[workflow(name = \"…\")]` sets the deployed name, `binding = \"…\"` the \
+         binding)",
         spec.export_name,
         spec.location,
         quoted(value),

@@ -14,6 +14,15 @@
 //!
 //! No trimming, no suffix stripping; acronyms are not split (`HTTPServer` → `httpserver`).
 //!
+//! # Overrides
+//!
+//! `#[workflow(class = "…", binding = "…")]` replaces the derived class name or binding (for a
+//! Worker ported with its names). The runner then follows the class (`<class>Runner`); the
+//! export name, default name and registry accessor still derive from the fn. A class must
+//! satisfy [`class_name_problem`] (the export-name rule, at most 255 characters, neither a Rust
+//! keyword nor a JavaScript reserved word), a binding [`binding_problem`] (a JavaScript
+//! identifier of ASCII letters, digits and `_`, as wrangler makes binding names).
+//!
 //! # The export-name rule
 //!
 //! An export name is ASCII letters and digits and starts with a letter
@@ -34,7 +43,7 @@
 
 use heck::{ToLowerCamelCase, ToSnakeCase};
 
-use crate::keywords::is_keyword;
+use crate::keywords::{is_js_reserved, is_keyword};
 
 /// The rule every export name follows, as error messages state it.
 pub const EXPORT_NAME_RULE: &str =
@@ -97,7 +106,69 @@ pub fn workflow_class_name(export_name: &str) -> String {
 /// `orderPipeline` → `OrderPipelineWorkflowRunner`: the wasm-bindgen class `#[workflow]`
 /// exports on wasm32, which the generated JS entrypoint class delegates to.
 pub fn workflow_runner_name(export_name: &str) -> String {
-    format!("{}Runner", workflow_class_name(export_name))
+    runner_of_class(&workflow_class_name(export_name))
+}
+
+/// `OrderWorkflow` → `OrderWorkflowRunner`: the runner of a workflow whose class is `class_name`
+/// (derived or declared with `#[workflow(class = "…")]`).
+pub fn runner_of_class(class_name: &str) -> String {
+    format!("{class_name}Runner")
+}
+
+/// Cloudflare's limit on a workflow's `class_name` (its API refuses longer ones).
+pub const MAX_CLASS_NAME_CHARS: usize = 255;
+
+/// What a declared class name must be, as error messages state it.
+pub const CLASS_NAME_RULE: &str = "class names are ASCII letters and digits, starting with a letter \
+     ([A-Za-z][A-Za-z0-9]*), at most 255 characters, neither a Rust keyword nor a JavaScript reserved word";
+
+/// Names the generated JS entry module already uses for something else: a class of that name
+/// would be declared twice there.
+pub const ENTRY_MODULE_NAMES: &[&str] = &["WorkflowEntrypoint"];
+
+/// Why `name` cannot be a declared class name (`#[workflow(class = "…")]`), if it cannot. The
+/// class is a Rust struct (the descriptor) and an exported JS class (the entrypoint); its runner
+/// is `<name>Runner` (see [`runner_of_class`]). Rule: [`CLASS_NAME_RULE`].
+pub fn class_name_problem(name: &str) -> Option<String> {
+    if let Some(why) = export_name_problem(name) {
+        return Some(why);
+    }
+    if name.len() > MAX_CLASS_NAME_CHARS {
+        return Some(format!("it is {} characters long, the maximum is {MAX_CLASS_NAME_CHARS}", name.len()));
+    }
+    if is_keyword(name) {
+        return Some("it is a Rust keyword".into());
+    }
+    if is_js_reserved(name) {
+        return Some("it is a JavaScript reserved word".into());
+    }
+    if ENTRY_MODULE_NAMES.contains(&name) {
+        return Some(format!("the generated JS entry module imports `{name}` under that name"));
+    }
+    None
+}
+
+/// What a declared binding must be, as error messages state it.
+pub const BINDING_RULE: &str = "bindings are ASCII letters, digits and '_', not starting with a digit and not \
+     only '_' ([A-Za-z_][A-Za-z0-9_]*, a JavaScript identifier as wrangler makes binding names)";
+
+/// Why `name` cannot be a declared binding (`#[workflow(binding = "…")]`), if it cannot. The
+/// Worker reads it as `env.<name>`; wrangler names the bindings it creates this way (letters,
+/// digits and `_`, a leading digit or a name of only `_` refused). Rule: [`BINDING_RULE`].
+pub fn binding_problem(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return Some("it is empty".into()),
+        Some(first) if first.is_ascii_digit() => return Some(format!("it starts with {first:?}, a digit")),
+        Some(_) => {}
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+        return Some(format!("it contains {c:?}"));
+    }
+    if name.bytes().all(|b| b == b'_') {
+        return Some("it is only '_'".into());
+    }
+    None
 }
 
 /// `orderPipeline` → `WORKFLOW_ORDER_PIPELINE`.
@@ -214,6 +285,56 @@ mod tests {
             "\"a\\tb\" is not a valid export name: it contains '\\t'; export names are ASCII letters and \
              digits, starting with a letter ([A-Za-z][A-Za-z0-9]*)"
         );
+    }
+
+    #[test]
+    fn declared_class_names_are_export_names_that_rust_and_javascript_accept() {
+        for ok in ["OrderWorkflow", "A", "orderWorkflow", "Workflow", "Self1", "Entrypoint", &"A".repeat(255)] {
+            assert_eq!(class_name_problem(ok), None, "{ok}");
+        }
+        let long = "A".repeat(256);
+        let bad = [
+            ("", "it is empty"),
+            ("1A", "it starts with '1', not an ASCII letter"),
+            ("Order_Workflow", "it contains '_'"),
+            ("Order\"Workflow", "it contains '\"'"),
+            ("Ordér", "it contains 'é'"),
+            (long.as_str(), "it is 256 characters long, the maximum is 255"),
+            ("Self", "it is a Rust keyword"),
+            ("type", "it is a Rust keyword"),
+            ("class", "it is a JavaScript reserved word"),
+            ("arguments", "it is a JavaScript reserved word"),
+            ("WorkflowEntrypoint", "the generated JS entry module imports `WorkflowEntrypoint` under that name"),
+        ];
+        for (name, why) in bad {
+            assert_eq!(class_name_problem(name).as_deref(), Some(why), "{name:?}");
+        }
+        assert_eq!(runner_of_class("OrderWorkflow"), "OrderWorkflowRunner");
+        assert_eq!(runner_of_class(&workflow_class_name("orderPipeline")), workflow_runner_name("orderPipeline"));
+    }
+
+    #[test]
+    fn declared_bindings_are_identifiers_as_wrangler_makes_them() {
+        for ok in ["MY_WORKFLOW", "_x", "a", "env2", "__a__", "WORKFLOW_ORDER_PIPELINE"] {
+            assert_eq!(binding_problem(ok), None, "{ok}");
+        }
+        let bad = [
+            ("", "it is empty"),
+            ("2FA", "it starts with '2', a digit"),
+            ("MY-WORKFLOW", "it contains '-'"),
+            ("MY WORKFLOW", "it contains ' '"),
+            ("MY$WF", "it contains '$'"),
+            ("ÜBER", "it contains 'Ü'"),
+            ("A\u{202e}B", "it contains '\\u{202e}'"),
+            ("___", "it is only '_'"),
+        ];
+        for (name, why) in bad {
+            assert_eq!(binding_problem(name).as_deref(), Some(why), "{name:?}");
+        }
+        // Whatever the fn, the derived binding follows the declared rule.
+        for export in ["a", "orderPipeline", "HTTPServer", "v2Api", "x1"] {
+            assert_eq!(binding_problem(&workflow_binding_name(export)), None, "{export}");
+        }
     }
 
     #[test]

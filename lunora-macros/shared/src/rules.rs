@@ -14,14 +14,28 @@ pub const MAX_RETRY_LIMIT: u32 = 10_000;
 /// Step names starting with this are reserved for lunora's own steps.
 pub const RESERVED_STEP_PREFIX: &str = "lunora:";
 
-/// `^[a-zA-Z0-9_][a-zA-Z0-9-_]*$`
-pub fn is_identifier(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    match bytes.next() {
-        Some(b) if b.is_ascii_alphanumeric() || b == b'_' => {}
-        _ => return false,
+/// `^[a-zA-Z0-9_][a-zA-Z0-9-_]*$` (a `const fn`, so typed event declarations are checked at
+/// compile time).
+pub const fn is_identifier(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() || bytes[0] == b'-' {
+        return false;
     }
-    bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// An event type Cloudflare accepts: an identifier of at most [`MAX_EVENT_TYPE_CHARS`]
+/// characters (ASCII, so bytes and characters agree).
+pub const fn is_event_type(s: &str) -> bool {
+    is_identifier(s) && s.len() <= MAX_EVENT_TYPE_CHARS
 }
 
 /// Why `s` is not a valid identifier of at most `max` characters, if it is not.

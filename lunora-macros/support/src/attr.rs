@@ -4,10 +4,14 @@
 use darling::FromMeta;
 use syn::{Expr, Lit, LitInt, LitStr};
 
-/// `#[workflow(name = "…", schedules = ["…"], limits(steps = N))]`
+/// `#[workflow(name = "…", class = "…", binding = "…", schedules = ["…"], limits(steps = N))]`
 #[derive(Debug, Default, FromMeta)]
 pub struct WorkflowAttr {
     pub name: Option<LitStr>,
+    /// Replaces the derived class name (of the JS entrypoint and the Rust descriptor).
+    pub class: Option<LitStr>,
+    /// Replaces the derived binding.
+    pub binding: Option<LitStr>,
     pub schedules: Option<Schedules>,
     pub limits: Option<Nested<LimitsAttr>>,
 }
@@ -38,7 +42,7 @@ impl FromMeta for Schedules {
                 return Err(darling::Error::custom(
                     "expected a list of cron strings, e.g. `schedules = [\"0 3 * * *\"]`",
                 )
-                .with_span(other))
+                .with_span(other));
             }
         };
         for item in items {
@@ -61,14 +65,37 @@ pub struct StepAttr {
     pub timeout: Option<LitStr>,
     pub rollback: Option<PathValue>,
     pub rollback_config: Option<darling::util::SpannedValue<Nested<RollbackConfigAttr>>>,
+    /// `sensitive`: the output is redacted wherever an engine shows it.
+    pub sensitive: darling::util::Flag,
 }
 
-/// `retries(limit = N, delay = "…", backoff = "…")`
+/// `retries(limit = N, delay = "…" | path::to::fn, backoff = "…")`
 #[derive(Debug, FromMeta)]
 pub struct RetriesAttr {
     pub limit: Option<LitInt>,
-    pub delay: Option<LitStr>,
+    pub delay: Option<DelayValue>,
     pub backoff: Option<LitStr>,
+}
+
+/// `delay = "10 seconds"`, or `delay = my_delay` naming a fn of the failed attempt.
+#[derive(Debug)]
+pub enum DelayValue {
+    Text(LitStr),
+    Fn(syn::Path),
+}
+
+impl FromMeta for DelayValue {
+    fn from_expr(expr: &Expr) -> darling::Result<Self> {
+        match expr {
+            Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => Ok(DelayValue::Text(s.clone())),
+            Expr::Path(p) if p.qself.is_none() => Ok(DelayValue::Fn(p.path.clone())),
+            other => Err(darling::Error::custom(
+                "expected a duration, e.g. `delay = \"10 seconds\"`, or the path of a fn \
+                 `fn(&RetryDelayContext) -> Result<DurationInput>`, e.g. `delay = backoff_for`",
+            )
+            .with_span(other)),
+        }
+    }
 }
 
 /// `rollback_config(retries(…), timeout = "…")`

@@ -5,13 +5,16 @@ use crate::item::FnItem;
 use darling::ast::NestedMeta;
 use darling::{Error, FromMeta};
 use lunora_shared::duration::{millis, parse_duration};
-use lunora_shared::naming::{export_name_of_fn, export_name_problem, WorkflowNames, EXPORT_NAME_RULE};
+use lunora_shared::naming::{
+    binding_problem, class_name_problem, export_name_of_fn, export_name_problem, WorkflowNames, BINDING_RULE,
+    CLASS_NAME_RULE, EXPORT_NAME_RULE,
+};
 use lunora_shared::rules::{self, MAX_RETRY_LIMIT, MAX_STEP_LIMIT, MAX_WORKFLOW_NAME_CHARS, RESERVED_STEP_PREFIX};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, LitInt, LitStr, PathArguments, ReturnType, Type};
 
-use crate::attr::{RetriesAttr, StepAttr, WorkflowAttr};
+use crate::attr::{DelayValue, RetriesAttr, StepAttr, WorkflowAttr};
 use crate::model::{Backoff, ConfigDef, RetriesDef, StepDef, TypeCheck, WorkflowDef};
 
 /// A failed check: every error, and what was still understood.
@@ -25,6 +28,8 @@ pub struct Partial {
     pub output: Option<Type>,
     pub args: Option<Type>,
     pub returns: Option<Type>,
+    /// A valid `class = "…"`: the stand-in descriptor takes it, as the real one would.
+    pub class_name: Option<String>,
 }
 
 /// Checks `#[workflow(...)]` on `item`.
@@ -62,7 +67,26 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Faile
     if let Some(why) = &export_problem {
         errors.push(Error::custom(invalid_export_name(&export_name, &item.sig.ident, why)).with_span(&item.sig.ident));
     }
-    let names = WorkflowNames::from_export_name(&export_name);
+    let mut names = WorkflowNames::from_export_name(&export_name);
+    if let Some(lit) = &parsed.class {
+        match check_class_name(lit, &item.sig.ident) {
+            Ok(class) => {
+                partial.class_name = Some(class.clone());
+                names.class_name = class;
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(lit) = &parsed.binding {
+        let binding = lit.value();
+        match binding_problem(&binding) {
+            None => names.binding = binding,
+            Some(why) => errors.push(
+                Error::custom(format!("invalid binding \"{}\": {why}; {BINDING_RULE}", binding.escape_debug()))
+                    .with_span(lit),
+            ),
+        }
+    }
     let deployed_name = match &parsed.name {
         Some(lit) => {
             let name = lit.value();
@@ -116,12 +140,37 @@ pub fn workflow(attr: &[NestedMeta], item: &FnItem) -> Result<WorkflowDef, Faile
     }
 }
 
+/// A declared `class = "…"`, or why it cannot be one. Besides the rule, it must not be the fn's
+/// own name: the descriptor is a unit struct named like the class, which lives in the fn's
+/// namespace too.
+fn check_class_name(lit: &LitStr, fn_ident: &syn::Ident) -> Result<String, Error> {
+    let class = lit.value();
+    if let Some(why) = class_name_problem(&class) {
+        return Err(Error::custom(format!(
+            "invalid class name \"{}\": {why}; {CLASS_NAME_RULE}",
+            class.escape_debug()
+        ))
+        .with_span(lit));
+    }
+    let fn_name = fn_ident.to_string();
+    if fn_name.strip_prefix("r#").unwrap_or(&fn_name) == class {
+        return Err(Error::custom(format!(
+            "class name \"{class}\" is the fn's own name: `#[workflow]` generates a descriptor struct named like \
+             the class, and a unit struct and a fn of one name collide; choose another class name"
+        ))
+        .with_span(lit));
+    }
+    Ok(class)
+}
+
 /// Why the fn's export name cannot be used, and the fix: the class name and binding derive
-/// from it whatever `name = "…"` says, so only renaming the fn helps.
+/// from it whatever `name = "…"` says (and the default name and registry accessor whatever
+/// `class` and `binding` say), so only renaming the fn helps.
 pub fn invalid_export_name(export_name: &str, fn_ident: &syn::Ident, why: &str) -> String {
     format!(
         "the workflow export name \"{}\" derived from fn `{fn_ident}` is invalid: {why}; {EXPORT_NAME_RULE}, \
-         because the class name, binding and default name derive from it; rename the fn",
+         because the default name, the registry accessor and (unless declared) the class name and binding \
+         derive from it; rename the fn",
         export_name.escape_debug()
     )
 }
@@ -175,12 +224,13 @@ pub fn step(attr: &[NestedMeta], item: &FnItem) -> Result<StepDef, Failed> {
         }
         None => item.sig.ident.to_string(),
     };
-    let step_config = config(parsed.retries.as_deref(), parsed.timeout.as_ref(), &mut errors);
+    let step_config =
+        config(parsed.retries.as_deref(), parsed.timeout.as_ref(), parsed.sensitive.is_present(), &mut errors);
     let rollback_config = parsed.rollback_config.as_ref().map(|rc| {
         if parsed.rollback.is_none() {
             errors.push(at(rc.span(), "`rollback_config` needs a `rollback = handler`"));
         }
-        config(rc.retries.as_deref(), rc.timeout.as_ref(), &mut errors)
+        config(rc.retries.as_deref(), rc.timeout.as_ref(), false, &mut errors)
     });
 
     match errors.finish() {
@@ -312,9 +362,10 @@ fn check_step_name(name: &str, lit: &LitStr, errors: &mut darling::error::Accumu
 fn config(
     retries: Option<&RetriesAttr>,
     timeout: Option<&LitStr>,
+    sensitive: bool,
     errors: &mut darling::error::Accumulator,
 ) -> Option<ConfigDef> {
-    if retries.is_none() && timeout.is_none() {
+    if retries.is_none() && timeout.is_none() && !sensitive {
         return None;
     }
     let retries =
@@ -322,13 +373,20 @@ fn config(
             limit: r.limit.as_ref().and_then(|lit| {
                 errors.handle(int_in_range(lit, 0, MAX_RETRY_LIMIT, "retries.limit", "retries per step"))
             }),
-            delay_ms: r.delay.as_ref().and_then(|lit| errors.handle(duration_ms(lit, false))),
+            delay_ms: match &r.delay {
+                Some(DelayValue::Text(lit)) => errors.handle(duration_ms(lit, false)),
+                _ => None,
+            },
+            delay_fn: match &r.delay {
+                Some(DelayValue::Fn(path)) => Some(path.clone()),
+                _ => None,
+            },
             backoff: r.backoff.as_ref().and_then(|lit| {
                 errors.handle(Backoff::parse(&lit.value()).map_err(|e| Error::custom(e).with_span(lit)))
             }),
         });
     let timeout_ms = timeout.and_then(|lit| errors.handle(duration_ms(lit, true)));
-    Some(ConfigDef { retries, timeout_ms })
+    Some(ConfigDef { retries, timeout_ms, sensitive })
 }
 
 fn duration_ms(lit: &LitStr, positive: bool) -> darling::Result<u64> {

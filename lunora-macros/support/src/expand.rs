@@ -45,13 +45,24 @@ pub fn workflow(def: &WorkflowDef, item_tokens: TokenStream) -> TokenStream {
     // The wasm32 runner class the JS `WorkflowEntrypoint` delegates to, written out by
     // `lunora_runtime::__private::workflow_runner!` behind a `#[cfg]`: elsewhere the call is
     // dropped unexpanded, so native builds pay for a few tokens, not for the class.
-    let runner = format_ident!("{}", naming::workflow_runner_name(export_name), span = descriptor.span());
+    let runner = format_ident!("{}", naming::runner_of_class(&names.class_name), span = descriptor.span());
     let runner_module = format_ident!("__lunora_runner_{}", naming::snake_case(export_name));
     let runner_doc = format!(" The wasm32 runner of `{descriptor}`: `new {runner}(ctx, env).run(event, step)`.");
+    // Declared names (`class = "…"`, `binding = "…"`) replace the trait's derived defaults; a
+    // declared class may start in lower case, which Rust's naming lint would flag on the struct.
+    let derived = naming::WorkflowNames::from_export_name(export_name);
+    let class_name = (names.class_name != derived.class_name).then_some(&names.class_name);
+    let allow_lower_case = class_name
+        .filter(|c| c.starts_with(|c: char| c.is_ascii_lowercase()))
+        .map(|_| quote!(#[allow(non_camel_case_types)]));
+    let class_name = class_name.iter();
+    let binding = (names.binding != derived.binding).then_some(&names.binding);
+    let binding = binding.iter();
     quote! {
         #item_tokens
 
         #[doc = #doc]
+        #allow_lower_case
         #vis struct #descriptor;
 
         #[cfg(target_arch = "wasm32")]
@@ -64,6 +75,8 @@ pub fn workflow(def: &WorkflowDef, item_tokens: TokenStream) -> TokenStream {
             const EXPORT_NAME: &'static str = #export_name;
             #(const STEP_LIMIT: ::core::option::Option<u32> = ::core::option::Option::Some(#step_limit);)*
             #(const SCHEDULES: &'static [&'static str] = &#schedules;)*
+            #(fn class_name() -> ::std::string::String { ::std::string::String::from(#class_name) })*
+            #(fn binding() -> ::std::string::String { ::std::string::String::from(#binding) })*
             #run
         }
     }
@@ -77,9 +90,9 @@ pub fn step(def: &StepDef, item_tokens: TokenStream) -> TokenStream {
     let ident = &item.sig.ident;
     let vis = &item.vis;
     let call = renamed_call(item_tokens).unwrap_or_else(|| body_as_call(item).into_token_stream());
-    let config = config.as_ref().map(step_config_args);
+    let config = config.as_ref().map(step_config_expr);
     let config = config.iter();
-    let rollback_config = rollback_config.as_ref().map(step_config_args);
+    let rollback_config = rollback_config.as_ref().map(step_config_expr);
     let rollback_config = rollback_config.iter();
     // `false` is the trait's default.
     let has_rollback = rollback.is_some().then_some(true);
@@ -115,12 +128,12 @@ pub fn step(def: &StepDef, item_tokens: TokenStream) -> TokenStream {
             #(const HAS_ROLLBACK: bool = #has_rollback;)*
             #(
                 fn config() -> ::core::option::Option<::lunora_runtime::StepConfig> {
-                    ::lunora_runtime::__private::step_config #config
+                    #config
                 }
             )*
             #(
                 fn rollback_config() -> ::core::option::Option<::lunora_runtime::StepConfig> {
-                    ::lunora_runtime::__private::step_config #rollback_config
+                    #rollback_config
                 }
             )*
 
@@ -161,6 +174,26 @@ fn body_as_call(item: &FnItem) -> FnItem {
     call
 }
 
+/// The call building `Some(StepConfig)`; what plain values cannot say (`sensitive`, a delay
+/// fn) is added by `step_config_with`, only when declared.
+fn step_config_expr(config: &ConfigDef) -> TokenStream {
+    let args = step_config_args(config);
+    let plain = quote!(::lunora_runtime::__private::step_config #args);
+    let delay_fn = config.retries.as_ref().and_then(|r| r.delay_fn.as_ref());
+    if !config.sensitive && delay_fn.is_none() {
+        return plain;
+    }
+    let sensitive = config.sensitive;
+    let delay_fn = match delay_fn {
+        // Spanned on the path: a fn of the wrong signature is reported there.
+        Some(path) => quote_spanned! {path.span()=>
+            ::core::option::Option::Some(::lunora_runtime::DelayFn::new(#path))
+        },
+        None => quote!(::core::option::Option::None),
+    };
+    quote!(::lunora_runtime::__private::step_config_with(#plain, #sensitive, #delay_fn))
+}
+
 /// The arguments of `__private::step_config`, which builds `Some(StepConfig)`: far fewer tokens
 /// than the struct literal, which matters because every token is work in every user build.
 /// `-1` stands for "not declared".
@@ -190,17 +223,23 @@ pub fn workflow_fallback(item: &FnItem, errors: TokenStream, partial: &Partial) 
     let vis = &item.vis;
     let params = unit_or(partial.params.as_ref());
     let output = unit_or(partial.output.as_ref());
-    // An invalid export name has no class name to give the stand-in (`1aWorkflow` is no ident).
-    let Ok(names) = naming::WorkflowNames::new(&export_name) else {
-        return quote! {
-            #errors
-            #item
-        };
+    // An invalid export name has no class name to give the stand-in (`1aWorkflow` is no ident),
+    // unless a valid one was declared.
+    let class_name = match (&partial.class_name, naming::WorkflowNames::new(&export_name)) {
+        (Some(declared), _) => declared.clone(),
+        (None, Ok(names)) => names.class_name,
+        (None, Err(_)) => {
+            return quote! {
+                #errors
+                #item
+            };
+        }
     };
-    let descriptor = format_ident!("{}", names.class_name, span = item.sig.ident.span());
+    let descriptor = format_ident!("{}", class_name, span = item.sig.ident.span());
     quote! {
         #errors
         #item
+        #[allow(non_camel_case_types)]
         #vis struct #descriptor;
         impl ::lunora_runtime::Workflow for #descriptor {
             type Params = #params;

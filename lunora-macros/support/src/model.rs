@@ -43,11 +43,15 @@ pub struct TypeCheck {
 pub struct ConfigDef {
     pub retries: Option<RetriesDef>,
     pub timeout_ms: Option<u64>,
+    /// `sensitive`: the output is redacted.
+    pub sensitive: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetriesDef {
     pub limit: Option<u32>,
     pub delay_ms: Option<u64>,
+    /// `delay = path`: a fn of the failed attempt.
+    pub delay_fn: Option<syn::Path>,
     pub backoff: Option<Backoff>,
 }

@@ -7,11 +7,12 @@ use wasm_bindgen::prelude::*;
 
 use super::js;
 use super::js::boxed;
+use crate::batch::BatchReport;
 use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::handle_errors;
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState};
-use crate::workflow::{CreateRequest, RawStatus, WorkflowInfo, WorkflowsBackend};
+use crate::workflow::{BatchRequest, CreateRequest, RawStatus, WorkflowInfo, WorkflowsBackend};
 
 /// The Workflow bindings of one Worker environment.
 pub struct BindingBackend {
@@ -136,8 +137,48 @@ impl WorkflowsBackend for BindingBackend {
             for request in &requests {
                 batch.push(&create_options(request)?);
             }
-            let instances = call(&binding, "createBatch", &Array::of1(&batch)).await?;
+            let instances = call(&binding, "createBatch", &Array::of1(&batch))
+                .await
+                .map_err(|e| handle_errors::from_batch_engine(e, requests.len()))?;
             Array::from(&instances).iter().map(|i| instance_id(&i)).collect()
+        })
+    }
+
+    fn create_batch_report<'a>(&'a self, workflow: &'a str, batch: BatchRequest) -> BoxFuture<'a, Result<BatchReport>> {
+        boxed(async move {
+            let binding = self.binding(workflow)?;
+            // workerd checks the batch itself; its refusals are the embedded engine's wording.
+            let options = Object::new();
+            match &batch {
+                BatchRequest::Count { count, params, retention } => {
+                    let one = create_options(&CreateRequest {
+                        id: None,
+                        params: params.clone(),
+                        retention: retention.clone(),
+                    })?;
+                    js::set(&options, "count", &JsValue::from_f64(*count as f64));
+                    for key in ["params", "retention"] {
+                        let value = js::get(&one, key);
+                        if !value.is_undefined() {
+                            js::set(&options, key, &value);
+                        }
+                    }
+                }
+                BatchRequest::Instances(requests) => {
+                    let instances = Array::new();
+                    for request in requests {
+                        instances.push(&create_options(request)?);
+                    }
+                    js::set(&options, "instances", &instances);
+                }
+            }
+            let result = call(&binding, "createBatch", &Array::of1(&options)).await?;
+            let created =
+                Array::from(&js::get(&result, "created")).iter().map(|i| instance_id(&i)).collect::<Result<_>>()?;
+            let errors = js::from_js(&js::get(&result, "errors"))?;
+            let errors = serde_json::from_value(errors)
+                .map_err(|e| Error::internal(format!("createBatch reported errors lunora cannot read: {e}")))?;
+            Ok(BatchReport { created, errors })
         })
     }
 

@@ -129,9 +129,10 @@ pub(crate) fn step_config(config: &StepConfig, resolved: &ResolvedStepConfig) ->
     if let Some(retries) = &config.retries {
         let r = Object::new();
         set(&r, "limit", &JsValue::from_f64(f64::from(resolved.retries.limit)));
-        let delay = match &retries.delay {
-            Some(d) => duration(d)?,
-            None => JsValue::from_f64(resolved.retries.delay_ms as f64),
+        let delay = match (&retries.delay_fn, &retries.delay) {
+            (Some(delay_fn), _) => delay_function(delay_fn.clone(), resolved.clone()),
+            (None, Some(d)) => duration(d)?,
+            (None, None) => JsValue::from_f64(resolved.retries.delay_ms as f64),
         };
         set(&r, "delay", &delay);
         let backoff = serde_json::to_value(resolved.retries.backoff).unwrap_or_default();
@@ -145,6 +146,24 @@ pub(crate) fn step_config(config: &StepConfig, resolved: &ResolvedStepConfig) ->
         set(&out, "sensitive", &JsValue::from_str("output"));
     }
     Ok(out.into())
+}
+
+/// `retries.delay` as a function the engine calls with `{ctx, error}` after a failed attempt.
+/// It returns the base delay and workerd grows it by the backoff, as the embedded engine does;
+/// a duration lunora's parser refuses is returned as `NaN`, which workerd reports as an invalid
+/// delay value (its own parser would read `"5 mins"` as 5 ms). The engine owns the closure once
+/// it is handed over (it may call it on any later attempt).
+fn delay_function(delay_fn: crate::config::DelayFn, resolved: ResolvedStepConfig) -> JsValue {
+    let closure = Closure::<dyn FnMut(JsValue) -> std::result::Result<JsValue, JsValue>>::new(move |input: JsValue| {
+        let (step, attempt) = step_identity(&get(&input, "ctx"));
+        let error = error_from_js(&get(&input, "error"));
+        let cx = crate::config::RetryDelayContext { step: &step, attempt, config: &resolved, error: &error };
+        match delay_fn.base(&cx) {
+            Ok(base) => Ok(duration(&base).unwrap_or(JsValue::from_f64(f64::NAN))),
+            Err(e) => Err(js_sys::Error::new(e.message()).into()),
+        }
+    });
+    closure.into_js_value()
 }
 
 /// `{step: {name, count}, attempt}` of a callback's context.

@@ -118,6 +118,16 @@ pub fn env_of(env: &JsValue) -> Env {
 }
 
 /// One `run(event, step)` of workflow `W`: what the generated runner class calls.
+/// `event.schedule` (`{cron, scheduledTime}`) of an instance a cron trigger started.
+fn schedule_of(event: &JsValue) -> Option<crate::status::Schedule> {
+    let schedule = js::get(event, "schedule");
+    let cron = js::get(&schedule, "cron").as_string()?;
+    Some(crate::status::Schedule {
+        cron,
+        scheduled_time: Timestamp::from_millis(js::epoch_ms(&js::get(&schedule, "scheduledTime"))),
+    })
+}
+
 pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
         let env = env_of(&env);
@@ -137,6 +147,7 @@ pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) ->
             timestamp: Timestamp::from_millis(js::epoch_ms(&js::get(&event, "timestamp"))),
             instance_id: instance_id.clone(),
             workflow_name,
+            schedule: schedule_of(&event),
         };
         let dispatch = Dispatcher::for_body(
             Arc::new(FetchTransport),

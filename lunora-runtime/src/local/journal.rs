@@ -21,8 +21,8 @@ use crate::erased::Json;
 use crate::error::Error;
 use crate::local::journal_check::{self, Found};
 use crate::local::journal_lock::{self, JournalLock};
-use crate::local::journal_schema::{APPLICATION_ID, SCHEMA, SCHEMA_VERSION};
-use crate::status::{InstanceStatusKind, RollbackState, StepKind};
+use crate::local::journal_schema::{APPLICATION_ID, MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION};
+use crate::status::{InstanceStatusKind, RollbackState, Schedule, StepKind};
 
 /// How hard commits push data to disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -155,6 +155,8 @@ pub struct InstanceRow {
     pub wake_at: Option<i64>,
     pub paused_at: Option<i64>,
     pub phase: Option<Phase>,
+    /// The cron tick that started it, if a schedule did.
+    pub trigger: Option<Schedule>,
 }
 
 /// A rollback chain in progress, persisted so a crash mid-rollback resumes it.
@@ -168,6 +170,34 @@ pub struct Phase {
 
 /// `(workflow, id, status, wake_at, has unconsumed events)` of an instance that has not ended.
 pub type Unfinished = (String, String, InstanceStatusKind, Option<i64>, bool);
+
+/// Which instances [`Journal::list`] returns, in which order.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    /// Cloudflare's spelling of the status.
+    pub status: Option<String>,
+    /// Created at or after (epoch ms).
+    pub created_from: Option<i64>,
+    /// Created at or before (epoch ms).
+    pub created_to: Option<i64>,
+    /// Newest first.
+    pub descending: bool,
+    /// Only rows after this `(created_at, id)` in the listing order (a cursor).
+    pub after: Option<(i64, String)>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+/// One row of [`Journal::list`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedInstance {
+    pub id: String,
+    pub status: InstanceStatusKind,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub paused_at: Option<i64>,
+}
 
 /// What a new instance is created with.
 pub struct NewInstance<'a> {
@@ -206,6 +236,8 @@ fn cannot_open(shown: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
 /// looking, so two openers of a fresh file (which the journal lock already prevents) could not
 /// both create it.
 fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
+    // Before the first table: pages freed by deleted instances can then be given back.
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
@@ -215,6 +247,16 @@ fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
         ))?;
     }
     conn.execute_batch("COMMIT")
+}
+
+/// Brings a version 1 journal to version 2: the schema change in one transaction (a kill
+/// leaves version 1, which is migrated again next time), then a `VACUUM` that turns on
+/// incremental auto-vacuum (a kill during it leaves the old file, as SQLite guarantees).
+fn migrate_from_1(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {MIGRATE_FROM_1} COMMIT;"))?;
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    conn.execute_batch("VACUUM")
 }
 
 /// Storage failures surface as `WorkflowInternalError`s naming the operation.
@@ -273,6 +315,7 @@ impl Journal {
         match found {
             Found::Fresh => create_schema(&conn).map_err(cannot_open(&shown))?,
             Found::Journal => conn.pragma_update(None, "journal_mode", "WAL").map_err(cannot_open(&shown))?,
+            Found::Version1 => migrate_from_1(&conn).map_err(cannot_open(&shown))?,
         }
         Self::ready(conn, &shown, durability, Some(journal_check::sibling(path, "-wal")), Some(lock))
     }
@@ -379,7 +422,7 @@ impl Journal {
         self.conn()?
             .prepare_cached(
                 "SELECT status, params, created_at, started_at, ended_at, output, error, rollback,
-                        wake_at, paused_at, phase
+                        wake_at, paused_at, phase, trigger
                  FROM instances WHERE workflow = ?1 AND id = ?2",
             )?
             .query_row(params![workflow, id], |r| {
@@ -395,6 +438,7 @@ impl Journal {
                     wake_at: r.get(8)?,
                     paused_at: r.get(9)?,
                     phase: json_col(r.get(10)?)?,
+                    trigger: json_col(r.get(11)?)?,
                 })
             })
             .optional()
@@ -478,15 +522,132 @@ impl Journal {
         error: Option<&Error>,
         rollback: Option<&RollbackState>,
         now: i64,
+        expires_at: Option<i64>,
     ) -> rusqlite::Result<()> {
         self.conn()?
             .prepare_cached(
                 "UPDATE instances SET status = ?3, output = ?4, error = ?5, rollback = ?6,
-                        ended_at = ?7, wake_at = NULL, paused_at = NULL, phase = NULL
+                        ended_at = ?7, wake_at = NULL, paused_at = NULL, phase = NULL, expires_at = ?8
                  WHERE workflow = ?1 AND id = ?2",
             )?
-            .execute(params![workflow, id, status.as_str(), output, error.map(to_text), rollback.map(to_text), now])?;
+            .execute(params![
+                workflow,
+                id,
+                status.as_str(),
+                output,
+                error.map(to_text),
+                rollback.map(to_text),
+                now,
+                expires_at
+            ])?;
         self.persist(true)
+    }
+
+    /// The `retention` an instance was created with (its JSON text), if any.
+    pub fn retention(&self, workflow: &str, id: &str) -> rusqlite::Result<Option<String>> {
+        Ok(self
+            .conn()?
+            .prepare_cached("SELECT retention FROM instances WHERE workflow = ?1 AND id = ?2")?
+            .query_row(params![workflow, id], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Removes an instance with its steps and events, in one transaction; `false` if it did
+    /// not exist. The freed pages go back to the file system at [`Self::reclaim`].
+    pub fn delete_instance(&mut self, workflow: &str, id: &str) -> rusqlite::Result<bool> {
+        Ok(self.delete_instances(&[(workflow.to_owned(), id.to_owned())])? == 1)
+    }
+
+    /// The last tick fired for a workflow's cron, if it ever fired (or was armed).
+    pub fn schedule_tick(&self, workflow: &str, cron: &str) -> rusqlite::Result<Option<i64>> {
+        self.conn()?
+            .prepare_cached("SELECT last_tick FROM schedules WHERE workflow = ?1 AND cron = ?2")?
+            .query_row(params![workflow, cron], |r| r.get(0))
+            .optional()
+    }
+
+    /// Records `tick` as a cron's last tick and, with `new`, creates the instance it starts, in
+    /// one transaction: a crash leaves both or neither, so a tick never fires twice nor is lost
+    /// once recorded. Returns whether the instance was created.
+    pub fn fire_schedule(
+        &mut self,
+        workflow: &str,
+        cron: &str,
+        tick: i64,
+        new: Option<(&NewInstance<'_>, &Schedule)>,
+    ) -> rusqlite::Result<bool> {
+        self.write(true, |conn| {
+            let tx = conn.transaction()?;
+            let mut created = false;
+            if let Some((new, trigger)) = new {
+                created = tx.execute(
+                    "INSERT OR IGNORE INTO instances (workflow, id, status, params, retention, created_at, trigger)
+                     VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6)",
+                    params![new.workflow, new.id, new.params, new.retention, new.created_at, to_text(trigger)],
+                )? == 1;
+            }
+            tx.execute(
+                "INSERT INTO schedules (workflow, cron, last_tick) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (workflow, cron) DO UPDATE SET last_tick = excluded.last_tick",
+                params![workflow, cron, tick],
+            )?;
+            tx.commit()?;
+            Ok(created)
+        })
+    }
+
+    /// Up to `limit` instances whose retention ended at or before `now`, earliest first.
+    pub fn expired(&self, now: i64, limit: u32) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut stmt = self.conn()?.prepare_cached(
+            "SELECT workflow, id FROM instances WHERE expires_at IS NOT NULL AND expires_at <= ?1
+             ORDER BY expires_at LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// Removes these instances with their steps and events, in one transaction. Returns how
+    /// many existed.
+    pub fn delete_instances(&mut self, keys: &[(String, String)]) -> rusqlite::Result<usize> {
+        self.write(true, |conn| {
+            let tx = conn.transaction()?;
+            let mut removed = 0;
+            {
+                let mut steps = tx.prepare_cached("DELETE FROM steps WHERE workflow = ?1 AND instance = ?2")?;
+                let mut events = tx.prepare_cached("DELETE FROM events WHERE workflow = ?1 AND instance = ?2")?;
+                let mut instances = tx.prepare_cached("DELETE FROM instances WHERE workflow = ?1 AND id = ?2")?;
+                for (workflow, id) in keys {
+                    steps.execute(params![workflow, id])?;
+                    events.execute(params![workflow, id])?;
+                    removed += instances.execute(params![workflow, id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(removed)
+        })
+    }
+
+    /// The earliest time an instance's retention ends, if any instance has one.
+    pub fn next_expiry(&self) -> rusqlite::Result<Option<i64>> {
+        self.conn()?.query_row("SELECT min(expires_at) FROM instances", [], |r| r.get(0))
+    }
+
+    /// Gives the pages freed by deletions back to the file system: frees them from the file
+    /// (incremental auto-vacuum) and truncates the write-ahead log, so the journal shrinks back
+    /// towards its size before the deleted instances were written.
+    pub fn reclaim(&mut self) -> rusqlite::Result<()> {
+        let conn = self.conn()?;
+        // Frees one page per step: run it to the end.
+        let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = vacuum.query([])?;
+        while rows.next()?.is_some() {}
+        drop(rows);
+        drop(vacuum);
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        // The -wal was truncated: the handle kept for fsyncs is reopened at the next one.
+        self.wal = None;
+        Ok(())
     }
 
     /// Records that a rollback chain is starting (so a crash resumes it).
@@ -499,7 +660,8 @@ impl Journal {
     }
 
     /// Erases the instance's state for a restart, keeping steps that started before `keep_before_seq`.
-    pub fn reset(&mut self, workflow: &str, id: &str, keep_before_seq: Option<i64>) -> rusqlite::Result<()> {
+    /// Returns `false` when there is no such instance (nothing changed).
+    pub fn reset(&mut self, workflow: &str, id: &str, keep_before_seq: Option<i64>) -> rusqlite::Result<bool> {
         self.write(true, |conn| {
             let tx = conn.transaction()?;
             let keep = keep_before_seq.unwrap_or(i64::MIN);
@@ -511,14 +673,77 @@ impl Journal {
                 "DELETE FROM events WHERE workflow = ?1 AND instance = ?2 AND consumed = 1",
                 params![workflow, id],
             )?;
-            tx.execute(
+            let n = tx.execute(
                 "UPDATE instances SET status = 'queued', output = NULL, error = NULL, rollback = NULL,
-                        ended_at = NULL, wake_at = NULL, paused_at = NULL, phase = NULL
+                        ended_at = NULL, wake_at = NULL, paused_at = NULL, phase = NULL, expires_at = NULL
                  WHERE workflow = ?1 AND id = ?2",
                 params![workflow, id],
             )?;
-            tx.commit()
+            tx.commit()?;
+            Ok(n == 1)
         })
+    }
+
+    /// The ids and statuses of a workflow's instances, oldest first.
+    pub fn instances_of(&self, workflow: &str) -> rusqlite::Result<Vec<(String, InstanceStatusKind)>> {
+        let mut stmt =
+            self.conn()?.prepare("SELECT id, status FROM instances WHERE workflow = ?1 ORDER BY created_at, id")?;
+        let rows =
+            stmt.query_map([workflow], |r| Ok((r.get(0)?, InstanceStatusKind::parse(&r.get::<_, String>(1)?))))?;
+        rows.collect()
+    }
+
+    /// One page of a workflow's instances, and how many match the filter in all.
+    pub fn list(&self, workflow: &str, filter: &ListFilter) -> rusqlite::Result<(Vec<ListedInstance>, u64)> {
+        let conn = self.conn()?;
+        let mut conditions = vec!["workflow = ?1".to_owned()];
+        let mut values: Vec<rusqlite::types::Value> = vec![workflow.to_owned().into()];
+        let bind = |values: &mut Vec<rusqlite::types::Value>, v: rusqlite::types::Value| {
+            values.push(v);
+            format!("?{}", values.len())
+        };
+        if let Some(status) = &filter.status {
+            let at = bind(&mut values, status.clone().into());
+            conditions.push(format!("status = {at}"));
+        }
+        if let Some(start) = filter.created_from {
+            let at = bind(&mut values, start.into());
+            conditions.push(format!("created_at >= {at}"));
+        }
+        if let Some(end) = filter.created_to {
+            let at = bind(&mut values, end.into());
+            conditions.push(format!("created_at <= {at}"));
+        }
+        let total: u64 = conn.query_row(
+            &format!("SELECT count(*) FROM instances WHERE {}", conditions.join(" AND ")),
+            rusqlite::params_from_iter(values.iter()),
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+        let (order, after) = if filter.descending { ("DESC", "<") } else { ("ASC", ">") };
+        if let Some((created, id)) = &filter.after {
+            let c = bind(&mut values, (*created).into());
+            let i = bind(&mut values, id.clone().into());
+            conditions.push(format!("(created_at, id) {after} ({c}, {i})"));
+        }
+        let limit = bind(&mut values, i64::from(filter.limit).into());
+        let offset = bind(&mut values, (filter.offset as i64).into());
+        let sql = format!(
+            "SELECT id, status, created_at, started_at, ended_at, paused_at FROM instances WHERE {}
+             ORDER BY created_at {order}, id {order} LIMIT {limit} OFFSET {offset}",
+            conditions.join(" AND ")
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(values.iter()), |r| {
+            Ok(ListedInstance {
+                id: r.get(0)?,
+                status: InstanceStatusKind::parse(&r.get::<_, String>(1)?),
+                created_at: r.get(2)?,
+                started_at: r.get(3)?,
+                ended_at: r.get(4)?,
+                paused_at: r.get(5)?,
+            })
+        })?;
+        Ok((rows.collect::<rusqlite::Result<_>>()?, total))
     }
 
     /// Instances the engine must pick up after opening: `(workflow, id, status, wake_at)`.
@@ -612,6 +837,16 @@ impl Journal {
             )?
             .execute(params![workflow, id, event_type, payload, timestamp])?;
         self.persist(true)
+    }
+
+    /// Whether an event of `event_type` waits to be consumed.
+    pub fn has_pending_event(&self, workflow: &str, id: &str, event_type: &str) -> rusqlite::Result<bool> {
+        self.conn()?
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM events
+                 WHERE workflow = ?1 AND instance = ?2 AND type = ?3 AND consumed = 0)",
+            )?
+            .query_row(params![workflow, id, event_type], |r| r.get(0))
     }
 
     /// Takes the oldest unconsumed event of `event_type` and records it as the output of

@@ -3,8 +3,28 @@
 
 /// `PRAGMA application_id` of lunora journals: "LNRA".
 pub const APPLICATION_ID: i64 = 0x4C4E_5241;
-/// Schema version in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Schema version in `PRAGMA user_version`. Version 2 added `instances.expires_at` (retention),
+/// `instances.trigger` (the cron tick that started an instance), the `schedules` table (the last
+/// tick fired per cron) and the listing and expiry indexes, and turned on incremental auto-vacuum so that space freed
+/// by expired and deleted instances goes back to the file system; a version 1 journal is
+/// migrated in place when opened ([`MIGRATE_FROM_1`]), a newer one is refused.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// What turns a version 1 journal into a version 2 one, in one transaction. Incremental
+/// auto-vacuum then needs a `VACUUM` outside it (see `Journal::open`).
+pub(crate) const MIGRATE_FROM_1: &str = "
+ALTER TABLE instances ADD COLUMN expires_at INTEGER;
+ALTER TABLE instances ADD COLUMN trigger TEXT;
+CREATE TABLE schedules (
+    workflow    TEXT NOT NULL,
+    cron        TEXT NOT NULL,
+    last_tick   INTEGER NOT NULL,
+    PRIMARY KEY (workflow, cron)
+) WITHOUT ROWID;
+CREATE INDEX instances_listing ON instances (workflow, created_at, id);
+CREATE INDEX instances_expiry ON instances (expires_at) WHERE expires_at IS NOT NULL;
+PRAGMA user_version = 2;
+";
 
 /// The journal's tables (public for the benchmark's same-schema SQLite baseline).
 #[doc(hidden)]
@@ -24,8 +44,18 @@ CREATE TABLE instances (
     wake_at     INTEGER,
     paused_at   INTEGER,
     phase       TEXT,
+    expires_at  INTEGER,
+    trigger     TEXT,
     PRIMARY KEY (workflow, id)
 ) WITHOUT ROWID;
+CREATE TABLE schedules (
+    workflow    TEXT NOT NULL,
+    cron        TEXT NOT NULL,
+    last_tick   INTEGER NOT NULL,
+    PRIMARY KEY (workflow, cron)
+) WITHOUT ROWID;
+CREATE INDEX instances_listing ON instances (workflow, created_at, id);
+CREATE INDEX instances_expiry ON instances (expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE steps (
     workflow    TEXT NOT NULL,
     instance    TEXT NOT NULL,

@@ -2,16 +2,18 @@
 
 mod clock;
 mod engine;
-mod journal;
+mod history;
+pub(crate) mod journal;
 mod journal_check;
 mod journal_lock;
 mod journal_schema;
 mod modifiers;
 mod mutex;
-mod validate;
+pub(crate) mod validate;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
 pub use engine::{Engine, EngineBuilder, Registrar};
+pub use history::{read_histories, Selection};
 pub use journal::{AttemptRecord, Durability, RowKind, StepRow, StepState};
 pub use journal_schema::{APPLICATION_ID, SCHEMA};
 pub use modifiers::{Modifiers, StepSelector};

@@ -201,6 +201,11 @@ impl WorkflowsRestClient {
         Ok(exchange.result)
     }
 
+    /// `DELETE /<workflow>/instances/<id>`: removes the instance and its state.
+    pub async fn delete_instance(&self, workflow_name: &str, instance_id: &str) -> Result<(), WorkflowsRestError> {
+        self.call("DELETE", &instance_path(workflow_name, instance_id), None).await.map(drop)
+    }
+
     /// One exchange: sends, checks the status, parses the envelope.
     async fn call(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<Exchange, WorkflowsRestError> {
         let url = format!("{}{path}", self.base_url);
@@ -257,14 +262,14 @@ impl WorkflowsRestClient {
         match envelope.get("success") {
             Some(Value::Bool(true)) => {}
             Some(Value::Bool(false)) => {
-                return Err(fail(RestErrorKind::Unsuccessful, format!("HTTP {status} with success: false"), errors))
+                return Err(fail(RestErrorKind::Unsuccessful, format!("HTTP {status} with success: false"), errors));
             }
             _ => {
                 return Err(fail(
                     RestErrorKind::Malformed,
                     format!("HTTP {status} with no boolean `success` (not a Cloudflare API envelope)"),
                     errors,
-                ))
+                ));
             }
         }
         let result_info = match envelope.remove("result_info") {
@@ -276,7 +281,7 @@ impl WorkflowsRestClient {
                         RestErrorKind::Decode,
                         format!("HTTP {status} with an unreadable result_info ({e})"),
                         errors,
-                    ))
+                    ));
                 }
             },
         };

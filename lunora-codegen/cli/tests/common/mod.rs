@@ -22,8 +22,13 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// A copy of the fixtures/scan/shop crate (five workflows) and its Cargo.toml.
 pub fn shop_copy() -> (tempfile::TempDir, PathBuf) {
+    fixture_copy("shop")
+}
+
+/// A copy of the fixtures/scan/`name` crate and its Cargo.toml.
+pub fn fixture_copy(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scan/shop"), dir.path());
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/scan").join(name), dir.path());
     let manifest = dir.path().join("Cargo.toml");
     (dir, manifest)
 }

@@ -13,6 +13,8 @@ use tokio::sync::Notify;
 use super::drive::scheduler;
 use super::handle::{Engine, ShutdownGuard};
 use super::registry::{ErasedWorkflow, Registered};
+use super::retention::{check_retention, RetentionDefaults};
+use super::schedule::CronSchedule;
 use super::state::Inner;
 use crate::config::{ResolvedStepConfig, DEFAULT_RETRY_DELAY};
 use crate::env::Env;
@@ -22,6 +24,7 @@ use crate::local::clock::{Clock, SystemClock};
 use crate::local::journal::{Durability, Journal};
 use crate::local::validate;
 use crate::log::{LogSink, StderrSink};
+use crate::status::Retention;
 use crate::workflow::Workflow;
 
 /// Builds an [`Engine`].
@@ -35,6 +38,7 @@ pub struct EngineBuilder {
     durability: Durability,
     wait_for_journal: Option<Duration>,
     workflows: Vec<(&'static str, Arc<dyn ErasedWorkflow>)>,
+    retention: RetentionDefaults,
 }
 
 impl EngineBuilder {
@@ -93,6 +97,22 @@ impl EngineBuilder {
         self
     }
 
+    /// How long finished instances are kept when neither their `create` nor their workflow
+    /// says (see [`workflow_retention`](Self::workflow_retention)): `successRetention` for
+    /// `complete` ones, `errorRetention` for `errored` and `terminated` ones. Without it they
+    /// are kept until deleted (Cloudflare's default is 7 days).
+    pub fn default_retention(mut self, retention: Retention) -> Self {
+        self.retention.engine = Some(retention);
+        self
+    }
+
+    /// The retention of a workflow's finished instances (its `default_retention`), unless their
+    /// `create` says otherwise.
+    pub fn workflow_retention<W: Workflow>(mut self, retention: Retention) -> Self {
+        self.retention.workflows.insert(W::NAME.to_owned(), retention);
+        self
+    }
+
     /// Registers a workflow.
     pub fn register<W: Workflow>(mut self) -> Self {
         self.workflows.push((W::NAME, Arc::new(Registered::<W>(PhantomData))));
@@ -102,7 +122,7 @@ impl EngineBuilder {
     /// Opens the journal, validates the registrations and resumes unfinished instances.
     /// Must be called inside a Tokio runtime.
     pub async fn open(self) -> Result<Engine> {
-        let mut workflows = HashMap::new();
+        let mut workflows: HashMap<String, (Arc<str>, Arc<dyn ErasedWorkflow>)> = HashMap::new();
         for (name, wf) in self.workflows {
             validate::workflow_name(name)?;
             if let Some(limit) = wf.step_limit() {
@@ -118,6 +138,20 @@ impl EngineBuilder {
             }
             if workflows.insert(name.to_owned(), (Arc::from(name), wf)).is_some() {
                 return Err(Error::workflow("workflow.duplicate", format!("workflow {name:?} is registered twice")));
+            }
+        }
+        if let Some(r) = &self.retention.engine {
+            check_retention(r)?;
+        }
+        for (name, r) in &self.retention.workflows {
+            check_retention(r).map_err(|e| {
+                Error::workflow("workflow.invalid_retention", format!("workflow {name:?}: {}", e.message()))
+            })?;
+        }
+        let mut schedules = Vec::new();
+        for (name, wf) in workflows.values() {
+            for (index, text) in wf.schedules().iter().enumerate() {
+                schedules.push(CronSchedule::parse(name.clone(), index, text)?);
             }
         }
         let (path, durability, wait) = (self.path, self.durability, self.wait_for_journal);
@@ -141,6 +175,10 @@ impl EngineBuilder {
             shutdown: Notify::new(),
             closed: AtomicBool::new(false),
             runtime: tokio::runtime::Handle::current(),
+            retention: self.retention,
+            schedules,
+            next_expiry: std::sync::atomic::AtomicI64::new(i64::MIN),
+            unreclaimed: std::sync::atomic::AtomicUsize::new(0),
         });
         inner.recover()?;
         tokio::spawn(scheduler(inner.clone()));
@@ -160,6 +198,7 @@ impl Engine {
             durability: Durability::Full,
             wait_for_journal: None,
             workflows: Vec::new(),
+            retention: RetentionDefaults::default(),
         }
     }
 }

@@ -22,6 +22,9 @@ pub(crate) struct Control {
     pub runner: bool,
     pub abort: AtomicBool,
     pub pause: AtomicBool,
+    /// The engine is shutting down: finish the attempts in flight, start no new step, and
+    /// leave the instance runnable for the next engine.
+    pub drain: AtomicBool,
     pub poke: AtomicBool,
     waker: Mutex<Option<Waker>>,
     abort_signal: Notify,
@@ -34,6 +37,7 @@ impl Control {
             runner,
             abort: AtomicBool::new(false),
             pause: AtomicBool::new(false),
+            drain: AtomicBool::new(false),
             poke: AtomicBool::new(false),
             waker: Mutex::new(None),
             abort_signal: Notify::new(),

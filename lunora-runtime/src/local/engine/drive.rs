@@ -96,7 +96,9 @@ impl Inner {
                 self.sink.write(crate::log::Level::Error, &format!("[lunora] instance {}: {err}", key.id));
                 let now = self.clock.now();
                 self.release(&key, &control, |inner| {
-                    let _ = lock(&inner.journal).finish(
+                    let mut journal = lock(&inner.journal);
+                    let expires = inner.expiry(&journal, &key.workflow, &key.id, InstanceStatusKind::Errored, now);
+                    let _ = journal.finish(
                         &key.workflow,
                         &key.id,
                         InstanceStatusKind::Errored,
@@ -104,7 +106,11 @@ impl Inner {
                         Some(&err),
                         None,
                         now,
+                        expires,
                     );
+                    if let Some(at) = expires {
+                        inner.note_expiry(at);
+                    }
                 });
             }
         }
@@ -214,6 +220,7 @@ impl Inner {
             timestamp: Timestamp(row.created_at),
             instance_id: key.id.to_string(),
             workflow_name: key.workflow.to_string(),
+            schedule: row.trigger.clone(),
         };
         let dispatch = Dispatcher::for_body(
             self.transport.clone(),
@@ -265,17 +272,29 @@ impl LastWrite {
         let now = inner.clock.now();
         let mut journal = lock(&inner.journal);
         let result = match self {
-            LastWrite::Finish { status, output, error, rollback } => journal.finish(
-                &key.workflow,
-                &key.id,
-                status,
-                output.as_deref(),
-                error.as_ref(),
-                rollback.as_ref(),
-                now,
-            ),
+            LastWrite::Finish { status, output, error, rollback } => {
+                let expires = inner.expiry(&journal, &key.workflow, &key.id, status, now);
+                if let Some(at) = expires {
+                    // Under the journal lock, as the sweep reads it.
+                    inner.note_expiry(at);
+                }
+                journal.finish(
+                    &key.workflow,
+                    &key.id,
+                    status,
+                    output.as_deref(),
+                    error.as_ref(),
+                    rollback.as_ref(),
+                    now,
+                    expires,
+                )
+            }
             LastWrite::Suspend { wake_at } => {
-                if control.pause.load(Ordering::SeqCst) {
+                if !control.pause.load(Ordering::SeqCst) && control.drain.load(Ordering::SeqCst) {
+                    // Stopped between steps for a shutdown: due at once when an engine reopens.
+                    let at = wake_at.map_or(now, |w| w.min(now));
+                    journal.set_status(&key.workflow, &key.id, InstanceStatusKind::Waiting, Some(at))
+                } else if control.pause.load(Ordering::SeqCst) {
                     journal
                         .set_paused(&key.workflow, &key.id, now)
                         .and_then(|()| journal.set_status(&key.workflow, &key.id, InstanceStatusKind::Paused, wake_at))
@@ -296,10 +315,16 @@ impl LastWrite {
     }
 }
 
-/// Fires timers: sleeps until the earliest one on the engine's clock, then drives its instance.
-/// Stops when the last [`Engine`] handle is dropped.
+/// Fires timers: sleeps until the earliest one on the engine's clock, then drives its instance;
+/// removes instances whose retention ended. Stops when the last [`Engine`] handle is dropped.
 pub(super) async fn scheduler(inner: Arc<Inner>) {
     loop {
+        let expiry = inner.sweep_expired();
+        let tick = inner.fire_schedules();
+        let expiry = match (expiry, tick) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let now = inner.clock.now();
         let mut due = Vec::new();
         let next = {
@@ -310,7 +335,11 @@ pub(super) async fn scheduler(inner: Arc<Inner>) {
                 }
                 due.push(timers.pop_first().expect("checked non-empty"));
             }
-            timers.first().map(|(at, _)| *at)
+            let timer = timers.first().map(|(at, _)| *at);
+            match (timer, expiry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         };
         for (_, key) in due {
             inner.spawn_drive(key, Reason::Timer);

@@ -1,15 +1,17 @@
 //! [`Engine`]: the handle users hold; the engine stops when its last clone drops.
 
 use std::sync::{Arc, MutexGuard};
+use std::time::Duration;
 
 use super::backend::EngineBackend;
 use super::state::Inner;
 use crate::error::Result;
+use crate::listing::{InstanceList, ListQuery};
 use crate::local::journal::{storage, StepRow};
 use crate::local::modifiers::ModifierMap;
 use crate::local::mutex::lock;
 use crate::status::{InstanceStatus, Timestamp};
-use crate::workflow::{RawStatus, Workflow, WorkflowHandle, WorkflowsBackend};
+use crate::workflow::{RawStatus, WaitFor, Workflow, WorkflowHandle, WorkflowsBackend};
 
 pub(super) struct ShutdownGuard(pub(super) Arc<Inner>);
 
@@ -38,6 +40,26 @@ impl Engine {
         lock(&self.inner.journal).close();
     }
 
+    /// Shuts the engine down gracefully: takes no new work (instances created from now on wait
+    /// in the journal for the next engine), lets the step attempts in flight finish for up to
+    /// `grace` without starting new steps, then stops what still runs (those attempts count as
+    /// interrupted, as after a crash) and closes the journal. Every instance is left where the
+    /// next engine on the file picks it up.
+    pub async fn shutdown(self, grace: Duration) {
+        let runners = self.inner.drain();
+        let finished = async {
+            for control in &runners {
+                control.finished().await;
+            }
+        };
+        if tokio::time::timeout(grace, finished).await.is_err() {
+            for control in self.inner.stop() {
+                control.finished().await;
+            }
+        }
+        lock(&self.inner.journal).close();
+    }
+
     /// The typed handle of a registered workflow.
     pub fn workflow<W: Workflow>(&self) -> WorkflowHandle<W> {
         WorkflowHandle::new(self.backend())
@@ -52,6 +74,42 @@ impl Engine {
     pub fn steps(&self, workflow: &str, id: &str) -> Result<Vec<StepRow>> {
         self.inner.require_instance(workflow, id)?;
         lock(&self.inner.journal).steps(workflow, id).map_err(storage("read of steps"))
+    }
+
+    /// One page of a workflow's (deployed name) instances.
+    pub fn list(&self, workflow: &str, query: &ListQuery) -> Result<InstanceList> {
+        self.inner.list(workflow, query)
+    }
+
+    /// Waits until the instance reaches `until` (see [`InstanceHandle::wait`](crate::InstanceHandle::wait)).
+    pub async fn wait(&self, workflow: &str, id: &str, until: WaitFor, timeout: Option<Duration>) -> Result<RawStatus> {
+        self.inner.wait(workflow, id, until, timeout).await
+    }
+
+    /// Deletes instances with their steps and events, and gives the space back to the file
+    /// system (1 to 100 ids; unknown ids fail before any is deleted).
+    pub async fn delete(&self, workflow: &str, ids: &[&str]) -> Result<()> {
+        self.inner.delete(workflow, ids).await
+    }
+
+    /// The deployed names of the registered workflows, sorted.
+    pub fn workflow_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.workflows.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The class name of a registered workflow (by deployed name).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the REST API's
+    pub(crate) fn class_name(&self, workflow: &str) -> Result<String> {
+        Ok(self.inner.registered(workflow)?.1.class_name())
+    }
+
+    /// An instance's journal row (`instance.not_found` if none).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the REST API's
+    pub(crate) fn instance_row(&self, workflow: &str, id: &str) -> Result<crate::local::journal::InstanceRow> {
+        self.inner.registered(workflow)?;
+        self.inner.require_instance(workflow, id)
     }
 
     /// The current time on the engine's clock (epoch ms).

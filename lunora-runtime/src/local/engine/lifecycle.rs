@@ -29,6 +29,9 @@ impl Inner {
         wf.check_params(&params).map_err(|why| {
             Error::workflow("instance.invalid_params", format!("params do not match workflow {workflow:?}: {why}"))
         })?;
+        if let Some(r) = &req.retention {
+            super::retention::check_retention(r)?;
+        }
         let retention = req.retention.as_ref().map(|r| serde_json::to_string(r).unwrap_or_default());
         Ok((id, text, retention))
     }
@@ -191,7 +194,22 @@ impl Inner {
                     }
                 }
             };
-            lock(&self.journal).reset(workflow, id, keep_before).map_err(storage("restart"))?;
+            if !lock(&self.journal).reset(workflow, id, keep_before).map_err(storage("restart"))? {
+                return Err(crate::handle_errors::not_found(workflow, id));
+            }
+            // Mocked events survive a restart, as Cloudflare's introspection mocks do: the
+            // consumed ones were erased with the state, so they are queued again.
+            if let Some(mods) = self.modifiers_for(&key) {
+                let now = self.clock.now();
+                let mut journal = lock(&self.journal);
+                for (event_type, payload) in mods.events() {
+                    if !journal.has_pending_event(workflow, id, &event_type).map_err(storage("mocked event"))? {
+                        journal
+                            .insert_event(workflow, id, &event_type, &payload.to_string(), now)
+                            .map_err(storage("mocked event"))?;
+                    }
+                }
+            }
             control.poke.store(true, Ordering::SeqCst);
             Ok(())
         })();

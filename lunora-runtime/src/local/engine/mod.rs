@@ -20,11 +20,15 @@
 mod backend;
 mod builder;
 mod control;
+mod crons;
 mod drive;
 mod handle;
 mod lifecycle;
+mod operate;
 mod registry;
+mod retention;
 mod run;
+mod schedule;
 mod state;
 
 pub use builder::{EngineBuilder, Registrar};

@@ -14,7 +14,10 @@ use crate::workflow::{decode_params, Workflow};
 /// A registered workflow with its types erased.
 pub(crate) trait ErasedWorkflow: Send + Sync {
     fn export_name(&self) -> &'static str;
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the REST API's
+    fn class_name(&self) -> String;
     fn step_limit(&self) -> Option<u32>;
+    fn schedules(&self) -> &'static [&'static str];
     fn check_params(&self, params: &Json) -> std::result::Result<(), String>;
     fn start(
         &self,
@@ -32,6 +35,14 @@ pub(super) struct Registered<W>(pub(super) PhantomData<fn() -> W>);
 impl<W: Workflow> ErasedWorkflow for Registered<W> {
     fn export_name(&self) -> &'static str {
         W::EXPORT_NAME
+    }
+
+    fn class_name(&self) -> String {
+        W::class_name()
+    }
+
+    fn schedules(&self) -> &'static [&'static str] {
+        W::SCHEDULES
     }
 
     fn step_limit(&self) -> Option<u32> {

@@ -76,6 +76,13 @@ struct Registration {
     output: Option<Json>,
 }
 
+/// A rollback the chain owes: its handler, or only the step (name, count) when the code no
+/// longer registers one.
+enum Owed {
+    Handler(Registration),
+    Missing(String, u32),
+}
+
 struct RunState {
     mode: Mode,
     journal: HashMap<(RowKind, String, u32), StepRow>,
@@ -155,7 +162,7 @@ impl Run {
                 Err(panic) => return Poll::Ready(Outcome::Finished(Err(panic))),
                 Ok(Poll::Pending) => {}
             }
-            let pausing = self.control.pause.load(Ordering::SeqCst);
+            let pausing = self.pausing();
             if st.in_flight == 0 && (st.parked > 0 || pausing) {
                 return Poll::Ready(Outcome::Suspended { wake_at: st.wake_at });
             }
@@ -243,8 +250,9 @@ impl Run {
         Ok(())
     }
 
+    /// Paused or draining for a shutdown: no new step starts, the ones in flight finish.
     fn pausing(&self) -> bool {
-        self.control.pause.load(Ordering::SeqCst)
+        self.control.pause.load(Ordering::SeqCst) || self.control.drain.load(Ordering::SeqCst)
     }
 
     fn step_context(&self, name: &str, count: u32, attempt: u32, config: ResolvedStepConfig) -> StepContext {
@@ -277,12 +285,29 @@ impl Run {
     /// suspends the chain like any other timer (the instance hibernates and resumes the chain
     /// when it fires); terminate or restart abort it.
     pub async fn run_rollbacks(&self, error: &Error) -> Chain {
-        let registrations: Vec<(i64, Registration)> = {
+        let owed: Vec<(i64, Owed)> = {
             let mut st = self.st();
             st.mode = Mode::RollingBack;
-            std::mem::take(&mut st.rollbacks).into_iter().rev().collect()
+            let mut owed: BTreeMap<i64, Owed> =
+                std::mem::take(&mut st.rollbacks).into_iter().map(|(seq, reg)| (seq, Owed::Handler(reg))).collect();
+            // Steps an earlier execution ran with a handler that this one did not register.
+            for row in st.journal.values() {
+                if row.kind == RowKind::Do && row.config.as_ref().is_some_and(|c| c.rollback) {
+                    owed.entry(row.seq).or_insert_with(|| Owed::Missing(row.name.clone(), row.count));
+                }
+            }
+            owed.into_iter().rev().collect()
         };
-        for (seq, reg) in registrations {
+        for (seq, owed) in owed {
+            let reg = match owed {
+                Owed::Handler(reg) => reg,
+                Owed::Missing(name, count) => match self.missing_rollback(seq, &name, count) {
+                    Ok(()) => continue,
+                    Err(err) => {
+                        return Chain::Done(RollbackState { outcome: RollbackOutcome::Failed, error: Some(err) })
+                    }
+                },
+            };
             match self.run_one_rollback(seq, &reg, error).await {
                 Ok(RollbackStep::Done) => {}
                 Ok(RollbackStep::WaitUntil(at)) => return Chain::Suspended(at),
@@ -293,11 +318,30 @@ impl Run {
         Chain::Done(RollbackState { outcome: RollbackOutcome::Complete, error: None })
     }
 
+    /// A rollback owed by a step whose handler the code no longer registers: workerd fails the
+    /// chain there (`RollbackMissing`) rather than skip it, and so does the engine. `Ok` when an
+    /// earlier execution already ran it.
+    fn missing_rollback(&self, seq: i64, name: &str, count: u32) -> Result<()> {
+        let row = match self.stored(RowKind::Rollback, name, count) {
+            Some(row) if row.state == StepState::Done => return Ok(()),
+            Some(row) if row.state == StepState::Failed => {
+                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")))
+            }
+            Some(row) => row,
+            None => {
+                let mut row = self.new_row(RowKind::Rollback, name, count, StepState::Running);
+                row.seq = seq;
+                row
+            }
+        };
+        self.fail_rollback(row, Error::named("RollbackMissing", "Rollback function not available in registry"))
+    }
+
     async fn run_one_rollback(&self, seq: i64, reg: &Registration, error: &Error) -> Result<RollbackStep> {
         let mut row = match self.stored(RowKind::Rollback, &reg.name, reg.count) {
             Some(row) if row.state == StepState::Done => return Ok(RollbackStep::Done),
             Some(row) if row.state == StepState::Failed => {
-                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")))
+                return Err(row.error.unwrap_or_else(|| Error::internal("rollback failed")));
             }
             Some(row) => row,
             None => {
@@ -367,7 +411,12 @@ impl Run {
                     if err.is_non_retryable() || row.attempts >= config.max_attempts() {
                         return self.fail_rollback(row, err).map(|()| RollbackStep::Done);
                     }
-                    let delay = millis(config.delay_after(row.attempts));
+                    let live_delay =
+                        reg.spec.config.as_ref().and_then(|c| c.retries.as_ref()).and_then(|r| r.delay_fn.as_ref());
+                    let delay = match retry_delay(&config, live_delay, &reg.name, reg.count, row.attempts, &err) {
+                        Ok(delay) => millis(delay),
+                        Err(delay_err) => return self.fail_rollback(row, delay_err).map(|()| RollbackStep::Done),
+                    };
                     if !no_delay && delay > 0 {
                         row.state = StepState::Waiting;
                         row.wake_at = Some(now + delay);
@@ -401,6 +450,8 @@ impl Run {
         rollback: Option<RollbackSpec>,
     ) -> Result<Json> {
         self.refuse_during_rollback()?;
+        // The code's delay function, called on every failure (it cannot be journaled).
+        let live_delay = config.as_ref().and_then(|c| c.retries.as_ref()).and_then(|r| r.delay_fn.clone());
         let existing = self.stored(RowKind::Do, &name, count);
         if let Some(row) = &existing {
             match row.state {
@@ -427,10 +478,11 @@ impl Run {
         let mut row = match existing {
             Some(row) => row,
             None => {
-                let resolved = match &config {
+                let mut resolved = match &config {
                     Some(cfg) => cfg.resolve(&self.inner.defaults, &name)?,
                     None => self.inner.defaults.clone(),
                 };
+                resolved.rollback = rollback.is_some();
                 let mut row = self.new_row(RowKind::Do, &name, count, StepState::Running);
                 row.config = Some(resolved);
                 row
@@ -494,7 +546,10 @@ impl Run {
                         return self.fail_step(row, err, &rollback);
                     }
                     let no_delay = self.modifiers.as_ref().is_some_and(|m| m.retry_delays_disabled(&name));
-                    let delay = millis(config.delay_after(row.attempts));
+                    let delay = match retry_delay(&config, live_delay.as_ref(), &name, count, row.attempts, &err) {
+                        Ok(delay) => millis(delay),
+                        Err(delay_err) => return self.fail_step(row, delay_err, &rollback),
+                    };
                     if no_delay || delay == 0 {
                         continue;
                     }
@@ -601,9 +656,11 @@ impl Run {
                     .resolve()
                     .map(millis)
                     .map_err(|e| Error::fatal(format!("waitForEvent \"{name}\": timeout: {e}")))?;
-                if !(1_000..=MAX_WAIT_MS).contains(&ms) {
+                // workerd takes any timeout (0 and sub-second ones time out that soon); the
+                // upper bound is production's limit on a wait.
+                if ms > MAX_WAIT_MS {
                     return Err(Error::fatal(format!(
-                        "waitForEvent \"{name}\": timeout is {ms}ms, it must lie between 1 second and 365 days"
+                        "waitForEvent \"{name}\": timeout is {ms}ms, it must be at most 365 days"
                     )));
                 }
                 ms
@@ -764,5 +821,29 @@ impl StepBackend for Run {
             admitted?;
             self.wait_inner(name, count, event_type, timeout).await
         })
+    }
+}
+
+/// The delay before the attempt after `failed_attempt`: from the code's delay function when the
+/// step was first run with one (workerd calls the live function too), else from the config.
+fn retry_delay(
+    config: &ResolvedStepConfig,
+    live: Option<&crate::config::DelayFn>,
+    name: &str,
+    count: u32,
+    failed_attempt: u32,
+    error: &Error,
+) -> Result<std::time::Duration> {
+    match live.filter(|_| config.retries.dynamic_delay) {
+        Some(delay_fn) => {
+            let step = StepId { name: name.to_owned(), count };
+            delay_fn.delay_after(&crate::config::RetryDelayContext {
+                step: &step,
+                attempt: failed_attempt,
+                config,
+                error,
+            })
+        }
+        None => Ok(config.delay_after(failed_attempt)),
     }
 }

@@ -38,6 +38,13 @@ pub(crate) struct Inner {
     /// Set once the last handle is dropped or `close` is called: nothing new starts.
     pub(super) closed: AtomicBool,
     pub(super) runtime: tokio::runtime::Handle,
+    pub(super) retention: super::retention::RetentionDefaults,
+    pub(super) schedules: Vec<super::schedule::CronSchedule>,
+    /// The earliest retention end the scheduler knows of (`i64::MAX`: none), kept in step with
+    /// the journal under its lock, so the scheduler sweeps only when one is due.
+    pub(super) next_expiry: std::sync::atomic::AtomicI64,
+    /// Instances removed since their pages were last given back.
+    pub(super) unreclaimed: std::sync::atomic::AtomicUsize,
 }
 
 impl Inner {
@@ -108,6 +115,22 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Stops the scheduler and asks every running body to stop between steps: attempts in
+    /// flight finish, no new one starts. Returns the runners to wait for.
+    pub(super) fn drain(&self) -> Vec<Arc<Control>> {
+        self.closed.store(true, Ordering::SeqCst);
+        self.shutdown.notify_one();
+        let live = lock(&self.live);
+        live.values()
+            .filter(|c| c.runner)
+            .map(|c| {
+                c.drain.store(true, Ordering::SeqCst);
+                c.wake();
+                c.clone()
+            })
+            .collect()
     }
 
     /// Stops the scheduler and every running body; started attempts count as interrupted,
