@@ -47,12 +47,16 @@ pub async fn serve(args: &[String]) -> Result<()> {
         }
     }
     let (Some(port), Some(db)) = (port, db) else { return Err(usage()) };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| Error::new(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
+    let addr = listener.local_addr().map_err(|e| Error::new(e.to_string()))?;
     // The charge and refund call the payment functions served below, on this same port.
     let admin_token = std::env::var("LUNORA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
     let env = Env::new()
         .with(Arc::new(AuditLog::default()))
         .with_var("LUNORA_ADMIN_TOKEN", admin_token.as_deref().unwrap_or(order_pipeline::payments::DEV_ADMIN_TOKEN))
-        .with_var("LUNORA_ORIGIN_URL", format!("http://127.0.0.1:{port}"));
+        .with_var("LUNORA_ORIGIN_URL", format!("http://{addr}")); // the bound port (`--port 0` picks one)
     let engine = register_all(Engine::builder().path(&db).env(env.clone())).open().await?;
     let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());
     let dedup =
@@ -62,10 +66,6 @@ pub async fn serve(args: &[String]) -> Result<()> {
         .nest("/client/v4", RestApi::new(engine.clone()).token(token).router())
         .merge(order_routes(engine.clone()))
         .merge(lunora_runtime::functions::server::router(payments));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| Error::new(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-    let addr = listener.local_addr().map_err(|e| Error::new(e.to_string()))?;
     println!("journal: {}", db.display());
     println!("listening on http://{addr}");
     println!("REST API: http://{addr}/client/v4 (account id local)");
