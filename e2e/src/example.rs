@@ -216,12 +216,18 @@ fn restart(c: &Client) -> Outcome {
     let order = Order::create(c, "e2e-restart", json!({ "cool_off": "1 second" }))?;
     order.wait_audit("charged", SLOW)?;
     order.act("restart")?;
-    order.wait_audit_where("a second charge after the restart", SLOW, |audit| {
-        audit.iter().filter(|l| l.starts_with("charged")).count() == 2
+    order.wait_audit_where("a second reservation after the restart", SLOW, |audit| {
+        audit.iter().filter(|l| l.starts_with("reserved")).count() == 2
     })?;
     order.send("shipment-created", json!({ "tracking_id": "R-1" }))?;
     order.wait_status("complete", SLOW)?;
-    Ok("restarted from the top (reserve and charge ran again), then completed".into())
+    // The restarted charge step sends the same dispatch id (`orderPipeline/e2e-restart#step2.1`),
+    // so the Worker answers it from D1: the card is not charged twice.
+    let audit = order.audit()?;
+    let charges = audit.iter().filter(|l| l.starts_with("charged")).count();
+    ensure(charges == 1, || format!("the restart charged again: {audit:?}"))?;
+    Ok("restarted from the top (reserve ran again; the charge's dispatch id was answered from D1), then completed"
+        .into())
 }
 
 /// A scenario's name and body.
@@ -250,4 +256,75 @@ pub fn console_has_step_log(console: &str) -> Outcome {
         true => Ok(format!("the console shows {LINE:?}")),
         false => Err(format!("no console line contains {LINE:?}")),
     }
+}
+
+/// The example Worker's dev token (its wrangler.toml).
+const DEV_ADMIN_TOKEN: &str = "order-pipeline-dev-admin-token";
+
+/// The Worker's own dispatch endpoint, which the example's charge and refund call: refused
+/// without the token, a duplicate id answered from D1 without running the function again, and
+/// concurrent requests with one id running it once.
+pub fn dispatch_scenarios(client: &Client) -> Vec<(&'static str, Outcome)> {
+    vec![
+        ("dispatch: token required", dispatch_needs_the_token(client)),
+        ("dispatch: duplicate id", dispatch_duplicate_id(client)),
+        ("dispatch: concurrent id", dispatch_concurrent_id(client)),
+    ]
+}
+
+fn refund_call(order: &str, id: &str) -> Value {
+    json!({ "args": { "order_id": order, "receipt_id": "rcpt-x" }, "functionPath": "payments:refund", "id": id })
+}
+
+fn audit_of(client: &Client, order: &str) -> Result<Vec<String>, String> {
+    serde_json::from_value(client.get(&format!("/audit/{order}"))?).map_err(|e| e.to_string())
+}
+
+fn dispatch_needs_the_token(client: &Client) -> Outcome {
+    for token in [None, Some("order-pipeline-dev-admin-tokeX")] {
+        let answer = client.dispatch(token, &refund_call("e2e-dispatch-auth", "e2e-auth#1"))?;
+        ensure(answer.status == 403 && answer.body["error"]["code"] == "DISPATCH_UNAUTHENTICATED", || {
+            format!("{token:?}: {answer:?}")
+        })?;
+        ensure(!answer.body.to_string().contains(DEV_ADMIN_TOKEN), || {
+            format!("the answer quotes the token: {answer:?}")
+        })?;
+    }
+    let unknown =
+        client.dispatch(Some(DEV_ADMIN_TOKEN), &json!({ "args": {}, "functionPath": "payments:nope", "id": "u" }))?;
+    ensure(unknown.status == 404 && unknown.body["error"]["code"] == "FUNCTION_NOT_FOUND", || format!("{unknown:?}"))?;
+    let audit = audit_of(client, "e2e-dispatch-auth")?;
+    ensure(audit.is_empty(), || format!("a refused call ran: {audit:?}"))?;
+    Ok("403 DISPATCH_UNAUTHENTICATED without or with a wrong token, 404 for an unknown function".into())
+}
+
+fn dispatch_duplicate_id(client: &Client) -> Outcome {
+    let call = refund_call("e2e-dispatch-dup", "e2e-dup#step2rollback.1");
+    let first = client.dispatch(Some(DEV_ADMIN_TOKEN), &call)?;
+    ensure(first.status == 200 && !first.replayed, || format!("first: {first:?}"))?;
+    for _ in 0..2 {
+        let again = client.dispatch(Some(DEV_ADMIN_TOKEN), &call)?;
+        ensure(again.status == 200 && again.replayed && again.body == first.body, || format!("again: {again:?}"))?;
+    }
+    let audit = audit_of(client, "e2e-dispatch-dup")?;
+    ensure(audit == ["refunded rcpt-x"], || format!("audit: {audit:?}"))?;
+    Ok("the second and third requests replayed from D1; the refund ran once".into())
+}
+
+fn dispatch_concurrent_id(client: &Client) -> Outcome {
+    let call = refund_call("e2e-dispatch-race", "e2e-race#step2rollback.1");
+    let answers: Vec<Result<crate::http::Dispatched, String>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..6).map(|_| scope.spawn(|| client.dispatch(Some(DEV_ADMIN_TOKEN), &call))).collect();
+        threads.into_iter().map(|t| t.join().unwrap_or_else(|_| Err("a request thread panicked".into()))).collect()
+    });
+    let answers = answers.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let ran = answers.iter().filter(|a| a.status == 200 && !a.replayed).count();
+    let others_ok = answers.iter().all(|a| (a.status == 200) || (a.status == 409 && a.declined));
+    ensure(ran == 1 && others_ok, || format!("6 concurrent requests with one id: {answers:?}"))?;
+    let later = client.dispatch(Some(DEV_ADMIN_TOKEN), &call)?;
+    ensure(later.status == 200 && later.replayed, || format!("later: {later:?}"))?;
+    let audit = audit_of(client, "e2e-dispatch-race")?;
+    ensure(audit == ["refunded rcpt-x"], || format!("audit: {audit:?}"))?;
+    let declined = answers.iter().filter(|a| a.status == 409).count();
+    Ok(format!("one of 6 ran the refund; {declined} declined (409), the rest replayed; later requests replay"))
 }

@@ -39,6 +39,33 @@ impl Client {
     }
 }
 
+/// One answer of the dispatch endpoint: status, the decline/replay headers, the JSON body.
+#[derive(Debug)]
+pub struct Dispatched {
+    pub status: u16,
+    pub declined: bool,
+    pub replayed: bool,
+    pub body: Value,
+}
+
+impl Client {
+    /// `POST /_lunora/scheduler/dispatch` with `body`, bearing `token` if given.
+    pub fn dispatch(&self, token: Option<&str>, body: &Value) -> Result<Dispatched, String> {
+        let path = "/_lunora/scheduler/dispatch";
+        let mut request = self.agent.post(format!("{}{path}", self.base)).header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", &format!("Bearer {token}"));
+        }
+        let mut response = request.send(body.to_string()).map_err(|e| format!("{path}: {e}"))?;
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()) == Some("1");
+        let (declined, replayed) = (header("x-lunora-dispatch-declined"), header("x-lunora-dispatch-replayed"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().map_err(|e| format!("{path}: {e}"))?;
+        let body = serde_json::from_str(&text).map_err(|e| format!("{path}: HTTP {status}, not JSON ({e}): {text}"))?;
+        Ok(Dispatched { status, declined, replayed, body })
+    }
+}
+
 /// Calls `probe` every `every` until it yields a value, for at most `within`; the error says
 /// what was awaited and what `probe` last saw.
 pub fn poll<T>(

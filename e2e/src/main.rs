@@ -42,11 +42,14 @@ fn root() -> PathBuf {
 }
 
 fn run_example(tools: &std::path::Path) -> Result<usize, String> {
-    let server = Wrangler::start(&root().join("examples/order-pipeline"), tools, &[])?;
+    // The example's charge and refund call the Worker's own payment functions with ctx.run.
+    let server =
+        Wrangler::start(&root().join("examples/order-pipeline"), tools, &[("LUNORA_ORIGIN_URL", "{self}".to_owned())])?;
     println!("example Worker: {}", server.base);
     let mut failed = 0;
     let mut outcomes = example::run(&Client::new(&server.base));
     outcomes.push(("ctx.log in workerd", example::console_has_step_log(&server.output())));
+    outcomes.extend(example::dispatch_scenarios(&Client::new(&server.base)));
     for (name, outcome) in outcomes {
         match outcome {
             Ok(detail) => println!("  ok    {name}: {detail}"),

@@ -22,7 +22,8 @@ fn free_port() -> u16 {
 
 impl Wrangler {
     /// Starts `wrangler dev` in `project`, with these Worker variables (`--var`) besides the
-    /// ones in its wrangler.toml, and waits (at most 90 s) until it serves.
+    /// ones in its wrangler.toml (`{self}` in a value stands for the Worker's own URL), and waits
+    /// (at most 90 s) until it serves.
     pub fn start(project: &Path, tools: &Path, vars: &[(&str, String)]) -> Result<Self, String> {
         Self::start_with(project, tools, vars, &[], &[])
     }
@@ -46,7 +47,10 @@ impl Wrangler {
             .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--persist-to"])
             .arg(&persist)
             .args(["--show-interactive-dev-session=false", "--log-level", "info"])
-            .args(vars.iter().flat_map(|(name, value)| ["--var".to_owned(), format!("{name}:{value}")]))
+            // `{self}` in a value is this Worker's own URL (a Worker calling back into itself).
+            .args(vars.iter().flat_map(|(name, value)| {
+                ["--var".to_owned(), format!("{name}:{}", value.replace("{self}", &format!("http://127.0.0.1:{port}")))]
+            }))
             .current_dir(project)
             .env("PATH", path)
             .envs(env.iter().map(|(k, v)| (*k, v)))

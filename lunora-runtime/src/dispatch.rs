@@ -18,10 +18,14 @@
 //! and `LUNORA_ORIGIN_URL` may not carry a userinfo (`user:password@`), which the
 //! `authorization` header would override anyway. Redirects are not followed.
 
+use std::cell::Cell;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -228,7 +232,9 @@ impl Dispatcher {
         let clock = &self.shared.clock;
         let started = clock.now();
         let mut limit = started + MAX_DECLINE_TOTAL_MS;
-        if let Some(deadline) = self.deadline {
+        // A `#[step]` body's runner knows its attempt's timeout; the body's runner, called from
+        // inside a plain step callback, learns it from the callback it runs in.
+        if let Some(deadline) = self.deadline.or_else(enclosing_step_deadline) {
             limit = limit.min(deadline - STEP_TIMEOUT_MARGIN_MS);
         }
         let mut wait = FIRST_DECLINE_WAIT_MS;
@@ -323,6 +329,47 @@ fn cut(text: &str) -> String {
         return text.to_owned();
     }
     text.chars().take(256).collect::<String>() + "…"
+}
+
+thread_local! {
+    /// While a step callback is polled: when its attempt times out (epoch ms).
+    static STEP_DEADLINE: Cell<Option<i64>> = const { Cell::new(None) };
+}
+
+fn enclosing_step_deadline() -> Option<i64> {
+    STEP_DEADLINE.with(Cell::get)
+}
+
+/// A step callback's future, marked as running inside an attempt that times out at
+/// `deadline`: a `ctx.run` it makes (through the workflow's own context) stops waiting out
+/// declines 2 s before then, as a `#[step]` body's does. The mark is set for the length of each
+/// poll, on the polling thread, so concurrent steps each see their own.
+pub(crate) struct InStepCallback<F> {
+    deadline: Option<i64>,
+    inner: Pin<Box<F>>,
+}
+
+impl<F> InStepCallback<F> {
+    pub(crate) fn new(deadline: Option<i64>, inner: F) -> Self {
+        Self { deadline, inner: Box::pin(inner) }
+    }
+}
+
+impl<F: Future> Future for InStepCallback<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        /// Puts the previous mark back, also when the callback panics.
+        struct Restore(Option<i64>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                STEP_DEADLINE.with(|d| d.set(self.0));
+            }
+        }
+        let this = self.get_mut();
+        let _restore = Restore(STEP_DEADLINE.with(|d| d.replace(this.deadline)));
+        this.inner.as_mut().poll(cx)
+    }
 }
 
 /// Inside a step, a deterministic dispatch failure (400/403/404/422, except an

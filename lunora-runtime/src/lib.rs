@@ -28,7 +28,8 @@
 //! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait, the native and `fetch`
 //!    transports, and `http::Client` for steps), [`listing`] (what listing instances takes and
 //!    returns).
-//! 3. [`dispatch`]: `ctx.run` over `http`.
+//! 3. [`dispatch`]: `ctx.run` over `http`; [`functions`]: the functions `ctx.run` calls and
+//!    the endpoint that serves them (over `dispatch`'s `FunctionRef`).
 //! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
 //! 5. [`context`]: what a workflow body receives.
 //! 6. [`workflow`](mod@workflow) (the trait, the typed handles, the workflows backend trait),
@@ -54,6 +55,7 @@ mod env;
 mod erased;
 pub mod error;
 mod event_type;
+pub mod functions;
 mod handle_errors;
 pub mod history;
 pub mod http;
@@ -83,6 +85,7 @@ pub use dispatch::{Dispatcher, FunctionRef};
 pub use duration::{parse_duration, DurationError, DurationInput};
 pub use error::{Error, ErrorKind, NonRetryableError, Result};
 pub use event_type::EventType;
+pub use functions::{DispatchEndpoint, FunctionContext, FunctionError, Functions};
 pub use maybe_send::{MaybeSend, MaybeSync};
 pub use reusable::{RunStepOptions, Step, StepRollbackContext};
 pub use status::{

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::clock::Clock;
 use crate::config::{ResolvedStepConfig, StepConfig};
-use crate::dispatch::{Dispatcher, FunctionRef};
+use crate::dispatch::{make_deterministic_failures_final, Dispatcher, FunctionRef, InStepCallback};
 use crate::duration::DurationInput;
 use crate::env::Env;
 pub use crate::erased::{BoxFuture, Json};
@@ -184,11 +185,20 @@ fn type_mismatch(what: &str, e: serde_json::Error) -> Error {
 #[derive(Clone)]
 pub struct WorkflowStep {
     backend: Arc<dyn StepBackend>,
+    /// The engine's clock: when a callback's attempt times out, for the `ctx.run`s it makes.
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl WorkflowStep {
     pub fn new(backend: Arc<dyn StepBackend>) -> Self {
-        Self { backend }
+        Self { backend, clock: None }
+    }
+
+    /// The engine's clock, so `ctx.run` inside a step callback ends its decline waits 2 s
+    /// before the attempt's timeout.
+    pub(crate) fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// `step.do(name, callback)`: runs `callback` once per attempt (default config) and
@@ -267,9 +277,13 @@ impl WorkflowStep {
         Fut: Future<Output = Result<T>> + MaybeSend + 'a,
     {
         let what = name.clone();
+        let clock = self.clock.clone();
         let attempt: AttemptFn<'a> = Box::new(move |ctx| {
-            let fut = callback(ctx);
-            Box::pin(async move { to_json(&fut.await?) })
+            let deadline = clock.as_ref().map(|clock| clock.now() + ctx.config.timeout_ms);
+            let fut = InStepCallback::new(deadline, callback(ctx));
+            // `ctx.run` in a callback follows a `#[step]` body's rules: a deterministic
+            // dispatch failure (400/403/404/422) fails the step at once.
+            Box::pin(async move { to_json(&fut.await.map_err(make_deterministic_failures_final)?) })
         });
         // Called now, not in the async block: the backend allocates the step's count here.
         let pending = self.backend.do_step(name, config, attempt, rollback);

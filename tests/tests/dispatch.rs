@@ -149,8 +149,10 @@ async fn charge_once(ctx: StepContext, args: Charge) -> Result<String> {
     ctx.run(&CHARGE, args).await
 }
 
-/// `mode`: "body" calls ctx.run twice in the body; "step" runs charge_step then fails;
-/// "once" runs charge_once.
+/// `mode`: "body" calls ctx.run twice in the body; "step" runs charge_step; "step-then-fail"
+/// runs it then fails; "do" ("do-once": no retries) calls ctx.run inside a plain
+/// `ctx.step.do_with` callback; "once"
+/// runs charge_once.
 #[workflow]
 async fn dispatching(ctx: WorkflowContext<String>) -> Result<String> {
     match ctx.params.as_str() {
@@ -160,6 +162,14 @@ async fn dispatching(ctx: WorkflowContext<String>) -> Result<String> {
             Ok(format!("{a} {b}"))
         }
         "step" => ctx.run_step(&charge_step, Charge { order_id: "o3".into() }).await,
+        // The seed's own pattern: the workflow's ctx.run inside a plain step callback.
+        "do" | "do-once" => {
+            let limit = if ctx.params == "do" { 2 } else { 0 };
+            let config = StepConfig::new().retries(limit, "1 second").backoff(Backoff::Constant).timeout("10 seconds");
+            ctx.step
+                .do_with("charge in a callback", config, |_| ctx.run(&CHARGE, Charge { order_id: "o6".into() }))
+                .await
+        }
         "step-then-fail" => {
             ctx.run_step(&charge_step, Charge { order_id: "o4".into() }).await?;
             Err(NonRetryableError::new("later failure").into())
@@ -229,6 +239,39 @@ async fn deterministic_failures_are_final_inside_a_step() {
     assert_eq!(err.message(), "no such order (NOT_FOUND, HTTP 404)");
     assert_eq!((err.code(), err.status()), (Some("NOT_FOUND"), Some(404)));
     assert_eq!(server.calls("payments:charge"), 1, "not retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deterministic_failures_are_final_inside_a_plain_step_callback_and_5xx_is_retried() {
+    let server = Server::start(vec![(
+        404,
+        vec![],
+        "{\"error\": {\"code\": \"NOT_FOUND\", \"message\": \"no such order\"}}".into(),
+    )]);
+    let t = engine(&server).await;
+    let err = run(&t, "i-3d", "do").await.error.unwrap();
+    assert_eq!((err.name(), err.code(), err.status()), ("NonRetryableError", Some("NOT_FOUND"), Some(404)));
+    assert_eq!(server.calls("payments:charge"), 1, "not retried");
+    assert_eq!(server.ids(), ["dispatching/i-3d#body.1"], "the workflow's own runner: body ids");
+
+    let server = Server::start(vec![(503, vec![], "busy".into()), ok("\"rcpt-6\"")]);
+    let t = engine(&server).await;
+    let (status, _) = drive_timers_within(&t, "i-3e", "do", 9_000).await;
+    assert_eq!(status.output.unwrap(), "rcpt-6", "{:?}", status.error);
+    assert_eq!(server.calls("payments:charge"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declines_in_a_plain_step_callback_stop_two_seconds_before_its_timeout() {
+    let declined: Answer = (DECLINED.0, vec![("x-lunora-dispatch-declined", "1")], DECLINED.1.into());
+    let server = Server::start(vec![declined]);
+    let t = engine(&server).await;
+    let (status, _) = drive_declines(&t, "i-8d", "do-once").await;
+    let err = status.error.unwrap();
+    assert_eq!((err.code(), err.status()), (Some("DISPATCH_IN_PROGRESS"), Some(409)), "{err:?}");
+    assert!(err.message().contains("is still running elsewhere after 7 s"), "{err}");
+    // Waits of 1, 2 and 4 s fit before 10 s − 2 s; the next (8 s) does not.
+    assert_eq!(server.seen().len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -246,6 +246,48 @@ mod calling_back {
     // README block: end
 }
 
+/// "Serving functions": the endpoint itself is tested behind axum in `functions.rs`.
+#[allow(dead_code)]
+mod serving_functions {
+    use std::sync::Arc;
+
+    use lunora_runtime::functions::SqliteDedupStore;
+    use lunora_runtime::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Serialize, Deserialize)]
+    struct ChargeArgs {
+        order_id: String,
+        amount_cents: u64,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Receipt {
+        id: String,
+    }
+
+    // README block: begin
+    const CHARGE: FunctionRef<ChargeArgs, Receipt> = FunctionRef::new("payments:charge"); // the caller's constant
+
+    async fn charge(ctx: FunctionContext, args: ChargeArgs) -> std::result::Result<Receipt, FunctionError> {
+        if args.amount_cents == 0 {
+            // 400/403/404/422: final, kept for this dedup id; 429/5xx: retried, nothing kept.
+            return Err(FunctionError::unprocessable("NOTHING_TO_CHARGE", "the order is free"));
+        }
+        let gateway = ctx.env.var("GATEWAY").unwrap_or("test-gateway");
+        Ok(Receipt { id: format!("{gateway}:{}", ctx.id) }) // ctx.id: the dedup id, an idempotency key
+    }
+
+    async fn serve(env: Env, listener: tokio::net::TcpListener) -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let functions = Functions::new().register(&CHARGE, charge);
+        let store = Arc::new(SqliteDedupStore::open("dispatch.db")?);
+        let endpoint = DispatchEndpoint::new(functions, env, store).map_err(|e| e.to_string())?; // needs LUNORA_ADMIN_TOKEN
+        lunora_runtime::functions::server::serve(listener, endpoint).await?; // or merge server::router(endpoint)
+        Ok(())
+    }
+    // README block: end
+}
+
 /// "HTTP from steps": the client itself is tested against a real server in lunora-runtime's
 /// `http_client.rs`.
 #[allow(dead_code)]

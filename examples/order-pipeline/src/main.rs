@@ -5,8 +5,12 @@
 //! Time runs on a virtual clock so the minute-long sleep and the week-long event timeout pass
 //! at once; the journal is a real SQLite file (`--db PATH`, default: a temporary file).
 //!
+//! The charge and the refund call the payment functions (`src/payments.rs`) with `ctx.run`:
+//! the demo serves them itself on a free 127.0.0.1 port (`POST /_lunora/scheduler/dispatch`,
+//! deduplicated in `<journal>.dispatch.db`) and points `LUNORA_ORIGIN_URL` at it.
+//!
 //! `order-pipeline serve --port PORT --db PATH` instead runs it on a real clock behind a local
-//! server (see `serve.rs`).
+//! server (see `serve.rs`), which answers the payment functions too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,6 +136,15 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+use order_pipeline::payments::DEV_ADMIN_TOKEN;
+
+/// Serves the payment functions on `listener` with `env`, deduplicating in `store`.
+async fn serve_payments(listener: tokio::net::TcpListener, env: Env, store: &std::path::Path) -> Result<()> {
+    let dedup = functions::SqliteDedupStore::open(store).map_err(|e| Error::new(e.to_string()))?;
+    let endpoint = DispatchEndpoint::new(order_pipeline::payments::functions(), env, Arc::new(dedup))?;
+    functions::server::serve(listener, endpoint).await.map_err(|e| Error::new(format!("dispatch server: {e}")))
+}
+
 async fn run() -> Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
     if all.first().map(String::as_str) == Some("serve") {
@@ -145,7 +158,7 @@ async fn run() -> Result<()> {
     };
     let result = run_on(&db).await;
     if temporary {
-        for suffix in ["", "-wal", "-shm", ".lock"] {
+        for suffix in ["", "-wal", "-shm", ".lock", ".dispatch.db", ".dispatch.db-wal", ".dispatch.db-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
     }
@@ -153,7 +166,25 @@ async fn run() -> Result<()> {
 }
 
 async fn run_on(db: &std::path::Path) -> Result<()> {
-    let env = Env::new().with(Arc::new(AuditLog::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::new(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let origin = format!("http://{}", listener.local_addr().map_err(|e| Error::new(e.to_string()))?);
+    // One Env for the engine and the functions: the same audit trail, the same token.
+    let env = Env::new()
+        .with(Arc::new(AuditLog::default()))
+        .with_var("LUNORA_ADMIN_TOKEN", DEV_ADMIN_TOKEN)
+        .with_var("LUNORA_ORIGIN_URL", origin.as_str());
+    let store = std::path::PathBuf::from(format!("{}.dispatch.db", db.display()));
+    let server_env = env.clone();
+    let server = tokio::spawn(async move { serve_payments(listener, server_env, &store).await });
+    println!("payment functions: {origin}/_lunora/scheduler/dispatch");
+    let result = run_scenarios(db, env).await;
+    server.abort();
+    result
+}
+
+async fn run_scenarios(db: &std::path::Path, env: Env) -> Result<()> {
     let t = register_all(TestEngine::builder().path(db).env(env.clone())).open().await?;
     println!("journal: {}", db.display());
 

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 
+use lunora_runtime::functions::SqliteDedupStore;
 use lunora_runtime::local::Engine;
 use lunora_runtime::server::axum::body::Bytes;
 use lunora_runtime::server::axum::extract::{Path, State};
@@ -46,16 +47,25 @@ pub async fn serve(args: &[String]) -> Result<()> {
         }
     }
     let (Some(port), Some(db)) = (port, db) else { return Err(usage()) };
-    let env = Env::new().with(Arc::new(AuditLog::default()));
-    let engine = register_all(Engine::builder().path(&db).env(env)).open().await?;
-    let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());
-    let app = Router::new()
-        .nest("/client/v4", RestApi::new(engine.clone()).token(token).router())
-        .merge(order_routes(engine.clone()));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| Error::new(format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
     let addr = listener.local_addr().map_err(|e| Error::new(e.to_string()))?;
+    // The charge and refund call the payment functions served below, on this same port.
+    let admin_token = std::env::var("LUNORA_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    let env = Env::new()
+        .with(Arc::new(AuditLog::default()))
+        .with_var("LUNORA_ADMIN_TOKEN", admin_token.as_deref().unwrap_or(order_pipeline::payments::DEV_ADMIN_TOKEN))
+        .with_var("LUNORA_ORIGIN_URL", format!("http://{addr}")); // the bound port (`--port 0` picks one)
+    let engine = register_all(Engine::builder().path(&db).env(env.clone())).open().await?;
+    let token = std::env::var(TOKEN_VAR).ok().filter(|t| !t.is_empty());
+    let dedup =
+        SqliteDedupStore::open(format!("{}.dispatch.db", db.display())).map_err(|e| Error::new(e.to_string()))?;
+    let payments = DispatchEndpoint::new(order_pipeline::payments::functions(), env, Arc::new(dedup))?;
+    let app = Router::new()
+        .nest("/client/v4", RestApi::new(engine.clone()).token(token).router())
+        .merge(order_routes(engine.clone()))
+        .merge(lunora_runtime::functions::server::router(payments));
     println!("journal: {}", db.display());
     println!("listening on http://{addr}");
     println!("REST API: http://{addr}/client/v4 (account id local)");

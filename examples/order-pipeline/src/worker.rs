@@ -129,6 +129,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .post_async("/orders/:id/events/:type", send_event)
         .post_async("/orders/:id/:action", control)
         .get_async("/audit/:order_id", audit)
+        // The payment functions the workflow's charge and refund call with ctx.run.
+        .post_async(lunora_runtime::dispatch::DISPATCH_PATH, |req, ctx| async move {
+            lunora_runtime::cloudflare::serve_dispatch(req, &ctx.env, crate::payments::functions(), "LUNORA_DISPATCH")
+                .await
+        })
         .run(req, env)
         .await
 }

@@ -6,6 +6,8 @@
 //!   ends in [`run_workflow`].
 //! - [`workflows`] gives the typed handles over the Worker's bindings (the generated registry's
 //!   `Workflows::new` takes it).
+//! - [`serve_dispatch`] answers `POST /_lunora/scheduler/dispatch` with the Worker's own
+//!   functions (`ctx.run`'s other side), deduplicated in D1.
 //! - Values cross as JSON, errors as `{name, message}`; a `NonRetryableError` becomes
 //!   `cloudflare:workflows`' own, and `ctx.log` writes to the console with the
 //!   `[workflow:<exportName>]` prefix.
@@ -13,6 +15,7 @@
 mod binding;
 mod fetch;
 mod js;
+mod serve_dispatch;
 mod step;
 
 use std::sync::Arc;
@@ -86,6 +89,19 @@ mod web_console {
     }
 }
 
+/// Answers `POST /_lunora/scheduler/dispatch` (call it from the Worker's router) with
+/// `functions`, deduplicating in the D1 database bound as `d1_binding`. Handlers see the
+/// Worker's env as a step does. A Worker without `LUNORA_ADMIN_TOKEN` or without that binding
+/// answers 500 `DISPATCH_NOT_CONFIGURED`, naming what is missing, and runs nothing.
+pub async fn serve_dispatch(
+    req: worker::Request,
+    env: &worker::Env,
+    functions: crate::functions::Functions,
+    d1_binding: &str,
+) -> worker::Result<worker::Response> {
+    serve_dispatch::answer(req, env, env_of(env.as_ref()), functions, d1_binding).await
+}
+
 /// The lunora [`Env`] of a Worker: its string bindings (vars, secrets) as variables, and the
 /// whole JS env as [`WorkerEnv`].
 pub fn env_of(env: &JsValue) -> Env {
@@ -140,7 +156,8 @@ pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) ->
             W::EXPORT_NAME,
             &instance_id,
         );
-        let step = WorkflowStep::new(Arc::new(step::JsStep::new(step, env.clone(), log.clone())));
+        let step = WorkflowStep::new(Arc::new(step::JsStep::new(step, env.clone(), log.clone())))
+            .with_clock(Arc::new(WorkerClock));
         let ctx = WorkflowContext { step, params, event, env, log, dispatch };
         let output = W::run(ctx).await.map_err(fail)?;
         let output = serde_json::to_value(output).map_err(|e| {

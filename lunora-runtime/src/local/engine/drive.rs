@@ -229,7 +229,14 @@ impl Inner {
             wf.export_name(),
             &key.id,
         );
-        wf.start(row.params.clone(), WorkflowStep::new(run.clone()), event, self.env.clone(), run.log.clone(), dispatch)
+        wf.start(
+            row.params.clone(),
+            WorkflowStep::new(run.clone()).with_clock(self.clock.clone()),
+            event,
+            self.env.clone(),
+            run.log.clone(),
+            dispatch,
+        )
     }
 }
 

@@ -1,0 +1,149 @@
+//! The native dedup store: a table in a SQLite file (WAL), shared safely by every process
+//! that opens the file. Each operation is one write transaction, so SQLite's write lock makes
+//! it atomic: two processes claiming one id cannot both win.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::store::{Claim, DedupStore, StoreError, StoredAnswer};
+use crate::erased::BoxFuture;
+
+/// How long a statement waits for another process's write lock before failing (503).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Expired rows are swept at most this many per claim, so no request pays for a backlog.
+const SWEEP_BATCH: i64 = 100;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS lunora_dispatch (
+    id TEXT PRIMARY KEY NOT NULL,
+    function_path TEXT NOT NULL,
+    holder TEXT,              -- while running: who holds the claim
+    lease_until INTEGER,      -- while running: epoch ms the claim lapses at
+    status INTEGER,           -- when done: the answer's status
+    body TEXT,                -- when done: the answer's body
+    expires_at INTEGER        -- when done: epoch ms the answer is forgotten at
+) STRICT;
+CREATE INDEX IF NOT EXISTS lunora_dispatch_expiry ON lunora_dispatch (expires_at);
+";
+
+/// The dedup store of a native dispatch endpoint.
+#[derive(Clone)]
+pub struct SqliteDedupStore {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteDedupStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteDedupStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteDedupStore {
+    /// Opens (or creates) the store in the SQLite file at `path`, in WAL mode. The file may be
+    /// the embedded engine's journal or its own; several processes may share it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let failed = |e: rusqlite::Error| StoreError(format!("dispatch dedup store {}: {e}", path.display()));
+        let connection = Connection::open(path).map_err(failed)?;
+        connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+        connection.pragma_update(None, "journal_mode", "WAL").map_err(failed)?;
+        connection.pragma_update(None, "synchronous", "NORMAL").map_err(failed)?;
+        connection.execute_batch(SCHEMA).map_err(failed)?;
+        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    /// Runs `work` on the connection off the async threads (it may wait for another
+    /// process's lock).
+    async fn with<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let connection = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&connection)
+        })
+        .await
+        .map_err(|e| StoreError(format!("dispatch dedup store: {e}")))?
+        .map_err(|e| StoreError(format!("dispatch dedup store: {e}")))
+    }
+}
+
+impl DedupStore for SqliteDedupStore {
+    fn claim<'a>(
+        &'a self,
+        id: &'a str,
+        function: &'a str,
+        holder: &'a str,
+        now: i64,
+        lease_until: i64,
+    ) -> BoxFuture<'a, Result<Claim, StoreError>> {
+        let (id, function, holder) = (id.to_owned(), function.to_owned(), holder.to_owned());
+        Box::pin(self.with(move |c| {
+            // One write transaction: sweep, claim and read back see the same state.
+            let c = c.unchecked_transaction()?;
+            c.execute(
+                "DELETE FROM lunora_dispatch WHERE rowid IN \
+                 (SELECT rowid FROM lunora_dispatch WHERE expires_at <= ?1 LIMIT ?2)",
+                params![now, SWEEP_BATCH],
+            )?;
+            // Taken when free, when the holder's lease lapsed, or when the answer expired.
+            let claimed = c.execute(
+                "INSERT INTO lunora_dispatch (id, function_path, holder, lease_until) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (id) DO UPDATE SET function_path = excluded.function_path, holder = excluded.holder, \
+                 lease_until = excluded.lease_until, status = NULL, body = NULL, expires_at = NULL \
+                 WHERE (lunora_dispatch.status IS NULL AND lunora_dispatch.lease_until <= ?5) \
+                 OR (lunora_dispatch.status IS NOT NULL AND lunora_dispatch.expires_at <= ?5)",
+                params![id, function, holder, lease_until, now],
+            )?;
+            if claimed == 1 {
+                c.commit()?;
+                return Ok(Claim::Claimed);
+            }
+            let row: Option<(Option<i64>, Option<String>)> = c
+                .query_row("SELECT status, body FROM lunora_dispatch WHERE id = ?1", params![id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            c.commit()?;
+            Ok(match row {
+                Some((Some(status), Some(body))) => {
+                    Claim::Done(StoredAnswer { status: u16::try_from(status).unwrap_or(500), body })
+                }
+                _ => Claim::Running,
+            })
+        }))
+    }
+
+    fn complete<'a>(
+        &'a self,
+        id: &'a str,
+        holder: &'a str,
+        answer: &'a StoredAnswer,
+        expires_at: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (id, holder, answer) = (id.to_owned(), holder.to_owned(), answer.clone());
+        Box::pin(self.with(move |c| {
+            c.execute(
+                "UPDATE lunora_dispatch SET status = ?3, body = ?4, expires_at = ?5, holder = NULL, lease_until = NULL \
+                 WHERE id = ?1 AND holder = ?2",
+                params![id, holder, answer.status, answer.body, expires_at],
+            )
+            .map(drop)
+        }))
+    }
+
+    fn release<'a>(&'a self, id: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        let (id, holder) = (id.to_owned(), holder.to_owned());
+        Box::pin(self.with(move |c| {
+            c.execute(
+                "DELETE FROM lunora_dispatch WHERE id = ?1 AND holder = ?2 AND status IS NULL",
+                params![id, holder],
+            )
+            .map(drop)
+        }))
+    }
+}
