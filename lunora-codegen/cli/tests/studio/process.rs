@@ -19,10 +19,15 @@ pub struct Studio {
 
 impl Studio {
     pub fn start(account: &FakeAccount) -> Studio {
+        Studio::start_against(&account.server.url(), ACCOUNT, TOKEN)
+    }
+
+    /// The studio against the API at `api_base` (`…/client/v4`) for `account`.
+    pub fn start_against(api_base: &str, account: &str, token: &str) -> Studio {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lunora-codegen"))
-            .args(["studio", "--port", "0", "--api-base", &account.server.url()])
-            .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
-            .env("CLOUDFLARE_API_TOKEN", TOKEN)
+            .args(["studio", "--port", "0", "--api-base", api_base])
+            .env("CLOUDFLARE_ACCOUNT_ID", account)
+            .env("CLOUDFLARE_API_TOKEN", token)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
