@@ -15,8 +15,10 @@
 #[allow(dead_code)]
 mod http_server;
 mod studio {
+    #[allow(dead_code)] // the process module names it; these tests use a real API
     pub mod fake_account;
     pub mod process;
+    #[allow(dead_code)] // not every helper is used here
     pub mod webdriver;
 }
 
