@@ -12,7 +12,6 @@
 #![cfg(unix)]
 
 #[path = "../../../lunora-runtime/tests/support/http_server.rs"]
-#[allow(dead_code)]
 mod http_server;
 mod studio {
     #[allow(dead_code)] // the process module names it; these tests use a real API
