@@ -393,3 +393,63 @@ async fn hostile_requests_get_cloudflare_shaped_errors() {
     // The server still answers after all that.
     client(&server).list_instances(&ListInstances::new("waiter")).await.unwrap();
 }
+
+/// `RestApi::over_journal`: a journal file served without an engine answers every read as the
+/// engine's API does, refuses every action with 405 and `READ_ONLY`, and holds the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_file_is_served_read_only() {
+    use lunora_runtime::server::rest_api::READ_ONLY;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("waiters.db");
+    let engine = Engine::builder().path(&db).register::<Waiter>().open().await.unwrap();
+    let waiter = engine.workflow::<Waiter>();
+    for id in ["w-1", "w-2"] {
+        waiter.create(CreateOptions::params(vec!["go".to_owned()]).with_id(id)).await.unwrap();
+        engine.wait("waiter", id, WaitFor::Status(InstanceStatusKind::Waiting), LIMIT).await.unwrap();
+    }
+    waiter.get("w-2").await.unwrap().send_event("go", json!(7)).await.unwrap();
+    engine.wait("waiter", "w-2", WaitFor::End, LIMIT).await.unwrap();
+    engine.close().await;
+
+    let api = RestApi::over_journal(&db).unwrap().token(Some(TOKEN.to_owned()));
+    // One owner: no engine opens the journal while it is served.
+    let refused = Engine::builder().path(&db).register::<Waiter>().open().await.err().expect("the journal is held");
+    assert!(refused.message().contains("is in use by"), "{}", refused.message());
+    let app = Router::new().nest("/client/v4", api.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move { lunora_runtime::server::axum::serve(listener, app).await.unwrap() });
+    let c = WorkflowsRestClient::new("local", TOKEN)
+        .with_base_url(workflows_base_url(&format!("http://{addr}/client/v4"), "local"));
+
+    let workflows = c.list_workflows(1, 100).await.unwrap();
+    assert_eq!(workflows.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["waiter"]);
+    let page = c.list_instances(&ListInstances::new("waiter")).await.unwrap();
+    let listed: Vec<(&str, InstanceStatusKind)> = page.instances.iter().map(|i| (i.id.as_str(), i.status)).collect();
+    assert_eq!(listed, [("w-1", InstanceStatusKind::Waiting), ("w-2", InstanceStatusKind::Complete)]);
+    let waiting = c.get_instance("waiter", "w-1").await.unwrap();
+    assert_eq!((waiting.steps[0].kind(), waiting.steps[0].name()), ("waitForEvent", Some("wait-0-1")));
+    let done = c.get_instance("waiter", "w-2").await.unwrap();
+    assert_eq!(done.output, Some(json!(["go=7"])));
+    let missing = c.get_instance("waiter", "nope").await.unwrap_err();
+    assert_eq!(missing.status(), Some(404), "{missing}");
+    let unknown = c.list_instances(&ListInstances::new("other")).await.unwrap_err();
+    assert_eq!(unknown.status(), Some(404), "{unknown}");
+
+    let refusals = [
+        c.set_instance_status("waiter", "w-1", Action::Pause).await.map(drop).unwrap_err(),
+        c.set_instance_status("waiter", "w-1", Action::Restart { from: None }).await.map(drop).unwrap_err(),
+        c.send_event("waiter", "w-1", "go", &json!(1)).await.map(drop).unwrap_err(),
+        c.delete_instance("waiter", "w-2").await.unwrap_err(),
+        c.create_instance("waiter", &CreateInstance { instance_id: None, params: None, instance_retention: None })
+            .await
+            .map(drop)
+            .unwrap_err(),
+    ];
+    for refusal in refusals {
+        assert_eq!(refusal.status(), Some(405), "{refusal}");
+        assert!(refusal.errors().iter().any(|e| e.message == READ_ONLY), "{refusal}");
+    }
+    assert_eq!(c.get_instance("waiter", "w-1").await.unwrap().status, InstanceStatusKind::Waiting);
+    task.abort();
+}

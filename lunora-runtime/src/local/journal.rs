@@ -698,6 +698,14 @@ impl Journal {
         rows.collect()
     }
 
+    /// The workflows (deployed names) that have instances in the journal, sorted.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))] // the read-only REST API's
+    pub fn workflows(&self) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = self.conn()?.prepare("SELECT DISTINCT workflow FROM instances ORDER BY workflow")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect()
+    }
+
     /// One page of a workflow's instances, and how many match the filter in all.
     pub fn list(&self, workflow: &str, filter: &ListFilter) -> rusqlite::Result<(Vec<ListedInstance>, u64)> {
         let conn = self.conn()?;

@@ -6,13 +6,15 @@ mod group_commit;
 mod history;
 pub(crate) mod journal;
 mod journal_check;
-mod journal_lock;
+pub(crate) mod journal_lock;
 mod journal_schema;
 mod modifiers;
-mod mutex;
+pub(crate) mod mutex;
 pub(crate) mod validate;
 
 pub use clock::{Clock, SystemClock, VirtualClock};
+#[cfg(feature = "server")]
+pub(crate) use engine::list_page;
 pub use engine::{Engine, EngineBuilder, Registrar};
 pub use history::{read_histories, Selection};
 pub use journal::{AttemptRecord, Durability, RowKind, StepRow, StepState};

@@ -13,14 +13,21 @@
 //! - every answer has a strict Content-Security-Policy (scripts only from this origin, no
 //!   inline script), and the page writes every server string with `textContent`.
 //!
+//! With `--journal PATH` it serves a journal file instead, without credentials: the local REST
+//! API over the file (read-only, no engine, no workflow code) on a second loopback port only
+//! this process knows the token of; every action is refused there.
+//!
 //! `assets` holds the page (embedded in the binary), `server` the routes.
 
 mod assets;
 mod server;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use clap::Args;
+
+use lunora_runtime::rest::{workflows_base_url, WorkflowsRestClient};
 
 use crate::instances::{client, ApiBase};
 
@@ -39,11 +46,18 @@ pub struct StudioArgs {
     #[allow(rustdoc::bare_urls)]
     #[arg(long, value_name = "URL")]
     pub api_base: Option<ApiBase>,
+    /// Show a lunora journal file (an engine's `--db`) read-only instead of an API: no
+    /// credentials, no workflow runs, every action refused. Refused while an engine has it open.
+    #[arg(long, value_name = "PATH", conflicts_with = "api_base")]
+    pub journal: Option<PathBuf>,
 }
 
 /// Serves until the process is stopped; returns an error when it cannot start.
 pub fn run(args: StudioArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
-    let client = client(args.api_base.as_ref().map(|b| b.0.as_str()), env)?;
+    let client = match &args.journal {
+        None => Some(client(args.api_base.as_ref().map(|b| b.0.as_str()), env)?),
+        Some(_) => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -58,8 +72,32 @@ pub fn run(args: StudioArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<(),
         if !bound.ip().is_loopback() {
             eprintln!("studio: warning: listening on {bound}, reachable from the network; anyone who can reach it can steer the account's instances once they have the page");
         }
+        let client = match (client, &args.journal) {
+            (Some(client), _) => client,
+            (None, Some(journal)) => over_journal(journal).await?,
+            (None, None) => unreachable!("a client is made unless --journal is given"),
+        };
         let app = server::router(server::Studio::new(client, bound));
         println!("studio: listening on http://{bound}/");
+        if let Some(journal) = &args.journal {
+            println!("studio: showing the journal {} read-only", journal.display());
+        }
         axum::serve(listener, app).await.map_err(|e| format!("studio: the server stopped: {e}"))
     })
+}
+
+/// Serves the REST API over the journal file on a free loopback port, behind a token of this
+/// process, and returns a client for it.
+async fn over_journal(journal: &std::path::Path) -> Result<WorkflowsRestClient, String> {
+    use lunora_runtime::server::rest_api::{RestApi, LOCAL_ACCOUNT};
+    let api = RestApi::over_journal(journal).map_err(|e| format!("studio: {}", e.message()))?;
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let app = axum::Router::new().nest("/client/v4", api.token(Some(token.clone())).router());
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .map_err(|e| format!("studio: cannot listen on a loopback port for the journal's API: {e}"))?;
+    let address = listener.local_addr().map_err(|e| format!("studio: {e}"))?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(WorkflowsRestClient::new(LOCAL_ACCOUNT, token)
+        .with_base_url(workflows_base_url(&format!("http://{address}/client/v4"), LOCAL_ACCOUNT)))
 }

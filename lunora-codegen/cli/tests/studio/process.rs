@@ -19,10 +19,22 @@ pub struct Studio {
 
 impl Studio {
     pub fn start(account: &FakeAccount) -> Studio {
+        Studio::start_against(&account.server.url(), ACCOUNT, TOKEN)
+    }
+
+    /// The studio against the API at `api_base` (`…/client/v4`) for `account`.
+    pub fn start_against(api_base: &str, account: &str, token: &str) -> Studio {
+        Studio::spawn(&["--api-base", api_base], &[("CLOUDFLARE_ACCOUNT_ID", account), ("CLOUDFLARE_API_TOKEN", token)])
+    }
+
+    /// `lunora-codegen studio --port 0 <args>` with only `vars` of the credentials set.
+    pub fn spawn(args: &[&str], vars: &[(&str, &str)]) -> Studio {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lunora-codegen"))
-            .args(["studio", "--port", "0", "--api-base", &account.server.url()])
-            .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
-            .env("CLOUDFLARE_API_TOKEN", TOKEN)
+            .args(["studio", "--port", "0"])
+            .args(args)
+            .env_remove("CLOUDFLARE_ACCOUNT_ID")
+            .env_remove("CLOUDFLARE_API_TOKEN")
+            .envs(vars.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -30,9 +42,12 @@ impl Studio {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut stdout = BufReader::new(stdout);
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = stdout.read_line(&mut line);
             let _ = tx.send(line);
+            // Keep reading what it prints: a closed pipe would fail its next line.
+            let _ = std::io::copy(&mut stdout, &mut std::io::sink());
         });
         let mut studio = Studio { child, url: String::new() };
         let line = rx.recv_timeout(Duration::from_secs(30)).expect("studio printed no URL within 30 s");

@@ -25,6 +25,8 @@ mod drive;
 mod handle;
 mod lifecycle;
 mod operate;
+#[cfg(feature = "server")] // the read-only REST API over a journal file
+pub(crate) use operate::list_page;
 mod registry;
 mod retention;
 mod run;

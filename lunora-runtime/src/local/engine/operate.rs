@@ -114,34 +114,7 @@ impl Inner {
 
     pub(super) fn list(&self, workflow: &str, query: &ListQuery) -> Result<InstanceList> {
         self.registered(workflow)?;
-        let per_page = query.checked_per_page()?;
-        let page = if query.cursor.is_some() { 1 } else { query.checked_page()? };
-        let filter = ListFilter {
-            status: query.status.map(|s| s.as_str().to_owned()),
-            created_from: query.created_from.map(Timestamp::as_millis),
-            created_to: query.created_to.map(Timestamp::as_millis),
-            descending: query.descending,
-            after: query.cursor.as_deref().map(decode_cursor).transpose()?,
-            offset: u64::from(page - 1) * u64::from(per_page),
-            // One more than asked: whether there is a next page.
-            limit: per_page + 1,
-        };
-        let (mut rows, total_count) = lock(&self.journal).list(workflow, &filter).map_err(storage("listing"))?;
-        let more = rows.len() > per_page as usize;
-        rows.truncate(per_page as usize);
-        let cursor = if more { rows.last().map(|r| encode_cursor(r.created_at, &r.id)) } else { None };
-        let instances = rows
-            .into_iter()
-            .map(|r| InstanceInfo {
-                modified_at: Timestamp(r.ended_at.or(r.paused_at).or(r.started_at).unwrap_or(r.created_at)),
-                id: r.id,
-                status: r.status,
-                created_at: Timestamp(r.created_at),
-                started_at: r.started_at.map(Timestamp),
-                ended_at: r.ended_at.map(Timestamp),
-            })
-            .collect();
-        Ok(InstanceList { instances, page, per_page, total_count, cursor })
+        list_page(&lock(&self.journal), workflow, query)
     }
 
     /// Waits until the instance reaches `until` (or ends), woken by the engine's changes; fails
@@ -205,4 +178,36 @@ impl Inner {
         self.notify_changed();
         Ok(())
     }
+}
+
+/// One page of a workflow's instances as the journal holds them (Cloudflare's filters and paging).
+pub(crate) fn list_page(journal: &Journal, workflow: &str, query: &ListQuery) -> Result<InstanceList> {
+    let per_page = query.checked_per_page()?;
+    let page = if query.cursor.is_some() { 1 } else { query.checked_page()? };
+    let filter = ListFilter {
+        status: query.status.map(|s| s.as_str().to_owned()),
+        created_from: query.created_from.map(Timestamp::as_millis),
+        created_to: query.created_to.map(Timestamp::as_millis),
+        descending: query.descending,
+        after: query.cursor.as_deref().map(decode_cursor).transpose()?,
+        offset: u64::from(page - 1) * u64::from(per_page),
+        // One more than asked: whether there is a next page.
+        limit: per_page + 1,
+    };
+    let (mut rows, total_count) = journal.list(workflow, &filter).map_err(storage("listing"))?;
+    let more = rows.len() > per_page as usize;
+    rows.truncate(per_page as usize);
+    let cursor = if more { rows.last().map(|r| encode_cursor(r.created_at, &r.id)) } else { None };
+    let instances = rows
+        .into_iter()
+        .map(|r| InstanceInfo {
+            modified_at: Timestamp(r.ended_at.or(r.paused_at).or(r.started_at).unwrap_or(r.created_at)),
+            id: r.id,
+            status: r.status,
+            created_at: Timestamp(r.created_at),
+            started_at: r.started_at.map(Timestamp),
+            ended_at: r.ended_at.map(Timestamp),
+        })
+        .collect();
+    Ok(InstanceList { instances, page, per_page, total_count, cursor })
 }

@@ -20,6 +20,7 @@
 
 mod auth;
 mod envelope;
+mod read_only;
 mod request;
 mod shapes;
 
@@ -34,6 +35,7 @@ use serde_json::{json, Value};
 
 use envelope::{ok, ApiFailure, BAD_ACCOUNT_CODE, METHOD_CODE, NO_ROUTE_CODE};
 pub use envelope::{AUTH_CODE, WORKFLOWS_CODE};
+pub use read_only::READ_ONLY;
 use request::{json_body, list_query, percent_decode};
 pub use shapes::LOCAL_VERSION;
 
@@ -50,10 +52,17 @@ pub const MAX_BODY_BYTES: usize = MAX_VALUE_BYTES + 64 * 1024;
 /// The REST API's settings; [`router`](Self::router) builds the endpoint.
 #[derive(Clone)]
 pub struct RestApi {
-    engine: Engine,
+    source: Source,
     account_id: String,
     token: Option<String>,
     started: Timestamp,
+}
+
+/// What the API serves: a running engine, or a journal file read without one.
+#[derive(Clone)]
+enum Source {
+    Engine(Engine),
+    Journal(Arc<read_only::JournalView>),
 }
 
 impl std::fmt::Debug for RestApi {
@@ -69,7 +78,23 @@ impl RestApi {
     /// The API over `engine`, for the account [`LOCAL_ACCOUNT`], without a token.
     pub fn new(engine: Engine) -> Self {
         let started = engine.now();
-        Self { engine, account_id: LOCAL_ACCOUNT.to_owned(), token: None, started }
+        Self { source: Source::Engine(engine), account_id: LOCAL_ACCOUNT.to_owned(), token: None, started }
+    }
+
+    /// The API over the journal file at `path`, read-only and without an engine: the journal's
+    /// workflows, instances and timelines; every action (create, status change, event, delete)
+    /// is refused with 405 and [`READ_ONLY`]. The journal is opened as an engine opens it (a
+    /// missing, foreign, damaged or newer file is refused) and its lock is held while the API
+    /// lives, so an engine cannot change it meanwhile (and one that holds it refuses this).
+    pub fn over_journal(path: &std::path::Path) -> crate::Result<Self> {
+        let view = read_only::JournalView::open(path)?;
+        let started = Timestamp(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+        );
+        Ok(Self { source: Source::Journal(Arc::new(view)), account_id: LOCAL_ACCOUNT.to_owned(), token: None, started })
     }
 
     /// Answers for this account id instead (others get Cloudflare's "could not route").
@@ -126,7 +151,10 @@ async fn route(api: &RestApi, request: Request) -> Result<Response, ApiFailure> 
         ApiFailure::new(StatusCode::METHOD_NOT_ALLOWED, METHOD_CODE, "Method not allowed")
             .with_detail(format!("{method} is not allowed on {path}"))
     };
-    let engine = &api.engine;
+    let engine = match &api.source {
+        Source::Engine(engine) => engine,
+        Source::Journal(view) => return read_journal(api, view, rest, &method, query.as_deref(), not_allowed),
+    };
     match (rest, &method) {
         ([], &Method::GET) => workflows(api),
         ([_], &Method::GET) | ([_, "instances"], &Method::GET | &Method::POST) => {
@@ -160,11 +188,55 @@ async fn route(api: &RestApi, request: Request) -> Result<Response, ApiFailure> 
     }
 }
 
+/// The calls a journal file answers: reads. Actions are refused, since no engine (and no
+/// workflow code) is behind it.
+fn read_journal(
+    api: &RestApi,
+    view: &read_only::JournalView,
+    rest: &[&str],
+    method: &Method,
+    query: Option<&str>,
+    not_allowed: impl Fn() -> ApiFailure,
+) -> Result<Response, ApiFailure> {
+    let refused = || {
+        ApiFailure::new(StatusCode::METHOD_NOT_ALLOWED, METHOD_CODE, READ_ONLY).with_detail(format!(
+            "{READ_ONLY} ({}); run the application's engine on it (for the example: scripts/example serve --db <file>) to act on its instances",
+            view.path().display()
+        ))
+    };
+    match (rest, method) {
+        ([], &Method::GET) => workflows(api),
+        ([workflow], &Method::GET) => {
+            view.require_workflow(workflow)?;
+            Ok(ok(workflow_entry(api, workflow)?, None))
+        }
+        ([workflow, "instances"], &Method::GET) => {
+            let (query, by_cursor) = list_query(query)?;
+            Ok(list_answer(workflow, view.list(workflow, &query)?, by_cursor))
+        }
+        ([workflow, "instances", id], &Method::GET) => {
+            let row = view.instance_row(workflow, id)?;
+            let steps = view.steps(workflow, id)?;
+            Ok(ok(shapes::detail(&row, &steps), None))
+        }
+        ([_, "instances"], &Method::POST)
+        | ([_, "instances", _], &Method::DELETE)
+        | ([_, "instances", _, "status"], &Method::PATCH)
+        | ([_, "instances", _, "events", _], &Method::POST) => Err(refused()),
+        _ => Err(not_allowed()),
+    }
+}
+
 fn workflow_entry(api: &RestApi, name: &str) -> Result<Value, ApiFailure> {
+    let class_name = match &api.source {
+        Source::Engine(engine) => Value::String(engine.class_name(name)?),
+        // The journal records deployed names only.
+        Source::Journal(_) => Value::Null,
+    };
     Ok(json!({
         "id": name,
         "name": name,
-        "class_name": api.engine.class_name(name)?,
+        "class_name": class_name,
         "script_name": LOCAL_ACCOUNT,
         "created_on": api.started.to_string(),
         "modified_on": api.started.to_string(),
@@ -172,7 +244,10 @@ fn workflow_entry(api: &RestApi, name: &str) -> Result<Value, ApiFailure> {
 }
 
 fn workflows(api: &RestApi) -> Result<Response, ApiFailure> {
-    let names = api.engine.workflow_names();
+    let names = match &api.source {
+        Source::Engine(engine) => engine.workflow_names(),
+        Source::Journal(view) => view.workflow_names()?,
+    };
     let list = names.iter().map(|n| workflow_entry(api, n)).collect::<Result<Vec<_>, _>>()?;
     let count = list.len();
     Ok(ok(Value::Array(list), Some(json!({"page": 1, "per_page": count.max(1), "count": count, "total_count": count}))))
@@ -181,13 +256,17 @@ fn workflows(api: &RestApi) -> Result<Response, ApiFailure> {
 fn list(engine: &Engine, workflow: &str, query: Option<&str>) -> Result<Response, ApiFailure> {
     let (query, by_cursor) = list_query(query)?;
     let page: InstanceList = engine.list(workflow, &query)?;
+    Ok(list_answer(workflow, page, by_cursor))
+}
+
+fn list_answer(workflow: &str, page: InstanceList, by_cursor: bool) -> Response {
     let rows: Vec<Value> = page.instances.iter().map(|i| shapes::summary(workflow, i)).collect();
     let info = if by_cursor {
         json!({"per_page": page.per_page, "count": rows.len(), "cursor": page.cursor})
     } else {
         json!({"page": page.page, "per_page": page.per_page, "count": rows.len(), "total_count": page.total_count})
     };
-    Ok(ok(Value::Array(rows), Some(info)))
+    ok(Value::Array(rows), Some(info))
 }
 
 /// A retention duration as the API takes it: milliseconds or text.

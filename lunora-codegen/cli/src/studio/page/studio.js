@@ -361,6 +361,12 @@ async function act(workflow, detail, action) {
     for (const step of detail.steps || []) {
       const type = step.type === "step" ? "do" : step.type;
       if (!["do", "sleep", "waitForEvent"].includes(type)) continue;
+      // Cloudflare names a step "<name>-<count>" in the timeline; restart takes them apart.
+      const suffixed = /^(.+)-([1-9][0-9]*)$/.exec(step.name);
+      if (suffixed) {
+        choices.push({ name: suffixed[1], count: Number(suffixed[2]), type });
+        continue;
+      }
       const k = type + "\u0000" + step.name;
       counts.set(k, (counts.get(k) || 0) + 1);
       choices.push({ name: step.name, count: counts.get(k), type });
