@@ -212,31 +212,7 @@ async fn the_journal_shrinks_back_to_its_baseline_once_instances_expire() {
 async fn a_version_1_journal_is_migrated_when_opened() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
-    {
-        let conn = rusqlite::Connection::open(&db).unwrap();
-        let v1 = lunora_runtime::local::SCHEMA
-            .replace("    expires_at  INTEGER,\n", "")
-            .replace("    trigger     TEXT,\n", "")
-            .split(";\n")
-            .filter(|stmt| !stmt.contains("CREATE INDEX instances_") && !stmt.contains("CREATE TABLE schedules"))
-            .collect::<Vec<_>>()
-            .join(";\n")
-            .lines()
-            .collect::<Vec<_>>()
-            .join("\n");
-        conn.execute_batch(&v1).unwrap();
-        conn.execute_batch(&format!(
-            "PRAGMA application_id = {}; PRAGMA user_version = 1;",
-            lunora_runtime::local::APPLICATION_ID
-        ))
-        .unwrap();
-        conn.execute(
-            "INSERT INTO instances (workflow, id, status, params, created_at, ended_at, output)
-             VALUES ('sleeper', 'old', 'complete', '\"1 second\"', 1, 2, '0')",
-            [],
-        )
-        .unwrap();
-    }
+    write_version_1_journal(&db);
     let engine = Engine::builder()
         .path(&db)
         .env(Env::new().with(Effects::default()))
@@ -253,4 +229,54 @@ async fn a_version_1_journal_is_migrated_when_opened() {
     assert_eq!((pragma("user_version"), pragma("auto_vacuum")), (2, 2));
     let expires: Option<i64> = conn.query_row("SELECT expires_at FROM instances", [], |r| r.get(0)).unwrap();
     assert_eq!(expires, None, "an instance that ended before retention existed is kept");
+}
+
+/// A version 1 journal (before retention) holding one complete `sleeper` instance, written
+/// with the schema as it was.
+fn write_version_1_journal(db: &std::path::Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let v1 = lunora_runtime::local::SCHEMA
+        .replace("    expires_at  INTEGER,\n", "")
+        .replace("    trigger     TEXT,\n", "")
+        .split(";\n")
+        .filter(|stmt| !stmt.contains("CREATE INDEX instances_") && !stmt.contains("CREATE TABLE schedules"))
+        .collect::<Vec<_>>()
+        .join(";\n")
+        .lines()
+        .collect::<Vec<_>>()
+        .join("\n");
+    conn.execute_batch(&v1).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA application_id = {}; PRAGMA user_version = 1;",
+        lunora_runtime::local::APPLICATION_ID
+    ))
+    .unwrap();
+    conn.execute(
+        "INSERT INTO instances (workflow, id, status, params, created_at, ended_at, output)
+             VALUES ('sleeper', 'old', 'complete', '\"1 second\"', 1, 2, '0')",
+        [],
+    )
+    .unwrap();
+}
+
+/// Reading a journal never changes it: one of the old version, which opening would migrate, and
+/// an empty file, which opening would give a schema, are refused and left as they were.
+#[cfg(feature = "server")]
+#[test]
+fn a_journal_that_reading_would_change_is_refused_and_left_untouched() {
+    use lunora_runtime::server::rest_api::RestApi;
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    write_version_1_journal(&old);
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    for (db, why) in [
+        (&old, "is a lunora journal of schema version 1, which reading would have to migrate to version 2; open it once with an engine of this lunora (it migrates in place), then read it"),
+        (&empty, "holds no lunora journal yet (it is empty); give the path of a file an engine wrote (its --db)"),
+    ] {
+        let before = std::fs::read(db).unwrap();
+        let refused = RestApi::over_journal(db).err().expect("refused");
+        assert!(refused.message().contains(why), "{}", refused.message());
+        assert_eq!(std::fs::read(db).unwrap(), before, "{} changed", db.display());
+    }
 }

@@ -278,11 +278,35 @@ pub struct Journal {
     lock: Option<JournalLock>,
 }
 
+/// Why a journal file is opened: to run an engine on it (its schema is created or migrated as
+/// needed), or only to read it (nothing in the file may change).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Run,
+    Read,
+}
+
 impl Journal {
     /// Opens (creating if absent) the journal at `path`, or an in-memory one for `None`. A
     /// journal in use by another engine is refused, or waited for up to `wait`; a read-only,
     /// damaged, foreign or newer file is refused before anything is written to it.
     pub fn open(path: Option<&Path>, durability: Durability, wait: Option<Duration>) -> Result<Self, Error> {
+        Self::open_as(path, durability, wait, Purpose::Run)
+    }
+
+    /// Opens an existing journal of this schema version to read it: a file that would need its
+    /// schema created or migrated is refused instead, so that reading never changes what the
+    /// file holds (the lock is still taken, so no engine writes while it is read).
+    pub fn open_to_read(path: &Path) -> Result<Self, Error> {
+        Self::open_as(Some(path), Durability::Normal, None, Purpose::Read)
+    }
+
+    fn open_as(
+        path: Option<&Path>,
+        durability: Durability,
+        wait: Option<Duration>,
+        purpose: Purpose,
+    ) -> Result<Self, Error> {
         let Some(path) = path else {
             let conn = Connection::open_in_memory().map_err(cannot_open(":memory:"))?;
             create_schema(&conn).map_err(cannot_open(":memory:"))?;
@@ -306,6 +330,22 @@ impl Journal {
         // Checks run under the lock, so no other engine writes while they read.
         let lock = JournalLock::acquire(path, wait)?;
         let found = journal_check::check(path, lock.previous_clean())?;
+        if purpose == Purpose::Read {
+            match found {
+                Found::Journal => {}
+                Found::Fresh => {
+                    return Err(Error::internal(format!(
+                        "{shown} holds no lunora journal yet (it is empty); give the path of a file an engine wrote (its --db)"
+                    )))
+                }
+                Found::Version1 => {
+                    return Err(Error::internal(format!(
+                        "{shown} is a lunora journal of schema version 1, which reading would have to migrate to version \
+                         {SCHEMA_VERSION}; open it once with an engine of this lunora (it migrates in place), then read it"
+                    )))
+                }
+            }
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(cannot_open(&shown))?;
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {

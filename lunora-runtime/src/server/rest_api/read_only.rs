@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::listing::{InstanceList, ListQuery};
-use crate::local::journal::{storage, Durability, InstanceRow, Journal, StepRow};
+use crate::local::journal::{storage, InstanceRow, Journal, StepRow};
 use crate::local::mutex::lock;
 
 /// What a refused action says.
@@ -20,9 +20,9 @@ pub struct JournalView {
 }
 
 impl JournalView {
-    /// Opens the journal at `path` as the engine would (a missing, foreign, damaged or newer
-    /// file is refused; one an engine holds is refused, naming its lock file), and keeps its
-    /// lock so that no engine changes it while it is shown.
+    /// Opens the journal at `path` to read it: a missing, empty, foreign, damaged, older (which
+    /// opening would migrate) or newer file is refused, and so is one an engine holds (naming
+    /// its lock file); it keeps the lock so that no engine changes the file while it is shown.
     pub fn open(path: &Path) -> Result<Self> {
         if !path.is_file() {
             return Err(Error::new(format!(
@@ -30,7 +30,7 @@ impl JournalView {
                 path.display()
             )));
         }
-        let journal = Journal::open(Some(path), Durability::Normal, None).map_err(|e| {
+        let journal = Journal::open_to_read(path).map_err(|e| {
             if !e.message().contains("is in use by") {
                 return e;
             }
