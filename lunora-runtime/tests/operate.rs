@@ -275,7 +275,7 @@ fn a_journal_that_reading_would_change_is_refused_and_left_untouched() {
         (&empty, "holds no lunora journal yet (it is empty); give the path of a file an engine wrote (its --db)"),
     ] {
         let before = std::fs::read(db).unwrap();
-        let refused = RestApi::over_journal(db).err().expect("refused");
+        let Err(refused) = RestApi::over_journal(db) else { panic!("{} was opened", db.display()) };
         assert!(refused.message().contains(why), "{}", refused.message());
         assert_eq!(std::fs::read(db).unwrap(), before, "{} changed", db.display());
     }
