@@ -35,9 +35,22 @@ pub struct WorkflowContext<P> {
     pub env: Env,
     pub log: Logger,
     pub(crate) dispatch: Dispatcher,
+    /// Child calls per step name (`ctx.child`), for replay-stable child ids.
+    pub(crate) children: crate::child::ChildCounter,
 }
 
 impl<P> WorkflowContext<P> {
+    pub(crate) fn new(
+        step: WorkflowStep,
+        params: P,
+        event: WorkflowEvent,
+        env: Env,
+        log: Logger,
+        dispatch: Dispatcher,
+    ) -> Self {
+        Self { step, params, event, env, log, dispatch, children: Default::default() }
+    }
+
     /// `ctx.run`: calls a Lunora function in the Worker (ids `…#body.<n>`). Not durable by
     /// itself: wrap it in a step, or call it from a `#[step]` body with `StepContext::run`.
     pub async fn run<A: Serialize, R: DeserializeOwned>(&self, function: &FunctionRef<A, R>, args: A) -> Result<R> {

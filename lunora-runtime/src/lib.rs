@@ -43,6 +43,7 @@
 //!    `history` and `local`'s `Registrar`), then this file and `macros`.
 
 pub mod batch;
+mod child;
 pub mod clock;
 #[cfg(target_arch = "wasm32")]
 pub mod cloudflare;
@@ -77,6 +78,7 @@ pub mod testing;
 mod validation;
 pub mod workflow;
 
+pub use child::CHILD_FAILED;
 pub use config::{Backoff, DelayFn, ResolvedStepConfig, RetryConfig, RetryDelayContext, Sensitive, StepConfig};
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
 pub use dispatch::{Dispatcher, FunctionRef};

@@ -71,6 +71,17 @@ pub async fn raw_status(env: &worker::Env, binding: &str, id: &str) -> Result<Js
     Ok(status)
 }
 
+/// One item `deleteBatch` could not delete.
+#[derive(serde::Deserialize)]
+struct DeleteError {
+    id: String,
+    code: u32,
+    message: String,
+}
+
+/// workerd's per-item code for an id with no instance.
+const DELETE_NOT_FOUND: u32 = 10400;
+
 /// Calls `target.<method>(...args)` and awaits the result.
 async fn call(target: &JsValue, method: &str, args: &Array) -> Result<JsValue> {
     js::settle(js::call(target, method, args)?).await
@@ -237,6 +248,41 @@ impl WorkflowsBackend for BindingBackend {
                     Err(handle_errors::cannot_restart(id, from))
                 }
                 (other, _) => other.map(drop),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, workflow: &'a str, ids: Vec<String>) -> BoxFuture<'a, Result<()>> {
+        boxed(async move {
+            handle_errors::check_delete_batch(ids.len())?;
+            // workerd deletes the ids it knows and reports the others per item; the embedded
+            // engine refuses the batch whole when one is unknown. Checking first keeps the
+            // embedded contract (each `get` rejects an unknown id with lunora's wording).
+            for id in &ids {
+                self.instance(workflow, id).await?;
+            }
+            if let [id] = ids.as_slice() {
+                return self.on_instance(workflow, id, "delete", &Array::new()).await.map(drop);
+            }
+            let binding = self.binding(workflow)?;
+            let list: Array = ids.iter().map(|id| JsValue::from_str(id)).collect();
+            let result = call(&binding, "deleteBatch", &Array::of1(&list)).await?;
+            // `{deleted: [{id}], errors: [{id, code, message}]}`: an error here is an instance
+            // deleted concurrently since the check, or workerd's internal failure.
+            let errors = js::from_js(&js::get(&result, "errors"))?;
+            let errors: Vec<DeleteError> = serde_json::from_value(errors)
+                .map_err(|e| Error::internal(format!("deleteBatch reported errors lunora cannot read: {e}")))?;
+            match errors.first() {
+                None => Ok(()),
+                Some(first) if first.code == DELETE_NOT_FOUND => Err(handle_errors::not_found(workflow, &first.id)),
+                Some(first) => Err(Error::internal(format!(
+                    "deleteBatch failed for {} of {} instances, first {:?}: {} ({})",
+                    errors.len(),
+                    ids.len(),
+                    first.id,
+                    first.message,
+                    first.code
+                ))),
             }
         })
     }

@@ -121,7 +121,8 @@ pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) ->
             p if p.is_undefined() || p.is_null() => serde_json::json!({}),
             p => js::from_js(&p).map_err(fail)?,
         };
-        let params: W::Params = decode_params(&payload).map_err(|e| {
+        let (params, parent) = crate::child::split_params(&payload);
+        let params: W::Params = decode_params(&params).map_err(|e| {
             fail(Error::non_retryable(format!("instance params do not decode as the workflow's params type: {e}")))
         })?;
         let instance_id = js::get(&event, "instanceId").as_string().unwrap_or_default();
@@ -141,8 +142,8 @@ pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) ->
             &instance_id,
         );
         let step = WorkflowStep::new(Arc::new(step::JsStep::new(step, env.clone(), log.clone())));
-        let ctx = WorkflowContext { step, params, event, env, log, dispatch };
-        let output = W::run(ctx).await.map_err(fail)?;
+        let ctx = WorkflowContext::new(step, params, event, env, log, dispatch);
+        let output = crate::child::run_body::<W>(ctx, parent).await.map_err(fail)?;
         let output = serde_json::to_value(output).map_err(|e| {
             fail(Error::named(UNSERIALIZABLE, format!("the workflow's output cannot be serialised: {e}")))
         })?;
