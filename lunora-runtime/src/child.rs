@@ -29,13 +29,18 @@ const DEFAULT_TIMEOUT: &str = "365 days";
 /// How workflow bodies reach the engine's workflows (the same backend the typed handles use).
 /// The engine puts one in each body's [`Env`](crate::Env); it holds the engine weakly, so a
 /// body that outlives the engine gets an error rather than keeping the engine alive.
+/// It is given the `(name, binding)` of the workflows the caller addresses: the Cloudflare
+/// backend reaches them through those Worker bindings.
 #[derive(Clone)]
-pub(crate) struct Siblings(pub(crate) Arc<dyn Fn() -> Result<Arc<dyn WorkflowsBackend>> + Send + Sync>);
+pub(crate) struct Siblings(pub(crate) Arc<SiblingsFn>);
+
+pub(crate) type SiblingsFn = dyn Fn(&[(&str, &str)]) -> Result<Arc<dyn WorkflowsBackend>> + Send + Sync;
 
 /// Where a child reports to: the parent's workflow, instance and the event type it waits for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct ParentRef {
     pub workflow: String,
+    pub binding: String,
     pub id: String,
     pub event: String,
 }
@@ -89,15 +94,15 @@ enum Outcome {
     Error { name: String, message: String },
 }
 
-fn siblings(env: &crate::Env) -> Result<Arc<dyn WorkflowsBackend>> {
+fn siblings(env: &crate::Env, workflow: &str, binding: &str) -> Result<Arc<dyn WorkflowsBackend>> {
     let siblings = env.get::<Siblings>().ok_or_else(|| {
         Error::workflow(
             "workflow.unsupported",
-            "child workflows are not supported here: this engine gives workflow bodies no handle on its workflows \
-             (the Cloudflare backend does not yet; run the parent on the embedded engine)",
+            "child workflows need a handle on the engine's workflows, which this body was not given (it runs \
+             outside the embedded engine and a Worker, e.g. in replay)",
         )
     })?;
-    (siblings.0)()
+    (siblings.0)(&[(workflow, binding)])
 }
 
 impl<P> WorkflowContext<P> {
@@ -123,6 +128,7 @@ impl<P> WorkflowContext<P> {
         let id = child_id(&self.event.instance_id, name, count);
         let parent = ParentRef {
             workflow: self.event.workflow_name.clone(),
+            binding: self.binding.clone(),
             id: self.event.instance_id.clone(),
             event: format!("lunora-child-{}", digest(&id)),
         };
@@ -135,7 +141,7 @@ impl<P> WorkflowContext<P> {
             .do_(name, |_| {
                 let (env, id, wrapper, parent) = (env.clone(), id.clone(), wrapper.clone(), parent.clone());
                 async move {
-                    let backend = siblings(&env)?;
+                    let backend = siblings(&env, C::NAME, &C::binding())?;
                     let request = CreateRequest { id: Some(id.clone()), params: Some(wrapper), retention: None };
                     match backend.create(C::NAME, request).await {
                         // Created before a crash that kept this step from completing, or by the
@@ -188,9 +194,10 @@ async fn resend_if_ended(backend: &dyn WorkflowsBackend, workflow: &str, id: &st
 
 /// Runs `W`'s body; for a child, then reports its output or error to the parent in a step.
 pub(crate) async fn run_body<W: Workflow>(
-    ctx: WorkflowContext<W::Params>,
+    mut ctx: WorkflowContext<W::Params>,
     parent: Option<ParentRef>,
 ) -> Result<W::Output> {
+    ctx.binding = W::binding();
     let Some(parent) = parent else { return W::run(ctx).await };
     let (step, env) = (ctx.step.clone(), ctx.env.clone());
     let result = W::run(ctx).await;
@@ -201,7 +208,7 @@ pub(crate) async fn run_body<W: Workflow>(
     step.do_(NOTIFY_STEP, |_| {
         let (env, parent, outcome) = (env.clone(), parent.clone(), outcome.clone());
         async move {
-            let backend = siblings(&env)?;
+            let backend = siblings(&env, &parent.workflow, &parent.binding)?;
             match backend.send_event(&parent.workflow, &parent.id, &parent.event, outcome).await {
                 // A parent deleted meanwhile waits for nothing.
                 Err(e) if e.code() == Some(handle_errors::NOT_FOUND) => Ok(()),
@@ -219,7 +226,12 @@ mod tests {
 
     #[test]
     fn the_wrapper_splits_and_other_params_pass_whole() {
-        let parent = ParentRef { workflow: "p".into(), id: "p-1".into(), event: "lunora-child-0".into() };
+        let parent = ParentRef {
+            workflow: "p".into(),
+            binding: "WORKFLOW_P".into(),
+            id: "p-1".into(),
+            event: "lunora-child-0".into(),
+        };
         let wrapped = json!({ "params": { "n": 1 }, "lunoraParent": parent });
         assert_eq!(split_params(&wrapped), (json!({ "n": 1 }), Some(parent)));
         for plain in [

@@ -37,6 +37,8 @@ pub struct WorkflowContext<P> {
     pub(crate) dispatch: Dispatcher,
     /// Child calls per step name (`ctx.child`), for replay-stable child ids.
     pub(crate) children: crate::child::ChildCounter,
+    /// This workflow's binding name, which a child reports back through on Cloudflare.
+    pub(crate) binding: String,
 }
 
 impl<P> WorkflowContext<P> {
@@ -48,7 +50,7 @@ impl<P> WorkflowContext<P> {
         log: Logger,
         dispatch: Dispatcher,
     ) -> Self {
-        Self { step, params, event, env, log, dispatch, children: Default::default() }
+        Self { step, params, event, env, log, dispatch, children: Default::default(), binding: String::new() }
     }
 
     /// `ctx.run`: calls a Lunora function in the Worker (ids `…#body.<n>`). Not durable by

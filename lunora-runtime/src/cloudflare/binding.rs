@@ -17,27 +17,45 @@ use crate::workflow::{BatchRequest, CreateRequest, RawStatus, WorkflowInfo, Work
 /// The Workflow bindings of one Worker environment.
 pub struct BindingBackend {
     env: JsValue,
-    workflows: &'static [WorkflowInfo],
+    workflows: Bindings,
+}
+
+/// Which binding serves which workflow name.
+enum Bindings {
+    /// The generated registry's.
+    Registry(&'static [WorkflowInfo]),
+    /// `(name, binding)` pairs a workflow body names itself (a parent and its child).
+    Pairs(Vec<(String, String)>),
 }
 
 impl BindingBackend {
     /// `workflows` is the generated registry's `WORKFLOWS`.
     pub fn new(env: &worker::Env, workflows: &'static [WorkflowInfo]) -> Self {
-        Self { env: JsValue::from(env.clone()), workflows }
+        Self { env: JsValue::from(env.clone()), workflows: Bindings::Registry(workflows) }
+    }
+
+    /// Over the given `(workflow name, binding name)` pairs only.
+    pub(crate) fn for_pairs(env: &worker::Env, pairs: &[(&str, &str)]) -> Self {
+        let pairs = pairs.iter().map(|(n, b)| ((*n).to_owned(), (*b).to_owned())).collect();
+        Self { env: JsValue::from(env.clone()), workflows: Bindings::Pairs(pairs) }
     }
 
     fn binding(&self, workflow: &str) -> Result<JsValue> {
-        let info = self.workflows.iter().find(|w| w.name == workflow).ok_or_else(|| {
+        let binding_name = match &self.workflows {
+            Bindings::Registry(infos) => infos.iter().find(|w| w.name == workflow).map(|w| w.binding),
+            Bindings::Pairs(pairs) => pairs.iter().find(|(n, _)| n == workflow).map(|(_, b)| b.as_str()),
+        };
+        let binding_name = binding_name.ok_or_else(|| {
             Error::workflow("workflow.not_found", format!("no workflow named {workflow:?} is registered"))
         })?;
-        let binding = js::get(&self.env, info.binding);
+        let binding = js::get(&self.env, binding_name);
         if binding.is_undefined() {
             return Err(Error::workflow(
                 "workflow.not_found",
                 format!(
                     "the Worker has no binding {} for workflow {workflow:?}; run `lunora-codegen sync` to add its \
                      [[workflows]] entry to the wrangler config",
-                    info.binding
+                    binding_name
                 ),
             ));
         }

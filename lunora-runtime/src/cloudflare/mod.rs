@@ -114,7 +114,11 @@ fn schedule_of(event: &JsValue) -> Option<crate::status::Schedule> {
 
 pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
-        let env = env_of(&env);
+        let worker_env: worker::Env = env.clone().unchecked_into();
+        let siblings = crate::child::Siblings(Arc::new(move |pairs: &[(&str, &str)]| {
+            Ok(Arc::new(BindingBackend::for_pairs(&worker_env, pairs)) as Arc<dyn WorkflowsBackend>)
+        }));
+        let env = env_of(&env).with(siblings);
         let log = Logger::new(W::EXPORT_NAME, Arc::new(ConsoleSink));
         let fail = |e: Error| js::error_to_js(&e);
         let payload = match js::get(&event, "payload") {

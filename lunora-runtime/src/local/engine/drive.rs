@@ -236,7 +236,7 @@ impl Inner {
     /// The engine's workflows as bodies reach them (`ctx.child`), holding the engine weakly.
     fn siblings(self: &Arc<Self>) -> crate::child::Siblings {
         let engine = Arc::downgrade(self);
-        crate::child::Siblings(Arc::new(move || {
+        crate::child::Siblings(Arc::new(move |_| {
             let engine = engine.upgrade().ok_or_else(|| Error::internal("the engine has shut down"))?;
             Ok(Arc::new(super::backend::EngineBackend(engine)) as Arc<dyn crate::workflow::WorkflowsBackend>)
         }))
