@@ -3,19 +3,18 @@
 //! wrapper, see [`ParentRef`]) and, when its body ends, sends the parent one event with its
 //! output or its error, from a step of its own so the event is sent once.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::context::WorkflowContext;
 use crate::duration::DurationInput;
 use crate::erased::Json;
 use crate::error::{Error, Result};
 use crate::handle_errors;
 use crate::status::InstanceStatusKind;
 use crate::workflow::{CreateRequest, Workflow, WorkflowsBackend};
-use crate::WorkflowContext;
 
 /// The key of the create params that names the parent: `{"params": …, "lunoraParent": …}`.
 const PARENT_KEY: &str = "lunoraParent";
@@ -57,20 +56,6 @@ pub(crate) fn split_params(payload: &Json) -> (Json, Option<ParentRef>) {
     }
 }
 
-/// Counts child calls per step name, so the n-th `child("x", …)` of a body gets the same id on
-/// every replay.
-#[derive(Default)]
-pub(crate) struct ChildCounter(Mutex<HashMap<String, u32>>);
-
-impl ChildCounter {
-    fn next(&self, name: &str) -> u32 {
-        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let count = counts.entry(name.to_owned()).or_insert(0);
-        *count += 1;
-        *count
-    }
-}
-
 /// FNV-1a: a stable short digest for ids and event types (not a security measure).
 fn digest(text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
@@ -94,7 +79,7 @@ enum Outcome {
     Error { name: String, message: String },
 }
 
-fn siblings(env: &crate::Env, workflow: &str, binding: &str) -> Result<Arc<dyn WorkflowsBackend>> {
+fn siblings(env: &crate::env::Env, workflow: &str, binding: &str) -> Result<Arc<dyn WorkflowsBackend>> {
     let siblings = env.get::<Siblings>().ok_or_else(|| {
         Error::workflow(
             "workflow.unsupported",

@@ -33,7 +33,8 @@
 //! 5. [`context`]: what a workflow body receives.
 //! 6. [`workflow`](mod@workflow) (the trait, the typed handles, the workflows backend trait),
 //!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`) and
-//!    `handle_errors` (the instance operations' errors, worded once for both backends).
+//!    `handle_errors` (the instance operations' errors, worded once for both backends), then
+//!    `child` (`ctx.child`: child workflows over the workflows backend).
 //! 7. The backends, which implement the traits of 4 and 6: [`local`] (the embedded engine) and,
 //!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http`. [`history`], the
 //!    instance history format (read from the REST client's instance detail; `local` writes it
