@@ -187,7 +187,14 @@ pub(crate) async fn run_body<W: Workflow>(
     let (step, env) = (ctx.step.clone(), ctx.env.clone());
     let result = W::run(ctx).await;
     let outcome = match &result {
-        Ok(output) => json!({ "output": serde_json::to_value(output).unwrap_or(Json::Null) }),
+        Ok(output) => match serde_json::to_value(output) {
+            Ok(output) => json!({ "output": output }),
+            // The child ends with this error too (the engine serialises its output again).
+            Err(e) => json!({ "error": {
+                "name": crate::step::UNSERIALIZABLE,
+                "message": format!("the workflow's output cannot be serialised: {e}"),
+            } }),
+        },
         Err(e) => json!({ "error": { "name": e.name(), "message": e.message() } }),
     };
     step.do_(NOTIFY_STEP, |_| {
