@@ -4,7 +4,7 @@
 // Rust type cannot extend a JS class, so each class below delegates to the runner class that
 // `#[workflow]` exports from the wasm module. The Worker itself is worker-build's output.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, PortedOrderWorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, DynamicDelayWorkflowRunner, DynamicDelayFailsWorkflowRunner, DynamicDelayInvalidWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParallelBranchFailsWorkflowRunner, ParallelStepsWorkflowRunner, ParamsEchoWorkflowRunner, PartialRetriesWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SensitiveOutputWorkflowRunner, ShortEventTimeoutWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, TypedEventWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
+import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, ChildDoubleWorkflowRunner, ChildFailsWorkflowRunner, ChildParentWorkflowRunner, PortedOrderWorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, DynamicDelayWorkflowRunner, DynamicDelayFailsWorkflowRunner, DynamicDelayInvalidWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParallelBranchFailsWorkflowRunner, ParallelStepsWorkflowRunner, ParamsEchoWorkflowRunner, PartialRetriesWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SensitiveOutputWorkflowRunner, ShortEventTimeoutWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, TypedEventWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
 
 export { default } from "./build/index.js";
 
@@ -19,6 +19,27 @@ export class BasicStepsWorkflow extends WorkflowEntrypoint {
 export class Bench200Workflow extends WorkflowEntrypoint {
   async run(event, step) {
     return new Bench200WorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `childDouble` workflow, deployed as `child-double` (binding WORKFLOW_CHILD_DOUBLE). */
+export class ChildDoubleWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new ChildDoubleWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `childFails` workflow, deployed as `child-fails` (binding WORKFLOW_CHILD_FAILS). */
+export class ChildFailsWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new ChildFailsWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `childParent` workflow, deployed as `child-parent` (binding WORKFLOW_CHILD_PARENT). */
+export class ChildParentWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new ChildParentWorkflowRunner(this.ctx, this.env).run(event, step);
   }
 }
 

@@ -264,6 +264,20 @@ pub const CASES: &[Case] = &[
         rule: "wait: typed event (EventType) waited for",
         dispatch_ids: &[],
     },
+    Case {
+        export: "childParent",
+        events: &[],
+        restart_from: None,
+        rule: "instance: child workflows started from steps, typed outputs awaited",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "childFails",
+        events: &[],
+        restart_from: None,
+        rule: "error: a failed child fails the parent's call",
+        dispatch_ids: &[],
+    },
 ];
 
 /// Differences the suite accepts, by field and corpus workflow, with the rule allowing it.

@@ -1,6 +1,8 @@
 //! What workflow bodies, step callbacks and rollback handlers receive.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -35,13 +37,42 @@ pub struct WorkflowContext<P> {
     pub env: Env,
     pub log: Logger,
     pub(crate) dispatch: Dispatcher,
+    /// Child calls per step name (`ctx.child`), for replay-stable child ids.
+    pub(crate) children: ChildCounter,
+    /// This workflow's binding name, which a child reports back through on Cloudflare.
+    pub(crate) binding: String,
 }
 
 impl<P> WorkflowContext<P> {
+    pub(crate) fn new(
+        step: WorkflowStep,
+        params: P,
+        event: WorkflowEvent,
+        env: Env,
+        log: Logger,
+        dispatch: Dispatcher,
+    ) -> Self {
+        Self { step, params, event, env, log, dispatch, children: Default::default(), binding: String::new() }
+    }
+
     /// `ctx.run`: calls a Lunora function in the Worker (ids `…#body.<n>`). Not durable by
     /// itself: wrap it in a step, or call it from a `#[step]` body with `StepContext::run`.
     pub async fn run<A: Serialize, R: DeserializeOwned>(&self, function: &FunctionRef<A, R>, args: A) -> Result<R> {
         self.dispatch.call(function, &args).await
+    }
+}
+
+/// Counts child calls per step name, so the n-th `child("x", …)` of a body gets the same id on
+/// every replay.
+#[derive(Default)]
+pub(crate) struct ChildCounter(Mutex<HashMap<String, u32>>);
+
+impl ChildCounter {
+    pub(crate) fn next(&self, name: &str) -> u32 {
+        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = counts.entry(name.to_owned()).or_insert(0);
+        *count += 1;
+        *count
     }
 }
 

@@ -61,6 +61,16 @@ pub(crate) fn invalid_batch(len: usize) -> Error {
     Error::workflow(INVALID_BATCH, why)
 }
 
+/// `deleteBatch` with no ids or more than 100, refused before any instance is touched (lunora
+/// checks it on both engines, so both word it the same).
+pub(crate) fn check_delete_batch(len: usize) -> Result<(), Error> {
+    use lunora_shared::rules::MAX_BATCH;
+    if len == 0 || len > MAX_BATCH {
+        return Err(Error::workflow(INVALID_BATCH, format!("deleteBatch takes 1 to {MAX_BATCH} instances, got {len}")));
+    }
+    Ok(())
+}
+
 /// workerd's refusal of an array batch (`Error: WorkflowError: batchCreate …`, its name lost
 /// across RPC) as the embedded engine reports it; anything else passes through.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // the Cloudflare backend's

@@ -34,7 +34,8 @@
 //! 5. [`context`]: what a workflow body receives.
 //! 6. [`workflow`](mod@workflow) (the trait, the typed handles, the workflows backend trait),
 //!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`) and
-//!    `handle_errors` (the instance operations' errors, worded once for both backends).
+//!    `handle_errors` (the instance operations' errors, worded once for both backends), then
+//!    `child` (`ctx.child`: child workflows over the workflows backend).
 //! 7. The backends, which implement the traits of 4 and 6: [`local`] (the embedded engine) and,
 //!    on wasm32, `cloudflare`. [`rest`], the REST client, over `http`. [`history`], the
 //!    instance history format (read from the REST client's instance detail; `local` writes it
@@ -44,6 +45,7 @@
 //!    `history` and `local`'s `Registrar`), then this file and `macros`.
 
 pub mod batch;
+mod child;
 pub mod clock;
 #[cfg(target_arch = "wasm32")]
 pub mod cloudflare;
@@ -79,6 +81,7 @@ pub mod testing;
 mod validation;
 pub mod workflow;
 
+pub use child::CHILD_FAILED;
 pub use config::{Backoff, DelayFn, ResolvedStepConfig, RetryConfig, RetryDelayContext, Sensitive, StepConfig};
 pub use context::{Env, Logger, RollbackContext, StepContext, WorkflowContext, WorkflowEvent};
 pub use dispatch::{Dispatcher, FunctionRef};

@@ -1,6 +1,6 @@
 //! The errors of instance operations, probed the same way on both engines: the driver
 //! (`e2e/src/handle_errors.rs`) creates a `basicSteps` instance, waits for it to complete, then
-//! runs [`probe`] — natively over the embedded engine, in workerd through the corpus Worker's
+//! runs [`probe`] (deleting instances last) — natively over the embedded engine, in workerd through the corpus Worker's
 //! `POST /probe/:id` — and compares code, name and message of every outcome.
 
 use lunora_runtime::{BatchCreated, CreateOptions, Error, RestartFrom, Result, Untyped, WorkflowHandle};
@@ -56,6 +56,31 @@ async fn probe_batches(handle: &WorkflowHandle<Untyped>, finished: &str) -> Vec<
     out
 }
 
+/// `instance.delete()` and `deleteBatch` on the instances the batch probe created.
+async fn probe_deletes(handle: &WorkflowHandle<Untyped>, finished: &str) -> Vec<Value> {
+    let (a, b) = ("probe-batch-a", "probe-batch-b");
+    let mut out = Vec::new();
+    out.push(outcome("deleteBatch []", handle.delete_batch(&[]).await));
+    let too_many: Vec<String> = (0..101).map(|i| format!("probe-many-{i}")).collect();
+    let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    out.push(outcome("deleteBatch of 101 ids", handle.delete_batch(&too_many).await));
+    out.push(outcome("deleteBatch [existing, unknown]", handle.delete_batch(&[a, UNKNOWN_ID]).await));
+    out.push(outcome("get after a refused deleteBatch", handle.get(a).await.map(drop)));
+    let deleted = match handle.get(a).await {
+        Ok(instance) => instance.delete().await,
+        Err(e) => Err(e),
+    };
+    out.push(outcome("delete an instance", deleted));
+    out.push(outcome("get a deleted instance", handle.get(a).await.map(drop)));
+    out.push(outcome("deleteBatch [deleted]", handle.delete_batch(&[a]).await));
+    out.push(outcome("deleteBatch [id, same id]", handle.delete_batch(&[b, b]).await));
+    out.push(outcome("get an instance deleted by deleteBatch", handle.get(b).await.map(drop)));
+    let again = CreateOptions { id: Some(a.to_owned()), params: Some(json!({ "run": "probe" })), retention: None };
+    out.push(outcome("create a deleted id again", handle.create(again).await.map(drop)));
+    out.push(outcome("the complete instance is untouched", handle.get(finished).await.map(drop)));
+    out
+}
+
 /// Every operation, in order, on the unknown id and on `finished` (a complete instance).
 pub async fn probe(workflows: &Workflows, finished: &str) -> Result<Vec<Value>> {
     let handle = workflows.get(PROBED)?;
@@ -78,6 +103,7 @@ pub async fn probe(workflows: &Workflows, finished: &str) -> Result<Vec<Value>> 
     out.push(outcome("pause a complete instance", instance.pause().await));
     out.push(outcome("send_event to a complete instance", instance.send_event("late", json!({})).await));
     out.extend(probe_batches(&handle, finished).await);
+    out.extend(probe_deletes(&handle, finished).await);
     Ok(out)
 }
 

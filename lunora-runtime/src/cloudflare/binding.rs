@@ -17,27 +17,45 @@ use crate::workflow::{BatchRequest, CreateRequest, RawStatus, WorkflowInfo, Work
 /// The Workflow bindings of one Worker environment.
 pub struct BindingBackend {
     env: JsValue,
-    workflows: &'static [WorkflowInfo],
+    workflows: Bindings,
+}
+
+/// Which binding serves which workflow name.
+enum Bindings {
+    /// The generated registry's.
+    Registry(&'static [WorkflowInfo]),
+    /// `(name, binding)` pairs a workflow body names itself (a parent and its child).
+    Pairs(Vec<(String, String)>),
 }
 
 impl BindingBackend {
     /// `workflows` is the generated registry's `WORKFLOWS`.
     pub fn new(env: &worker::Env, workflows: &'static [WorkflowInfo]) -> Self {
-        Self { env: JsValue::from(env.clone()), workflows }
+        Self { env: JsValue::from(env.clone()), workflows: Bindings::Registry(workflows) }
+    }
+
+    /// Over the given `(workflow name, binding name)` pairs only.
+    pub(crate) fn for_pairs(env: &worker::Env, pairs: &[(&str, &str)]) -> Self {
+        let pairs = pairs.iter().map(|(n, b)| ((*n).to_owned(), (*b).to_owned())).collect();
+        Self { env: JsValue::from(env.clone()), workflows: Bindings::Pairs(pairs) }
     }
 
     fn binding(&self, workflow: &str) -> Result<JsValue> {
-        let info = self.workflows.iter().find(|w| w.name == workflow).ok_or_else(|| {
+        let binding_name = match &self.workflows {
+            Bindings::Registry(infos) => infos.iter().find(|w| w.name == workflow).map(|w| w.binding),
+            Bindings::Pairs(pairs) => pairs.iter().find(|(n, _)| n == workflow).map(|(_, b)| b.as_str()),
+        };
+        let binding_name = binding_name.ok_or_else(|| {
             Error::workflow("workflow.not_found", format!("no workflow named {workflow:?} is registered"))
         })?;
-        let binding = js::get(&self.env, info.binding);
+        let binding = js::get(&self.env, binding_name);
         if binding.is_undefined() {
             return Err(Error::workflow(
                 "workflow.not_found",
                 format!(
                     "the Worker has no binding {} for workflow {workflow:?}; run `lunora-codegen sync` to add its \
                      [[workflows]] entry to the wrangler config",
-                    info.binding
+                    binding_name
                 ),
             ));
         }
@@ -70,6 +88,17 @@ pub async fn raw_status(env: &worker::Env, binding: &str, id: &str) -> Result<Js
     }
     Ok(status)
 }
+
+/// One item `deleteBatch` could not delete.
+#[derive(serde::Deserialize)]
+struct DeleteError {
+    id: String,
+    code: u32,
+    message: String,
+}
+
+/// workerd's per-item code for an id with no instance.
+const DELETE_NOT_FOUND: u32 = 10400;
 
 /// Calls `target.<method>(...args)` and awaits the result.
 async fn call(target: &JsValue, method: &str, args: &Array) -> Result<JsValue> {
@@ -237,6 +266,41 @@ impl WorkflowsBackend for BindingBackend {
                     Err(handle_errors::cannot_restart(id, from))
                 }
                 (other, _) => other.map(drop),
+            }
+        })
+    }
+
+    fn delete<'a>(&'a self, workflow: &'a str, ids: Vec<String>) -> BoxFuture<'a, Result<()>> {
+        boxed(async move {
+            handle_errors::check_delete_batch(ids.len())?;
+            // workerd deletes the ids it knows and reports the others per item; the embedded
+            // engine refuses the batch whole when one is unknown. Checking first keeps the
+            // embedded contract (each `get` rejects an unknown id with lunora's wording).
+            for id in &ids {
+                self.instance(workflow, id).await?;
+            }
+            if let [id] = ids.as_slice() {
+                return self.on_instance(workflow, id, "delete", &Array::new()).await.map(drop);
+            }
+            let binding = self.binding(workflow)?;
+            let list: Array = ids.iter().map(|id| JsValue::from_str(id)).collect();
+            let result = call(&binding, "deleteBatch", &Array::of1(&list)).await?;
+            // `{deleted: [{id}], errors: [{id, code, message}]}`: an error here is an instance
+            // deleted concurrently since the check, or workerd's internal failure.
+            let errors = js::from_js(&js::get(&result, "errors"))?;
+            let errors: Vec<DeleteError> = serde_json::from_value(errors)
+                .map_err(|e| Error::internal(format!("deleteBatch reported errors lunora cannot read: {e}")))?;
+            match errors.first() {
+                None => Ok(()),
+                Some(first) if first.code == DELETE_NOT_FOUND => Err(handle_errors::not_found(workflow, &first.id)),
+                Some(first) => Err(Error::internal(format!(
+                    "deleteBatch failed for {} of {} instances, first {:?}: {} ({})",
+                    errors.len(),
+                    ids.len(),
+                    first.id,
+                    first.message,
+                    first.code
+                ))),
             }
         })
     }

@@ -130,14 +130,19 @@ fn schedule_of(event: &JsValue) -> Option<crate::status::Schedule> {
 
 pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) -> Promise {
     wasm_bindgen_futures::future_to_promise(async move {
-        let env = env_of(&env);
+        let worker_env: worker::Env = env.clone().unchecked_into();
+        let siblings = crate::child::Siblings(Arc::new(move |pairs: &[(&str, &str)]| {
+            Ok(Arc::new(BindingBackend::for_pairs(&worker_env, pairs)) as Arc<dyn WorkflowsBackend>)
+        }));
+        let env = env_of(&env).with(siblings);
         let log = Logger::new(W::EXPORT_NAME, Arc::new(ConsoleSink));
         let fail = |e: Error| js::error_to_js(&e);
         let payload = match js::get(&event, "payload") {
             p if p.is_undefined() || p.is_null() => serde_json::json!({}),
             p => js::from_js(&p).map_err(fail)?,
         };
-        let params: W::Params = decode_params(&payload).map_err(|e| {
+        let (params, parent) = crate::child::split_params(&payload);
+        let params: W::Params = decode_params(&params).map_err(|e| {
             fail(Error::non_retryable(format!("instance params do not decode as the workflow's params type: {e}")))
         })?;
         let instance_id = js::get(&event, "instanceId").as_string().unwrap_or_default();
@@ -158,8 +163,8 @@ pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) ->
         );
         let step = WorkflowStep::new(Arc::new(step::JsStep::new(step, env.clone(), log.clone())))
             .with_clock(Arc::new(WorkerClock));
-        let ctx = WorkflowContext { step, params, event, env, log, dispatch };
-        let output = W::run(ctx).await.map_err(fail)?;
+        let ctx = WorkflowContext::new(step, params, event, env, log, dispatch);
+        let output = crate::child::run_body::<W>(ctx, parent).await.map_err(fail)?;
         let output = serde_json::to_value(output).map_err(|e| {
             fail(Error::named(UNSERIALIZABLE, format!("the workflow's output cannot be serialised: {e}")))
         })?;

@@ -34,10 +34,11 @@ fn start<W: Workflow>(
     log: Logger,
     dispatch: Dispatcher,
 ) -> Result<BoxFuture<'static, Result<Json>>, String> {
-    let params: W::Params = decode_params(params).map_err(|e| e.to_string())?;
-    let ctx = WorkflowContext { step, params, event, env, log, dispatch };
+    let (params, parent) = crate::child::split_params(params);
+    let params: W::Params = decode_params(&params).map_err(|e| e.to_string())?;
+    let ctx = WorkflowContext::new(step, params, event, env, log, dispatch);
     Ok(Box::pin(async move {
-        let output = W::run(ctx).await?;
+        let output = crate::child::run_body::<W>(ctx, parent).await?;
         serde_json::to_value(output)
             .map_err(|e| Error::fatal(format!("the workflow's output cannot be serialised: {e}")))
     }))

@@ -209,7 +209,7 @@ impl Inner {
     }
 
     pub(super) fn start_body(
-        &self,
+        self: &Arc<Self>,
         key: &InstanceKey,
         run: &Arc<Run>,
         row: &InstanceRow,
@@ -229,14 +229,24 @@ impl Inner {
             wf.export_name(),
             &key.id,
         );
+        let env = self.env.clone().with(self.siblings());
         wf.start(
             row.params.clone(),
             WorkflowStep::new(run.clone()).with_clock(self.clock.clone()),
             event,
-            self.env.clone(),
+            env,
             run.log.clone(),
             dispatch,
         )
+    }
+
+    /// The engine's workflows as bodies reach them (`ctx.child`), holding the engine weakly.
+    fn siblings(self: &Arc<Self>) -> crate::child::Siblings {
+        let engine = Arc::downgrade(self);
+        crate::child::Siblings(Arc::new(move |_| {
+            let engine = engine.upgrade().ok_or_else(|| Error::internal("the engine has shut down"))?;
+            Ok(Arc::new(super::backend::EngineBackend(engine)) as Arc<dyn crate::workflow::WorkflowsBackend>)
+        }))
     }
 }
 

@@ -11,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::listing::{decode_cursor, encode_cursor, InstanceInfo, InstanceList, ListQuery};
 use crate::local::journal::{storage, Journal, ListFilter};
 use crate::local::mutex::lock;
-use crate::local::validate;
 use crate::status::{InstanceStatusKind, Retention, Timestamp};
 use crate::workflow::{RawStatus, WaitFor};
 
@@ -158,12 +157,7 @@ impl Inner {
     /// Deletes instances (stopping those that run), their steps and events; unknown ids fail
     /// with `instance.not_found` before anything is deleted.
     pub(super) async fn delete(self: &Arc<Self>, workflow: &str, ids: &[&str]) -> Result<()> {
-        if ids.is_empty() || ids.len() > validate::MAX_BATCH {
-            return Err(Error::workflow(
-                "instance.invalid_batch",
-                format!("deleteBatch takes 1 to {} instances, got {}", validate::MAX_BATCH, ids.len()),
-            ));
-        }
+        crate::handle_errors::check_delete_batch(ids.len())?;
         for id in ids {
             self.require_instance(workflow, id)?;
         }

@@ -50,7 +50,7 @@ impl<W: Workflow> ErasedWorkflow for Registered<W> {
     }
 
     fn check_params(&self, params: &Json) -> std::result::Result<(), String> {
-        decode_params::<W::Params>(params).map(drop).map_err(|e| e.to_string())
+        decode_params::<W::Params>(&crate::child::split_params(params).0).map(drop).map_err(|e| e.to_string())
     }
 
     fn start(
@@ -62,11 +62,12 @@ impl<W: Workflow> ErasedWorkflow for Registered<W> {
         log: Logger,
         dispatch: Dispatcher,
     ) -> Result<BoxFuture<'static, Result<Json>>> {
+        let (params, parent) = crate::child::split_params(&params);
         let params: W::Params = decode_params(&params)
             .map_err(|e| Error::fatal(format!("instance params do not decode as the workflow's params type: {e}")))?;
-        let ctx = WorkflowContext { step, params, event, env, log, dispatch };
+        let ctx = WorkflowContext::new(step, params, event, env, log, dispatch);
         Ok(Box::pin(async move {
-            let output = W::run(ctx).await?;
+            let output = crate::child::run_body::<W>(ctx, parent).await?;
             serde_json::to_value(output)
                 .map_err(|e| Error::named(UNSERIALIZABLE, format!("the workflow's output cannot be serialised: {e}")))
         }))
