@@ -7,16 +7,9 @@ use std::cell::Cell;
 use wasm_bindgen::JsValue;
 use worker::D1Database;
 
+use super::dedup_sql::{self, CLAIM, COMPLETE, CREATE_INDEX, CREATE_TABLE, READ, RELEASE, SWEEP, SWEEP_BATCH};
 use super::store::{Claim, DedupStore, StoreError, StoredAnswer};
 use crate::erased::BoxFuture;
-
-/// Expired rows are swept at most this many per claim, so no request pays for a backlog.
-const SWEEP_BATCH: f64 = 100.0;
-
-const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS lunora_dispatch (id TEXT PRIMARY KEY NOT NULL, \
-     function_path TEXT NOT NULL, holder TEXT, lease_until INTEGER, status INTEGER, body TEXT, \
-     expires_at INTEGER) STRICT";
-const CREATE_INDEX: &str = "CREATE INDEX IF NOT EXISTS lunora_dispatch_expiry ON lunora_dispatch (expires_at)";
 
 /// The dedup store of a Worker's dispatch endpoint, in the D1 database bound as `binding`.
 pub struct D1DedupStore {
@@ -70,30 +63,14 @@ impl DedupStore for D1DedupStore {
     ) -> BoxFuture<'a, Result<Claim, StoreError>> {
         Box::pin(async move {
             self.ensure_table().await?;
-            let sweep = self
-                .db
-                .prepare(
-                    "DELETE FROM lunora_dispatch WHERE rowid IN \
-                     (SELECT rowid FROM lunora_dispatch WHERE expires_at <= ?1 LIMIT ?2)",
-                )
-                .bind(&[ms(now), JsValue::from_f64(SWEEP_BATCH)])
-                .map_err(failed)?;
+            let sweep =
+                self.db.prepare(SWEEP).bind(&[ms(now), JsValue::from_f64(SWEEP_BATCH as f64)]).map_err(failed)?;
             let upsert = self
                 .db
-                .prepare(
-                    "INSERT INTO lunora_dispatch (id, function_path, holder, lease_until) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (id) DO UPDATE SET function_path = excluded.function_path, holder = excluded.holder, \
-                     lease_until = excluded.lease_until, status = NULL, body = NULL, expires_at = NULL \
-                     WHERE (lunora_dispatch.status IS NULL AND lunora_dispatch.lease_until <= ?5) \
-                     OR (lunora_dispatch.status IS NOT NULL AND lunora_dispatch.expires_at <= ?5)",
-                )
+                .prepare(CLAIM)
                 .bind(&[text(id), text(function), text(holder), ms(lease_until), ms(now)])
                 .map_err(failed)?;
-            let read = self
-                .db
-                .prepare("SELECT status, body, holder FROM lunora_dispatch WHERE id = ?1")
-                .bind(&[text(id)])
-                .map_err(failed)?;
+            let read = self.db.prepare(READ).bind(&[text(id)]).map_err(failed)?;
             let results = self.db.batch(vec![sweep, upsert, read]).await.map_err(failed)?;
             let claimed =
                 results.get(1).and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).ok_or_else(|| {
@@ -106,12 +83,7 @@ impl DedupStore for D1DedupStore {
                 Some(r) => r.results().map_err(failed)?,
                 None => Vec::new(),
             };
-            Ok(match rows.into_iter().next() {
-                Some(Row { status: Some(status), body: Some(body) }) => {
-                    Claim::Done(StoredAnswer { status: u16::try_from(status).unwrap_or(500), body })
-                }
-                _ => Claim::Running,
-            })
+            Ok(dedup_sql::found(rows.into_iter().next().map(|row| (row.status, row.body))))
         })
     }
 
@@ -124,10 +96,7 @@ impl DedupStore for D1DedupStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.db
-                .prepare(
-                    "UPDATE lunora_dispatch SET status = ?3, body = ?4, expires_at = ?5, holder = NULL, \
-                     lease_until = NULL WHERE id = ?1 AND holder = ?2",
-                )
+                .prepare(COMPLETE)
                 .bind(&[
                     text(id),
                     text(holder),
@@ -146,7 +115,7 @@ impl DedupStore for D1DedupStore {
     fn release<'a>(&'a self, id: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.db
-                .prepare("DELETE FROM lunora_dispatch WHERE id = ?1 AND holder = ?2 AND status IS NULL")
+                .prepare(RELEASE)
                 .bind(&[text(id), text(holder)])
                 .map_err(failed)?
                 .run()

@@ -12,6 +12,7 @@
 //! (`functions::server`, feature `server`).
 
 mod auth;
+mod dedup_sql;
 mod protocol;
 mod registry;
 mod store;

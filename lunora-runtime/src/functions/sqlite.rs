@@ -8,26 +8,12 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::dedup_sql::{self, CLAIM, COMPLETE, CREATE_INDEX, CREATE_TABLE, READ, RELEASE, SWEEP, SWEEP_BATCH};
 use super::store::{Claim, DedupStore, StoreError, StoredAnswer};
 use crate::erased::BoxFuture;
 
 /// How long a statement waits for another process's write lock before failing (503).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Expired rows are swept at most this many per claim, so no request pays for a backlog.
-const SWEEP_BATCH: i64 = 100;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS lunora_dispatch (
-    id TEXT PRIMARY KEY NOT NULL,
-    function_path TEXT NOT NULL,
-    holder TEXT,              -- while running: who holds the claim
-    lease_until INTEGER,      -- while running: epoch ms the claim lapses at
-    status INTEGER,           -- when done: the answer's status
-    body TEXT,                -- when done: the answer's body
-    expires_at INTEGER        -- when done: epoch ms the answer is forgotten at
-) STRICT;
-CREATE INDEX IF NOT EXISTS lunora_dispatch_expiry ON lunora_dispatch (expires_at);
-";
 
 /// The dedup store of a native dispatch endpoint.
 #[derive(Clone)]
@@ -51,7 +37,7 @@ impl SqliteDedupStore {
         connection.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
         connection.pragma_update(None, "journal_mode", "WAL").map_err(failed)?;
         connection.pragma_update(None, "synchronous", "NORMAL").map_err(failed)?;
-        connection.execute_batch(SCHEMA).map_err(failed)?;
+        connection.execute_batch(&format!("{CREATE_TABLE}; {CREATE_INDEX};")).map_err(failed)?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)) })
     }
 
@@ -85,36 +71,16 @@ impl DedupStore for SqliteDedupStore {
         Box::pin(self.with(move |c| {
             // One write transaction: sweep, claim and read back see the same state.
             let c = c.unchecked_transaction()?;
-            c.execute(
-                "DELETE FROM lunora_dispatch WHERE rowid IN \
-                 (SELECT rowid FROM lunora_dispatch WHERE expires_at <= ?1 LIMIT ?2)",
-                params![now, SWEEP_BATCH],
-            )?;
-            // Taken when free, when the holder's lease lapsed, or when the answer expired.
-            let claimed = c.execute(
-                "INSERT INTO lunora_dispatch (id, function_path, holder, lease_until) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (id) DO UPDATE SET function_path = excluded.function_path, holder = excluded.holder, \
-                 lease_until = excluded.lease_until, status = NULL, body = NULL, expires_at = NULL \
-                 WHERE (lunora_dispatch.status IS NULL AND lunora_dispatch.lease_until <= ?5) \
-                 OR (lunora_dispatch.status IS NOT NULL AND lunora_dispatch.expires_at <= ?5)",
-                params![id, function, holder, lease_until, now],
-            )?;
+            c.execute(SWEEP, params![now, SWEEP_BATCH])?;
+            let claimed = c.execute(CLAIM, params![id, function, holder, lease_until, now])?;
             if claimed == 1 {
                 c.commit()?;
                 return Ok(Claim::Claimed);
             }
-            let row: Option<(Option<i64>, Option<String>)> = c
-                .query_row("SELECT status, body FROM lunora_dispatch WHERE id = ?1", params![id], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
+            let row: Option<(Option<i64>, Option<String>)> =
+                c.query_row(READ, params![id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
             c.commit()?;
-            Ok(match row {
-                Some((Some(status), Some(body))) => {
-                    Claim::Done(StoredAnswer { status: u16::try_from(status).unwrap_or(500), body })
-                }
-                _ => Claim::Running,
-            })
+            Ok(dedup_sql::found(row))
         }))
     }
 
@@ -126,24 +92,15 @@ impl DedupStore for SqliteDedupStore {
         expires_at: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let (id, holder, answer) = (id.to_owned(), holder.to_owned(), answer.clone());
-        Box::pin(self.with(move |c| {
-            c.execute(
-                "UPDATE lunora_dispatch SET status = ?3, body = ?4, expires_at = ?5, holder = NULL, lease_until = NULL \
-                 WHERE id = ?1 AND holder = ?2",
-                params![id, holder, answer.status, answer.body, expires_at],
-            )
-            .map(drop)
-        }))
+        Box::pin(
+            self.with(move |c| {
+                c.execute(COMPLETE, params![id, holder, answer.status, answer.body, expires_at]).map(drop)
+            }),
+        )
     }
 
     fn release<'a>(&'a self, id: &'a str, holder: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         let (id, holder) = (id.to_owned(), holder.to_owned());
-        Box::pin(self.with(move |c| {
-            c.execute(
-                "DELETE FROM lunora_dispatch WHERE id = ?1 AND holder = ?2 AND status IS NULL",
-                params![id, holder],
-            )
-            .map(drop)
-        }))
+        Box::pin(self.with(move |c| c.execute(RELEASE, params![id, holder]).map(drop)))
     }
 }

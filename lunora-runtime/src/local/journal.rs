@@ -297,6 +297,7 @@ impl Journal {
     /// Opens an existing journal of this schema version to read it: a file that would need its
     /// schema created or migrated is refused instead, so that reading never changes what the
     /// file holds (the lock is still taken, so no engine writes while it is read).
+    #[cfg(feature = "server")]
     pub fn open_to_read(path: &Path) -> Result<Self, Error> {
         Self::open_as(Some(path), Durability::Normal, None, Purpose::Read)
     }
