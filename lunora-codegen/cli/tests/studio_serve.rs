@@ -187,7 +187,9 @@ fn the_studio_over_the_examples_serve_mode_shows_the_order_and_its_actions_reach
     browser.wait_for("the output", "return document.querySelector('.grid').textContent.includes('\"tracking_id\"')");
 
     // Restart from the charge, a step chosen in the timeline (Cloudflare names it `charge-1`):
-    // the engine keeps the steps before it, charges again and waits for a new shipment.
+    // the engine keeps the steps before it, runs the charge step again and waits for a new
+    // shipment. The step's `ctx.run` sends the same dispatch id as before, so the payment
+    // function answers from its dedup store (exactly once per id): one attempt, no new charge.
     browser.click("#action-restart");
     browser.click("#confirm-from option:nth-child(5)");
     assert_eq!(browser.text("#confirm-from option:nth-child(5)"), "charge (do)");
@@ -202,7 +204,7 @@ fn the_studio_over_the_examples_serve_mode_shows_the_order_and_its_actions_reach
     );
     let rows = gantt_rows(&browser);
     assert_eq!(rows.len(), 5, "{rows:?}");
-    assert_eq!(rows[3], ("charge-1".to_string(), "step".to_string(), 2), "the gateway fails the first attempt again");
+    assert_eq!(rows[3], ("charge-1".to_string(), "step".to_string(), 1), "the charge is answered from the dedup store");
 
     // Pause and resume the other order (in its hour-long cool-off) from the page.
     open_instance(&browser, &studio, "order-502");
