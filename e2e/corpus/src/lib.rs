@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 pub mod lunora_workflows;
 mod calls;
 pub mod declared_names;
+pub mod functions;
 pub mod handle_errors;
 mod http_steps;
 pub mod rest_tour;
