@@ -15,7 +15,14 @@ use lunora_runtime::{CreateOptions, Env, RestartFrom};
 use serde_json::{json, Value};
 
 use crate::http::{poll, Client};
-use crate::origin::Origin;
+
+/// Where the corpus's `ctx.run` calls go: the Worker variables pointing there, and the calls it
+/// saw (none when it cannot tell: the Rust endpoint keeps no request log).
+pub trait DispatchOrigin {
+    fn url(&self) -> String;
+    fn vars(&self) -> Vec<(&'static str, String)>;
+    fn calls(&self, export: &str, instance_id: &str) -> Vec<String>;
+}
 
 /// One corpus run: which workflow, what the driver does to it, and the rule it checks.
 pub struct Case {
@@ -298,7 +305,7 @@ pub struct Observation {
 impl Observation {
     /// The origin's URL differs per engine; messages and step outputs quoting it read `<origin>`
     /// instead.
-    fn without_origin(mut self, origin: &Origin) -> Self {
+    fn without_origin(mut self, origin: &dyn DispatchOrigin) -> Self {
         let url = origin.url();
         let scrub =
             |value: &Value| serde_json::from_str(&value.to_string().replace(&url, "<origin>")).unwrap_or(Value::Null);
@@ -342,14 +349,15 @@ async fn settle<W>(
     Err(lunora_runtime::Error::new(format!("{} did not finish within 10 virtual minutes", instance.id())))
 }
 
-/// Runs the whole corpus on the embedded engine (virtual clock, in-memory journal).
-pub async fn run_native(origin: &Origin) -> Result<Vec<Observation>, String> {
+/// Runs these cases (the whole corpus: `&CASES.iter().collect::<Vec<_>>()`) on the embedded
+/// engine (virtual clock, in-memory journal).
+pub async fn run_native(origin: &dyn DispatchOrigin, cases: &[&Case]) -> Result<Vec<Observation>, String> {
     let env = origin.vars().into_iter().fold(Env::new(), |env, (name, value)| env.with_var(name, value));
     let env = env.with(Arc::new(corpus::Trail::default()));
     let t = register_all(TestEngine::builder().env(env.clone())).open().await.map_err(|e| e.to_string())?;
     let workflows = Workflows::new(t.engine().backend());
     let mut out = Vec::new();
-    for case in CASES {
+    for case in cases.iter().copied() {
         let run = async {
             let handle = workflows.get(case.export)?;
             let instance = handle
@@ -406,16 +414,16 @@ fn wait_terminal(client: &Client, case: &Case) -> Result<Value, String> {
     })
 }
 
-/// Runs the whole corpus in workerd, all instances at once, then collects them in order.
-pub fn run_workerd(client: &Client, origin: &Origin) -> Result<Vec<Observation>, String> {
-    for case in CASES {
+/// Runs these cases in workerd, all instances at once, then collects them in order.
+pub fn run_workerd(client: &Client, origin: &dyn DispatchOrigin, cases: &[&Case]) -> Result<Vec<Observation>, String> {
+    for case in cases.iter().copied() {
         client.post(&format!("/run/{}", case.export), &json!({ "id": id(case), "params": params(case) }))?;
         for (event_type, value) in case.events {
             client.post(&format!("/event/{}/{}/{event_type}", case.export, id(case)), &json!({ "value": value }))?;
         }
     }
     let mut out = Vec::new();
-    for case in CASES {
+    for case in cases.iter().copied() {
         let mut status = wait_terminal(client, case)?;
         if let Some(step) = case.restart_from {
             client.post(&format!("/restart/{}/{}", case.export, id(case)), &json!(step))?;

@@ -5,6 +5,8 @@
 //! 1. serves `examples/order-pipeline` and drives every example scenario over HTTP;
 //! 2. serves `e2e/corpus`, runs the conformance corpus there and on the embedded engine (each
 //!    with its own `ctx.run` dispatch origin on 127.0.0.1), and prints the comparison table;
+//!    then runs its dispatch cases again against the Rust functions of `corpus::functions`
+//!    (natively over lunora-runtime's axum endpoint, in workerd over the Worker itself);
 //! 3. runs the Workflows REST client's tour natively and in that Worker, against a fake API
 //!    on 127.0.0.1, and compares outcomes and requests;
 //! 4. reads the history of every corpus instance (and of one left waiting for an event) from
@@ -27,6 +29,7 @@ mod origin;
 mod origin_http;
 mod replay;
 mod rest_tour;
+mod rust_endpoint;
 mod scaffold;
 mod wrangler;
 
@@ -69,20 +72,24 @@ fn run_example(tools: &std::path::Path) -> Result<usize, String> {
 /// natively and in the same Worker.
 fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let all_cases: Vec<_> = conformance::CASES.iter().collect();
     let native_origin = Origin::start();
-    let native = runtime.block_on(conformance::run_native(&native_origin))?;
+    let native = runtime.block_on(conformance::run_native(&native_origin, &all_cases))?;
     let workerd_origin = Origin::start();
     let server = Wrangler::start(&root().join("e2e/corpus"), tools, &workerd_origin.vars())?;
     println!("\nconformance corpus Worker: {} ({} workflows)", server.base, conformance::CASES.len());
     let client = Client::new(&server.base);
     let waiting = replay::record_waiting(&runtime, &client, &server.base)?;
-    let workerd = conformance::run_workerd(&client, &workerd_origin).map_err(|e| format!("{e}\n{}", server.tail()))?;
+    let workerd = conformance::run_workerd(&client, &workerd_origin, &all_cases)
+        .map_err(|e| format!("{e}\n{}", server.tail()))?;
     let mut failures = conformance::compare(&native, &workerd);
     failures.extend(rest_tour::run(&runtime, &client).map_err(|e| format!("{e}\n{}", server.tail()))?);
     let native_probe = runtime.block_on(handle_errors::run_native())?;
     let workerd_probe = handle_errors::run_workerd(&client).map_err(|e| format!("{e}\n{}", server.tail()))?;
     failures.extend(handle_errors::compare(&native_probe, &workerd_probe));
     failures.extend(replay::run(&runtime, &server.base, &waiting).map_err(|e| format!("{e}\n{}", server.tail()))?);
+    // The dispatch cases again, against the Rust functions served by lunora_runtime::functions.
+    failures.extend(rust_endpoint::run(&runtime, tools, &native, &workerd)?);
     for failure in &failures {
         println!("  DIFF  {failure}");
     }

@@ -105,3 +105,17 @@ fn answer(request: &Recorded, requests_per_id: &Mutex<HashMap<String, u32>>) -> 
         other => error(404, "UNKNOWN_FUNCTION", &format!("no function {other}")),
     }
 }
+
+impl crate::conformance::DispatchOrigin for Origin {
+    fn url(&self) -> String {
+        Origin::url(self)
+    }
+
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        Origin::vars(self)
+    }
+
+    fn calls(&self, export: &str, instance_id: &str) -> Vec<String> {
+        Origin::calls(self, export, instance_id)
+    }
+}

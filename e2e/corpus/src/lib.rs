@@ -13,6 +13,7 @@ pub mod lunora_workflows;
 mod calls;
 mod children;
 pub mod declared_names;
+pub mod functions;
 pub mod handle_errors;
 mod http_steps;
 pub mod rest_tour;

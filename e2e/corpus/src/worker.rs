@@ -148,6 +148,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .post_async("/probe/:id", probe)
         .post_async("/bench/:name", bench_create)
         .get_async("/bench/:name/:id", bench_status)
+        // The corpus's own ctx.run functions (crate::functions), deduplicated in D1.
+        .post_async(lunora_runtime::dispatch::DISPATCH_PATH, |req, ctx| async move {
+            lunora_runtime::cloudflare::serve_dispatch(req, &ctx.env, crate::functions::functions(), "LUNORA_DISPATCH")
+                .await
+        })
         .run(req, env)
         .await
 }
