@@ -33,9 +33,6 @@ fn vars(url: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// The native endpoint's claim lease: as long as the callers' request timeout.
-const LEASE: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// The native endpoint, stopped (and its store deleted) on drop.
 struct NativeEndpoint {
     url: String,
@@ -52,11 +49,7 @@ impl NativeEndpoint {
         let env =
             Env::new().with_var(TOKEN_VAR, TOKEN.to_owned()).with(Arc::new(corpus::functions::Attempts::default()));
         let endpoint = DispatchEndpoint::new(corpus::functions::functions(), env, Arc::new(dedup))
-            .map_err(|e| format!("the native dispatch endpoint: {e}"))?
-            // A caller that gives up (e2e:slow's first request) makes axum drop the handler
-            // with its claim held; a retry takes the claim over once it is older than the lease
-            // (120 s by default, past the embedded run's 10 virtual minutes).
-            .lease(LEASE);
+            .map_err(|e| format!("the native dispatch endpoint: {e}"))?;
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .map_err(|e| format!("a loopback port for the dispatch endpoint: {e}"))?;

@@ -330,6 +330,41 @@ async fn a_second_request_for_a_running_id_is_declined_then_gets_the_stored_resu
     assert_eq!(calls(&served), 1);
 }
 
+/// A caller whose attempt timed out hangs up while the handler runs: the handler still
+/// finishes and stores its answer, so the retry gets it at once instead of being declined until
+/// the claim's lease (2 minutes) lapses, and the handler runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_hangs_up_does_not_cancel_the_handler_holding_the_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = Arc::new(serve(&dir).await);
+    let caller = tokio::spawn({
+        let served = served.clone();
+        async move { dispatch(&served, "wf/i#step1.1", 3).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while calls(&served) == 0 {
+        assert!(Instant::now() < deadline, "the request never reached its handler");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    caller.abort(); // drops the connection while the handler waits at the gate
+    let _ = caller.await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    served.calls.gate.add_permits(1);
+    // Bounded: well under the lease, so only a stored answer can end it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let retry = loop {
+        let answer = dispatch(&served, "wf/i#step1.1", 3).await;
+        if answer.status != 409 {
+            break answer;
+        }
+        assert!(Instant::now() < deadline, "the retry was still declined: the hung-up handler was cancelled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(retry.json(), json!({ "result": { "receipt": "gated-o1" } }));
+    assert_eq!(retry.header("x-lunora-dispatch-replayed"), Some("1"));
+    assert_eq!(calls(&served), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_answers_are_forgotten_after_the_retention() {
     let dir = tempfile::tempdir().unwrap();

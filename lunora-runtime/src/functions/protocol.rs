@@ -66,7 +66,7 @@ impl DispatchResponse {
         Self { status, headers: vec![("content-type", "application/json".into())], body }
     }
 
-    fn error(error: &FunctionError) -> Self {
+    pub(crate) fn error(error: &FunctionError) -> Self {
         Self::json(error.status, error_body(error))
     }
 

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 
-use super::protocol::{DispatchEndpoint, DispatchRequest, MAX_BODY_BYTES};
+use super::protocol::{DispatchEndpoint, DispatchRequest, DispatchResponse, MAX_BODY_BYTES};
+use super::registry::FunctionError;
 use crate::dispatch::DISPATCH_PATH;
 
 /// Serves `endpoint` on `listener` until the task is dropped or the listener fails.
@@ -37,7 +38,16 @@ async fn answer(State(endpoint): State<DispatchEndpoint>, method: Method, header
         body,
         oversized,
     };
-    let answer = endpoint.answer(request).await;
+    // The answer runs in its own task: a caller that hangs up (its attempt timed out) must not
+    // cancel a handler that holds the id's claim, or every retry would be declined until the
+    // lease lapsed. Detached, the handler finishes and stores its answer for the retry.
+    let answer = match tokio::spawn(async move { endpoint.answer(request).await }).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            let message = if e.is_panic() { "the function's handler panicked" } else { "the dispatch was cancelled" };
+            DispatchResponse::error(&FunctionError::internal("DISPATCH_FAILED", message))
+        }
+    };
     let mut response =
         (StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), answer.body).into_response();
     for (name, value) in answer.headers {
