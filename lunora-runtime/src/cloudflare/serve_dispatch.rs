@@ -25,7 +25,10 @@ pub(super) async fn answer(
             ))
         }
     };
-    let endpoint = match DispatchEndpoint::new(functions, lunora_env, Arc::new(D1DedupStore::new(db))) {
+    // A Worker has one thread; the endpoint keeps the store in an Arc so one type serves both targets.
+    #[allow(clippy::arc_with_non_send_sync)]
+    let store = Arc::new(D1DedupStore::new(db));
+    let endpoint = match DispatchEndpoint::new(functions, lunora_env, store) {
         Ok(endpoint) => endpoint,
         Err(e) => return not_configured(e.message()),
     };

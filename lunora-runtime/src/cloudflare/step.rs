@@ -23,6 +23,9 @@ use crate::log::Logger;
 use crate::status::{Event, Timestamp};
 use crate::step::{AttemptFn, RollbackContext, RollbackSpec, StepBackend, StepContext};
 
+/// A JS callback that answers with a promise (an attempt or a rollback handler workerd calls).
+type PromiseCallback = Closure<dyn FnMut(JsValue) -> Promise>;
+
 /// The JS `step` object of one `run(event, step)` call.
 pub(crate) struct JsStep {
     step: JsValue,
@@ -155,7 +158,7 @@ impl JsStep {
         config: Option<StepConfig>,
         attempt: AttemptFn<'a>,
         rollback: Option<RollbackSpec>,
-    ) -> Result<(Promise, Attempts, Closure<dyn FnMut(JsValue) -> Promise>)> {
+    ) -> Result<(Promise, Attempts, PromiseCallback)> {
         let resolved = match &config {
             Some(c) => c.resolve(&self.defaults, &name)?,
             None => self.defaults.clone(),

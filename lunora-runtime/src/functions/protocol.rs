@@ -112,14 +112,10 @@ impl DispatchEndpoint {
     /// an endpoint that cannot authenticate serves nothing.
     pub fn new(functions: Functions, env: Env, store: Arc<dyn DedupStore>) -> Result<Self> {
         let token = AdminToken::from_env(&env)?;
-        Ok(Self {
-            functions: Arc::new(functions),
-            token,
-            env,
-            store,
-            lease: DEFAULT_LEASE,
-            retention: DEFAULT_RETENTION,
-        })
+        // Send + Sync natively; on wasm32 (one thread) the handlers need not be.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let functions = Arc::new(functions);
+        Ok(Self { functions, token, env, store, lease: DEFAULT_LEASE, retention: DEFAULT_RETENTION })
     }
 
     /// How long a claim holds without an answer ([`DEFAULT_LEASE`]).
