@@ -27,7 +27,7 @@
 //!    leaves.
 //! 2. [`status`], [`config`], [`clock`], [`http`] (the transport trait, the native and `fetch`
 //!    transports, and `http::Client` for steps), [`listing`] (what listing instances takes and
-//!    returns).
+//!    returns), [`subscription`] (the events `instance.subscribe` yields).
 //! 3. [`dispatch`]: `ctx.run` over `http`; [`functions`]: the functions `ctx.run` calls and
 //!    the endpoint that serves them (over `dispatch`'s `FunctionRef`).
 //! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
@@ -76,6 +76,7 @@ pub mod secret;
 pub mod server;
 pub mod status;
 pub mod step;
+pub mod subscription;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 mod validation;
@@ -96,6 +97,7 @@ pub use status::{
     Schedule, StepId, StepKind, Timestamp,
 };
 pub use step::{Rollback, WorkflowStep};
+pub use subscription::{InstanceEvent, InstanceEventKind, SubscribeOptions, Subscription};
 pub use workflow::{
     unknown_workflow, BatchCreated, InstanceHandle, Untyped, WaitFor, Workflow, WorkflowHandle, WorkflowInfo,
     WorkflowsBackend,

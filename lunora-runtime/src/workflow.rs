@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::listing::{InstanceList, ListQuery};
 use crate::maybe_send::{MaybeSend, MaybeSync};
 use crate::status::{CreateOptions, InstanceStatus, InstanceStatusKind, RestartFrom, Retention};
+use crate::subscription::{SubscribeOptions, Subscription};
 
 /// A durable workflow: typed params and output plus its deployed identity.
 pub trait Workflow: Send + Sync + 'static {
@@ -125,6 +126,17 @@ pub trait WorkflowsBackend: MaybeSend + MaybeSync {
     ) -> BoxFuture<'a, Result<RawStatus>> {
         let _ = (workflow, id, until, timeout);
         Box::pin(async { Err(unsupported("waiting for an instance")) })
+    }
+    /// The instance's events: its history, then the new ones until its terminal event.
+    /// `options` were validated by the caller.
+    fn subscribe<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        options: SubscribeOptions,
+    ) -> BoxFuture<'a, Result<Subscription>> {
+        let _ = (workflow, id, options);
+        Box::pin(async { Err(unsupported("subscribing to an instance's events")) })
     }
     /// Deletes instances with their state (1 to 100; unknown ids fail before any is deleted).
     fn delete<'a>(&'a self, workflow: &'a str, ids: Vec<String>) -> BoxFuture<'a, Result<()>> {
@@ -320,6 +332,17 @@ impl<W> InstanceHandle<W> {
 
     fn parts(&self) -> (&dyn WorkflowsBackend, &str, &str) {
         (&*self.workflow.backend, &self.workflow.name, &self.id)
+    }
+
+    /// `instance.subscribe({filter, cursor})`: the instance's events as a
+    /// [`Stream`](futures_core::Stream), its history first, then new events as they happen,
+    /// ending after its terminal event (also when `filter` leaves that event out). An unknown
+    /// event type in `filter` fails with "Invalid Workflow subscription options"; an unknown
+    /// instance with `instance.not_found`. Dropping the subscription ends it.
+    pub async fn subscribe(&self, options: SubscribeOptions) -> Result<Subscription> {
+        options.validate()?;
+        let (b, w, id) = self.parts();
+        b.subscribe(w, id, options).await
     }
 
     /// The status with the output left as JSON.

@@ -24,7 +24,9 @@ use crate::error::Error;
 use crate::local::group_commit::{GroupCommit, Pending};
 use crate::local::journal_check::{self, Found};
 use crate::local::journal_lock::{self, JournalLock};
-use crate::local::journal_schema::{APPLICATION_ID, MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION};
+use crate::local::clock::{Clock, SystemClock};
+use crate::local::event_log::{self, NewEvent};
+use crate::local::journal_schema::{APPLICATION_ID, MIGRATE_FROM_1, MIGRATE_FROM_2, SCHEMA, SCHEMA_VERSION};
 use crate::status::{InstanceStatusKind, RollbackState, Schedule, StepKind};
 
 /// How hard commits push data to disk.
@@ -259,7 +261,23 @@ fn migrate_from_1(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch(&format!("BEGIN IMMEDIATE; {MIGRATE_FROM_1} COMMIT;"))?;
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
-    conn.execute_batch("VACUUM")
+    conn.execute_batch("VACUUM")?;
+    migrate_from_2(conn)
+}
+
+/// Brings a version 2 journal to version 3: the event log table and the reconstructed events
+/// of the instances already there, in one transaction (a kill leaves version 2).
+fn migrate_from_2(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let migrated = conn.execute_batch(MIGRATE_FROM_2).and_then(|()| event_log::backfill(conn));
+    match migrated {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
 }
 
 /// Storage failures surface as `WorkflowInternalError`s naming the operation.
@@ -276,6 +294,11 @@ pub struct Journal {
     wal: Option<Arc<GroupCommit>>,
     /// The file's single-owner lock (`None` in memory).
     lock: Option<JournalLock>,
+    /// Time for the events of writes that carry none (a status change).
+    clock: Arc<dyn Clock>,
+    /// Bumped after every commit that appended instance events (and at close), so that
+    /// subscriptions wake up and read them.
+    appended: tokio::sync::watch::Sender<u64>,
 }
 
 /// Why a journal file is opened: to run an engine on it (its schema is created or migrated as
@@ -339,11 +362,12 @@ impl Journal {
                         "{shown} holds no lunora journal yet (it is empty); give the path of a file an engine wrote (its --db)"
                     )))
                 }
-                Found::Version1 => {
+                Found::Version1 | Found::Version2 => {
+                    let version = if found == Found::Version1 { 1 } else { 2 };
                     return Err(Error::internal(format!(
-                        "{shown} is a lunora journal of schema version 1, which reading would have to migrate to version \
+                        "{shown} is a lunora journal of schema version {version}, which reading would have to migrate to version \
                          {SCHEMA_VERSION}; open it once with an engine of this lunora (it migrates in place), then read it"
-                    )))
+                    )));
                 }
             }
         }
@@ -359,6 +383,7 @@ impl Journal {
             Found::Fresh => create_schema(&conn).map_err(cannot_open(&shown))?,
             Found::Journal => conn.pragma_update(None, "journal_mode", "WAL").map_err(cannot_open(&shown))?,
             Found::Version1 => migrate_from_1(&conn).map_err(cannot_open(&shown))?,
+            Found::Version2 => migrate_from_2(&conn).map_err(cannot_open(&shown))?,
         }
         Self::ready(conn, &shown, durability, Some(journal_check::sibling(path, "-wal")), Some(lock))
     }
@@ -376,7 +401,8 @@ impl Journal {
         conn.pragma_update(None, "foreign_keys", "OFF").map_err(cannot_open(shown))?;
         conn.set_prepared_statement_cache_capacity(64);
         let wal = wal_path.map(|path| Arc::new(GroupCommit::new(path)));
-        Ok(Self { conn: Some(conn), durability, wal, lock })
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Ok(Self { conn: Some(conn), durability, wal, lock, clock, appended: tokio::sync::watch::Sender::new(0) })
     }
 
     /// Closes the connection (folding the -wal back into the file) and releases the lock,
@@ -384,6 +410,8 @@ impl Journal {
     /// access fails.
     pub fn close(&mut self) {
         let Some(conn) = self.conn.take() else { return };
+        // Subscriptions waiting for events wake up and find the journal closed.
+        self.appended.send_modify(|n| *n += 1);
         let wal_path = self.wal.take().map(|wal| wal.wal_path().to_owned());
         let closed = conn.close().is_ok();
         let folded = wal_path.is_none_or(|wal| !wal.exists());
@@ -400,6 +428,44 @@ impl Journal {
 
     fn conn_mut(&mut self) -> rusqlite::Result<&mut Connection> {
         self.conn.as_mut().ok_or_else(closed)
+    }
+
+    /// The clock the events of status changes are stamped with (the engine's).
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = clock;
+    }
+
+    /// Wakes the subscriptions after a commit that appended events.
+    fn announce(&self) {
+        self.appended.send_modify(|n| *n += 1);
+    }
+
+    /// Changes whenever events were appended (or the journal closed).
+    pub fn watch_events(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// Up to `limit` events of an instance after event `after`, oldest first.
+    pub fn events_after(
+        &self,
+        workflow: &str,
+        id: &str,
+        after: u64,
+        limit: u32,
+    ) -> rusqlite::Result<Vec<crate::subscription::InstanceEvent>> {
+        event_log::read_after(self.conn()?, workflow, id, after, limit)
+    }
+
+    /// Whether the instance's terminal event is at or before event `upto`.
+    pub fn ended_by(&self, workflow: &str, id: &str, upto: u64) -> rusqlite::Result<bool> {
+        event_log::ended_by(self.conn()?, workflow, id, upto)
+    }
+
+    /// The instance's status, in one read, for the status changes that become events.
+    fn status_of(conn: &Connection, workflow: &str, id: &str) -> rusqlite::Result<Option<InstanceStatusKind>> {
+        conn.prepare_cached("SELECT status FROM instances WHERE workflow = ?1 AND id = ?2")?
+            .query_row(params![workflow, id], |r| Ok(InstanceStatusKind::parse(&r.get::<_, String>(0)?)))
+            .optional()
     }
 
     /// Runs one write (a statement or a transaction) and makes it durable if asked.
@@ -440,8 +506,13 @@ impl Journal {
                  VALUES (?1, ?2, 'queued', ?3, ?4, ?5)",
                 )?
                 .execute(params![new.workflow, new.id, new.params, new.retention, new.created_at])?;
+            if n == 1 {
+                let queued = [NewEvent::workflow("workflow_queued", new.created_at)];
+                event_log::append(conn, new.workflow, new.id, &queued)?;
+            }
             Ok(n == 1)
         })
+        .inspect(|_| self.announce())
     }
 
     /// Inserts many instances in one transaction; returns which were new.
@@ -456,38 +527,21 @@ impl Journal {
                 )?;
                 for new in batch {
                     let n = stmt.execute(params![new.workflow, new.id, new.params, new.retention, new.created_at])?;
+                    if n == 1 {
+                        let queued = [NewEvent::workflow("workflow_queued", new.created_at)];
+                        event_log::append(&tx, new.workflow, new.id, &queued)?;
+                    }
                     inserted.push(n == 1);
                 }
             }
             tx.commit()?;
             Ok(inserted)
         })
+        .inspect(|_| self.announce())
     }
 
     pub fn instance(&self, workflow: &str, id: &str) -> rusqlite::Result<Option<InstanceRow>> {
-        self.conn()?
-            .prepare_cached(
-                "SELECT status, params, created_at, started_at, ended_at, output, error, rollback,
-                        wake_at, paused_at, phase, trigger
-                 FROM instances WHERE workflow = ?1 AND id = ?2",
-            )?
-            .query_row(params![workflow, id], |r| {
-                Ok(InstanceRow {
-                    status: InstanceStatusKind::parse(&r.get::<_, String>(0)?),
-                    params: json_col(Some(r.get(1)?))?.unwrap_or(Json::Null),
-                    created_at: r.get(2)?,
-                    started_at: r.get(3)?,
-                    ended_at: r.get(4)?,
-                    output: json_col(r.get(5)?)?,
-                    error: json_col(r.get(6)?)?,
-                    rollback: json_col(r.get(7)?)?,
-                    wake_at: r.get(8)?,
-                    paused_at: r.get(9)?,
-                    phase: json_col(r.get(10)?)?,
-                    trigger: json_col(r.get(11)?)?,
-                })
-            })
-            .optional()
+        read_instance(self.conn()?, workflow, id)
     }
 
     /// Sets the status (and clears the wake time unless `wake_at` is given).
@@ -498,35 +552,61 @@ impl Journal {
         status: InstanceStatusKind,
         wake_at: Option<i64>,
     ) -> rusqlite::Result<()> {
-        self.conn()?
-            .prepare_cached("UPDATE instances SET status = ?3, wake_at = ?4 WHERE workflow = ?1 AND id = ?2")?
+        let now = self.clock.now();
+        let tx = self.conn_mut()?.transaction()?;
+        let old = Self::status_of(&tx, workflow, id)?;
+        tx.prepare_cached("UPDATE instances SET status = ?3, wake_at = ?4 WHERE workflow = ?1 AND id = ?2")?
             .execute(params![workflow, id, status.as_str(), wake_at])?;
+        if let Some(kind) = event_log::status_event(status).filter(|_| old.is_some_and(|old| old != status)) {
+            event_log::append(&tx, workflow, id, &[NewEvent::workflow(kind, now)])?;
+        }
+        tx.commit()?;
+        self.announce();
         self.persist(true)
     }
 
     /// Marks the instance running, recording the first start time.
     pub fn mark_running(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
         self.write(false, |conn| {
-            conn.prepare_cached(
+            let tx = conn.transaction()?;
+            let old = Self::status_of(&tx, workflow, id)?;
+            let mut events = Vec::new();
+            if old.is_some() && !event_log::has_started(&tx, workflow, id)? {
+                events.push(NewEvent::workflow("workflow_started", now));
+            }
+            if old.is_some_and(|s| !matches!(s, InstanceStatusKind::Running | InstanceStatusKind::WaitingForPause)) {
+                events.push(NewEvent::workflow("workflow_running", now));
+            }
+            tx.prepare_cached(
                 "UPDATE instances SET status = CASE status WHEN 'waitingForPause' THEN status ELSE 'running' END,
                         wake_at = NULL,
                             started_at = coalesce(started_at, ?3)
                      WHERE workflow = ?1 AND id = ?2",
             )?
             .execute(params![workflow, id, now])?;
-            Ok(())
-        })
+            event_log::append(&tx, workflow, id, &events)?;
+            tx.commit()
+        })?;
+        self.announce();
+        Ok(())
     }
 
     pub fn set_paused(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
         self.write(true, |conn| {
-            conn.prepare_cached(
+            let tx = conn.transaction()?;
+            let old = Self::status_of(&tx, workflow, id)?;
+            tx.prepare_cached(
                 "UPDATE instances SET status = 'paused', paused_at = coalesce(paused_at, ?3)
                      WHERE workflow = ?1 AND id = ?2",
             )?
             .execute(params![workflow, id, now])?;
-            Ok(())
-        })
+            if old.is_some_and(|s| s != InstanceStatusKind::Paused) {
+                event_log::append(&tx, workflow, id, &[NewEvent::workflow("workflow_paused", now)])?;
+            }
+            tx.commit()
+        })?;
+        self.announce();
+        Ok(())
     }
 
     /// Resumes a paused instance: every pending timer moves later by the pause's length.
@@ -548,13 +628,19 @@ impl Journal {
                  WHERE workflow = ?1 AND instance = ?2 AND wake_at IS NOT NULL AND state IN ('waiting', 'running')",
                 params![workflow, id, shift],
             )?;
+            let old = Self::status_of(&tx, workflow, id)?;
             tx.execute(
                 "UPDATE instances SET status = 'queued', paused_at = NULL, wake_at = NULL
                  WHERE workflow = ?1 AND id = ?2",
                 params![workflow, id],
             )?;
+            if old.is_some_and(|s| s != InstanceStatusKind::Queued) {
+                event_log::append(&tx, workflow, id, &[NewEvent::workflow("workflow_queued", now)])?;
+            }
             tx.commit()
-        })
+        })?;
+        self.announce();
+        Ok(())
     }
 
     /// Ends the instance.
@@ -570,8 +656,9 @@ impl Journal {
         now: i64,
         expires_at: Option<i64>,
     ) -> rusqlite::Result<()> {
-        self.conn()?
-            .prepare_cached(
+        let tx = self.conn_mut()?.transaction()?;
+        let old = Self::status_of(&tx, workflow, id)?;
+        tx.prepare_cached(
                 "UPDATE instances SET status = ?3, output = ?4, error = ?5, rollback = ?6,
                         ended_at = ?7, wake_at = NULL, paused_at = NULL, phase = NULL, expires_at = ?8
                  WHERE workflow = ?1 AND id = ?2",
@@ -586,6 +673,11 @@ impl Journal {
                 now,
                 expires_at
             ])?;
+        if old.is_some_and(|s| !s.is_terminal()) {
+            event_log::append(&tx, workflow, id, &event_log::finish_events(status, error, rollback, now))?;
+        }
+        tx.commit()?;
+        self.announce();
         self.persist(true)
     }
 
@@ -632,6 +724,10 @@ impl Journal {
                      VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6)",
                     params![new.workflow, new.id, new.params, new.retention, new.created_at, to_text(trigger)],
                 )? == 1;
+                if created {
+                    let queued = [NewEvent::workflow("workflow_queued", new.created_at)];
+                    event_log::append(&tx, new.workflow, new.id, &queued)?;
+                }
             }
             tx.execute(
                 "INSERT INTO schedules (workflow, cron, last_tick) VALUES (?1, ?2, ?3)
@@ -641,6 +737,7 @@ impl Journal {
             tx.commit()?;
             Ok(created)
         })
+        .inspect(|_| self.announce())
     }
 
     /// Up to `limit` instances whose retention ended at or before `now`, earliest first.
@@ -666,12 +763,14 @@ impl Journal {
                 for (workflow, id) in keys {
                     steps.execute(params![workflow, id])?;
                     events.execute(params![workflow, id])?;
+                    event_log::forget(&tx, workflow, id)?;
                     removed += instances.execute(params![workflow, id])?;
                 }
             }
             tx.commit()?;
             Ok(removed)
         })
+        .inspect(|_| self.announce())
     }
 
     /// The earliest time an instance's retention ends, if any instance has one.
@@ -698,18 +797,32 @@ impl Journal {
 
     /// Records that a rollback chain is starting (so a crash resumes it).
     pub fn set_phase(&mut self, workflow: &str, id: &str, phase: &Phase) -> rusqlite::Result<()> {
+        let now = self.clock.now();
         self.write(true, |conn| {
-            conn.prepare_cached("UPDATE instances SET phase = ?3, status = 'running' WHERE workflow = ?1 AND id = ?2")?
+            let tx = conn.transaction()?;
+            let had_phase: bool = tx
+                .prepare_cached("SELECT phase IS NOT NULL FROM instances WHERE workflow = ?1 AND id = ?2")?
+                .query_row(params![workflow, id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(true);
+            tx.prepare_cached("UPDATE instances SET phase = ?3, status = 'running' WHERE workflow = ?1 AND id = ?2")?
                 .execute(params![workflow, id, to_text(phase)])?;
-            Ok(())
-        })
+            if !had_phase {
+                event_log::append(&tx, workflow, id, &[NewEvent::workflow("rollback_started", now)])?;
+            }
+            tx.commit()
+        })?;
+        self.announce();
+        Ok(())
     }
 
     /// Erases the instance's state for a restart, keeping steps that started before `keep_before_seq`.
     /// Returns `false` when there is no such instance (nothing changed).
     pub fn reset(&mut self, workflow: &str, id: &str, keep_before_seq: Option<i64>) -> rusqlite::Result<bool> {
+        let now = self.clock.now();
         self.write(true, |conn| {
             let tx = conn.transaction()?;
+            event_log::forget_for_restart(&tx, workflow, id, keep_before_seq)?;
             let keep = keep_before_seq.unwrap_or(i64::MIN);
             tx.execute(
                 "DELETE FROM steps WHERE workflow = ?1 AND instance = ?2 AND (seq >= ?3 OR kind = 'rollback')",
@@ -725,9 +838,13 @@ impl Journal {
                  WHERE workflow = ?1 AND id = ?2",
                 params![workflow, id],
             )?;
+            if n == 1 && keep_before_seq.is_none() {
+                event_log::append(&tx, workflow, id, &[NewEvent::workflow("workflow_queued", now)])?;
+            }
             tx.commit()?;
             Ok(n == 1)
         })
+        .inspect(|_| self.announce())
     }
 
     /// The ids and statuses of a workflow's instances, oldest first.
@@ -819,36 +936,50 @@ impl Journal {
 
     /// Every step row of an instance: forward steps in start order, then rollbacks as they ran.
     pub fn steps(&self, workflow: &str, id: &str) -> rusqlite::Result<Vec<StepRow>> {
-        let mut stmt = self.conn()?.prepare_cached(
-            "SELECT kind, name, count, seq, state, attempts, output, error, config, started_at,
-                    ended_at, wake_at, attempt_log
-             FROM steps WHERE workflow = ?1 AND instance = ?2
-             ORDER BY kind = 'rollback', CASE WHEN kind = 'rollback' THEN started_at ELSE seq END,
-                      CASE WHEN kind = 'rollback' THEN -seq ELSE seq END",
-        )?;
-        let rows = stmt.query_map(params![workflow, id], |r| {
-            Ok(StepRow {
-                kind: RowKind::parse(&r.get::<_, String>(0)?)?,
-                name: r.get(1)?,
-                count: r.get(2)?,
-                seq: r.get(3)?,
-                state: StepState::parse(&r.get::<_, String>(4)?)?,
-                attempts: r.get(5)?,
-                output: json_col(r.get(6)?)?,
-                error: json_col(r.get(7)?)?,
-                config: json_col(r.get(8)?)?,
-                started_at: r.get(9)?,
-                ended_at: r.get(10)?,
-                wake_at: r.get(11)?,
-                attempt_log: json_col(r.get(12)?)?.unwrap_or_default(),
-            })
-        })?;
-        rows.collect()
+        read_steps(self.conn()?, workflow, id)
     }
 
     /// Writes a step row whole (insert or replace). `durable` chooses an fsynced commit.
     pub fn put_step(&mut self, workflow: &str, id: &str, row: &StepRow, durable: bool) -> rusqlite::Result<()> {
+        self.put_step_as(workflow, id, row, durable, None)
+    }
+
+    /// [`Self::put_step`] for a `waitForEvent` row, whose events name the type it waits for.
+    pub fn put_wait_step(
+        &mut self,
+        workflow: &str,
+        id: &str,
+        row: &StepRow,
+        durable: bool,
+        event_type: &str,
+    ) -> rusqlite::Result<()> {
+        self.put_step_as(workflow, id, row, durable, Some(event_type))
+    }
+
+    /// Writes the row and the events its change is (against the row it replaces), in one
+    /// transaction.
+    fn put_step_as(
+        &mut self,
+        workflow: &str,
+        id: &str,
+        row: &StepRow,
+        durable: bool,
+        wait_type: Option<&str>,
+    ) -> rusqlite::Result<()> {
         self.write(durable, |conn| {
+            let tx = conn.transaction()?;
+            let old = read_step(&tx, workflow, id, row.kind, &row.name, row.count)?;
+            let events = event_log::step_events(old.as_ref(), row, wait_type);
+            upsert_step(&tx, workflow, id, row)?;
+            event_log::append(&tx, workflow, id, &events)?;
+            tx.commit()
+        })?;
+        self.announce();
+        Ok(())
+    }
+}
+
+fn upsert_step(conn: &Connection, workflow: &str, id: &str, row: &StepRow) -> rusqlite::Result<()> {
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
                         attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
@@ -872,8 +1003,9 @@ impl Journal {
                 if row.attempt_log.is_empty() { None } else { Some(to_text(&row.attempt_log)) },
             ])?;
             Ok(())
-        })
-    }
+}
+
+impl Journal {
 
     /// Writes a step row whole and commits it without waiting for its fsync: the caller must
     /// await the returned [`Pending`] (when there is one) before acknowledging the write, and
@@ -933,6 +1065,7 @@ impl Journal {
         let Some((seq, payload, timestamp)) = found else {
             return Ok(None);
         };
+        let old = read_step(&tx, workflow, id, row.kind, &row.name, row.count)?;
         tx.prepare_cached("UPDATE events SET consumed = 1 WHERE seq = ?1")?.execute([seq])?;
         let payload: Json = serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?;
         let event = serde_json::json!({ "payload": payload, "timestamp": timestamp, "type": event_type });
@@ -957,7 +1090,9 @@ impl Journal {
             row.started_at,
             now
         ])?;
+        event_log::append(&tx, workflow, id, &event_log::step_events(old.as_ref(), row, Some(event_type)))?;
         tx.commit()?;
+        self.announce();
         self.persist(true)?;
         Ok(Some(event))
     }
@@ -967,4 +1102,80 @@ impl Drop for Journal {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// The instance row, read through any connection (the journal's, or the migration's).
+pub(crate) fn read_instance(conn: &Connection, workflow: &str, id: &str) -> rusqlite::Result<Option<InstanceRow>> {
+    conn.prepare_cached(
+                "SELECT status, params, created_at, started_at, ended_at, output, error, rollback,
+                        wake_at, paused_at, phase, trigger
+                 FROM instances WHERE workflow = ?1 AND id = ?2",
+            )?
+            .query_row(params![workflow, id], |r| {
+                Ok(InstanceRow {
+                    status: InstanceStatusKind::parse(&r.get::<_, String>(0)?),
+                    params: json_col(Some(r.get(1)?))?.unwrap_or(Json::Null),
+                    created_at: r.get(2)?,
+                    started_at: r.get(3)?,
+                    ended_at: r.get(4)?,
+                    output: json_col(r.get(5)?)?,
+                    error: json_col(r.get(6)?)?,
+                    rollback: json_col(r.get(7)?)?,
+                    wake_at: r.get(8)?,
+                    paused_at: r.get(9)?,
+                    phase: json_col(r.get(10)?)?,
+                    trigger: json_col(r.get(11)?)?,
+                })
+            })
+            .optional()
+}
+
+const STEP_COLUMNS: &str = "kind, name, count, seq, state, attempts, output, error, config, started_at,
+                    ended_at, wake_at, attempt_log";
+
+fn step_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StepRow> {
+    Ok(StepRow {
+        kind: RowKind::parse(&r.get::<_, String>(0)?)?,
+        name: r.get(1)?,
+        count: r.get(2)?,
+        seq: r.get(3)?,
+        state: StepState::parse(&r.get::<_, String>(4)?)?,
+        attempts: r.get(5)?,
+        output: json_col(r.get(6)?)?,
+        error: json_col(r.get(7)?)?,
+        config: json_col(r.get(8)?)?,
+        started_at: r.get(9)?,
+        ended_at: r.get(10)?,
+        wake_at: r.get(11)?,
+        attempt_log: json_col(r.get(12)?)?.unwrap_or_default(),
+    })
+}
+
+/// Every step row of an instance: forward steps in start order, then rollbacks as they ran.
+pub(crate) fn read_steps(conn: &Connection, workflow: &str, id: &str) -> rusqlite::Result<Vec<StepRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {STEP_COLUMNS}
+         FROM steps WHERE workflow = ?1 AND instance = ?2
+         ORDER BY kind = 'rollback', CASE WHEN kind = 'rollback' THEN started_at ELSE seq END,
+                  CASE WHEN kind = 'rollback' THEN -seq ELSE seq END"
+    ))?;
+    let rows = stmt.query_map(params![workflow, id], step_row)?;
+    rows.collect()
+}
+
+/// One step row, if it was written.
+fn read_step(
+    conn: &Connection,
+    workflow: &str,
+    id: &str,
+    kind: RowKind,
+    name: &str,
+    count: u32,
+) -> rusqlite::Result<Option<StepRow>> {
+    conn.prepare_cached(&format!(
+        "SELECT {STEP_COLUMNS} FROM steps
+         WHERE workflow = ?1 AND instance = ?2 AND kind = ?3 AND name = ?4 AND count = ?5"
+    ))?
+    .query_row(params![workflow, id, kind.as_str(), name, count], step_row)
+    .optional()
 }

@@ -31,6 +31,8 @@ pub enum Found {
     Journal,
     /// A sound lunora journal of schema version 1, which the journal migrates when it opens it.
     Version1,
+    /// A sound lunora journal of schema version 2 (no event log yet), migrated the same way.
+    Version2,
 }
 
 /// Refuses a journal the engine could not (or, by its mode, should not) write: a file with no
@@ -110,7 +112,7 @@ pub fn check(path: &Path, clean: bool) -> Result<Found, Error> {
         let conn = Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
             .map_err(unreadable(&shown))?;
         let found = identify(&conn, &shown)?;
-        if matches!(found, Found::Journal | Found::Version1) {
+        if matches!(found, Found::Journal | Found::Version1 | Found::Version2) {
             structure(&conn, &shown, if clean { "quick_check" } else { "integrity_check" })?;
             size_matches(&conn, &shown, len)?;
         }
@@ -125,7 +127,7 @@ pub fn check(path: &Path, clean: bool) -> Result<Found, Error> {
     let conn = Connection::open_with_flags(&copy.db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI)
         .map_err(unreadable(&shown))?;
     let found = identify(&conn, &shown)?;
-    if matches!(found, Found::Journal | Found::Version1) {
+    if matches!(found, Found::Journal | Found::Version1 | Found::Version2) {
         let page_size = pragma(&conn, &shown, "page_size")?;
         if page_size > 0 && len % page_size as u64 != 0 {
             return Err(damaged(
@@ -158,6 +160,8 @@ fn identify(conn: &Connection, shown: &str) -> Result<Found, Error> {
         )))
     } else if version == 1 {
         Ok(Found::Version1)
+    } else if version == 2 {
+        Ok(Found::Version2)
     } else if version != SCHEMA_VERSION {
         Err(Error::internal(format!(
             "{shown} is a lunora journal of schema version {version}, this lunora reads \

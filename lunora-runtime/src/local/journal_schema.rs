@@ -7,8 +7,10 @@ pub const APPLICATION_ID: i64 = 0x4C4E_5241;
 /// `instances.trigger` (the cron tick that started an instance), the `schedules` table (the last
 /// tick fired per cron) and the listing and expiry indexes, and turned on incremental auto-vacuum so that space freed
 /// by expired and deleted instances goes back to the file system; a version 1 journal is
-/// migrated in place when opened ([`MIGRATE_FROM_1`]), a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 2;
+/// migrated in place when opened ([`MIGRATE_FROM_1`]), a newer one is refused. Version 3 added
+/// the `instance_events` log that subscriptions read ([`MIGRATE_FROM_2`]; the events of the
+/// instances already in a version 2 journal are reconstructed from their rows).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// What turns a version 1 journal into a version 2 one, in one transaction. Incremental
 /// auto-vacuum then needs a `VACUUM` outside it (see `Journal::open`).
@@ -24,6 +26,24 @@ CREATE TABLE schedules (
 CREATE INDEX instances_listing ON instances (workflow, created_at, id);
 CREATE INDEX instances_expiry ON instances (expires_at) WHERE expires_at IS NOT NULL;
 PRAGMA user_version = 2;
+";
+
+/// What turns a version 2 journal into a version 3 one (the reconstructed events of existing
+/// instances are written in the same transaction, see `event_log::backfill`).
+pub(crate) const MIGRATE_FROM_2: &str = "
+CREATE TABLE instance_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    timestamp   INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    step_kind   TEXT,
+    step_name   TEXT,
+    step_count  INTEGER,
+    detail      TEXT
+);
+CREATE INDEX instance_events_by_instance ON instance_events (workflow, instance, id);
+PRAGMA user_version = 3;
 ";
 
 /// The journal's tables (public for the benchmark's same-schema SQLite baseline).
@@ -84,4 +104,16 @@ CREATE TABLE events (
     consumed    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX events_pending ON events (workflow, instance, type, consumed, seq);
+CREATE TABLE instance_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    timestamp   INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    step_kind   TEXT,
+    step_name   TEXT,
+    step_count  INTEGER,
+    detail      TEXT
+);
+CREATE INDEX instance_events_by_instance ON instance_events (workflow, instance, id);
 ";

@@ -2,6 +2,7 @@
 
 mod clock;
 mod engine;
+mod event_log;
 mod group_commit;
 mod history;
 pub(crate) mod journal;

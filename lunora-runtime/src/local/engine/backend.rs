@@ -13,6 +13,7 @@ use crate::local::journal::{storage, NewInstance};
 use crate::local::mutex::lock;
 use crate::local::validate;
 use crate::status::RestartFrom;
+use crate::subscription::{SubscribeOptions, Subscription};
 use crate::workflow::{BatchRequest, CreateRequest, RawStatus, WaitFor, WorkflowsBackend};
 
 /// The engine behind the typed handles.
@@ -147,6 +148,15 @@ impl WorkflowsBackend for EngineBackend {
         timeout: Option<Duration>,
     ) -> BoxFuture<'a, Result<RawStatus>> {
         Box::pin(async move { self.0.wait(workflow, id, until, timeout).await })
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        options: SubscribeOptions,
+    ) -> BoxFuture<'a, Result<Subscription>> {
+        Box::pin(async move { self.0.subscribe(workflow, id, options) })
     }
 
     fn delete<'a>(&'a self, workflow: &'a str, ids: Vec<String>) -> BoxFuture<'a, Result<()>> {

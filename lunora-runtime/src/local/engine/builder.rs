@@ -159,6 +159,8 @@ impl EngineBuilder {
         let journal = tokio::task::spawn_blocking(move || Journal::open(path.as_deref(), durability, wait))
             .await
             .map_err(|e| Error::internal(format!("opening the journal panicked: {e}")))??;
+        let mut journal = journal;
+        journal.set_clock(self.clock.clone());
         let inner = Arc::new(Inner {
             journal: Mutex::new(journal),
             clock: self.clock,

@@ -11,6 +11,7 @@ use crate::local::journal::{storage, StepRow};
 use crate::local::modifiers::ModifierMap;
 use crate::local::mutex::lock;
 use crate::status::{InstanceStatus, Timestamp};
+use crate::subscription::{SubscribeOptions, Subscription};
 use crate::workflow::{RawStatus, WaitFor, Workflow, WorkflowHandle, WorkflowsBackend};
 
 pub(super) struct ShutdownGuard(pub(super) Arc<Inner>);
@@ -84,6 +85,12 @@ impl Engine {
     /// Waits until the instance reaches `until` (see [`InstanceHandle::wait`](crate::InstanceHandle::wait)).
     pub async fn wait(&self, workflow: &str, id: &str, until: WaitFor, timeout: Option<Duration>) -> Result<RawStatus> {
         self.inner.wait(workflow, id, until, timeout).await
+    }
+
+    /// An instance's events (see [`InstanceHandle::subscribe`](crate::InstanceHandle::subscribe)).
+    pub fn subscribe(&self, workflow: &str, id: &str, options: SubscribeOptions) -> Result<Subscription> {
+        options.validate()?;
+        self.inner.subscribe(workflow, id, options)
     }
 
     /// Deletes instances with their steps and events, and gives the space back to the file

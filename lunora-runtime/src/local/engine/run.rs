@@ -239,6 +239,16 @@ impl Run {
         Ok(())
     }
 
+    /// [`Self::save`] for a wait, whose events name the event type it waits for.
+    fn save_wait(&self, row: &StepRow, durable: bool, event_type: &str) -> Result<()> {
+        lock(&self.inner.journal)
+            .put_wait_step(&self.key.workflow, &self.key.id, row, durable, event_type)
+            .map_err(storage("step write"))?;
+        self.st().journal.insert((row.kind, row.name.clone(), row.count), row.clone());
+        self.inner.notify_changed();
+        Ok(())
+    }
+
     /// Writes a finished step row durably, sharing its fsync with the completions of other
     /// instances committed meanwhile (see `group_commit`); returns once it is on disk.
     async fn save_durable(&self, row: &StepRow) -> Result<()> {
@@ -706,11 +716,11 @@ impl Run {
             row.error = Some(err.clone());
             row.ended_at = Some(now);
             row.wake_at = None;
-            self.save(&row, true)?;
+            self.save_wait(&row, true, &event_type)?;
             return Err(err);
         }
         if fresh {
-            self.save(&row, false)?;
+            self.save_wait(&row, false, &event_type)?;
         }
         self.park(Some(deadline)).await
     }
