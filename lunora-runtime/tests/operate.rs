@@ -226,7 +226,7 @@ async fn a_version_1_journal_is_migrated_when_opened() {
     engine.close().await;
     let conn = rusqlite::Connection::open(&db).unwrap();
     let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0)).unwrap();
-    assert_eq!((pragma("user_version"), pragma("auto_vacuum")), (2, 2));
+    assert_eq!((pragma("user_version"), pragma("auto_vacuum")), (3, 2));
     let expires: Option<i64> = conn.query_row("SELECT expires_at FROM instances", [], |r| r.get(0)).unwrap();
     assert_eq!(expires, None, "an instance that ended before retention existed is kept");
 }

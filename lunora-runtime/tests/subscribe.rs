@@ -1,0 +1,443 @@
+//! `instance.subscribe` on the embedded engine, over a real journal file: history then live
+//! events, filters, cursors (also after reopening the journal), the end of the stream, and
+//! subscriptions that go away or pile up.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use lunora_runtime::subscription::EVENT_TYPES;
+use lunora_runtime::testing::TestEngine;
+use lunora_runtime::*;
+use serde_json::json;
+
+const START: i64 = 1_767_225_600_000;
+/// Bounds every wait for an event: a test that would hang fails instead.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn open(db: &Path) -> (TestEngine, Effects) {
+    engine_with(|b| b.path(db).register::<Pipeline>().register::<FlakyFlow>().register::<Sleeper>()).await
+}
+
+async fn next(sub: &mut Subscription) -> Option<InstanceEvent> {
+    match tokio::time::timeout(PATIENCE, sub.next()).await {
+        Ok(Some(Ok(event))) => Some(event),
+        Ok(Some(Err(e))) => panic!("the subscription failed: {e}"),
+        Ok(None) => None,
+        Err(_) => panic!("no event within {PATIENCE:?}"),
+    }
+}
+
+/// Every event until the subscription ends.
+async fn drain(mut sub: Subscription) -> Vec<InstanceEvent> {
+    let mut events = Vec::new();
+    while let Some(event) = next(&mut sub).await {
+        events.push(event);
+    }
+    events
+}
+
+fn types(events: &[InstanceEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e.kind.step_name() {
+            Some(step) => format!("{} {step}", e.kind.type_name()),
+            None => e.kind.type_name().to_owned(),
+        })
+        .collect()
+}
+
+fn assert_increasing(events: &[InstanceEvent]) {
+    for pair in events.windows(2) {
+        assert!(pair[0].event_id < pair[1].event_id, "event ids must strictly increase: {pair:?}");
+    }
+}
+
+fn order(id: &str) -> CreateOptions<Order> {
+    CreateOptions::params(Order { order_id: id.into() }).with_id(id)
+}
+
+/// Runs a pipeline to its end: load, 30-day sleep, charge, shipment event.
+async fn run_pipeline(t: &TestEngine, id: &str) -> InstanceHandle<Pipeline> {
+    let inst = t.workflow::<Pipeline>().create(order(id)).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    t.advance(Duration::from_secs(30 * 86_400)).await;
+    t.wait_for_step_result::<_, serde_json::Value>(&inst, lunora_runtime::local::StepSelector::name("charge")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    inst.send_event("shipment-created", json!({"tracking": "T1"})).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Complete);
+    inst
+}
+
+const PIPELINE_EVENTS: &[&str] = &[
+    "workflow_queued",
+    "workflow_started",
+    "workflow_running",
+    "step_started load-1",
+    "attempt_started load-1",
+    "attempt_completed load-1",
+    "step_completed load-1",
+    "sleep_started cool-off-1",
+    "workflow_waiting",
+    "workflow_running",
+    "sleep_completed cool-off-1",
+    "step_started charge-1",
+    "attempt_started charge-1",
+    "attempt_completed charge-1",
+    "step_completed charge-1",
+    "wait_started await-shipment-1",
+    "workflow_waiting",
+    "workflow_queued",
+    "workflow_running",
+    "wait_completed await-shipment-1",
+    "workflow_completed",
+];
+
+#[tokio::test]
+async fn a_finished_instance_streams_its_whole_history_and_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let inst = run_pipeline(&t, "o1").await;
+    let events = drain(inst.subscribe(SubscribeOptions::new()).await.unwrap()).await;
+    let seen = types(&events);
+    // Between the wait and the event, whether the instance goes back to the queue first depends
+    // on whether it hibernated: compare without the status events around it.
+    let without = |v: &[String]| -> Vec<String> {
+        v.iter().filter(|t| !matches!(t.as_str(), "workflow_queued" | "workflow_running" | "workflow_waiting")).cloned().collect()
+    };
+    let expected: Vec<String> = PIPELINE_EVENTS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(without(&seen), without(&expected), "{seen:#?}");
+    assert_eq!(seen[..3], expected[..3]);
+    assert_increasing(&events);
+    assert!(events.iter().all(|e| e.instance_id == "o1"));
+    let by_type = |name: &str| events.iter().find(|e| e.kind.type_name() == name).unwrap().kind.clone();
+    assert_eq!(by_type("workflow_started"), InstanceEventKind::WorkflowStarted { params: Some(json!({"order_id": "o1"})) });
+    assert_eq!(
+        by_type("workflow_completed"),
+        InstanceEventKind::WorkflowCompleted { output: Some(json!("order o1 r-1 T1")) }
+    );
+    assert_eq!(by_type("sleep_started"), InstanceEventKind::SleepStarted { step_name: "cool-off-1".into(), duration_ms: 30 * 86_400_000 });
+    assert_eq!(
+        by_type("wait_started"),
+        InstanceEventKind::WaitStarted { step_name: "await-shipment-1".into(), event_type: "shipment-created".into() }
+    );
+    let completed = events.iter().find(|e| e.kind.type_name() == "step_completed").unwrap();
+    assert_eq!(completed.kind, InstanceEventKind::StepCompleted { step_name: "load-1".into(), output: Some(json!("order o1")) });
+    match by_type("step_started") {
+        InstanceEventKind::StepStarted { config: Some(config), .. } => {
+            assert_eq!(config.retries.limit, json!(5));
+            assert_eq!(config.timeout, json!(600_000));
+        }
+        other => panic!("step_started without its config: {other:?}"),
+    }
+    // The sleep's wake is 30 days after its start, on the engine's (virtual) clock.
+    let sleep = events.iter().find(|e| e.kind.type_name() == "sleep_completed").unwrap();
+    assert!(sleep.timestamp >= START + 30 * 86_400_000, "{sleep:?}");
+}
+
+#[tokio::test]
+async fn a_live_subscription_sees_the_history_then_each_new_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let inst = t.workflow::<Pipeline>().create(order("live")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    let mut sub = inst.subscribe(SubscribeOptions::new()).await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(event) = next(&mut sub).await {
+        let waiting = event.kind.type_name() == "workflow_waiting";
+        seen.push(event);
+        if waiting {
+            break;
+        }
+    }
+    assert_eq!(types(&seen).last().unwrap(), "workflow_waiting");
+    // Nothing more comes while the instance sleeps.
+    assert!(tokio::time::timeout(Duration::from_millis(200), sub.next()).await.is_err());
+    t.advance(Duration::from_secs(30 * 86_400)).await;
+    let woke = next(&mut sub).await.unwrap();
+    assert_eq!(woke.kind.type_name(), "workflow_running");
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    inst.send_event("shipment-created", json!({"tracking": "T2"})).await.unwrap();
+    let rest = drain(sub).await;
+    seen.push(woke);
+    seen.extend(rest);
+    assert_eq!(seen.last().unwrap().kind.type_name(), "workflow_completed");
+    assert_increasing(&seen);
+    let all = drain(inst.subscribe(SubscribeOptions::new()).await.unwrap()).await;
+    assert_eq!(all, seen, "a live subscription sees what a later one reads from the history");
+}
+
+#[tokio::test]
+async fn retried_attempts_carry_their_error_and_the_delay_before_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let params = Flaky { fail_times: 2, limit: 3, non_retryable: false, catch: false };
+    let inst = t.workflow::<FlakyFlow>().create(CreateOptions::params(params).with_id("f")).await.unwrap();
+    t.run_to_completion(&inst).await.unwrap();
+    let filter = ["attempt_started", "attempt_errored", "attempt_completed", "step_completed"];
+    let events = drain(inst.subscribe(SubscribeOptions::new().filter(filter)).await.unwrap()).await;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(types(&events), [
+        "attempt_started call-1",
+        "attempt_errored call-1",
+        "attempt_started call-1",
+        "attempt_errored call-1",
+        "attempt_started call-1",
+        "attempt_completed call-1",
+        "step_completed call-1",
+    ]);
+    match &kinds[1] {
+        InstanceEventKind::AttemptErrored { attempt, error, retry_delay_ms, .. } => {
+            assert_eq!((*attempt, error.message.as_str(), *retry_delay_ms), (1, "boom 1", Some(10_000)));
+        }
+        other => panic!("{other:?}"),
+    }
+    match &kinds[3] {
+        InstanceEventKind::AttemptErrored { attempt, retry_delay_ms, .. } => {
+            assert_eq!((*attempt, *retry_delay_ms), (2, Some(20_000)), "exponential backoff");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(kinds[5], InstanceEventKind::AttemptCompleted { attempt: 3, .. }));
+}
+
+#[tokio::test]
+async fn a_filter_keeps_its_types_and_the_stream_still_ends_at_the_filtered_out_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let inst = run_pipeline(&t, "o2").await;
+    let only_steps = drain(inst.subscribe(SubscribeOptions::new().filter(["step_completed"])).await.unwrap()).await;
+    assert_eq!(types(&only_steps), ["step_completed load-1", "step_completed charge-1"]);
+
+    // Live: the filtered-out terminal event ends a waiting subscription.
+    let inst = t.workflow::<Pipeline>().create(order("o3")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    let mut sub = inst.subscribe(SubscribeOptions::new().filter(["wait_started"])).await.unwrap();
+    t.advance(Duration::from_secs(30 * 86_400)).await;
+    let wait = next(&mut sub).await.unwrap();
+    assert_eq!(wait.kind.type_name(), "wait_started");
+    inst.terminate().await.unwrap();
+    assert!(next(&mut sub).await.is_none(), "workflow_terminated, filtered out, still ends the stream");
+    assert!(sub.next().await.is_none(), "an ended subscription stays ended");
+}
+
+#[tokio::test]
+async fn a_cursor_resumes_right_after_its_event_also_after_the_journal_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let (t, _) = open(&db).await;
+    let inst = t.workflow::<Pipeline>().create(order("c")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    let mut sub = inst.subscribe(SubscribeOptions::new()).await.unwrap();
+    let mut before = Vec::new();
+    while let Some(event) = next(&mut sub).await {
+        let done = event.kind.type_name() == "workflow_waiting";
+        before.push(event);
+        if done {
+            break;
+        }
+    }
+    drop(sub);
+    let cursor = before[4].event_id;
+    let resumed = inst.subscribe(SubscribeOptions::new().cursor(cursor)).await.unwrap();
+    let mut resumed = resumed;
+    let first = next(&mut resumed).await.unwrap();
+    assert_eq!(first, before[5], "resumes with the event right after the cursor");
+    drop(resumed);
+    drop(inst);
+    let engine = t.engine().clone();
+    drop(t);
+    engine.close().await;
+
+    let (t, _) = open(&db).await;
+    let inst = t.workflow::<Pipeline>().get("c").await.unwrap();
+    let after_reopen = inst.subscribe(SubscribeOptions::new().cursor(cursor)).await.unwrap();
+    let mut after_reopen = after_reopen;
+    for expected in &before[5..] {
+        assert_eq!(&next(&mut after_reopen).await.unwrap(), expected, "the same ids after reopening");
+    }
+    t.advance(Duration::from_secs(30 * 86_400)).await;
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    inst.send_event("shipment-created", json!({})).await.unwrap();
+    let rest = drain(after_reopen).await;
+    assert!(rest[0].event_id > before.last().unwrap().event_id);
+    assert_eq!(rest.last().unwrap().kind.type_name(), "workflow_completed");
+    // A cursor at or past the end: nothing, and the stream ends.
+    let last = rest.last().unwrap().event_id;
+    assert!(drain(inst.subscribe(SubscribeOptions::new().cursor(last)).await.unwrap()).await.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_instances_and_unknown_filter_names_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let missing = t.workflow::<Pipeline>().get("nope").await;
+    let err = match missing {
+        Ok(handle) => handle.subscribe(SubscribeOptions::new()).await.unwrap_err(),
+        Err(e) => e,
+    };
+    assert_eq!(err.code(), Some("instance.not_found"), "{err:?}");
+    let direct = t.engine().subscribe("pipeline", "nope", SubscribeOptions::new()).unwrap_err();
+    assert_eq!(direct.code(), Some("instance.not_found"), "{direct:?}");
+
+    let inst = t.workflow::<Pipeline>().create(order("x")).await.unwrap();
+    let err = inst.subscribe(SubscribeOptions::new().filter(["step_completed", "stepCompleted"])).await.unwrap_err();
+    assert!(err.message().starts_with("Invalid Workflow subscription options"), "{err}");
+    assert!(err.message().contains("\"stepCompleted\""), "{err}");
+    assert!(EVENT_TYPES.contains(&"workflow_waiting_for_pause"));
+}
+
+#[tokio::test]
+async fn dropping_subscriptions_mid_stream_leaves_the_engine_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let inst = t.workflow::<Pipeline>().create(order("d")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    let alive = || tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    let baseline = alive();
+    for _ in 0..50 {
+        let mut sub = inst.subscribe(SubscribeOptions::new()).await.unwrap();
+        next(&mut sub).await.unwrap();
+        drop(sub); // mid-history, and (below) while waiting for new events
+    }
+    let waiting: Vec<Subscription> = {
+        let mut subs = Vec::new();
+        for _ in 0..50 {
+            subs.push(inst.subscribe(SubscribeOptions::new().filter(["workflow_completed"])).await.unwrap());
+        }
+        subs
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(alive() >= baseline + 50, "each subscription is a task while it waits");
+    drop(waiting);
+    // Each subscription's task ends with it (bounded: fails rather than hangs).
+    let mut left = alive();
+    for _ in 0..500 {
+        if left <= baseline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        left = alive();
+    }
+    assert_eq!(left, baseline, "dropped subscriptions left tasks behind");
+    t.advance(Duration::from_secs(30 * 86_400)).await;
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    inst.send_event("shipment-created", json!({})).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Complete);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_subscribers_each_see_the_same_whole_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let inst = t.workflow::<Pipeline>().create(order("many")).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let sub = inst.subscribe(SubscribeOptions::new()).await.unwrap();
+        tasks.push(tokio::spawn(drain(sub)));
+    }
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    t.advance(Duration::from_secs(30 * 86_400)).await;
+    t.wait_for_step_result::<_, serde_json::Value>(&inst, lunora_runtime::local::StepSelector::name("charge")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    inst.send_event("shipment-created", json!({})).await.unwrap();
+    t.run_to_completion(&inst).await.unwrap();
+    let reference = drain(inst.subscribe(SubscribeOptions::new()).await.unwrap()).await;
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), reference);
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_instance_ends_its_subscriptions_with_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let inst = t.workflow::<Pipeline>().create(order("gone")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    let mut sub = inst.subscribe(SubscribeOptions::new().filter(["workflow_completed"])).await.unwrap();
+    inst.terminate().await.unwrap();
+    assert!(next(&mut sub).await.is_none());
+    let mut sub = inst.subscribe(SubscribeOptions::new().cursor(u64::MAX / 2)).await.unwrap();
+    t.engine().delete("pipeline", &["gone"]).await.unwrap();
+    let err = tokio::time::timeout(PATIENCE, sub.next()).await.unwrap();
+    assert!(err.is_none() || err.unwrap().unwrap_err().code() == Some("instance.not_found"));
+}
+
+#[tokio::test]
+async fn a_restart_starts_a_new_history_that_subscribers_see_to_its_new_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let inst = run_pipeline(&t, "again").await;
+    let first = drain(inst.subscribe(SubscribeOptions::new()).await.unwrap()).await;
+    inst.restart().await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    let mut sub = inst.subscribe(SubscribeOptions::new()).await.unwrap();
+    let queued = next(&mut sub).await.unwrap();
+    assert_eq!(queued.kind.type_name(), "workflow_queued");
+    assert!(queued.event_id > first.last().unwrap().event_id, "ids are never reused");
+    let started = next(&mut sub).await.unwrap();
+    assert_eq!(started.kind.type_name(), "workflow_started", "the old run's end does not end the new run's stream");
+}
+
+#[tokio::test]
+async fn a_version_2_journal_is_migrated_with_the_history_of_its_instances_reconstructed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let (t, _) = open(&db).await;
+    run_pipeline(&t, "done").await;
+    let params = Flaky { fail_times: 1, limit: 3, non_retryable: false, catch: false };
+    let flaky = t.workflow::<FlakyFlow>().create(CreateOptions::params(params).with_id("retrying")).await.unwrap();
+    t.wait_for_status(&flaky, InstanceStatusKind::Waiting).await.unwrap();
+    drop(flaky);
+    let engine = t.engine().clone();
+    drop(t);
+    engine.close().await;
+    // Version 2 is version 3 without the event log: make the file exactly that.
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("DROP TABLE instance_events; PRAGMA user_version = 2;").unwrap();
+    }
+    let (t, _) = open(&db).await;
+    let done = t.workflow::<Pipeline>().get("done").await.unwrap();
+    let history = drain(done.subscribe(SubscribeOptions::new()).await.unwrap()).await;
+    assert_eq!(types(&history), [
+        "workflow_queued",
+        "workflow_started",
+        "workflow_running",
+        "step_started load-1",
+        "attempt_started load-1",
+        "attempt_completed load-1",
+        "step_completed load-1",
+        "sleep_started cool-off-1",
+        "sleep_completed cool-off-1",
+        "step_started charge-1",
+        "attempt_started charge-1",
+        "attempt_completed charge-1",
+        "step_completed charge-1",
+        "wait_started await-shipment-1",
+        "wait_completed await-shipment-1",
+        "workflow_completed",
+    ]);
+    assert_increasing(&history);
+    // The retrying instance goes on: its new events follow the reconstructed ones.
+    let flaky = t.workflow::<FlakyFlow>().get("retrying").await.unwrap();
+    let sub = flaky.subscribe(SubscribeOptions::new()).await.unwrap();
+    t.run_to_completion(&flaky).await.unwrap();
+    let events = drain(sub).await;
+    assert_increasing(&events);
+    let seen = types(&events);
+    assert_eq!(seen[..6], ["workflow_queued", "workflow_started", "workflow_running", "step_started call-1", "attempt_started call-1", "attempt_errored call-1"]);
+    assert_eq!(seen[6], "workflow_waiting", "its status when migrated");
+    assert_eq!(seen.last().unwrap(), "workflow_completed");
+    assert!(seen.contains(&"attempt_completed call-1".to_owned()));
+    let engine = t.engine().clone();
+    drop(t);
+    engine.close().await;
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 3);
+}
