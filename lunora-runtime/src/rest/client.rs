@@ -15,7 +15,9 @@ use super::wire::{
     CreatedInstance, InstanceDetail, InstancePage, InstanceSummary, RawCreated, RawDetail, RawStatusChange, RawSummary,
     StatusChange, WorkflowSummary,
 };
+use super::subscribe::subscribe_query;
 use crate::http::{HttpRequest, HttpTransport, TransportError};
+use crate::subscription::{SubscribeOptions, Subscription};
 use crate::secret::{url_for_display, url_userinfo, Redactor, MIN_SECRET_CHARS, REDACTED};
 use crate::status::InstanceStatusKind;
 
@@ -210,6 +212,120 @@ impl WorkflowsRestClient {
     /// `DELETE /<workflow>/instances/<id>`: removes the instance and its state.
     pub async fn delete_instance(&self, workflow_name: &str, instance_id: &str) -> Result<(), WorkflowsRestError> {
         self.call("DELETE", &instance_path(workflow_name, instance_id), None).await.map(drop)
+    }
+
+    /// `GET /<workflow>/instances/<id>/subscribe?cursor=&filter=`: the instance's events as a
+    /// stream (Server-Sent Events, see [`super::subscribe`]), its history first, then new events
+    /// until its terminal one. A stream that breaks (cut connection, malformed or oversized
+    /// frame) yields one error, `instance.subscription_broken`, naming the cursor to resume
+    /// from; resuming is the caller's choice (subscribe again with that cursor).
+    ///
+    /// Natively the stream is its own ureq connection on a blocking thread (not the pluggable
+    /// transport, which answers whole bodies): connecting and the answer's headers are bounded by
+    /// the client's timeout, the stream itself is not. In a Worker, subscribe through the
+    /// binding (`InstanceHandle::subscribe`) instead: this call fails there with a `Config` error.
+    pub async fn subscribe(
+        &self,
+        workflow_name: &str,
+        instance_id: &str,
+        options: &SubscribeOptions,
+    ) -> Result<Subscription, WorkflowsRestError> {
+        let path = format!("{}/subscribe{}", instance_path(workflow_name, instance_id), subscribe_query(options));
+        let url = format!("{}{path}", self.base_url);
+        let what = format!("Workflows API GET {}", url_for_display(&url));
+        if let Err(e) = options.validate() {
+            return Err(WorkflowsRestError::local(RestErrorKind::Config, format!("{what}: {}", e.message())));
+        }
+        if let Some(why) = self.unusable() {
+            return Err(WorkflowsRestError::local(RestErrorKind::Config, format!("{what}: {why}")));
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            Err(WorkflowsRestError::local(
+                RestErrorKind::Config,
+                format!("{what}: a Worker subscribes through its Workflow binding (InstanceHandle::subscribe), not the REST API"),
+            ))
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.open_stream(url, what).await
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    async fn open_stream(&self, url: String, what: String) -> Result<Subscription, WorkflowsRestError> {
+        let (token, timeout) = (self.api_token.clone(), self.timeout);
+        let opened = {
+            let label = what.clone();
+            tokio::task::spawn_blocking(move || -> Result<ureq::http::Response<ureq::Body>, (bool, String)> {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_connect(Some(timeout))
+                    .timeout_send_request(Some(timeout))
+                    .timeout_recv_response(Some(timeout))
+                    .http_status_as_error(false)
+                    .max_redirects(0)
+                    .build()
+                    .into();
+                agent
+                    .get(&url)
+                    .header("authorization", &format!("Bearer {token}"))
+                    .header("accept", "text/event-stream")
+                    .header("user-agent", concat!("lunora/", env!("CARGO_PKG_VERSION")))
+                    .call()
+                    .map_err(|e| (matches!(e, ureq::Error::Timeout(_)), format!("{label}: request failed: {e}")))
+            })
+            .await
+            .map_err(|e| (false, format!("{what}: the HTTP task failed: {e}")))
+            .and_then(|r| r)
+        };
+        let mut response = match opened {
+            Ok(response) => response,
+            Err((timed_out, message)) => {
+                let kind = if timed_out { RestErrorKind::Timeout } else { RestErrorKind::Transport };
+                let message = self.redact(&message);
+                let cause = TransportError { message: message.clone(), timed_out };
+                return Err(WorkflowsRestError {
+                    kind,
+                    status: None,
+                    message,
+                    errors: Vec::new(),
+                    cause: Some(RestCause::Transport(cause)),
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if (200..300).contains(&status) && content_type.starts_with("text/event-stream") {
+            let redactor = self.redactor.clone();
+            return Ok(super::subscribe::native::spawn(response.into_body(), what, move |text| {
+                redactor.redact_to_string(text)
+            }));
+        }
+        // Not a stream: an envelope (an error, most likely), read whole but bounded.
+        let body = tokio::task::spawn_blocking(move || {
+            response.body_mut().with_config().limit(1024 * 1024).read_to_vec().unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default();
+        let text = self.redact(&String::from_utf8_lossy(&body));
+        let errors = serde_json::from_str::<Value>(&text).ok().map(|v| api_errors(&v, self)).unwrap_or_default();
+        let (kind, headline) = if (200..300).contains(&status) {
+            (RestErrorKind::Malformed, format!("HTTP {status} with content-type {content_type:?}, not an event stream"))
+        } else {
+            (RestErrorKind::Http, format!("HTTP {status}"))
+        };
+        Err(WorkflowsRestError {
+            kind,
+            status: Some(status),
+            message: self.redact(&format!("{what}: {headline}: {}", excerpt(&text))),
+            errors,
+            cause: Some(RestCause::Body(text)),
+        })
     }
 
     /// One exchange: sends, checks the status, parses the envelope.

@@ -16,11 +16,13 @@
 //! or a base URL carrying credentials, which would not be used.
 //!
 //! One file per part: `client` makes the calls and reads the envelope, `error` says why a call
-//! failed, `query` holds what requests carry and `wire` what responses hold.
+//! failed, `query` holds what requests carry, `wire` what responses hold and [`subscribe`] the
+//! event stream of `GET …/subscribe`.
 
 mod client;
 mod error;
 mod query;
+pub mod subscribe;
 mod wire;
 
 pub use crate::secret::REDACTED;

@@ -12,6 +12,7 @@
 //! | `PATCH …/<name>/instances/<id>/status` `{status, rollback?, from?}` | `{status, timestamp}` |
 //! | `POST …/<name>/instances/<id>/events/<type>` (body: the payload) | `null` |
 //! | `DELETE …/<name>/instances/<id>` | `null` |
+//! | `GET …/<name>/instances/<id>/subscribe?cursor&filter` | the instance's events, as Server-Sent Events |
 //!
 //! Every failure is an envelope with `success: false` and `errors: [{code, message}]` (the
 //! message is the engine's code, e.g. `instance.not_found`; `messages` explains it). Bodies over
@@ -23,6 +24,7 @@ mod envelope;
 mod read_only;
 mod request;
 mod shapes;
+mod subscribe;
 
 use std::sync::Arc;
 
@@ -176,6 +178,7 @@ async fn route(api: &RestApi, request: Request) -> Result<Response, ApiFailure> 
             Ok(ok(Value::Null, None))
         }
         ([workflow, "instances", id, "status"], &Method::PATCH) => status_change(engine, workflow, id, &body).await,
+        ([workflow, "instances", id, "subscribe"], &Method::GET) => subscribe::subscribe(engine, workflow, id, query.as_deref()),
         ([workflow, "instances", id, "events", event_type], &Method::POST) => {
             let payload = json_body(&body)?;
             engine.backend().send_event(workflow, id, event_type, payload).await?;
@@ -183,6 +186,7 @@ async fn route(api: &RestApi, request: Request) -> Result<Response, ApiFailure> 
         }
         ([] | [_] | [_, "instances"] | [_, "instances", _], _)
         | ([_, "instances", _, "status"], _)
+        | ([_, "instances", _, "subscribe"], _)
         | ([_, "instances", _, "events", _], _) => Err(not_allowed()),
         _ => Err(no_route()),
     }
