@@ -12,6 +12,7 @@ use crate::erased::{BoxFuture, Json};
 use crate::error::{Error, Result};
 use crate::handle_errors;
 use crate::status::{InstanceStatus, InstanceStatusKind, RestartFrom, RollbackState};
+use crate::subscription::{SubscribeOptions, Subscription};
 use crate::workflow::{BatchRequest, CreateRequest, RawStatus, WorkflowInfo, WorkflowsBackend};
 
 /// The Workflow bindings of one Worker environment.
@@ -302,6 +303,19 @@ impl WorkflowsBackend for BindingBackend {
                     first.code
                 ))),
             }
+        })
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        options: SubscribeOptions,
+    ) -> BoxFuture<'a, Result<Subscription>> {
+        boxed(async move {
+            let args = Array::of1(&super::subscription::options(&options));
+            let target = self.on_instance(workflow, id, "subscribe", &args).await?;
+            Ok(Subscription::new(super::subscription::JsEvents::new(target)))
         })
     }
 

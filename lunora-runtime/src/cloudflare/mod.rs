@@ -17,6 +17,7 @@ mod fetch;
 mod js;
 mod serve_dispatch;
 mod step;
+mod subscription;
 
 use std::sync::Arc;
 

@@ -13,6 +13,9 @@
 //! proxy cut it) without its end frame, which is an error, never a silent end. Reconnecting is
 //! the caller's choice: subscribe again with `cursor` set to the last event id it handled.
 
+// The decoder reads native streams only (a Worker subscribes through its binding).
+#![cfg_attr(target_arch = "wasm32", allow(dead_code))]
+
 use std::io::BufRead;
 
 use crate::error::Error;
