@@ -58,7 +58,7 @@ pub const END_FRAME: &str = "event: end\ndata: {}\n\n";
 
 /// The frame of a failure after the stream started.
 pub fn error_frame(error: &Error) -> String {
-    let data = serde_json::json!({ "name": error.name(), "message": error.message(), "code": error.code() });
+    let data = serde_json::json!({ "name": error.name(), "message": error.message() });
     format!("event: error\ndata: {data}\n\n")
 }
 
@@ -181,11 +181,7 @@ impl<R: BufRead> Decoder<R> {
                 let reported: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
                 let field = |f: &str| reported.get(f).and_then(serde_json::Value::as_str).map(str::to_owned);
                 let message = field("message").unwrap_or_else(|| data.chars().take(200).collect());
-                let error = match field("code") {
-                    Some(code) => Error::workflow(&code, message),
-                    None => Error::named(field("name").unwrap_or_else(|| "Error".into()), message),
-                };
-                return Err(error);
+                return Err(Error::named(field("name").unwrap_or_else(|| "Error".into()), message));
             }
             Some(other) => {
                 let shown: String = other.chars().take(40).collect();
@@ -253,13 +249,7 @@ pub(super) mod native {
                 let item = match decoder.next_frame() {
                     Ok(Frame::Event(event)) => Ok(event),
                     Ok(Frame::End) => return,
-                    Err(e) => {
-                        let redacted = Error::workflow(
-                            e.code().unwrap_or(super::SUBSCRIPTION_BROKEN),
-                            redact(e.message()),
-                        );
-                        Err(redacted)
-                    }
+                    Err(e) => Err(Error::named(e.name(), redact(e.message()))),
                 };
                 let failed = item.is_err();
                 if sender.blocking_send(item).is_err() || failed {
@@ -349,8 +339,11 @@ mod tests {
 
     #[test]
     fn an_error_frame_carries_the_servers_error() {
-        let frames = decode("event: error\ndata: {\"name\":\"Error\",\"message\":\"gone\",\"code\":\"instance.not_found\"}\n\n");
-        assert_eq!(frames[0].as_ref().unwrap_err(), "gone");
+        let error = Error::workflow("instance.not_found", "gone");
+        let frame = error_frame(&error);
+        let mut decoder = Decoder::new(frame.as_bytes(), "t".into());
+        let decoded = decoder.next_frame().unwrap_err();
+        assert_eq!((decoded.name(), decoded.code(), decoded.message()), ("WorkflowError", Some("instance.not_found"), "(instance.not_found) gone"));
     }
 
     #[test]
