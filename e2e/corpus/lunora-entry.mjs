@@ -4,7 +4,7 @@
 // Rust type cannot extend a JS class, so each class below delegates to the runner class that
 // `#[workflow]` exports from the wasm module. The Worker itself is worker-build's output.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, ChildDoubleWorkflowRunner, ChildFailsWorkflowRunner, ChildParentWorkflowRunner, PortedOrderWorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, DynamicDelayWorkflowRunner, DynamicDelayFailsWorkflowRunner, DynamicDelayInvalidWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParallelBranchFailsWorkflowRunner, ParallelStepsWorkflowRunner, ParamsEchoWorkflowRunner, PartialRetriesWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SensitiveOutputWorkflowRunner, ShortEventTimeoutWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, TypedEventWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
+import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, ChildDoubleWorkflowRunner, ChildFailsWorkflowRunner, ChildParentWorkflowRunner, PortedOrderWorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, DynamicDelayWorkflowRunner, DynamicDelayFailsWorkflowRunner, DynamicDelayInvalidWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParallelBranchFailsWorkflowRunner, ParallelStepsWorkflowRunner, ParamsEchoWorkflowRunner, PartialRetriesWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SensitiveOutputWorkflowRunner, ShortEventTimeoutWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, SubscribeEventsWorkflowRunner, TypedEventWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
 
 export { default } from "./build/index.js";
 
@@ -271,6 +271,13 @@ export class StepTimeoutWorkflow extends WorkflowEntrypoint {
 export class StructuredOutputWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
     return new StructuredOutputWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `subscribeEvents` workflow, deployed as `subscribe-events` (binding WORKFLOW_SUBSCRIBE_EVENTS). */
+export class SubscribeEventsWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new SubscribeEventsWorkflowRunner(this.ctx, this.env).run(event, step);
   }
 }
 

@@ -31,6 +31,7 @@ mod replay;
 mod rest_tour;
 mod rust_endpoint;
 mod scaffold;
+mod subscriptions;
 mod wrangler;
 
 use std::path::PathBuf;
@@ -87,6 +88,9 @@ fn run_conformance(tools: &std::path::Path) -> Result<usize, String> {
     let native_probe = runtime.block_on(handle_errors::run_native())?;
     let workerd_probe = handle_errors::run_workerd(&client).map_err(|e| format!("{e}\n{}", server.tail()))?;
     failures.extend(handle_errors::compare(&native_probe, &workerd_probe));
+    let native_subscribed = runtime.block_on(subscriptions::run_native())?;
+    let workerd_subscribed = subscriptions::run_workerd(&server.base).map_err(|e| format!("{e}\n{}", server.tail()))?;
+    failures.extend(subscriptions::compare(&native_subscribed, &workerd_subscribed));
     failures.extend(replay::run(&runtime, &server.base, &waiting).map_err(|e| format!("{e}\n{}", server.tail()))?);
     // The dispatch cases again, against the Rust functions served by lunora_runtime::functions.
     failures.extend(rust_endpoint::run(&runtime, tools, &native, &workerd)?);

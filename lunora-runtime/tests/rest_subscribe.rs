@@ -125,7 +125,10 @@ async fn refusals_come_before_the_stream_as_envelopes() {
     let err = client.subscribe("waiter", "missing", &bad).await.unwrap_err();
     assert_eq!((err.kind(), err.status()), (RestErrorKind::Config, None));
     // …and by the server, for clients that send one anyway.
-    let url = format!("http://{}/client/v4/accounts/local/workflows/waiter/instances/x/subscribe?filter=step_done", server.addr);
+    let url = format!(
+        "http://{}/client/v4/accounts/local/workflows/waiter/instances/x/subscribe?filter=step_done",
+        server.addr
+    );
     let answer = tokio::task::spawn_blocking(move || {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let mut response = agent.get(&url).header("authorization", &format!("Bearer {TOKEN}")).call().unwrap();

@@ -64,7 +64,9 @@ async fn run_pipeline(t: &TestEngine, id: &str) -> InstanceHandle<Pipeline> {
     let inst = t.workflow::<Pipeline>().create(order(id)).await.unwrap();
     t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
     t.advance(Duration::from_secs(30 * 86_400)).await;
-    t.wait_for_step_result::<_, serde_json::Value>(&inst, lunora_runtime::local::StepSelector::name("charge")).await.unwrap();
+    t.wait_for_step_result::<_, serde_json::Value>(&inst, lunora_runtime::local::StepSelector::name("charge"))
+        .await
+        .unwrap();
     t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
     inst.send_event("shipment-created", json!({"tracking": "T1"})).await.unwrap();
     let status = t.run_to_completion(&inst).await.unwrap();
@@ -106,7 +108,10 @@ async fn a_finished_instance_streams_its_whole_history_and_ends() {
     // Between the wait and the event, whether the instance goes back to the queue first depends
     // on whether it hibernated: compare without the status events around it.
     let without = |v: &[String]| -> Vec<String> {
-        v.iter().filter(|t| !matches!(t.as_str(), "workflow_queued" | "workflow_running" | "workflow_waiting")).cloned().collect()
+        v.iter()
+            .filter(|t| !matches!(t.as_str(), "workflow_queued" | "workflow_running" | "workflow_waiting"))
+            .cloned()
+            .collect()
     };
     let expected: Vec<String> = PIPELINE_EVENTS.iter().map(|s| s.to_string()).collect();
     assert_eq!(without(&seen), without(&expected), "{seen:#?}");
@@ -114,18 +119,27 @@ async fn a_finished_instance_streams_its_whole_history_and_ends() {
     assert_increasing(&events);
     assert!(events.iter().all(|e| e.instance_id == "o1"));
     let by_type = |name: &str| events.iter().find(|e| e.kind.type_name() == name).unwrap().kind.clone();
-    assert_eq!(by_type("workflow_started"), InstanceEventKind::WorkflowStarted { params: Some(json!({"order_id": "o1"})) });
+    assert_eq!(
+        by_type("workflow_started"),
+        InstanceEventKind::WorkflowStarted { params: Some(json!({"order_id": "o1"})) }
+    );
     assert_eq!(
         by_type("workflow_completed"),
         InstanceEventKind::WorkflowCompleted { output: Some(json!("order o1 r-1 T1")) }
     );
-    assert_eq!(by_type("sleep_started"), InstanceEventKind::SleepStarted { step_name: "cool-off-1".into(), duration_ms: 30 * 86_400_000 });
+    assert_eq!(
+        by_type("sleep_started"),
+        InstanceEventKind::SleepStarted { step_name: "cool-off-1".into(), duration_ms: 30 * 86_400_000 }
+    );
     assert_eq!(
         by_type("wait_started"),
         InstanceEventKind::WaitStarted { step_name: "await-shipment-1".into(), event_type: "shipment-created".into() }
     );
     let completed = events.iter().find(|e| e.kind.type_name() == "step_completed").unwrap();
-    assert_eq!(completed.kind, InstanceEventKind::StepCompleted { step_name: "load-1".into(), output: Some(json!("order o1")) });
+    assert_eq!(
+        completed.kind,
+        InstanceEventKind::StepCompleted { step_name: "load-1".into(), output: Some(json!("order o1")) }
+    );
     match by_type("step_started") {
         InstanceEventKind::StepStarted { config: Some(config), .. } => {
             assert_eq!(config.retries.limit, json!(5));
@@ -180,15 +194,18 @@ async fn retried_attempts_carry_their_error_and_the_delay_before_the_next() {
     let filter = ["attempt_started", "attempt_errored", "attempt_completed", "step_completed"];
     let events = drain(inst.subscribe(SubscribeOptions::new().filter(filter)).await.unwrap()).await;
     let kinds: Vec<_> = events.iter().map(|e| e.kind.clone()).collect();
-    assert_eq!(types(&events), [
-        "attempt_started call-1",
-        "attempt_errored call-1",
-        "attempt_started call-1",
-        "attempt_errored call-1",
-        "attempt_started call-1",
-        "attempt_completed call-1",
-        "step_completed call-1",
-    ]);
+    assert_eq!(
+        types(&events),
+        [
+            "attempt_started call-1",
+            "attempt_errored call-1",
+            "attempt_started call-1",
+            "attempt_errored call-1",
+            "attempt_started call-1",
+            "attempt_completed call-1",
+            "step_completed call-1",
+        ]
+    );
     match &kinds[1] {
         InstanceEventKind::AttemptErrored { attempt, error, retry_delay_ms, .. } => {
             assert_eq!((*attempt, error.message.as_str(), *retry_delay_ms), (1, "boom 1", Some(10_000)));
@@ -342,7 +359,9 @@ async fn many_concurrent_subscribers_each_see_the_same_whole_history() {
     }
     t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
     t.advance(Duration::from_secs(30 * 86_400)).await;
-    t.wait_for_step_result::<_, serde_json::Value>(&inst, lunora_runtime::local::StepSelector::name("charge")).await.unwrap();
+    t.wait_for_step_result::<_, serde_json::Value>(&inst, lunora_runtime::local::StepSelector::name("charge"))
+        .await
+        .unwrap();
     t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
     inst.send_event("shipment-created", json!({})).await.unwrap();
     t.run_to_completion(&inst).await.unwrap();
@@ -404,24 +423,27 @@ async fn a_version_2_journal_is_migrated_with_the_history_of_its_instances_recon
     let (t, _) = open(&db).await;
     let done = t.workflow::<Pipeline>().get("done").await.unwrap();
     let history = drain(done.subscribe(SubscribeOptions::new()).await.unwrap()).await;
-    assert_eq!(types(&history), [
-        "workflow_queued",
-        "workflow_started",
-        "workflow_running",
-        "step_started load-1",
-        "attempt_started load-1",
-        "attempt_completed load-1",
-        "step_completed load-1",
-        "sleep_started cool-off-1",
-        "sleep_completed cool-off-1",
-        "step_started charge-1",
-        "attempt_started charge-1",
-        "attempt_completed charge-1",
-        "step_completed charge-1",
-        "wait_started await-shipment-1",
-        "wait_completed await-shipment-1",
-        "workflow_completed",
-    ]);
+    assert_eq!(
+        types(&history),
+        [
+            "workflow_queued",
+            "workflow_started",
+            "workflow_running",
+            "step_started load-1",
+            "attempt_started load-1",
+            "attempt_completed load-1",
+            "step_completed load-1",
+            "sleep_started cool-off-1",
+            "sleep_completed cool-off-1",
+            "step_started charge-1",
+            "attempt_started charge-1",
+            "attempt_completed charge-1",
+            "step_completed charge-1",
+            "wait_started await-shipment-1",
+            "wait_completed await-shipment-1",
+            "workflow_completed",
+        ]
+    );
     assert_increasing(&history);
     // The retrying instance goes on: its new events follow the reconstructed ones.
     let flaky = t.workflow::<FlakyFlow>().get("retrying").await.unwrap();
@@ -430,7 +452,17 @@ async fn a_version_2_journal_is_migrated_with_the_history_of_its_instances_recon
     let events = drain(sub).await;
     assert_increasing(&events);
     let seen = types(&events);
-    assert_eq!(seen[..6], ["workflow_queued", "workflow_started", "workflow_running", "step_started call-1", "attempt_started call-1", "attempt_errored call-1"]);
+    assert_eq!(
+        seen[..6],
+        [
+            "workflow_queued",
+            "workflow_started",
+            "workflow_running",
+            "step_started call-1",
+            "attempt_started call-1",
+            "attempt_errored call-1"
+        ]
+    );
     assert_eq!(seen[6], "workflow_waiting", "its status when migrated");
     assert_eq!(seen.last().unwrap(), "workflow_completed");
     assert!(seen.contains(&"attempt_completed call-1".to_owned()));

@@ -17,6 +17,7 @@ pub mod functions;
 pub mod handle_errors;
 mod http_steps;
 pub mod rest_tour;
+pub mod subscriptions;
 mod surface;
 mod trail;
 #[cfg(target_arch = "wasm32")]
@@ -34,7 +35,7 @@ pub struct Input {
     pub n: u64,
 }
 
-fn constant(limit: u32, delay: &str) -> StepConfig {
+pub(crate) fn constant(limit: u32, delay: &str) -> StepConfig {
     StepConfig::new().retries(limit, delay).backoff(Backoff::Constant)
 }
 

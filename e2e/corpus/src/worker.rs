@@ -127,6 +127,16 @@ async fn trail(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response>
     respond(crate::read_trail(&env, &param(&ctx, "run")).await.map(|lines| json!(lines)))
 }
 
+/// Every event of a subscription to the instance (`crate::subscriptions`), once it ends.
+async fn subscribe(mut req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
+    let ask: crate::subscriptions::Observe = req.json().await.unwrap_or_default();
+    let result = async {
+        let handle = Workflows::from_env(&ctx.env).get(&param(&ctx, "export"))?;
+        crate::subscriptions::observe(&handle, &param(&ctx, "id"), &ask).await.map(|events| json!(events))
+    };
+    respond(result.await)
+}
+
 /// The instance-operation errors on a complete instance (`crate::handle_errors`).
 async fn probe(_req: Request, ctx: RouteContext<()>) -> worker::Result<Response> {
     let workflows = Workflows::from_env(&ctx.env);
@@ -146,6 +156,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .get_async("/trail/:run", trail)
         .post_async("/rest", rest)
         .post_async("/probe/:id", probe)
+        .post_async("/subscribe/:export/:id", subscribe)
         .post_async("/bench/:name", bench_create)
         .get_async("/bench/:name/:id", bench_status)
         // The corpus's own ctx.run functions (crate::functions), deduplicated in D1.

@@ -17,7 +17,7 @@ use serde_json::{json, Map};
 
 use crate::erased::Json;
 use crate::error::Error;
-use crate::local::journal::{RowKind, StepRow, StepState};
+use crate::local::journal_rows::{RowKind, StepRow, StepState};
 use crate::status::{InstanceStatusKind, RollbackOutcome, RollbackState};
 use crate::subscription::{EventError, EventStepConfig, InstanceEvent};
 
@@ -140,9 +140,10 @@ pub(crate) fn step_events<'a>(old: Option<&StepRow>, new: &'a StepRow, wait_type
                     let kind = pick("attempt_completed", "rollback_attempt_completed");
                     events.push(NewEvent::step(new, kind, end, Some(json!({ "attempt": number }))));
                 } else {
-                    let error = attempt.error.as_ref().or(new.error.as_ref()).map(EventError::from).unwrap_or_else(
-                        || EventError { name: "Error".into(), message: "the attempt failed".into() },
-                    );
+                    let error =
+                        attempt.error.as_ref().or(new.error.as_ref()).map(EventError::from).unwrap_or_else(|| {
+                            EventError { name: "Error".into(), message: "the attempt failed".into() }
+                        });
                     let mut detail = json!({ "attempt": number, "error": error });
                     if i == last && new.state == StepState::Waiting {
                         if let Some(at) = new.wake_at {
@@ -248,8 +249,8 @@ pub(crate) fn read_after(
                 if config.as_ref().is_some_and(|c| c.sensitive.is_some()) {
                     object.insert("output".into(), json!(crate::history::REDACTED_OUTPUT));
                 } else if let Some(output) = output {
-                    let output: Json =
-                        serde_json::from_str(&output).map_err(|e| corrupt(format!("bad step output in journal: {e}")))?;
+                    let output: Json = serde_json::from_str(&output)
+                        .map_err(|e| corrupt(format!("bad step output in journal: {e}")))?;
                     object.insert("output".into(), output);
                 }
             }
@@ -302,7 +303,9 @@ pub(crate) fn forget_for_restart(
     keep_before_seq: Option<i64>,
 ) -> rusqlite::Result<()> {
     match keep_before_seq {
-        None => conn.execute("DELETE FROM instance_events WHERE workflow = ?1 AND instance = ?2", params![workflow, id]),
+        None => {
+            conn.execute("DELETE FROM instance_events WHERE workflow = ?1 AND instance = ?2", params![workflow, id])
+        }
         Some(keep) => conn.execute(
             "DELETE FROM instance_events WHERE workflow = ?1 AND instance = ?2 AND (
                  (step_kind IS NULL AND type NOT IN ('workflow_queued', 'workflow_started'))
@@ -333,47 +336,4 @@ fn params_and_output(conn: &Connection, workflow: &str, id: &str) -> rusqlite::R
 
 fn corrupt(msg: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
-}
-
-/// The events of an instance written before the journal kept a log (a version 2 journal being
-/// migrated), reconstructed from its rows: creation, start, every step as its row tells it
-/// (attempts included), the rollback chain, and the instance's end or current status. The
-/// status changes between (pauses, waits) were not recorded and are not invented; a wait's
-/// event type was not stored either and shows as `""`.
-pub(crate) fn backfill(conn: &Connection) -> rusqlite::Result<()> {
-    let instances: Vec<(String, String)> = {
-        let mut stmt = conn.prepare("SELECT workflow, id FROM instances ORDER BY created_at, workflow, id")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    for (workflow, id) in instances {
-        let row = crate::local::journal::read_instance(conn, &workflow, &id)?.ok_or_else(|| corrupt("vanished".into()))?;
-        let steps = crate::local::journal::read_steps(conn, &workflow, &id)?;
-        let mut events = vec![NewEvent::workflow("workflow_queued", row.created_at)];
-        if let Some(started) = row.started_at {
-            events.push(NewEvent::workflow("workflow_started", started));
-            events.push(NewEvent::workflow("workflow_running", started));
-        }
-        let mut rollback_started = false;
-        for step in &steps {
-            if step.kind == RowKind::Rollback && !rollback_started {
-                rollback_started = true;
-                events.push(NewEvent::workflow("rollback_started", step.started_at));
-            }
-            events.extend(step_events(None, step, None));
-        }
-        let now = row.ended_at.unwrap_or(row.created_at);
-        if row.status.is_terminal() {
-            events.extend(finish_events(row.status, row.error.as_ref(), row.rollback.as_ref(), now));
-        } else if let Some(kind) = status_event(row.status).filter(|_| {
-            matches!(
-                row.status,
-                InstanceStatusKind::Paused | InstanceStatusKind::Waiting | InstanceStatusKind::WaitingForPause
-            )
-        }) {
-            events.push(NewEvent::workflow(kind, row.paused_at.or(row.started_at).unwrap_or(row.created_at)));
-        }
-        append(conn, &workflow, &id, &events)?;
-    }
-    Ok(())
 }

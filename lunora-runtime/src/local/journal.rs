@@ -18,16 +18,16 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ResolvedStepConfig;
 use crate::erased::Json;
 use crate::error::Error;
+use crate::local::clock::{Clock, SystemClock};
+use crate::local::event_log::{self, NewEvent};
 use crate::local::group_commit::{GroupCommit, Pending};
 use crate::local::journal_check::{self, Found};
 use crate::local::journal_lock::{self, JournalLock};
-use crate::local::clock::{Clock, SystemClock};
-use crate::local::event_log::{self, NewEvent};
+pub use crate::local::journal_rows::{AttemptRecord, RowKind, StepRow, StepState};
 use crate::local::journal_schema::{APPLICATION_ID, MIGRATE_FROM_1, MIGRATE_FROM_2, SCHEMA, SCHEMA_VERSION};
-use crate::status::{InstanceStatusKind, RollbackState, Schedule, StepKind};
+use crate::status::{InstanceStatusKind, RollbackState, Schedule};
 
 /// How hard commits push data to disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -37,113 +37,6 @@ pub enum Durability {
     Full,
     /// No fsyncs: survives process kills (WAL), not power loss. Faster.
     Normal,
-}
-
-/// A persisted step: `do`, `sleep`, `waitForEvent` or a rollback of a `do`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StepRow {
-    pub kind: RowKind,
-    pub name: String,
-    pub count: u32,
-    pub seq: i64,
-    pub state: StepState,
-    pub attempts: u32,
-    pub output: Option<Json>,
-    pub error: Option<Error>,
-    pub config: Option<ResolvedStepConfig>,
-    pub started_at: i64,
-    pub ended_at: Option<i64>,
-    pub wake_at: Option<i64>,
-    pub attempt_log: Vec<AttemptRecord>,
-}
-
-/// The kind column: a forward step kind, or the rollback of a `do` step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RowKind {
-    Do,
-    Sleep,
-    WaitForEvent,
-    Rollback,
-}
-
-impl RowKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RowKind::Do => "do",
-            RowKind::Sleep => "sleep",
-            RowKind::WaitForEvent => "waitForEvent",
-            RowKind::Rollback => "rollback",
-        }
-    }
-
-    fn parse(s: &str) -> rusqlite::Result<Self> {
-        Ok(match s {
-            "do" => RowKind::Do,
-            "sleep" => RowKind::Sleep,
-            "waitForEvent" => RowKind::WaitForEvent,
-            "rollback" => RowKind::Rollback,
-            other => return Err(corrupt(format!("unknown step kind {other:?}"))),
-        })
-    }
-}
-
-impl From<StepKind> for RowKind {
-    fn from(k: StepKind) -> Self {
-        match k {
-            StepKind::Do => RowKind::Do,
-            StepKind::Sleep => RowKind::Sleep,
-            StepKind::WaitForEvent => RowKind::WaitForEvent,
-        }
-    }
-}
-
-/// Where a step stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StepState {
-    /// An attempt started (or, after a crash, was interrupted).
-    Running,
-    /// Waiting for a timer: a sleep, an event (with its timeout) or the next retry.
-    Waiting,
-    /// Finished with an output.
-    Done,
-    /// Finished with its final error (memoised: a replay rethrows it).
-    Failed,
-}
-
-impl StepState {
-    fn as_str(self) -> &'static str {
-        match self {
-            StepState::Running => "running",
-            StepState::Waiting => "waiting",
-            StepState::Done => "done",
-            StepState::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> rusqlite::Result<Self> {
-        Ok(match s {
-            "running" => StepState::Running,
-            "waiting" => StepState::Waiting,
-            "done" => StepState::Done,
-            "failed" => StepState::Failed,
-            other => return Err(corrupt(format!("unknown step state {other:?}"))),
-        })
-    }
-
-    pub fn is_final(self) -> bool {
-        matches!(self, StepState::Done | StepState::Failed)
-    }
-}
-
-/// One attempt of a `do` step or rollback.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttemptRecord {
-    pub start: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<i64>,
-    pub success: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Error>,
 }
 
 /// A persisted instance.
@@ -270,7 +163,7 @@ fn migrate_from_1(conn: &Connection) -> rusqlite::Result<()> {
 fn migrate_from_2(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let migrated = conn.execute_batch(MIGRATE_FROM_2).and_then(|()| event_log::backfill(conn));
+    let migrated = conn.execute_batch(MIGRATE_FROM_2).and_then(|()| backfill_events(conn));
     match migrated {
         Ok(()) => conn.execute_batch("COMMIT"),
         Err(e) => {
@@ -659,20 +552,20 @@ impl Journal {
         let tx = self.conn_mut()?.transaction()?;
         let old = Self::status_of(&tx, workflow, id)?;
         tx.prepare_cached(
-                "UPDATE instances SET status = ?3, output = ?4, error = ?5, rollback = ?6,
+            "UPDATE instances SET status = ?3, output = ?4, error = ?5, rollback = ?6,
                         ended_at = ?7, wake_at = NULL, paused_at = NULL, phase = NULL, expires_at = ?8
                  WHERE workflow = ?1 AND id = ?2",
-            )?
-            .execute(params![
-                workflow,
-                id,
-                status.as_str(),
-                output,
-                error.map(to_text),
-                rollback.map(to_text),
-                now,
-                expires_at
-            ])?;
+        )?
+        .execute(params![
+            workflow,
+            id,
+            status.as_str(),
+            output,
+            error.map(to_text),
+            rollback.map(to_text),
+            now,
+            expires_at
+        ])?;
         if old.is_some_and(|s| !s.is_terminal()) {
             event_log::append(&tx, workflow, id, &event_log::finish_events(status, error, rollback, now))?;
         }
@@ -980,33 +873,32 @@ impl Journal {
 }
 
 fn upsert_step(conn: &Connection, workflow: &str, id: &str, row: &StepRow) -> rusqlite::Result<()> {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
                         attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            )?
-            .execute(params![
-                workflow,
-                id,
-                row.kind.as_str(),
-                row.name,
-                row.count,
-                row.seq,
-                row.state.as_str(),
-                row.attempts,
-                row.output.as_ref().map(to_text),
-                row.error.as_ref().map(to_text),
-                row.config.as_ref().map(to_text),
-                row.started_at,
-                row.ended_at,
-                row.wake_at,
-                if row.attempt_log.is_empty() { None } else { Some(to_text(&row.attempt_log)) },
-            ])?;
-            Ok(())
+    )?
+    .execute(params![
+        workflow,
+        id,
+        row.kind.as_str(),
+        row.name,
+        row.count,
+        row.seq,
+        row.state.as_str(),
+        row.attempts,
+        row.output.as_ref().map(to_text),
+        row.error.as_ref().map(to_text),
+        row.config.as_ref().map(to_text),
+        row.started_at,
+        row.ended_at,
+        row.wake_at,
+        if row.attempt_log.is_empty() { None } else { Some(to_text(&row.attempt_log)) },
+    ])?;
+    Ok(())
 }
 
 impl Journal {
-
     /// Writes a step row whole and commits it without waiting for its fsync: the caller must
     /// await the returned [`Pending`] (when there is one) before acknowledging the write, and
     /// commits of other instances made meanwhile share that fsync.
@@ -1107,27 +999,27 @@ impl Drop for Journal {
 /// The instance row, read through any connection (the journal's, or the migration's).
 pub(crate) fn read_instance(conn: &Connection, workflow: &str, id: &str) -> rusqlite::Result<Option<InstanceRow>> {
     conn.prepare_cached(
-                "SELECT status, params, created_at, started_at, ended_at, output, error, rollback,
+        "SELECT status, params, created_at, started_at, ended_at, output, error, rollback,
                         wake_at, paused_at, phase, trigger
                  FROM instances WHERE workflow = ?1 AND id = ?2",
-            )?
-            .query_row(params![workflow, id], |r| {
-                Ok(InstanceRow {
-                    status: InstanceStatusKind::parse(&r.get::<_, String>(0)?),
-                    params: json_col(Some(r.get(1)?))?.unwrap_or(Json::Null),
-                    created_at: r.get(2)?,
-                    started_at: r.get(3)?,
-                    ended_at: r.get(4)?,
-                    output: json_col(r.get(5)?)?,
-                    error: json_col(r.get(6)?)?,
-                    rollback: json_col(r.get(7)?)?,
-                    wake_at: r.get(8)?,
-                    paused_at: r.get(9)?,
-                    phase: json_col(r.get(10)?)?,
-                    trigger: json_col(r.get(11)?)?,
-                })
-            })
-            .optional()
+    )?
+    .query_row(params![workflow, id], |r| {
+        Ok(InstanceRow {
+            status: InstanceStatusKind::parse(&r.get::<_, String>(0)?),
+            params: json_col(Some(r.get(1)?))?.unwrap_or(Json::Null),
+            created_at: r.get(2)?,
+            started_at: r.get(3)?,
+            ended_at: r.get(4)?,
+            output: json_col(r.get(5)?)?,
+            error: json_col(r.get(6)?)?,
+            rollback: json_col(r.get(7)?)?,
+            wake_at: r.get(8)?,
+            paused_at: r.get(9)?,
+            phase: json_col(r.get(10)?)?,
+            trigger: json_col(r.get(11)?)?,
+        })
+    })
+    .optional()
 }
 
 const STEP_COLUMNS: &str = "kind, name, count, seq, state, attempts, output, error, config, started_at,
@@ -1178,4 +1070,47 @@ fn read_step(
     ))?
     .query_row(params![workflow, id, kind.as_str(), name, count], step_row)
     .optional()
+}
+
+/// The events of an instance written before the journal kept a log (a version 2 journal being
+/// migrated), reconstructed from its rows: creation, start, every step as its row tells it
+/// (attempts included), the rollback chain, and the instance's end or current status. The
+/// status changes between (pauses, waits) were not recorded and are not invented; a wait's
+/// event type was not stored either and shows as `""`.
+fn backfill_events(conn: &Connection) -> rusqlite::Result<()> {
+    let instances: Vec<(String, String)> = {
+        let mut stmt = conn.prepare("SELECT workflow, id FROM instances ORDER BY created_at, workflow, id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (workflow, id) in instances {
+        let row = read_instance(conn, &workflow, &id)?.ok_or_else(|| corrupt("vanished".into()))?;
+        let steps = read_steps(conn, &workflow, &id)?;
+        let mut events = vec![NewEvent::workflow("workflow_queued", row.created_at)];
+        if let Some(started) = row.started_at {
+            events.push(NewEvent::workflow("workflow_started", started));
+            events.push(NewEvent::workflow("workflow_running", started));
+        }
+        let mut rollback_started = false;
+        for step in &steps {
+            if step.kind == RowKind::Rollback && !rollback_started {
+                rollback_started = true;
+                events.push(NewEvent::workflow("rollback_started", step.started_at));
+            }
+            events.extend(event_log::step_events(None, step, None));
+        }
+        let now = row.ended_at.unwrap_or(row.created_at);
+        if row.status.is_terminal() {
+            events.extend(event_log::finish_events(row.status, row.error.as_ref(), row.rollback.as_ref(), now));
+        } else if let Some(kind) = event_log::status_event(row.status).filter(|_| {
+            matches!(
+                row.status,
+                InstanceStatusKind::Paused | InstanceStatusKind::Waiting | InstanceStatusKind::WaitingForPause
+            )
+        }) {
+            events.push(NewEvent::workflow(kind, row.paused_at.or(row.started_at).unwrap_or(row.created_at)));
+        }
+        event_log::append(conn, &workflow, &id, &events)?;
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@ mod history;
 pub(crate) mod journal;
 mod journal_check;
 pub(crate) mod journal_lock;
+mod journal_rows;
 mod journal_schema;
 mod modifiers;
 pub(crate) mod mutex;

@@ -11,15 +11,15 @@ use serde_json::Value;
 
 use super::error::{excerpt, ApiError, RestCause, RestErrorKind, WorkflowsRestError};
 use super::query::{encode_path_segment, Action, CreateInstance, ListInstances};
+use super::subscribe::subscribe_query;
 use super::wire::{
     CreatedInstance, InstanceDetail, InstancePage, InstanceSummary, RawCreated, RawDetail, RawStatusChange, RawSummary,
     StatusChange, WorkflowSummary,
 };
-use super::subscribe::subscribe_query;
 use crate::http::{HttpRequest, HttpTransport, TransportError};
-use crate::subscription::{SubscribeOptions, Subscription};
 use crate::secret::{url_for_display, url_userinfo, Redactor, MIN_SECRET_CHARS, REDACTED};
 use crate::status::InstanceStatusKind;
+use crate::subscription::{SubscribeOptions, Subscription};
 
 /// The API root the client talks to unless told otherwise.
 pub const CLOUDFLARE_API_ROOT: &str = "https://api.cloudflare.com/client/v4";

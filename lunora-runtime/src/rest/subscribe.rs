@@ -100,9 +100,9 @@ impl<R: BufRead> Decoder<R> {
     fn read_line(&mut self) -> Result<Option<&str>, Error> {
         self.line.clear();
         let limit = MAX_EVENT_BYTES as u64 + 2;
-        let read = <&mut R as std::io::Read>::take(&mut self.reader, limit)
-            .read_until(b'\n', &mut self.line)
-            .map_err(|e| broken(format!("{}: reading the event stream failed ({e}); {}", self.what, self.resume_hint())))?;
+        let read = <&mut R as std::io::Read>::take(&mut self.reader, limit).read_until(b'\n', &mut self.line).map_err(
+            |e| broken(format!("{}: reading the event stream failed ({e}); {}", self.what, self.resume_hint())),
+        )?;
         if read == 0 {
             return Ok(None);
         }
@@ -170,7 +170,9 @@ impl<R: BufRead> Decoder<R> {
                 "retry" => {}
                 other => {
                     let shown: String = other.chars().take(40).collect();
-                    return Err(broken(format!("{what}: a malformed line (field {shown:?}) in the event stream; {hint}")));
+                    return Err(broken(format!(
+                        "{what}: a malformed line (field {shown:?}) in the event stream; {hint}"
+                    )));
                 }
             }
         }
@@ -233,8 +235,8 @@ pub(super) mod native {
 
     use tokio::sync::mpsc;
 
-    use super::{Decoder, Frame};
     use crate::error::{Error, Result};
+    use crate::rest::subscribe::{Decoder, Frame};
     use crate::subscription::{InstanceEvent, Subscription};
 
     /// Frames read ahead of the consumer.
@@ -299,7 +301,11 @@ mod tests {
 
     #[test]
     fn reads_events_keep_alives_and_the_end() {
-        let text = format!(": hi\n\nid: 1\ndata: {}\n\n:\r\nid: 2\r\ndata: {}\r\n\r\nevent: end\ndata: {{}}\n\n", event(1), event(2));
+        let text = format!(
+            ": hi\n\nid: 1\ndata: {}\n\n:\r\nid: 2\r\ndata: {}\r\n\r\nevent: end\ndata: {{}}\n\n",
+            event(1),
+            event(2)
+        );
         let frames = decode(&text);
         assert_eq!(frames.len(), 3, "{frames:?}");
         assert!(matches!(&frames[1], Ok(Frame::Event(e)) if e.event_id == 2));
@@ -327,7 +333,10 @@ mod tests {
             (format!("id: 4\ndata: {}\n\n", event(3)), "is not its event's id"),
             ("event: surprise\ndata: {}\n\n".to_owned(), "unknown frame type"),
             (format!("data: {}\n\n", "x".repeat(MAX_EVENT_BYTES + 10)), "longer than"),
-            (format!("data: {}\ndata: {}\n\n", "x".repeat(MAX_EVENT_BYTES / 2 + 1), "x".repeat(MAX_EVENT_BYTES / 2)), "larger than"),
+            (
+                format!("data: {}\ndata: {}\n\n", "x".repeat(MAX_EVENT_BYTES / 2 + 1), "x".repeat(MAX_EVENT_BYTES / 2)),
+                "larger than",
+            ),
         ] {
             let frames = decode(&text);
             let err = frames.last().unwrap().as_ref().unwrap_err();
@@ -343,7 +352,10 @@ mod tests {
         let frame = error_frame(&error);
         let mut decoder = Decoder::new(frame.as_bytes(), "t".into());
         let decoded = decoder.next_frame().unwrap_err();
-        assert_eq!((decoded.name(), decoded.code(), decoded.message()), ("WorkflowError", Some("instance.not_found"), "(instance.not_found) gone"));
+        assert_eq!(
+            (decoded.name(), decoded.code(), decoded.message()),
+            ("WorkflowError", Some("instance.not_found"), "(instance.not_found) gone")
+        );
     }
 
     #[test]

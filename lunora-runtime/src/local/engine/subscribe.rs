@@ -21,14 +21,20 @@ const PAGE: u32 = 128;
 
 impl Inner {
     /// Subscribes to an instance's events (`options` already validated).
-    pub(super) fn subscribe(self: &Arc<Self>, workflow: &str, id: &str, options: SubscribeOptions) -> Result<Subscription> {
+    pub(super) fn subscribe(
+        self: &Arc<Self>,
+        workflow: &str,
+        id: &str,
+        options: SubscribeOptions,
+    ) -> Result<Subscription> {
         let (name, _) = self.registered(workflow)?;
         // Watching starts before the instance is looked up: nothing appended after the look-up
         // can be missed.
         let announced = lock(&self.journal).watch_events();
         self.require_instance(workflow, id)?;
         let (sender, receiver) = mpsc::channel(PAGE as usize);
-        let feed = Feed { inner: self.clone(), workflow: name.to_string(), id: id.to_owned(), options, sender, announced };
+        let feed =
+            Feed { inner: self.clone(), workflow: name.to_string(), id: id.to_owned(), options, sender, announced };
         self.runtime.spawn(feed.run());
         Ok(Subscription::new(Received(receiver)))
     }

@@ -178,7 +178,9 @@ async fn route(api: &RestApi, request: Request) -> Result<Response, ApiFailure> 
             Ok(ok(Value::Null, None))
         }
         ([workflow, "instances", id, "status"], &Method::PATCH) => status_change(engine, workflow, id, &body).await,
-        ([workflow, "instances", id, "subscribe"], &Method::GET) => subscribe::subscribe(engine, workflow, id, query.as_deref()),
+        ([workflow, "instances", id, "subscribe"], &Method::GET) => {
+            subscribe::subscribe(engine, workflow, id, query.as_deref())
+        }
         ([workflow, "instances", id, "events", event_type], &Method::POST) => {
             let payload = json_body(&body)?;
             engine.backend().send_event(workflow, id, event_type, payload).await?;

@@ -32,9 +32,9 @@ pub fn options(query: Option<&str>) -> Result<SubscribeOptions, ApiFailure> {
         let value = percent_decode(value, true)?;
         match key {
             "cursor" => {
-                let cursor = value
-                    .parse::<u64>()
-                    .map_err(|_| invalid(format!("cursor must be an event id (a whole number from 0), not {value:?}")))?;
+                let cursor = value.parse::<u64>().map_err(|_| {
+                    invalid(format!("cursor must be an event id (a whole number from 0), not {value:?}"))
+                })?;
                 options.cursor = Some(cursor);
             }
             "filter" => {
@@ -44,7 +44,9 @@ pub fn options(query: Option<&str>) -> Result<SubscribeOptions, ApiFailure> {
             other => return Err(invalid(format!("unknown parameter {other:?} (only cursor and filter)"))),
         }
     }
-    options.validate().map_err(|e| invalid(e.message().trim_start_matches("Invalid Workflow subscription options: ").to_owned()))?;
+    options
+        .validate()
+        .map_err(|e| invalid(e.message().trim_start_matches("Invalid Workflow subscription options: ").to_owned()))?;
     Ok(options)
 }
 
@@ -118,7 +120,10 @@ mod tests {
         ] {
             let failure = options(Some(query)).unwrap_err();
             let detail = failure.detail.unwrap_or_default();
-            assert!(detail.starts_with("Invalid Workflow subscription options") && detail.contains(expected), "{query}: {detail}");
+            assert!(
+                detail.starts_with("Invalid Workflow subscription options") && detail.contains(expected),
+                "{query}: {detail}"
+            );
         }
     }
 }
