@@ -65,7 +65,7 @@ pub fn error_frame(error: &Error) -> String {
 /// What one frame of the stream said.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Frame {
-    Event(InstanceEvent),
+    Event(Box<InstanceEvent>),
     End,
 }
 
@@ -218,7 +218,7 @@ impl<R: BufRead> Decoder<R> {
             )));
         }
         self.last_id = Some(event.event_id);
-        Ok(Frame::Event(event))
+        Ok(Frame::Event(Box::new(event)))
     }
 }
 
@@ -249,7 +249,7 @@ pub(super) mod native {
             let mut decoder = Decoder::new(BufReader::new(body.into_reader()), what);
             loop {
                 let item = match decoder.next_frame() {
-                    Ok(Frame::Event(event)) => Ok(event),
+                    Ok(Frame::Event(event)) => Ok(*event),
                     Ok(Frame::End) => return,
                     Err(e) => Err(Error::named(e.name(), redact(e.message()))),
                 };
@@ -362,7 +362,7 @@ mod tests {
     fn frames_round_trip() {
         let e: InstanceEvent = serde_json::from_str(&event(5)).unwrap();
         let text = format!("{}{END_FRAME}", event_frame(&e));
-        assert_eq!(decode(&text), vec![Ok(Frame::Event(e)), Ok(Frame::End)]);
+        assert_eq!(decode(&text), vec![Ok(Frame::Event(Box::new(e))), Ok(Frame::End)]);
         let opts = SubscribeOptions::new().cursor(9).filter(["step_completed", "workflow_errored"]);
         assert_eq!(subscribe_query(&opts), "?cursor=9&filter=step_completed,workflow_errored");
         assert_eq!(subscribe_query(&SubscribeOptions::new()), "");
