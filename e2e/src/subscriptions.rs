@@ -127,7 +127,7 @@ fn signature(events: &[Value]) -> Vec<String> {
 fn check(engine: &str, o: &Observed) -> Vec<String> {
     let mut failures = Vec::new();
     let mut fail = |what: String| failures.push(format!("subscribe {engine}: {what}"));
-    if let Some(error) = o.live.iter().chain(&o.history).find(|e| e.get("error").is_some()) {
+    if let Some(error) = o.live.iter().chain(&o.history).find(|e| e.get("subscriptionError").is_some()) {
         fail(format!("a subscription failed: {error}"));
     }
     if o.live != o.history {
@@ -167,6 +167,16 @@ pub fn compare(native: &Observed, workerd: &Observed) -> Vec<String> {
     if n != w {
         failures.push(format!("subscribe: embedded events {n:?} vs workerd {w:?}"));
     }
+    // The whole sequences, status events included, for the record.
+    let all = |events: &[Value]| -> Vec<String> {
+        events.iter().map(|e| e["type"].as_str().unwrap_or("?").to_owned()).collect()
+    };
+    let (n_all, w_all) = (all(&native.history), all(&workerd.history));
+    println!(
+        "\nsubscribe, every event type: {}",
+        if n_all == w_all { "same on both engines" } else { "the status events differ" }
+    );
+    println!("  embedded: {}\n  workerd:  {}", n_all.join(" "), w_all.join(" "));
     let types = |events: &[Value]| -> Vec<String> { events.iter().map(|e| e["type"].to_string()).collect() };
     if types(&native.filtered) != types(&workerd.filtered) {
         failures.push(format!(

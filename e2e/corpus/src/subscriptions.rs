@@ -49,7 +49,7 @@ pub struct Observe {
 }
 
 /// Every event of a subscription until it ends, as JSON; a failure mid-stream is the last item,
-/// `{"error": {name, message}}`.
+/// `{"subscriptionError": {name, message}}`.
 pub async fn observe(handle: &WorkflowHandle<Untyped>, id: &str, ask: &Observe) -> Result<Vec<Value>> {
     let options = SubscribeOptions { cursor: ask.cursor, filter: ask.filter.clone() };
     let mut subscription = handle.get(id).await?.subscribe(options).await?;
@@ -58,7 +58,7 @@ pub async fn observe(handle: &WorkflowHandle<Untyped>, id: &str, ask: &Observe) 
         match item {
             Ok(event) => events.push(serde_json::to_value(&event).map_err(|e| Error::new(e.to_string()))?),
             Err(e) => {
-                events.push(serde_json::json!({ "error": { "name": e.name(), "message": e.message() } }));
+                events.push(serde_json::json!({ "subscriptionError": { "name": e.name(), "message": e.message() } }));
                 break;
             }
         }

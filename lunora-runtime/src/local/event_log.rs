@@ -208,7 +208,7 @@ pub(crate) fn read_after(
          WHERE e.workflow = ?1 AND e.instance = ?2 AND e.id > ?3
          ORDER BY e.id LIMIT ?4",
     )?;
-    let rows = stmt.query_map(params![workflow, id, after as i64, limit], |r| {
+    let rows = stmt.query_map(params![workflow, id, as_id(after), limit], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, i64>(1)?,
@@ -274,13 +274,18 @@ pub(crate) fn read_after(
     Ok(events)
 }
 
+/// An event id as SQLite stores it: a cursor past `i64::MAX` is past every id.
+fn as_id(cursor: u64) -> i64 {
+    i64::try_from(cursor).unwrap_or(i64::MAX)
+}
+
 /// Whether the instance's log holds its terminal event at or before `upto`.
 pub(crate) fn ended_by(conn: &Connection, workflow: &str, id: &str, upto: u64) -> rusqlite::Result<bool> {
     conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM instance_events WHERE workflow = ?1 AND instance = ?2 AND id <= ?3
                         AND type IN ('workflow_completed', 'workflow_errored', 'workflow_terminated'))",
     )?
-    .query_row(params![workflow, id, upto as i64], |r| r.get(0))
+    .query_row(params![workflow, id, as_id(upto)], |r| r.get(0))
 }
 
 /// Whether the instance's (current run's) log has its `workflow_started`.
