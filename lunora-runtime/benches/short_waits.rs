@@ -65,11 +65,13 @@ fn main() {
             for run in 0..RUNS {
                 // Alternate which mode goes first.
                 if run % 2 == 0 {
-                    in_memory.push(one_run(dir.path(), n, lunora_runtime::local::DEFAULT_IN_MEMORY_WAIT_LIMIT, run).await);
+                    in_memory
+                        .push(one_run(dir.path(), n, lunora_runtime::local::DEFAULT_IN_MEMORY_WAIT_LIMIT, run).await);
                     replay.push(one_run(dir.path(), n, Duration::ZERO, run).await);
                 } else {
                     replay.push(one_run(dir.path(), n, Duration::ZERO, run).await);
-                    in_memory.push(one_run(dir.path(), n, lunora_runtime::local::DEFAULT_IN_MEMORY_WAIT_LIMIT, run).await);
+                    in_memory
+                        .push(one_run(dir.path(), n, lunora_runtime::local::DEFAULT_IN_MEMORY_WAIT_LIMIT, run).await);
                 }
             }
             let (in_memory, replay) = (median(in_memory), median(replay));

@@ -58,8 +58,9 @@ impl Workflow for Naps {
         let plan = ctx.params.clone();
         let mut sum = 0;
         for i in 0..plan.steps {
-            let config =
-                StepConfig::new().retries(plan.fail_first, Duration::from_millis(plan.retry_ms)).backoff(Backoff::Constant);
+            let config = StepConfig::new()
+                .retries(plan.fail_first, Duration::from_millis(plan.retry_ms))
+                .backoff(Backoff::Constant);
             let (id, effects, fail_first) = (id.clone(), plan.effects.clone(), plan.fail_first);
             sum += ctx
                 .step
@@ -237,7 +238,8 @@ async fn a_wait_of_exactly_the_limit_stays_in_memory_one_ms_more_hibernates() {
         .open()
         .await
         .unwrap();
-    let at_limit = t.workflow::<Naps>().create(CreateOptions::params(plan(2, 1_000)).with_id("at-limit")).await.unwrap();
+    let at_limit =
+        t.workflow::<Naps>().create(CreateOptions::params(plan(2, 1_000)).with_id("at-limit")).await.unwrap();
     t.run_to_completion(&at_limit).await.unwrap();
     let over = t.workflow::<Naps>().create(CreateOptions::params(plan(2, 1_001)).with_id("over-limit")).await.unwrap();
     t.run_to_completion(&over).await.unwrap();

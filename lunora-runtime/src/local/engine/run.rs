@@ -187,14 +187,12 @@ impl Run {
                 };
                 return Poll::Ready(Outcome::Suspended { wake_at });
             }
-            if st.in_flight == 0 {
-                if let Some(&(at, _)) = st.in_memory.first() {
-                    if st.shown_waiting != Some(at) {
-                        st.shown_waiting = Some(at);
-                        drop(st);
-                        self.show_status(Some(at));
-                    }
-                }
+            // `waiting` while every branch waits in memory, as a hibernating instance reads.
+            let waiting = if st.in_flight == 0 { st.in_memory.first().map(|(at, _)| *at) } else { None };
+            if waiting != st.shown_waiting {
+                st.shown_waiting = waiting;
+                drop(st);
+                self.show_status(waiting);
             }
             Poll::Pending
         })
@@ -245,15 +243,11 @@ impl Run {
         match written {
             Ok(()) => self.inner.notify_changed(),
             // Only the status shown is at stake: the step rows say what waits.
-            Err(e) => self.log_journal_error("status write", &e),
+            Err(e) => self.inner.sink.write(
+                crate::log::Level::Error,
+                &format!("[lunora] instance {}: journal status write failed: {e}", self.key.id),
+            ),
         }
-    }
-
-    fn log_journal_error(&self, what: &str, e: &rusqlite::Error) {
-        self.inner.sink.write(
-            crate::log::Level::Error,
-            &format!("[lunora] instance {}: journal {what} failed: {e}", self.key.id),
-        );
     }
 
     pub fn has_rollbacks(&self) -> bool {
