@@ -482,3 +482,37 @@ async fn kill_nine_during_an_in_memory_wait_resumes_with_every_step_run_once() {
     assert!(naps[0].ended_at.unwrap() >= naps[0].started_at + 30_000, "{:?}", naps[0]);
     engine.close().await;
 }
+
+/// `sleep_until` a time: in memory when it is at most the limit away.
+struct Until;
+
+impl Workflow for Until {
+    type Params = i64;
+    type Output = ();
+    const NAME: &'static str = "until";
+    const EXPORT_NAME: &'static str = "until";
+
+    async fn run(ctx: WorkflowContext<i64>) -> Result<()> {
+        bump(format!("{} body", ctx.event.instance_id));
+        ctx.step.sleep_until("then", Timestamp(ctx.params)).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sleep_until_a_near_time_waits_in_memory_a_far_one_hibernates() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestEngine::builder()
+        .path(dir.path().join("journal.db"))
+        .start_time(START)
+        .register::<Until>()
+        .open()
+        .await
+        .unwrap();
+    for (id, at) in [("until-near", START + 3_000), ("until-far", START + 60_000)] {
+        let instance = t.workflow::<Until>().create(CreateOptions::params(at).with_id(id)).await.unwrap();
+        let status = t.run_to_completion(&instance).await.unwrap();
+        assert_eq!(status.status, InstanceStatusKind::Complete);
+        assert_eq!(t.clock().now_ms(), at, "woke exactly at its time");
+    }
+    assert_eq!((count("until-near body"), count("until-far body")), (1, 2));
+}
