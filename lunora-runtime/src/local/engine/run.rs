@@ -216,7 +216,11 @@ impl Run {
             (wake_at, id)
         };
         let waiting = InMemoryWait { run: self, entry };
-        self.inner.clock.sleep_until(wake_at).await;
+        // A timer may fire a hair early by the clock's reading (the system clock's ms against
+        // tokio's monotonic timer): the wait ends only once the clock says so.
+        while self.now() < wake_at {
+            self.inner.clock.sleep_until(wake_at).await;
+        }
         drop(waiting);
         let shown = self.st().shown_waiting.take();
         if shown.is_some() {
