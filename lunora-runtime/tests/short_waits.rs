@@ -516,3 +516,40 @@ async fn sleep_until_a_near_time_waits_in_memory_a_far_one_hibernates() {
     }
     assert_eq!((count("until-near body"), count("until-far body")), (1, 2));
 }
+
+/// Pauses and resumes land at every point of many short in-memory waits (as one starts, while
+/// it runs, as it ends): every instance still completes, with every step run once, and never
+/// stays paused or waiting for a pause after its last resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pauses_and_resumes_racing_in_memory_waits_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::builder().path(dir.path().join("journal.db")).register::<Naps>().open().await.unwrap();
+    let ids: Vec<String> = (0..6).map(|i| format!("racing-{i}")).collect();
+    let mut handles = Vec::new();
+    for id in &ids {
+        handles.push(create(&engine, id, plan(25, 2)).await);
+    }
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..120 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let instance = &handles[(rng % handles.len() as u64) as usize];
+        // Refused once the instance has ended: that is fine, the others go on.
+        let _ = instance.pause().await;
+        tokio::time::sleep(Duration::from_micros(rng % 1_500)).await;
+        let _ = instance.resume().await;
+        tokio::time::sleep(Duration::from_micros((rng >> 16) % 1_500)).await;
+    }
+    for (id, instance) in ids.iter().zip(&handles) {
+        instance.resume().await.unwrap();
+        let status = engine.wait("naps", id, WaitFor::End, LIMIT).await.unwrap();
+        assert_eq!(status.status, InstanceStatusKind::Complete, "{id}: {status:?}");
+        for i in 0..25 {
+            assert_eq!(count(&format!("{id} s{i}")), 1, "{id} s{i} ran once");
+        }
+        let naps = rows(&engine, id, RowKind::Sleep);
+        assert!(naps.iter().all(|n| n.state == StepState::Done && n.ended_at.unwrap() >= n.started_at + 2), "{naps:?}");
+    }
+    engine.close().await;
+}
