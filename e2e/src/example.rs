@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::http::{poll, Client};
 
-type Outcome = Result<String, String>;
+pub type Outcome = Result<String, String>;
 
 fn ensure(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if cond {

@@ -50,10 +50,16 @@ fn run_example(tools: &std::path::Path) -> Result<usize, String> {
     let server =
         Wrangler::start(&root().join("examples/order-pipeline"), tools, &[("LUNORA_ORIGIN_URL", "{self}".to_owned())])?;
     println!("example Worker: {}", server.base);
-    let mut failed = 0;
     let mut outcomes = example::run(&Client::new(&server.base));
     outcomes.push(("ctx.log in workerd", example::console_has_step_log(&server.output())));
     outcomes.extend(example::dispatch_scenarios(&Client::new(&server.base)));
+    Ok(report(outcomes, &server))
+}
+
+/// Prints one line per scenario run against `server` and, when any failed, wrangler's last
+/// lines (the Worker's own log usually says why). Returns how many failed.
+fn report(outcomes: impl IntoIterator<Item = (&'static str, example::Outcome)>, server: &Wrangler) -> usize {
+    let mut failed = 0;
     for (name, outcome) in outcomes {
         match outcome {
             Ok(detail) => println!("  ok    {name}: {detail}"),
@@ -66,7 +72,7 @@ fn run_example(tools: &std::path::Path) -> Result<usize, String> {
     if failed > 0 {
         println!("wrangler's last lines:\n{}", server.tail());
     }
-    Ok(failed)
+    failed
 }
 
 /// The corpus on both engines, each with its own dispatch origin, then the REST client's tour

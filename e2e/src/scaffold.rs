@@ -152,19 +152,7 @@ pub fn run_all(root: &Path, tools: &Path) -> Result<usize, String> {
         ("create → running → event → complete", first_signup(&client)),
         ("unknown instance", unknown_instance(&client)),
     ];
-    let mut failed = 0;
-    for (name, outcome) in outcomes {
-        match outcome {
-            Ok(detail) => println!("  ok    {name}: {detail}"),
-            Err(error) => {
-                failed += 1;
-                println!("  FAIL  {name}: {error}");
-            }
-        }
-    }
-    if failed > 0 {
-        println!("wrangler's last lines:\n{}", server.tail());
-    }
+    let failed = crate::report(outcomes, &server);
     drop(server);
     drop(project);
     Ok(failed)

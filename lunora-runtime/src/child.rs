@@ -36,7 +36,10 @@ pub(crate) struct Siblings(pub(crate) Arc<SiblingsFn>);
 pub(crate) type SiblingsFn = dyn Fn(&[(&str, &str)]) -> Result<Arc<dyn WorkflowsBackend>> + Send + Sync;
 
 /// Where a child reports to: the parent's workflow, instance and the event type it waits for.
+/// Strict (exactly these four strings) so that a workflow's own params are taken for the
+/// wrapper only when they are one, key for key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ParentRef {
     pub workflow: String,
     pub binding: String,
@@ -230,6 +233,7 @@ mod tests {
             json!({ "params": 1 }),
             json!({ "params": 1, "lunoraParent": "not a parent" }),
             json!({ "params": 1, "lunoraParent": {}, "more": 2 }),
+            json!({ "params": 1, "lunoraParent": { "workflow": "p", "binding": "B", "id": "p-1", "event": "e", "extra": 1 } }),
             json!([1]),
         ] {
             assert_eq!(split_params(&plain), (plain.clone(), None), "{plain}");

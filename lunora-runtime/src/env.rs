@@ -5,13 +5,22 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::maybe_send::{MaybeSend, MaybeSync};
+
+/// A typed value kept in an [`Env`]: shared between threads natively; on wasm32, where a Worker
+/// has one thread, any value (an `Rc`, a `JsValue`) can be kept.
+#[cfg(not(target_arch = "wasm32"))]
+type Value = dyn Any + Send + Sync;
+#[cfg(target_arch = "wasm32")]
+type Value = dyn Any;
+
 /// The Worker's environment as the embedded engine provides it: string variables (what
 /// `[vars]` and secrets are on Cloudflare) plus typed values for native code and tests
 /// (a database pool, a mock client).
 #[derive(Clone, Default)]
 pub struct Env {
     vars: Arc<HashMap<String, String>>,
-    values: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    values: Arc<HashMap<TypeId, Arc<Value>>>,
 }
 
 impl Env {
@@ -25,8 +34,9 @@ impl Env {
         self
     }
 
-    /// Adds a typed value, retrievable with [`Env::get`].
-    pub fn with<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+    /// Adds a typed value, retrievable with [`Env::get`]. Natively it must be `Send + Sync`;
+    /// in a Worker (wasm32) any value is accepted.
+    pub fn with<T: MaybeSend + MaybeSync + 'static>(mut self, value: T) -> Self {
         Arc::make_mut(&mut self.values).insert(TypeId::of::<T>(), Arc::new(value));
         self
     }
@@ -37,7 +47,7 @@ impl Env {
     }
 
     /// A typed value, if one of type `T` was added.
-    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+    pub fn get<T: MaybeSend + MaybeSync + 'static>(&self) -> Option<&T> {
         self.values.get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref())
     }
 }

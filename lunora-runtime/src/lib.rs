@@ -43,6 +43,12 @@
 //! 8. `server` (feature `server`: the REST API over `local`, in `rest`'s shapes), [`testing`]
 //!    (over `local`), [`replay`] (histories against the current code, over `step`,
 //!    `history` and `local`'s `Registrar`), then this file and `macros`.
+// The crate docs link the native-only `local`, `testing` and `server` modules; rustdoc for
+// wasm32 (a Worker's docs) cannot resolve them and shows the names as plain text.
+#![cfg_attr(target_arch = "wasm32", allow(rustdoc::broken_intra_doc_links))]
+// The types shared between threads natively (in `Arc`s) hold JS values on wasm32, where a
+// Worker has one thread: an `Arc` of a `!Send` value is fine there.
+#![cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
 
 pub mod batch;
 mod child;

@@ -89,6 +89,13 @@ impl TestEngineBuilder {
         self
     }
 
+    /// See [`EngineBuilder::in_memory_wait_limit`]: the limit is on the virtual clock, and an
+    /// in-memory wait moves on when the clock is advanced past it, as a hibernating one does.
+    pub fn in_memory_wait_limit(mut self, limit: Duration) -> Self {
+        self.inner = self.inner.in_memory_wait_limit(limit);
+        self
+    }
+
     /// Waits up to `timeout` for another engine to let go of the journal file (see
     /// [`EngineBuilder::wait_for_journal`]): a restart test reopens a file whose dropped engine
     /// may still be closing it.

@@ -475,3 +475,23 @@ async fn a_version_2_journal_is_migrated_with_the_history_of_its_instances_recon
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(version, 3);
 }
+
+#[tokio::test]
+async fn a_short_sleep_waited_in_memory_still_reports_waiting_then_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, _) = open(&dir.path().join("journal.db")).await;
+    let inst = t.workflow::<Sleeper>().create(CreateOptions::params("1 second".into()).with_id("short")).await.unwrap();
+    let sub = inst.subscribe(SubscribeOptions::new()).await.unwrap();
+    t.run_to_completion(&inst).await.unwrap();
+    let events = drain(sub).await;
+    assert_increasing(&events);
+    let seen = types(&events);
+    let at = |name: &str| seen.iter().position(|s| s == name).unwrap_or_else(|| panic!("no {name} in {seen:#?}"));
+    let (started, completed) = (at("sleep_started nap-1"), at("sleep_completed nap-1"));
+    let between = &seen[started..completed];
+    assert!(
+        between.contains(&"workflow_waiting".to_owned()) && between.contains(&"workflow_running".to_owned()),
+        "{seen:#?}"
+    );
+    assert_eq!(seen.last().unwrap(), "workflow_completed");
+}

@@ -12,37 +12,12 @@ use lunora_runtime::server::axum::Router;
 use lunora_runtime::server::rest_api::RestApi;
 use lunora_runtime::*;
 
+#[path = "common/gate.rs"]
+mod gate;
+use gate::Gate;
+
 const TOKEN: &str = "local-cli-token-Hq2ZpX9w";
 const LIMIT: Option<Duration> = Some(Duration::from_secs(20));
-
-/// prepare → wait for `go` → finish with the event's payload.
-struct Gate;
-
-impl Workflow for Gate {
-    type Params = String;
-    type Output = String;
-    const NAME: &'static str = "gate";
-    const EXPORT_NAME: &'static str = "gate";
-
-    async fn run(ctx: WorkflowContext<String>) -> Result<String> {
-        let who = ctx.params.clone();
-        let _: String = ctx
-            .step
-            .do_("prepare", move |_| {
-                let who = who.clone();
-                async move { Ok(format!("ready {who}")) }
-            })
-            .await?;
-        let go: Event<serde_json::Value> = ctx.step.wait_for_event("await-go", "go").await?;
-        let went = format!("went {}", go.payload);
-        ctx.step
-            .do_("finish", move |_| {
-                let went = went.clone();
-                async move { Ok(went) }
-            })
-            .await
-    }
-}
 
 async fn cli(root: &str, args: &[&str]) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lunora-codegen"));
@@ -94,7 +69,7 @@ async fn every_instances_subcommand_works_against_the_local_server() {
     ok(&cli(&root, &["resume", "gate", "a"]).await);
     ok(&cli(&root, &["send-event", "gate", "a", "--type", "go", "--payload", "{\"n\": 1}"]).await);
     let done = engine.wait("gate", "a", WaitFor::End, LIMIT).await.unwrap();
-    assert_eq!(done.output, Some(serde_json::json!("went {\"n\":1}")));
+    assert_eq!(done.output, Some(serde_json::json!("ready a, went {\"n\":1}")));
 
     ok(&cli(&root, &["terminate", "gate", "b"]).await);
     assert_eq!(engine.backend().status("gate", "b").await.unwrap().status, InstanceStatusKind::Terminated);

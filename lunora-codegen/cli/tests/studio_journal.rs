@@ -6,6 +6,8 @@
 
 #![cfg(unix)]
 
+#[path = "common/gate.rs"]
+mod gate;
 #[path = "../../../lunora-runtime/tests/support/http_server.rs"]
 mod http_server;
 mod studio {
@@ -20,6 +22,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use gate::Gate;
 use lunora_runtime::local::Engine;
 use lunora_runtime::*;
 use serde_json::json;
@@ -27,34 +30,6 @@ use studio::process::Studio;
 use studio::webdriver::{available, Browser};
 
 const LIMIT: Option<Duration> = Some(Duration::from_secs(20));
-
-/// prepare → (params "fail": a non-retryable failure) → wait for `go` → done.
-struct Gate;
-
-impl Workflow for Gate {
-    type Params = String;
-    type Output = String;
-    const NAME: &'static str = "gate";
-    const EXPORT_NAME: &'static str = "gate";
-
-    async fn run(ctx: WorkflowContext<String>) -> Result<String> {
-        let who = ctx.params.clone();
-        let ready: String = ctx
-            .step
-            .do_("prepare", move |_| {
-                let who = who.clone();
-                async move {
-                    if who == "fail" {
-                        return Err(NonRetryableError::new("the gate is broken").into());
-                    }
-                    Ok(format!("ready {who}"))
-                }
-            })
-            .await?;
-        let go: Event<serde_json::Value> = ctx.step.wait_for_event("await-go", "go").await?;
-        Ok(format!("{ready}, went {}", go.payload))
-    }
-}
 
 /// A journal with `done` (complete), `broken` (errored) and `parked` (waiting for `go`).
 async fn write_journal(path: &Path) {

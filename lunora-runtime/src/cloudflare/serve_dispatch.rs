@@ -25,8 +25,6 @@ pub(super) async fn answer(
             ))
         }
     };
-    // A Worker has one thread; the endpoint keeps the store in an Arc so one type serves both targets.
-    #[allow(clippy::arc_with_non_send_sync)]
     let store = Arc::new(D1DedupStore::new(db));
     let endpoint = match DispatchEndpoint::new(functions, lunora_env, store) {
         Ok(endpoint) => endpoint,

@@ -112,8 +112,6 @@ impl DispatchEndpoint {
     /// an endpoint that cannot authenticate serves nothing.
     pub fn new(functions: Functions, env: Env, store: Arc<dyn DedupStore>) -> Result<Self> {
         let token = AdminToken::from_env(&env)?;
-        // Send + Sync natively; on wasm32 (one thread) the handlers need not be.
-        #[allow(clippy::arc_with_non_send_sync)]
         let functions = Arc::new(functions);
         Ok(Self { functions, token, env, store, lease: DEFAULT_LEASE, retention: DEFAULT_RETENTION })
     }

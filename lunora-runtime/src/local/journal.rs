@@ -484,6 +484,28 @@ impl Journal {
         Ok(())
     }
 
+    /// Marks a running instance waiting until `wake_at` while its body stays in memory. Not
+    /// fsynced: after a crash either status recovers the same way (the step rows say what
+    /// waits). A status other than `running` (a pause asked meanwhile) is left as it is.
+    pub fn mark_waiting_in_memory(&mut self, workflow: &str, id: &str, wake_at: i64) -> rusqlite::Result<()> {
+        let now = self.clock.now();
+        self.write(false, |conn| {
+            let tx = conn.transaction()?;
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE instances SET status = 'waiting', wake_at = ?3
+                     WHERE workflow = ?1 AND id = ?2 AND status = 'running'",
+                )?
+                .execute(params![workflow, id, wake_at])?;
+            if changed == 1 {
+                event_log::append(&tx, workflow, id, &[NewEvent::workflow("workflow_waiting", now)])?;
+            }
+            tx.commit()
+        })?;
+        self.announce();
+        Ok(())
+    }
+
     pub fn set_paused(&mut self, workflow: &str, id: &str, now: i64) -> rusqlite::Result<()> {
         self.write(true, |conn| {
             let tx = conn.transaction()?;

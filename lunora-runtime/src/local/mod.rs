@@ -17,7 +17,7 @@ pub(crate) mod validate;
 pub use clock::{Clock, SystemClock, VirtualClock};
 #[cfg(feature = "server")]
 pub(crate) use engine::list_page;
-pub use engine::{Engine, EngineBuilder, Registrar};
+pub use engine::{Engine, EngineBuilder, Registrar, DEFAULT_IN_MEMORY_WAIT_LIMIT};
 pub use history::{read_histories, Selection};
 pub use journal::{AttemptRecord, Durability, RowKind, StepRow, StepState};
 pub use journal_schema::{APPLICATION_ID, SCHEMA};

@@ -39,7 +39,12 @@ pub struct EngineBuilder {
     wait_for_journal: Option<Duration>,
     workflows: Vec<(&'static str, Arc<dyn ErasedWorkflow>)>,
     retention: RetentionDefaults,
+    in_memory_wait_limit: Duration,
 }
+
+/// The longest wait (sleep, `sleep_until`, retry delay) the engine spends with the instance
+/// kept in memory by default; see [`EngineBuilder::in_memory_wait_limit`].
+pub const DEFAULT_IN_MEMORY_WAIT_LIMIT: Duration = Duration::from_secs(5);
 
 impl EngineBuilder {
     /// Journal in this SQLite file (created if absent). Without it the journal is in memory.
@@ -113,6 +118,18 @@ impl EngineBuilder {
         self
     }
 
+    /// Waits of at most `limit` (a sleep, a `sleep_until`, the delay before a step's next
+    /// attempt) keep the instance in memory: the body stays where it is and a timer on the
+    /// engine's clock wakes it, instead of hibernating the instance and replaying the body from
+    /// its journal. The journal records the wait exactly as for a hibernating one, so a crash
+    /// during it recovers the same way. Longer waits, and event waits, hibernate.
+    /// [`DEFAULT_IN_MEMORY_WAIT_LIMIT`] (5 s) unless changed; `Duration::ZERO` hibernates on
+    /// every wait.
+    pub fn in_memory_wait_limit(mut self, limit: Duration) -> Self {
+        self.in_memory_wait_limit = limit;
+        self
+    }
+
     /// Registers a workflow.
     pub fn register<W: Workflow>(mut self) -> Self {
         self.workflows.push((W::NAME, Arc::new(Registered::<W>(PhantomData))));
@@ -177,6 +194,7 @@ impl EngineBuilder {
             shutdown: Notify::new(),
             closed: AtomicBool::new(false),
             runtime: tokio::runtime::Handle::current(),
+            in_memory_wait_ms: i64::try_from(self.in_memory_wait_limit.as_millis()).unwrap_or(i64::MAX),
             retention: self.retention,
             schedules,
             next_expiry: std::sync::atomic::AtomicI64::new(i64::MIN),
@@ -201,6 +219,7 @@ impl Engine {
             wait_for_journal: None,
             workflows: Vec::new(),
             retention: RetentionDefaults::default(),
+            in_memory_wait_limit: DEFAULT_IN_MEMORY_WAIT_LIMIT,
         }
     }
 }

@@ -4,7 +4,10 @@
 //! against its journal. Completed steps return their stored results; the first step that has to
 //! wait (sleep, event, retry delay) parks, and once nothing is in flight the body's future is
 //! dropped and the instance *hibernates*: it then costs one timer entry in memory. When the
-//! timer fires or an event arrives, the body is called again from the top (replay).
+//! timer fires or an event arrives, the body is called again from the top (replay). A sleep or
+//! retry delay no longer than the in-memory wait limit (`EngineBuilder::in_memory_wait_limit`)
+//! is waited in place instead, as workerd waits in place: the body stays in memory and goes on
+//! without a replay, its journal rows written as for a hibernating wait.
 //!
 //! Exactly one owner acts on an instance at a time: a runner (executing the body) or an
 //! operation (terminate, restart, pause of an idle instance…). Owners are tracked in `live`;
@@ -35,5 +38,5 @@ mod schedule;
 mod state;
 mod subscribe;
 
-pub use builder::{EngineBuilder, Registrar};
+pub use builder::{EngineBuilder, Registrar, DEFAULT_IN_MEMORY_WAIT_LIMIT};
 pub use handle::Engine;

@@ -3,8 +3,15 @@
 //! A step that must wait *parks*: its future never resolves and it records when the instance
 //! should wake. [`Run::execute`] polls the body and, as soon as nothing is in flight and some
 //! branch is parked, stops and reports `Suspended`; the engine then drops the body (hibernation).
+//!
+//! A sleep or retry delay no longer than the engine's in-memory wait limit does not park: it
+//! waits *in memory* on the engine's clock and the body goes on in the same execution, which
+//! saves replaying the body from the top after every short wait. Its journal rows are written
+//! as for a parked wait, so a crash during it recovers by replay. Pause, shutdown, terminate
+//! and delete still stop the body there: `execute` checks them whenever it is woken, and drops
+//! the body, in-memory waits included, as it does a parked one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::poll_fn;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -92,6 +99,11 @@ struct RunState {
     in_flight: u32,
     parked: u32,
     wake_at: Option<i64>,
+    /// Branches waiting in memory, by (wake time, id).
+    in_memory: BTreeSet<(i64, u64)>,
+    next_wait_id: u64,
+    /// The instance's status reads `waiting` because every branch waits in memory.
+    shown_waiting: Option<i64>,
     fatal: Option<Error>,
     rollbacks: BTreeMap<i64, Registration>,
 }
@@ -130,6 +142,9 @@ impl Run {
             in_flight: 0,
             parked: 0,
             wake_at: None,
+            in_memory: BTreeSet::new(),
+            next_wait_id: 0,
+            shown_waiting: None,
             fatal: None,
             rollbacks: BTreeMap::new(),
         };
@@ -164,11 +179,79 @@ impl Run {
             }
             let pausing = self.pausing();
             if st.in_flight == 0 && (st.parked > 0 || pausing) {
-                return Poll::Ready(Outcome::Suspended { wake_at: st.wake_at });
+                // In-memory waits end with the body: their wake times go to the timer.
+                let in_memory = st.in_memory.first().map(|(at, _)| *at);
+                let wake_at = match (st.wake_at, in_memory) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                return Poll::Ready(Outcome::Suspended { wake_at });
+            }
+            // `waiting` while every branch waits in memory, as a hibernating instance reads.
+            let waiting = if st.in_flight == 0 { st.in_memory.first().map(|(at, _)| *at) } else { None };
+            if waiting != st.shown_waiting {
+                st.shown_waiting = waiting;
+                drop(st);
+                self.show_status(waiting);
             }
             Poll::Pending
         })
         .await
+    }
+
+    /// Whether a wait that ends at `wake_at` is short enough to be waited in memory.
+    fn waits_in_memory(&self, wake_at: i64, now: i64) -> bool {
+        self.mode() == Mode::Normal && wake_at.saturating_sub(now) <= self.inner.in_memory_wait_ms
+    }
+
+    /// Waits until `wake_at` on the engine's clock with the body kept alive. Dropping the body
+    /// (pause, shutdown, terminate, a parked sibling) ends the wait; its journal row already
+    /// says when the instance wakes.
+    async fn wait_in_memory(&self, wake_at: i64) {
+        let entry = {
+            let mut st = self.st();
+            let id = st.next_wait_id;
+            st.next_wait_id += 1;
+            st.in_memory.insert((wake_at, id));
+            (wake_at, id)
+        };
+        let waiting = InMemoryWait { run: self, entry };
+        // A timer may fire a hair early by the clock's reading (the system clock's ms against
+        // tokio's monotonic timer): the wait ends only once the clock says so.
+        while self.now() < wake_at {
+            self.inner.clock.sleep_until(wake_at).await;
+        }
+        drop(waiting);
+        let shown = self.st().shown_waiting.take();
+        if shown.is_some() {
+            self.show_status(None);
+        }
+    }
+
+    /// Shows, while the body stays in memory, that every branch waits until `wake_at` (the
+    /// status a hibernating instance has), or with `None` that it runs again. Written under the
+    /// ownership lock so it cannot overwrite the status of a pause asked meanwhile, and not
+    /// fsynced: after a crash either status recovers the same way.
+    fn show_status(&self, wake_at: Option<i64>) {
+        let _live = lock(&self.inner.live);
+        if self.pausing() || self.control.abort.load(Ordering::SeqCst) {
+            return; // the owner's last write says where the instance stands
+        }
+        let now = self.now();
+        let mut journal = lock(&self.inner.journal);
+        let written = match wake_at {
+            Some(at) => journal.mark_waiting_in_memory(&self.key.workflow, &self.key.id, at),
+            None => journal.mark_running(&self.key.workflow, &self.key.id, now),
+        };
+        drop(journal);
+        match written {
+            Ok(()) => self.inner.notify_changed(),
+            // Only the status shown is at stake: the step rows say what waits.
+            Err(e) => self.inner.sink.write(
+                crate::log::Level::Error,
+                &format!("[lunora] instance {}: journal status write failed: {e}", self.key.id),
+            ),
+        }
     }
 
     pub fn has_rollbacks(&self) -> bool {
@@ -524,7 +607,11 @@ impl Run {
             }
             if row.state == StepState::Waiting {
                 if let Some(at) = row.wake_at.filter(|at| *at > now) {
-                    return self.park(Some(at)).await;
+                    if !self.waits_in_memory(at, now) {
+                        return self.park(Some(at)).await;
+                    }
+                    self.wait_in_memory(at).await;
+                    continue;
                 }
             }
             if self.pausing() {
@@ -648,7 +735,15 @@ impl Run {
             return self.save_durable(&row).await;
         }
         self.save(&row, false)?;
-        self.park(Some(wake_at)).await
+        if !self.waits_in_memory(wake_at, now) {
+            return self.park(Some(wake_at)).await;
+        }
+        self.wait_in_memory(wake_at).await;
+        let now = self.now();
+        row.state = StepState::Done;
+        row.ended_at = Some(now);
+        row.wake_at = None;
+        self.save_durable(&row).await
     }
 
     async fn wait_inner(
@@ -723,6 +818,18 @@ impl Run {
             self.save_wait(&row, false, &event_type)?;
         }
         self.park(Some(deadline)).await
+    }
+}
+
+/// A branch's entry among the in-memory waits, removed however the wait ends.
+struct InMemoryWait<'a> {
+    run: &'a Run,
+    entry: (i64, u64),
+}
+
+impl Drop for InMemoryWait<'_> {
+    fn drop(&mut self) {
+        self.run.st().in_memory.remove(&self.entry);
     }
 }
 

@@ -38,6 +38,9 @@ pub(crate) struct Inner {
     /// Set once the last handle is dropped or `close` is called: nothing new starts.
     pub(super) closed: AtomicBool,
     pub(super) runtime: tokio::runtime::Handle,
+    /// Waits (sleeps, retry delays) ending at most this many ms after they start are waited in
+    /// memory; longer ones hibernate the instance (see `EngineBuilder::in_memory_wait_limit`).
+    pub(super) in_memory_wait_ms: i64,
     pub(super) retention: super::retention::RetentionDefaults,
     pub(super) schedules: Vec<super::schedule::CronSchedule>,
     /// The earliest retention end the scheduler knows of (`i64::MAX`: none), kept in step with
