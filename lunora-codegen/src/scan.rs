@@ -23,7 +23,7 @@ use lunora_shared::layout::{ENTRY_FILE, REGISTRY_FILE, REGISTRY_MODULE};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 
-use crate::cache::{self, Cache, Found};
+use crate::cache::{self, Analyses, Cache, Found};
 use crate::files::{read_source, FileId, Listings};
 use crate::outline::{outline, unraw, Entry, Import, SimplePath};
 use crate::pool::{self, Queue};
@@ -50,7 +50,7 @@ pub struct Scan {
     /// macros that may hide modules or workflows, workflows a Worker build may not compile.
     pub warnings: Vec<Diagnostic>,
     /// What each annotated fn held, for the next run (see [`crate::cache`]).
-    pub(crate) analyses: Cache,
+    pub(crate) analyses: Analyses,
 }
 
 impl Scan {
@@ -143,7 +143,7 @@ pub(crate) fn scan_crate_with(root: &Path, base: &Path, cache: &Cache) -> Result
             Slot::Done(job, analysis) => (job, analysis),
             Slot::Later(job) => (job, later.next().expect("one analysis per job")),
         };
-        scanner.collect(&job, analysis);
+        scanner.collect(job, analysis);
     }
     scanner.check_reachable();
     scanner.check_duplicates();
@@ -627,7 +627,7 @@ impl Scanner {
     }
 
     /// Takes one fn's analysis (in source order).
-    fn collect(&mut self, job: &Job, result: Analysis) {
+    fn collect(&mut self, job: Job, result: Analysis) {
         let found = match result {
             Ok(found) => found,
             Err(diagnostics) => return self.errors.extend(diagnostics),
@@ -662,7 +662,7 @@ impl Scanner {
                 Found::Step { name, at } => self.scan.steps.push((name.clone(), place(&job.item, *at))),
             }
         }
-        self.scan.analyses.insert(cache::key(&job.kinds, &job.item.text), found);
+        self.scan.analyses.insert(cache::kinds_key(&job.kinds), job.item.text, found);
     }
 
     /// The registry names each workflow's descriptor by its path from the crate root: every
@@ -817,8 +817,8 @@ fn place(item: &Pending, (line, column): (usize, usize)) -> Location {
 /// Analyses one annotated fn through the macros' own parser, unless `cache` holds its analysis.
 fn analyze(job: &Job, cache: &Cache) -> Analysis {
     let item = &job.item;
-    if let Some(found) = cache.get(&cache::key(&job.kinds, &item.text)) {
-        return Ok(found.clone());
+    if let Some(found) = cache.get(&cache::kinds_key(&job.kinds), &item.text) {
+        return Ok(found);
     }
     let start = |span: proc_macro2::Span| {
         let start = span.start();

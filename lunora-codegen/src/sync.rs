@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::Cache;
+use crate::cache::{Analyses, Cache};
 use lunora_shared::layout::{ENTRY_FILE, REGISTRY_DECLARATION, REGISTRY_MODULE, REGISTRY_PATH};
 
 use crate::output::{self, Expected, FileWrite};
@@ -53,7 +53,7 @@ pub struct Plan {
     /// Advice on the crate that does not stop the sync (printed on stderr).
     pub warnings: Vec<Warning>,
     /// What the scan read from each annotated fn, which [`apply`] keeps for the next run.
-    analyses: Cache,
+    analyses: Analyses,
     crate_dir: PathBuf,
 }
 
