@@ -78,7 +78,11 @@ impl Modules {
     }
 
     pub fn import(&mut self, module: &[String], imports: Vec<Import>) {
-        let scope = self.scopes.entry(key(module)).or_default();
+        // The module is nearly always declared already, and then found without a new key.
+        let scope = match self.scopes.get_mut(module).filter(|_| module.iter().all(|s| unraw(s) == s)) {
+            Some(scope) => scope,
+            None => self.scopes.entry(key(module)).or_default(),
+        };
         for import in imports {
             match import {
                 Import::Named { name, target } => scope.named.push((unraw(&name).to_owned(), target)),
