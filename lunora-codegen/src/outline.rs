@@ -584,6 +584,16 @@ fn path_value(body: &str) -> Option<String> {
     syn::parse_str::<syn::LitStr>(rest).ok().map(|s| s.value())
 }
 
+/// `text`'s words joined by single spaces (`pub(crate)`, `pub (in a)`), allocating only when
+/// there are some.
+fn spaced(text: &str) -> String {
+    let text = text.trim();
+    if !text.contains(char::is_whitespace) {
+        return text.to_owned();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Whether `text` (what comes before an item's keyword) is a visibility or nothing.
 fn is_visibility(text: &str) -> bool {
     let text = text.trim();
@@ -716,7 +726,7 @@ pub fn outline(source: &str) -> Vec<Entry> {
                 let before = &source[start..word_start];
                 match word {
                     Word::Mod => {
-                        let visibility = before.split_whitespace().collect::<Vec<_>>().join(" ");
+                        let visibility = spaced(before);
                         c.skip_whitespace_and_trivia();
                         let (line, column) = c.line_column();
                         let name = std::str::from_utf8(c.word()).unwrap_or("").to_owned();

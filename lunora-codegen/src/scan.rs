@@ -446,12 +446,13 @@ fn module_file(
         }
         None => {
             let base = current.dir.join(current.relative.as_deref().unwrap_or(""));
-            let (plain, mod_rs) = (base.join(format!("{name}.rs")), base.join(&name).join("mod.rs"));
+            let (plain, directory) = (base.join(format!("{name}.rs")), base.join(&name));
             // `name/mod.rs` is only looked for beside `name.rs` if `name/` may exist: most
             // modules have no directory, and the probe would cost system calls.
             let plain_exists = cx.listings.is_file(&plain);
-            let mod_rs_exists =
-                (!plain_exists || cx.listings.may_be_dir(&base.join(&name))) && cx.listings.is_file(&mod_rs);
+            let mod_rs_wanted = !plain_exists || cx.listings.may_be_dir(&directory);
+            let mod_rs = directory.join("mod.rs");
+            let mod_rs_exists = mod_rs_wanted && cx.listings.is_file(&mod_rs);
             match (plain_exists, mod_rs_exists) {
                 (true, false) => (plain, base, Some(name.clone())),
                 (false, true) => (mod_rs, base.join(&name), None),
