@@ -4,13 +4,16 @@
 //!
 //! It can never change an answer:
 //! - an entry is keyed on the fn's exact text (its attributes and signature, as the scanner
-//!   hands them to the parser) and the attribute kinds resolution gave it, compared in full,
-//!   not by hash; the analysis is a function of these alone (the fn's file, place, module and
-//!   cfgs are applied afterwards, to cached and fresh results alike);
+//!   hands them to the parser) and the attribute kinds resolution gave it, compared in full
+//!   (a hash only sorts the index); the analysis is a function of these alone (the fn's file,
+//!   place, module and cfgs are applied afterwards, to cached and fresh results alike), and no
+//!   source file's size or modification time is ever trusted in place of its text;
 //! - the file is only used by the very tool binary that wrote it (its version, path, size
 //!   and modification time), so a rebuilt or upgraded tool starts from nothing;
 //! - only successful analyses are kept: a fn with errors is parsed on every run;
-//! - a file that is missing, unreadable or not understood is an empty cache.
+//! - a file that is missing, unreadable or not understood is an empty cache: it is read through
+//!   (every entry's framing checked, their count matched) before any entry is used, so one cut
+//!   short or damaged anywhere is not used at all.
 //!
 //! `sync` (and nothing else) rewrites it, with exactly the fns of that scan, into
 //! `lunora-codegen/` in the crate's target directory (`$CARGO_TARGET_DIR`, else the `target`
