@@ -92,18 +92,19 @@ pub fn kinds_key(kinds: &[(SimplePath, AttributeKind)]) -> String {
 /// when its kinds and text are equal in full.
 fn entry_hash(kinds: &str, text: &str) -> u64 {
     // Eight bytes a step (FxHash's multiply): the texts are a few hundred bytes each.
+    const MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
     fn hash(bytes: &[u8]) -> u64 {
         let mut h = bytes.len() as u64;
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
             let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-            h = (h.rotate_left(5) ^ word).wrapping_mul(0x51_7cc1_b727_220a_95);
+            h = (h.rotate_left(5) ^ word).wrapping_mul(MULTIPLIER);
         }
         let mut last = [0u8; 8];
         last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(0x51_7cc1_b727_220a_95)
+        (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(MULTIPLIER)
     }
-    (hash(kinds.as_bytes()).rotate_left(32) ^ hash(text.as_bytes())).wrapping_mul(0x51_7cc1_b727_220a_95)
+    (hash(kinds.as_bytes()).rotate_left(32) ^ hash(text.as_bytes())).wrapping_mul(MULTIPLIER)
 }
 
 impl Cache {
