@@ -76,6 +76,7 @@ pub mod secret;
 pub mod server;
 pub mod status;
 pub mod step;
+pub mod step_stream;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 mod validation;
@@ -96,6 +97,7 @@ pub use status::{
     Schedule, StepId, StepKind, Timestamp,
 };
 pub use step::{Rollback, WorkflowStep};
+pub use step_stream::StepBytes;
 pub use workflow::{
     unknown_workflow, BatchCreated, InstanceHandle, Untyped, WaitFor, Workflow, WorkflowHandle, WorkflowInfo,
     WorkflowsBackend,

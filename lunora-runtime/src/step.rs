@@ -110,6 +110,15 @@ pub trait StepBackend: MaybeSend + MaybeSync {
         rollback: Option<RollbackSpec>,
     ) -> BoxFuture<'a, Result<Json>>;
 
+    /// A step whose callback returns a byte stream (`ctx.step.do_stream`): the backend reads
+    /// and persists the stream and answers with a reader over the persisted bytes.
+    fn do_stream_step<'a>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        attempt: crate::step_stream::StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_stream::StepBytes>>;
+
     fn sleep<'a>(&'a self, name: String, duration: DurationInput) -> BoxFuture<'a, Result<()>>;
 
     fn sleep_until<'a>(&'a self, name: String, at: Timestamp) -> BoxFuture<'a, Result<()>>;
@@ -192,6 +201,10 @@ pub struct WorkflowStep {
 impl WorkflowStep {
     pub fn new(backend: Arc<dyn StepBackend>) -> Self {
         Self { backend, clock: None }
+    }
+
+    pub(crate) fn backend(&self) -> &dyn StepBackend {
+        &*self.backend
     }
 
     /// The engine's clock, so `ctx.run` inside a step callback ends its decline waits 2 s

@@ -24,6 +24,8 @@ use crate::log::Logger;
 use crate::status::{Event, RollbackOutcome, RollbackState, StepId, Timestamp};
 use crate::step::{AttemptFn, RollbackContext, RollbackSpec, StepBackend, StepContext, UNSERIALIZABLE};
 
+mod stream;
+
 const MAX_WAIT_MS: i64 = 365 * 24 * 3_600_000;
 const DEFAULT_EVENT_TIMEOUT_MS: i64 = 24 * 3_600_000;
 
@@ -547,6 +549,16 @@ impl Run {
                     self.register_rollback(&rollback, &row);
                     return Ok(output);
                 }
+                // A stream step's stream failed, or broke a limit, after it was returned: the
+                // instance ends, as in workerd (the attempt's bytes are already discarded).
+                Err(err) if err.name() == crate::step_stream::INVALID_STREAM_OUTPUT => {
+                    let err = Error::fatal(err.message());
+                    close_attempt(&mut row, now, Some(err.clone()));
+                    row.state = StepState::Failed;
+                    row.ended_at = Some(now);
+                    self.save(&row, true)?;
+                    return self.fail_fatally(err).await;
+                }
                 Err(err) if err.name() == UNSERIALIZABLE => {
                     let err = Error::fatal(format!(
                         "Step {name}-{count} returned a value that cannot be serialised: {}",
@@ -762,6 +774,25 @@ fn close_interrupted_attempt(row: &mut StepRow, now: i64) -> Option<Error> {
     Some(err)
 }
 
+impl Run {
+    /// Gives a `do` step its count (at call time) and checks the step limit and its name.
+    fn admit_do(&self, name: &str) -> (u32, Result<()>) {
+        let count = self.allocate(RowKind::Do, name);
+        let mut st = self.st();
+        st.do_calls += 1;
+        let admitted = if st.do_calls > self.step_limit {
+            Err(Error::fatal(format!(
+                "The limit of {} steps has been reached. Raise limits.steps (at most {}) or split the work across instances.",
+                self.step_limit,
+                validate::MAX_STEP_LIMIT
+            )))
+        } else {
+            validate::step_name(name)
+        };
+        (count, admitted)
+    }
+}
+
 impl StepBackend for Run {
     fn do_step<'a>(
         &'a self,
@@ -770,23 +801,23 @@ impl StepBackend for Run {
         attempt: AttemptFn<'a>,
         rollback: Option<RollbackSpec>,
     ) -> BoxFuture<'a, Result<Json>> {
-        let count = self.allocate(RowKind::Do, &name);
-        let admitted = {
-            let mut st = self.st();
-            st.do_calls += 1;
-            if st.do_calls > self.step_limit {
-                Err(Error::fatal(format!(
-                    "The limit of {} steps has been reached. Raise limits.steps (at most {}) or split the work across instances.",
-                    self.step_limit,
-                    validate::MAX_STEP_LIMIT
-                )))
-            } else {
-                validate::step_name(&name)
-            }
-        };
+        let (count, admitted) = self.admit_do(&name);
         Box::pin(async move {
             admitted?;
             self.do_step_inner(name, count, config, attempt, rollback).await
+        })
+    }
+
+    fn do_stream_step<'a>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        attempt: crate::step_stream::StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_stream::StepBytes>> {
+        let (count, admitted) = self.admit_do(&name);
+        Box::pin(async move {
+            admitted?;
+            self.do_stream(name, count, config, attempt).await
         })
     }
 

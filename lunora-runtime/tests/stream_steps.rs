@@ -1,0 +1,484 @@
+//! Stream steps (`ctx.step.do_stream`) on the embedded engine, on real SQLite files: bytes are
+//! stored re-cut into 256 KiB chunks and replayed from the journal (after a restart, after
+//! kill -9 mid-stream), a retried attempt's bytes replace the failed one's, workerd's limits end
+//! the instance, deleting or restarting an instance removes its bytes, and histories show
+//! workerd's preview.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::{stream, StreamExt};
+use lunora_runtime::history::RecordState;
+use lunora_runtime::testing::TestEngine;
+use lunora_runtime::*;
+use serde::{Deserialize, Serialize};
+
+mod common;
+use common::{effects, Effects};
+
+const START: i64 = 1_767_225_600_000;
+const KIB: usize = 1024;
+
+/// `len` bytes that are not UTF-8 from the first one, different per `seed`.
+fn bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| 0x80 | ((i as u8).wrapping_mul(31).wrapping_add(seed) & 0x7f)).collect()
+}
+
+fn digest(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// What a consumer saw of a `StepBytes`: its chunk sizes and a digest of the bytes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Seen {
+    sizes: Vec<usize>,
+    len: usize,
+    digest: u64,
+}
+
+async fn read(mut out: StepBytes) -> Result<Seen> {
+    let mut seen = Seen::default();
+    let mut all = Vec::new();
+    while let Some(chunk) = out.next_chunk().await {
+        let chunk = chunk?;
+        seen.sizes.push(chunk.len());
+        all.extend_from_slice(&chunk);
+    }
+    seen.len = all.len();
+    seen.digest = digest(&all);
+    Ok(seen)
+}
+
+type Chunks = std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Vec<u8>>> + Send>>;
+
+fn boxed(chunks: impl futures_util::Stream<Item = Result<Vec<u8>>> + Send + 'static) -> Chunks {
+    Box::pin(chunks)
+}
+
+fn ok_chunks(chunks: Vec<Vec<u8>>) -> impl futures_util::Stream<Item = Result<Vec<u8>>> + Send + 'static {
+    stream::iter(chunks.into_iter().map(Ok))
+}
+
+/// The bytes `Produce` streams: 5 bytes, 70 KiB, 300 KiB.
+fn produced() -> Vec<Vec<u8>> {
+    vec![b"hello".to_vec(), bytes(70 * KIB, 1), bytes(300 * KIB, 2)]
+}
+
+/// Streams three chunks (one over 64 KiB), a later step consumes them, a sleep hibernates the
+/// instance, then the replayed stream is read again.
+struct Produce;
+
+impl Workflow for Produce {
+    type Params = ();
+    type Output = (Seen, Seen);
+    const NAME: &'static str = "produce";
+    const EXPORT_NAME: &'static str = "produce";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<(Seen, Seen)> {
+        let fx = effects(&ctx.env);
+        let out = ctx
+            .step
+            .do_stream("produce", move |_| {
+                let fx = fx.clone();
+                async move {
+                    fx.push("produce ran");
+                    Ok(ok_chunks(produced()))
+                }
+            })
+            .await?;
+        // Read on every execution: the first reads what was just stored, a replay reads the journal.
+        let seen = read(out).await?;
+        let kept = seen.clone();
+        let consumed: Seen = ctx
+            .step
+            .do_("consume", move |_| {
+                let kept = kept.clone();
+                async move { Ok(kept) }
+            })
+            .await?;
+        ctx.step.sleep("nap", "1 hour").await?;
+        Ok((consumed, seen))
+    }
+}
+
+fn expected() -> Seen {
+    let all: Vec<u8> = produced().concat();
+    Seen { sizes: vec![256 * KIB, all.len() - 256 * KIB], len: all.len(), digest: digest(&all) }
+}
+
+async fn open_file(db: &Path, fx: &Effects, start: i64) -> TestEngine {
+    TestEngine::builder()
+        .path(db)
+        .env(Env::new().with(fx.clone()))
+        .start_time(start)
+        .wait_for_journal(Duration::from_secs(5))
+        .register::<Produce>()
+        .register::<Reread>()
+        .register::<Retried>()
+        .register::<Refused>()
+        .register::<Texts>()
+        .open()
+        .await
+        .expect("engine opens")
+}
+
+/// Reads the stream once before a sleep and once after (a replay), in one output.
+struct Reread;
+
+impl Workflow for Reread {
+    type Params = ();
+    type Output = Vec<Seen>;
+    const NAME: &'static str = "reread";
+    const EXPORT_NAME: &'static str = "reread";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<Vec<Seen>> {
+        let fx = effects(&ctx.env);
+        let out = ctx
+            .step
+            .do_stream("produce", move |_| {
+                let fx = fx.clone();
+                async move {
+                    fx.push("produce ran");
+                    Ok(ok_chunks(produced()))
+                }
+            })
+            .await?;
+        // Read on every execution: before the sleep on the first, from the journal after it.
+        let seen = read(out).await?;
+        let kept = seen.clone();
+        let before: Seen = ctx
+            .step
+            .do_("before", move |_| {
+                let kept = kept.clone();
+                async move { Ok(kept) }
+            })
+            .await?;
+        ctx.step.sleep("nap", "1 hour").await?;
+        let again = ctx.step.do_stream("produce-again", |_| async { Ok(ok_chunks(vec![b"x".to_vec()])) }).await?;
+        assert_eq!(again.to_vec().await?, b"x");
+        Ok(vec![before, seen])
+    }
+}
+
+fn sqlite(db: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(db).unwrap()
+}
+
+fn chunk_attempts(db: &Path, name: &str) -> Vec<(u32, u32)> {
+    let conn = sqlite(db);
+    let mut stmt = conn
+        .prepare("SELECT attempt, count(*) FROM step_chunks WHERE name = ?1 GROUP BY attempt ORDER BY attempt")
+        .unwrap();
+    stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_is_stored_rechunked_consumed_and_replayed_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fx = Effects::default();
+    let t = open_file(&db, &fx, START).await;
+    let inst = t.workflow::<Produce>().create(CreateOptions::default().with_id("p")).await.unwrap();
+    // Runs until the sleep: the stream was read and consumed.
+    t.run_until(&inst, "the nap", |_, steps| steps.iter().any(|s| s.name == "nap")).await.unwrap();
+    assert_eq!(fx.count("produce ran"), 1);
+    assert_eq!(chunk_attempts(&db, "produce"), [(1, 2)], "370 KiB in 256 KiB chunks, of attempt 1");
+    t.engine().clone().close().await;
+    drop(inst);
+    drop(t);
+
+    // A new process (engine) after the sleep's end: the body replays, `produce` is answered from
+    // the file and never runs again.
+    let t = open_file(&db, &fx, START + 2 * 3_600_000).await;
+    let inst = t.workflow::<Produce>().get("p").await.unwrap();
+    let status = t.wait_for_status(&inst, InstanceStatusKind::Complete).await.unwrap();
+    assert_eq!(fx.count("produce ran"), 1, "a replay does not run the stream again");
+    let (consumed, replayed): (Seen, Seen) = serde_json::from_value(status.output.unwrap()).unwrap();
+    assert_eq!(consumed, expected(), "what the consumer step got on the first run");
+    assert_eq!(replayed, expected(), "what the body read from the file after the restart");
+    // The history shows workerd's preview of binary bytes.
+    let history = t.engine().history("produce", "p").unwrap();
+    let produce = history.steps.iter().find(|s| s.name == "produce" && s.count == 1).unwrap();
+    assert_eq!(produce.state, RecordState::Done);
+    assert_eq!(produce.output, Some(serde_json::json!("[ReadableStream (binary): 378885 bytes]")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_stream_yields_the_same_chunks_as_the_first_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fx = Effects::default();
+    let t = open_file(&db, &fx, START).await;
+    let inst = t.workflow::<Reread>().create(CreateOptions::default().with_id("r")).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Complete, "{status:?}");
+    let seen: Vec<Seen> = serde_json::from_value(status.output.unwrap()).unwrap();
+    assert_eq!(seen, [expected(), expected()]);
+    assert_eq!(fx.count("produce ran"), 1);
+}
+
+/// Attempt 1 streams 300 KiB then stalls past the 1 s timeout; attempt 2 streams other bytes.
+struct Retried;
+
+impl Workflow for Retried {
+    type Params = ();
+    type Output = Seen;
+    const NAME: &'static str = "retried";
+    const EXPORT_NAME: &'static str = "retried";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<Seen> {
+        let fx = effects(&ctx.env);
+        let config = StepConfig::new().retries(2, "1 second").backoff(Backoff::Constant).timeout("1 second");
+        let out = ctx
+            .step
+            .do_stream_with("flaky", config, move |s| {
+                let fx = fx.clone();
+                async move {
+                    fx.push(format!("attempt {}", s.attempt));
+                    Ok(match s.attempt {
+                        1 => boxed(ok_chunks(vec![bytes(300 * KIB, 7)]).chain(stream::pending())),
+                        _ => boxed(ok_chunks(vec![b"second attempt".to_vec()])),
+                    })
+                }
+            })
+            .await?;
+        let seen = read(out).await?;
+        ctx.step
+            .do_("consume", move |_| {
+                let seen = seen.clone();
+                async move { Ok(seen) }
+            })
+            .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_discards_the_bytes_of_the_attempt_that_timed_out_mid_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fx = Effects::default();
+    let t = open_file(&db, &fx, START).await;
+    let inst = t.workflow::<Retried>().create(CreateOptions::default().with_id("f")).await.unwrap();
+    // Attempt 1 has written its first 256 KiB chunk and stalls.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while chunk_attempts(&db, "flaky") != [(1, 1)] {
+        assert!(Instant::now() < deadline, "attempt 1 never wrote a chunk: {:?}", chunk_attempts(&db, "flaky"));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Past its 1 s timeout: the attempt fails and the instance waits for the retry.
+    t.advance(Duration::from_millis(1_500)).await;
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Complete, "{status:?}");
+    assert_eq!(fx.all(), ["attempt 1", "attempt 2"]);
+    let seen: Seen = serde_json::from_value(status.output.unwrap()).unwrap();
+    assert_eq!(seen, Seen { sizes: vec![14], len: 14, digest: digest(b"second attempt") });
+    assert_eq!(chunk_attempts(&db, "flaky"), [(2, 1)], "attempt 1's chunk is gone");
+    let steps = t.steps(&inst).unwrap();
+    let flaky = steps.iter().find(|s| s.name == "flaky").unwrap();
+    assert_eq!(flaky.attempts, 2);
+    assert_eq!(flaky.attempt_log[0].error.as_ref().unwrap().name(), "WorkflowTimeoutError");
+    assert_eq!(flaky.output, Some(serde_json::json!("second attempt")), "the text preview");
+}
+
+/// What `Refused` streams, by params.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+enum Bad {
+    #[default]
+    OversizedChunk,
+    FailsMidStream,
+    OverTotal,
+    FailsBeforeStream,
+}
+
+/// A stream workerd refuses; `after` must never run.
+struct Refused;
+
+impl Workflow for Refused {
+    type Params = Bad;
+    type Output = String;
+    const NAME: &'static str = "refused";
+    const EXPORT_NAME: &'static str = "refused";
+
+    async fn run(ctx: WorkflowContext<Bad>) -> Result<String> {
+        let fx = effects(&ctx.env);
+        let bad = ctx.params.clone();
+        if matches!(bad, Bad::OverTotal) {
+            let out = ctx.step.do_stream("first", |_| async { Ok(ok_chunks(vec![bytes(600 * KIB, 1)])) }).await?;
+            read(out).await?;
+        }
+        let config = StepConfig::new().retries(3, "1 second").backoff(Backoff::Constant);
+        let out = ctx
+            .step
+            .do_stream_with("bad", config, move |s| {
+                let (fx, bad) = (fx.clone(), bad.clone());
+                async move {
+                    fx.push(format!("bad attempt {}", s.attempt));
+                    Ok(match bad {
+                        Bad::OversizedChunk => boxed(ok_chunks(vec![b"ok".to_vec(), vec![0; 16 * 1024 * 1024 + 1]])),
+                        Bad::FailsMidStream => {
+                            boxed(ok_chunks(vec![bytes(300 * KIB, 3)]).chain(stream::iter([Err(Error::new("boom"))])))
+                        }
+                        Bad::OverTotal => boxed(ok_chunks(vec![bytes(300 * KIB, 4), bytes(300 * KIB, 5)])),
+                        Bad::FailsBeforeStream if s.attempt < 3 => return Err(Error::new("not yet")),
+                        Bad::FailsBeforeStream => boxed(ok_chunks(vec![b"third".to_vec()])),
+                    })
+                }
+            })
+            .await?;
+        let seen = read(out).await?;
+        ctx.step.do_("after", move |_| async move { Ok(format!("{} bytes", seen.len)) }).await
+    }
+}
+
+async fn refused(bad: Bad) -> (InstanceStatus<serde_json::Value>, Effects, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fx = Effects::default();
+    let t = TestEngine::builder()
+        .path(&db)
+        .env(Env::new().with(fx.clone()))
+        .start_time(START)
+        .stream_storage_limit(1024 * 1024)
+        .register::<Refused>()
+        .open()
+        .await
+        .unwrap();
+    let inst = t.workflow::<Refused>().create(CreateOptions::params(bad).with_id("x")).await.unwrap();
+    t.run_to_completion(&inst).await.unwrap();
+    let status = inst.status_json().await.unwrap();
+    t.engine().clone().close().await;
+    (status, fx, db, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_over_16_mib_ends_the_instance_without_retry() {
+    let (status, fx, db, _dir) = refused(Bad::OversizedChunk).await;
+    assert_eq!(status.status, InstanceStatusKind::Errored);
+    let error = status.error.unwrap();
+    assert_eq!(error.name(), "WorkflowFatalError");
+    assert_eq!(
+        error.message(),
+        "The execution of the Workflow instance was terminated, as the step \"bad\" returned an invalid \
+         ReadableStream output. Step returned a ReadableStream chunk larger than the maximum allowed size of \
+         16777216 bytes. Return smaller chunks from step.do()."
+    );
+    assert_eq!(fx.all(), ["bad attempt 1"], "no retry");
+    assert_eq!(chunk_attempts(&db, "bad"), []);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_failing_after_it_was_returned_ends_the_instance_and_leaves_no_bytes() {
+    let (status, fx, db, _dir) = refused(Bad::FailsMidStream).await;
+    assert_eq!(status.status, InstanceStatusKind::Errored);
+    let error = status.error.unwrap();
+    assert_eq!(error.name(), "WorkflowFatalError");
+    assert!(
+        error.message().ends_with(
+            "returned an invalid ReadableStream output. Failed to read from step ReadableStream output. boom"
+        ),
+        "{error}"
+    );
+    assert_eq!(fx.all(), ["bad attempt 1"]);
+    assert_eq!(chunk_attempts(&db, "bad"), [], "the 256 KiB chunk written before the failure is gone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_bytes_over_the_instance_limit_end_it() {
+    let (status, fx, db, _dir) = refused(Bad::OverTotal).await;
+    assert_eq!(status.status, InstanceStatusKind::Errored);
+    let error = status.error.unwrap();
+    assert_eq!(
+        (error.name(), error.message()),
+        ("WorkflowFatalError", "The instance has exceeded the 1MiB storage limit")
+    );
+    assert_eq!(fx.all(), ["bad attempt 1"]);
+    assert_eq!(chunk_attempts(&db, "bad"), []);
+    assert_eq!(chunk_attempts(&db, "first"), [(1, 3)], "the earlier step keeps its output");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_failing_before_its_stream_is_retried() {
+    let (status, fx, _db, _dir) = refused(Bad::FailsBeforeStream).await;
+    assert_eq!(status.status, InstanceStatusKind::Complete, "{status:?}");
+    assert_eq!(status.output, Some(serde_json::json!("5 bytes")));
+    assert_eq!(fx.all(), ["bad attempt 1", "bad attempt 2", "bad attempt 3"]);
+}
+
+/// An empty stream, a short text and a long text: their previews.
+struct Texts;
+
+impl Workflow for Texts {
+    type Params = ();
+    type Output = Vec<usize>;
+    const NAME: &'static str = "texts";
+    const EXPORT_NAME: &'static str = "texts";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<Vec<usize>> {
+        let empty = ctx.step.do_stream("empty", |_| async { Ok(stream::empty::<Result<Vec<u8>>>()) }).await?;
+        let empty_len = empty.len_hint();
+        let empty = empty.to_vec().await?;
+        let short =
+            ctx.step.do_stream("short", |_| async { Ok(ok_chunks(vec![b"hello ".to_vec(), b"world".to_vec()])) });
+        let short = short.await?.to_vec().await?;
+        let long = ctx
+            .step
+            .do_stream("long", |_| async { Ok(stream::iter((0..2000).map(|_| Ok::<_, Error>("a")))) })
+            .await?
+            .to_vec()
+            .await?;
+        Ok(vec![empty.len(), empty_len.unwrap_or(99) as usize, short.len(), long.len()])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_and_text_streams_and_their_previews() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fx = Effects::default();
+    let t = open_file(&db, &fx, START).await;
+    let inst = t.workflow::<Texts>().create(CreateOptions::default().with_id("t")).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.output, Some(serde_json::json!([0, 0, 11, 2000])), "{status:?}");
+    let outputs: Vec<_> = t.engine().history("texts", "t").unwrap().steps.into_iter().map(|s| s.output).collect();
+    assert_eq!(
+        outputs,
+        [
+            Some(serde_json::json!("")),
+            Some(serde_json::json!("hello world")),
+            Some(serde_json::json!(format!("{}[truncated output]", "a".repeat(1024)))),
+        ]
+    );
+    assert_eq!(chunk_attempts(&db, "empty"), []);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_or_restarting_an_instance_removes_its_stored_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fx = Effects::default();
+    let t = open_file(&db, &fx, START).await;
+    let wf = t.workflow::<Reread>();
+    let a = wf.create(CreateOptions::default().with_id("a")).await.unwrap();
+    let b = wf.create(CreateOptions::default().with_id("b")).await.unwrap();
+    t.run_to_completion(&a).await.unwrap();
+    t.run_to_completion(&b).await.unwrap();
+    let per_instance = |db: &Path| -> Vec<(String, u32)> {
+        let conn = sqlite(db);
+        let mut stmt =
+            conn.prepare("SELECT instance, count(*) FROM step_chunks GROUP BY instance ORDER BY instance").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    };
+    assert_eq!(per_instance(&db), [("a".to_owned(), 3), ("b".to_owned(), 3)]);
+    a.delete().await.unwrap();
+    assert_eq!(per_instance(&db), [("b".to_owned(), 3)]);
+    let records =
+        |db: &Path| -> i64 { sqlite(db).query_row("SELECT count(*) FROM step_streams", [], |r| r.get(0)).unwrap() };
+    assert_eq!(records(&db), 2, "b's two stream steps");
+    // Restarting from `produce-again` keeps `produce`'s bytes and drops the later step's.
+    b.restart_from(RestartFrom::step("produce-again")).await.unwrap();
+    let after = per_instance(&db);
+    assert_eq!(after, [("b".to_owned(), 2)], "only produce's chunks right after the restart");
+    t.run_to_completion(&b).await.unwrap();
+    assert_eq!(per_instance(&db), [("b".to_owned(), 3)]);
+    assert_eq!(fx.count("produce ran"), 2, "one per instance: the restart kept produce");
+}
