@@ -482,3 +482,152 @@ async fn deleting_or_restarting_an_instance_removes_its_stored_bytes() {
     assert_eq!(per_instance(&db), [("b".to_owned(), 3)]);
     assert_eq!(fx.count("produce ran"), 2, "one per instance: the restart kept produce");
 }
+
+/// A version 2 journal (before stream steps), written with the schema as it was: a complete
+/// instance and a queued one of `texts`.
+fn write_version_2_journal(db: &Path) {
+    let conn = sqlite(db);
+    let v2: Vec<&str> = lunora_runtime::local::SCHEMA
+        .split(";\n")
+        .filter(|stmt| !stmt.contains("CREATE TABLE step_chunks") && !stmt.contains("CREATE TABLE step_streams"))
+        .collect();
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").unwrap();
+    conn.execute_batch(&v2.join(";\n")).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA application_id = {}; PRAGMA user_version = 2;",
+        lunora_runtime::local::APPLICATION_ID
+    ))
+    .unwrap();
+    conn.execute_batch(
+        "INSERT INTO instances (workflow, id, status, params, created_at, started_at, ended_at, output)
+             VALUES ('texts', 'old', 'complete', 'null', 1, 1, 2, '[1]');
+         INSERT INTO steps (workflow, instance, kind, name, count, seq, state, attempts, output, started_at, ended_at)
+             VALUES ('texts', 'old', 'do', 'legacy', 1, 1, 'done', 1, '\"kept\"', 1, 2);
+         INSERT INTO instances (workflow, id, status, params, created_at) VALUES ('texts', 'queued', 'queued', 'null', 3);",
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_journal_is_migrated_in_place_and_runs_stream_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    write_version_2_journal(&db);
+    let fx = Effects::default();
+    let t = open_file(&db, &fx, START).await;
+    let old = t.workflow::<Texts>().get("old").await.unwrap();
+    assert_eq!(old.status().await.unwrap().status, InstanceStatusKind::Complete);
+    let steps = t.steps(&old).unwrap();
+    assert_eq!((steps[0].name.as_str(), steps[0].output.clone()), ("legacy", Some(serde_json::json!("kept"))));
+    // The instance queued before the migration runs its stream steps on the migrated file.
+    let queued = t.workflow::<Texts>().get("queued").await.unwrap();
+    let status = t.run_to_completion(&queued).await.unwrap();
+    assert_eq!(status.output, Some(serde_json::json!([0, 0, 11, 2000])), "{status:?}");
+    assert_eq!(chunk_attempts(&db, "long"), [(1, 1)]);
+    t.engine().clone().close().await;
+    drop(t);
+    let conn = sqlite(&db);
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, 3);
+}
+
+const SLOW_CHUNKS: u32 = 24;
+
+/// The bytes chunk `i` of attempt `attempt` of `Slow` streams.
+fn slow_chunk(attempt: u32, i: u32) -> Vec<u8> {
+    bytes(256 * KIB, (attempt * 50 + i) as u8)
+}
+
+/// Attempt 1 streams 24 chunks of 256 KiB 20 ms apart (the parent test kills the process
+/// meanwhile); later attempts stream other bytes at once.
+struct Slow;
+
+impl Workflow for Slow {
+    type Params = ();
+    type Output = Seen;
+    const NAME: &'static str = "slow";
+    const EXPORT_NAME: &'static str = "slow";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<Seen> {
+        let config = StepConfig::new().retries(3, "1 ms").backoff(Backoff::Constant);
+        let out = ctx
+            .step
+            .do_stream_with("slow", config, |s| async move {
+                let attempt = s.attempt;
+                Ok(stream::unfold(0, move |i| async move {
+                    if i == SLOW_CHUNKS {
+                        return None;
+                    }
+                    if attempt == 1 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Some((Ok::<_, Error>(slow_chunk(attempt, i)), i + 1))
+                }))
+            })
+            .await?;
+        let seen = read(out).await?;
+        ctx.step
+            .do_("consume", move |_| {
+                let seen = seen.clone();
+                async move { Ok(seen) }
+            })
+            .await
+    }
+}
+
+/// The child of `kill_nine_mid_stream_then_resume`: starts the instance and waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "child process of kill_nine_mid_stream_then_resume"]
+async fn stream_crash_child() {
+    let db = PathBuf::from(std::env::var("LUNORA_STREAM_DB").expect("run by the parent test"));
+    let engine = lunora_runtime::local::Engine::builder().path(&db).register::<Slow>().open().await.unwrap();
+    let inst = engine.workflow::<Slow>().create(CreateOptions::default().with_id("k")).await.unwrap();
+    // Killed long before this ends.
+    let _ = inst.wait_for_status(InstanceStatusKind::Complete, Some(Duration::from_secs(30))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_mid_stream_then_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "stream_crash_child", "--test-threads=1"])
+        .env("LUNORA_STREAM_DB", &db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let written = |db: &Path| -> u32 {
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row("SELECT count(*) FROM step_chunks WHERE attempt = 1", [], |r| r.get(0)))
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while written(&db) < 3 {
+        assert!(child.try_wait().unwrap().is_none(), "the child ended before it was killed");
+        assert!(Instant::now() < deadline, "the child never streamed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-stream
+    child.wait().unwrap();
+    let partial = written(&db);
+    assert!((3..SLOW_CHUNKS).contains(&partial), "killed mid-stream: {partial} chunks of attempt 1 on disk");
+
+    let t = TestEngine::builder()
+        .path(&db)
+        .wait_for_journal(Duration::from_secs(5))
+        .register::<Slow>()
+        .open()
+        .await
+        .unwrap();
+    let inst = t.workflow::<Slow>().get("k").await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Complete, "{status:?}");
+    let all: Vec<u8> = (0..SLOW_CHUNKS).flat_map(|i| slow_chunk(2, i)).collect();
+    let seen: Seen = serde_json::from_value(status.output.unwrap()).unwrap();
+    assert_eq!(seen, Seen { sizes: vec![256 * KIB; SLOW_CHUNKS as usize], len: all.len(), digest: digest(&all) });
+    assert_eq!(chunk_attempts(&db, "slow"), [(2, SLOW_CHUNKS)], "the killed attempt's chunks are gone");
+    let slow = &t.steps(&inst).unwrap()[0];
+    assert_eq!(slow.attempts, 2);
+    assert!(slow.attempt_log[0].error.as_ref().unwrap().message().contains("was interrupted"), "{slow:?}");
+}
