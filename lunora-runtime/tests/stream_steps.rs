@@ -75,11 +75,12 @@ impl Workflow for Produce {
     const EXPORT_NAME: &'static str = "produce";
 
     async fn run(ctx: WorkflowContext<()>) -> Result<(Seen, Seen)> {
-        let fx = effects(&ctx.env);
+        // Looked up in the callback, which a replay never calls (its env has no Effects).
+        let env = ctx.env.clone();
         let out = ctx
             .step
             .do_stream("produce", move |_| {
-                let fx = fx.clone();
+                let fx = effects(&env);
                 async move {
                     fx.push("produce ran");
                     Ok(ok_chunks(produced()))
@@ -201,6 +202,18 @@ async fn a_stream_is_stored_rechunked_consumed_and_replayed_after_a_restart() {
     let produce = history.steps.iter().find(|s| s.name == "produce" && s.count == 1).unwrap();
     assert_eq!(produce.state, RecordState::Done);
     assert_eq!(produce.output, Some(serde_json::json!("[ReadableStream (binary): 378885 bytes]")));
+    // Replay stops at the stream step: the history holds its preview, not its bytes.
+    let report = lunora_runtime::replay::replay::<Produce>(&history).unwrap();
+    match &report.outcome {
+        Ok(lunora_runtime::replay::Continuation::Streamed(step)) => {
+            assert_eq!((step.index, step.step.name.as_str()), (1, "produce"))
+        }
+        other => panic!("expected a stop at the stream step, got {other:?}"),
+    }
+    assert!(
+        report.to_string().contains("which returned a byte stream whose bytes the history does not hold"),
+        "{report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
