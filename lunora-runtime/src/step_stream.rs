@@ -32,10 +32,17 @@ pub const STORED_CHUNK_BYTES: usize = 256 * 1024;
 pub const MAX_INSTANCE_STREAM_BYTES: u64 = 1 << 30;
 /// Characters of a streamed output that histories and timelines show (workerd's preview).
 pub(crate) const PREVIEW_CHARS: usize = 1024;
-/// The name the engine's stream reader gives an error that must end the instance (it becomes a
-/// `WorkflowFatalError` with the same message).
+/// The names the embedded engine's stream reader gives the errors that end the instance: a
+/// refused stream (the message says why) and a full instance storage.
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))] // the embedded engine's
-pub(crate) const INVALID_STREAM_OUTPUT: &str = "LunoraInvalidStreamOutput";
+pub(crate) const STREAM_REFUSED: &str = "LunoraStreamRefused";
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) const STREAM_STORAGE_FULL: &str = "LunoraStreamStorageFull";
+/// What workerd says of a stream that failed once returned: the failure itself does not cross
+/// the RPC boundary between the Worker and the engine, so its message is lost there (it is
+/// logged through the step's logger on both engines).
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) const STREAM_DISCONNECTED: &str = "ReadableStream received over RPC disconnected prematurely.";
 
 /// The chunks a stream step's callback yields, type-erased (`Send` natively; see [`MaybeSend`]).
 #[cfg(not(target_arch = "wasm32"))]
@@ -99,20 +106,29 @@ impl fmt::Debug for StepBytes {
     }
 }
 
-/// A user stream of anything that turns into bytes, as [`ByteChunks`].
-fn erase<S, T>(stream: S) -> ByteChunks
+/// A user stream of anything that turns into bytes, as [`ByteChunks`]. A failure is logged
+/// as it passes (`log`), since workerd reports only that the stream broke off.
+fn erase<S, T>(stream: S, log: crate::log::Logger, step: String) -> ByteChunks
 where
     S: Stream<Item = Result<T>> + MaybeSend + 'static,
     T: Into<Vec<u8>>,
 {
-    struct IntoBytes<S>(Pin<Box<S>>);
+    struct IntoBytes<S> {
+        stream: Pin<Box<S>>,
+        log: crate::log::Logger,
+        step: String,
+    }
     impl<S: Stream<Item = Result<T>>, T: Into<Vec<u8>>> Stream for IntoBytes<S> {
         type Item = Result<Vec<u8>>;
         fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            self.0.as_mut().poll_next(cx).map(|item| item.map(|chunk| chunk.map(Into::into)))
+            let polled = self.stream.as_mut().poll_next(cx);
+            if let Poll::Ready(Some(Err(e))) = &polled {
+                self.log.error(format_args!("the stream of step \"{}\" failed after it was returned: {e}", self.step));
+            }
+            polled.map(|item| item.map(|chunk| chunk.map(Into::into)))
         }
     }
-    Box::pin(IntoBytes(Box::pin(stream)))
+    Box::pin(IntoBytes { stream: Box::pin(stream), log, step })
 }
 
 impl WorkflowStep {
@@ -164,8 +180,9 @@ impl WorkflowStep {
         T: Into<Vec<u8>>,
     {
         let attempt: StreamAttemptFn<'a> = Box::new(move |ctx| {
+            let (log, step) = (ctx.log.clone(), ctx.step.name.clone());
             let fut = callback(ctx);
-            Box::pin(async move { fut.await.map(erase) })
+            Box::pin(async move { fut.await.map(|stream| erase(stream, log, step)) })
         });
         // Called now, not in the async block: the backend allocates the step's count here.
         self.backend().do_stream_step(name, config, attempt)
@@ -214,23 +231,35 @@ pub(crate) const PREVIEW_BYTES: usize = PREVIEW_CHARS * 4;
 pub(crate) fn limit_text(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (size, unit) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{}{unit}", bytes / size);
         }
     }
     format!("{bytes} bytes")
 }
 
-/// An error that ends the instance, with workerd's words for why the stream was refused.
+/// A stream the engine refuses (`why` in workerd's words): the instance ends.
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-pub(crate) fn invalid_output(step: &str, why: &str) -> Error {
-    Error::named(
-        INVALID_STREAM_OUTPUT,
-        format!(
-            "The execution of the Workflow instance was terminated, as the step \"{step}\" returned an invalid \
-             ReadableStream output. {why}"
-        ),
-    )
+pub(crate) fn refused(why: impl Into<String>) -> Error {
+    Error::named(STREAM_REFUSED, why)
+}
+
+/// For an error from the embedded engine's stream reader that ends the instance: the step's
+/// error and the instance's, as workerd records them.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) fn ends_instance(step: &str, error: &Error) -> Option<(Error, Error)> {
+    match error.name() {
+        STREAM_REFUSED => Some((
+            Error::fatal(error.message()),
+            Error::fatal(format!(
+                "The execution of the Workflow instance was terminated, as the step \"{step}\" returned an invalid \
+                 ReadableStream output. {}",
+                error.message()
+            )),
+        )),
+        STREAM_STORAGE_FULL => Some((Error::fatal(error.message()), Error::fatal(error.message()))),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use futures_util::{stream, StreamExt};
+use lunora_runtime::context::Level;
 use lunora_runtime::history::RecordState;
 use lunora_runtime::testing::TestEngine;
 use lunora_runtime::*;
@@ -343,7 +344,18 @@ impl Workflow for Refused {
     }
 }
 
-async fn refused(bad: Bad) -> (InstanceStatus<serde_json::Value>, Effects, PathBuf, tempfile::TempDir) {
+/// What a `Refused` run left: its status, effects, journal file, the step `bad`'s last attempt
+/// error and the log lines.
+struct RefusedRun {
+    status: InstanceStatus<serde_json::Value>,
+    fx: Effects,
+    db: PathBuf,
+    bad_error: Option<Error>,
+    logs: Vec<(Level, String)>,
+    _dir: tempfile::TempDir,
+}
+
+async fn refused(bad: Bad) -> RefusedRun {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
     let fx = Effects::default();
@@ -359,13 +371,16 @@ async fn refused(bad: Bad) -> (InstanceStatus<serde_json::Value>, Effects, PathB
     let inst = t.workflow::<Refused>().create(CreateOptions::params(bad).with_id("x")).await.unwrap();
     t.run_to_completion(&inst).await.unwrap();
     let status = inst.status_json().await.unwrap();
+    let steps = t.steps(&inst).unwrap();
+    let bad_error = steps.iter().find(|s| s.name == "bad").and_then(|s| s.attempt_log.last()?.error.clone());
+    let logs = t.logs();
     t.engine().clone().close().await;
-    (status, fx, db, dir)
+    RefusedRun { status, fx, db, bad_error, logs, _dir: dir }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunk_over_16_mib_ends_the_instance_without_retry() {
-    let (status, fx, db, _dir) = refused(Bad::OversizedChunk).await;
+    let RefusedRun { status, fx, db, _dir, .. } = refused(Bad::OversizedChunk).await;
     assert_eq!(status.status, InstanceStatusKind::Errored);
     let error = status.error.unwrap();
     assert_eq!(error.name(), "WorkflowFatalError");
@@ -381,15 +396,27 @@ async fn a_chunk_over_16_mib_ends_the_instance_without_retry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_failing_after_it_was_returned_ends_the_instance_and_leaves_no_bytes() {
-    let (status, fx, db, _dir) = refused(Bad::FailsMidStream).await;
+    let RefusedRun { status, fx, db, bad_error, logs, _dir } = refused(Bad::FailsMidStream).await;
     assert_eq!(status.status, InstanceStatusKind::Errored);
     let error = status.error.unwrap();
+    // workerd's words: the failure does not cross RPC, so workerd says the stream broke off.
+    let why =
+        "Failed to read from step ReadableStream output. ReadableStream received over RPC disconnected prematurely.";
     assert_eq!(error.name(), "WorkflowFatalError");
+    assert_eq!(
+        error.message(),
+        format!(
+            "The execution of the Workflow instance was terminated, as the step \"bad\" returned an invalid \
+             ReadableStream output. {why}"
+        )
+    );
+    let bad_error = bad_error.unwrap();
+    assert_eq!((bad_error.name(), bad_error.message()), ("WorkflowFatalError", why), "the step's own error");
+    // The stream's own error is in the log.
     assert!(
-        error.message().ends_with(
-            "returned an invalid ReadableStream output. Failed to read from step ReadableStream output. boom"
-        ),
-        "{error}"
+        logs.iter().any(|(level, line)| *level == Level::Error
+            && line.contains("the stream of step \"bad\" failed after it was returned: Error: boom")),
+        "{logs:?}"
     );
     assert_eq!(fx.all(), ["bad attempt 1"]);
     assert_eq!(chunk_attempts(&db, "bad"), [], "the 256 KiB chunk written before the failure is gone");
@@ -397,7 +424,7 @@ async fn a_stream_failing_after_it_was_returned_ends_the_instance_and_leaves_no_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_bytes_over_the_instance_limit_end_it() {
-    let (status, fx, db, _dir) = refused(Bad::OverTotal).await;
+    let RefusedRun { status, fx, db, _dir, .. } = refused(Bad::OverTotal).await;
     assert_eq!(status.status, InstanceStatusKind::Errored);
     let error = status.error.unwrap();
     assert_eq!(
@@ -411,7 +438,7 @@ async fn streamed_bytes_over_the_instance_limit_end_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_failing_before_its_stream_is_retried() {
-    let (status, fx, _db, _dir) = refused(Bad::FailsBeforeStream).await;
+    let RefusedRun { status, fx, _dir, .. } = refused(Bad::FailsBeforeStream).await;
     assert_eq!(status.status, InstanceStatusKind::Complete, "{status:?}");
     assert_eq!(status.output, Some(serde_json::json!("5 bytes")));
     assert_eq!(fx.all(), ["bad attempt 1", "bad attempt 2", "bad attempt 3"]);

@@ -551,13 +551,14 @@ impl Run {
                 }
                 // A stream step's stream failed, or broke a limit, after it was returned: the
                 // instance ends, as in workerd (the attempt's bytes are already discarded).
-                Err(err) if err.name() == crate::step_stream::INVALID_STREAM_OUTPUT => {
-                    let err = Error::fatal(err.message());
-                    close_attempt(&mut row, now, Some(err.clone()));
+                Err(err) if crate::step_stream::ends_instance(&name, &err).is_some() => {
+                    let (step_error, instance_error) =
+                        crate::step_stream::ends_instance(&name, &err).expect("checked by the guard");
+                    close_attempt(&mut row, now, Some(step_error));
                     row.state = StepState::Failed;
                     row.ended_at = Some(now);
                     self.save(&row, true)?;
-                    return self.fail_fatally(err).await;
+                    return self.fail_fatally(instance_error).await;
                 }
                 Err(err) if err.name() == UNSERIALIZABLE => {
                     let err = Error::fatal(format!(

@@ -24,8 +24,8 @@ use crate::local::journal::{storage, StreamKey, StreamMeta};
 use crate::local::mutex::lock;
 use crate::step::AttemptFn;
 use crate::step_stream::{
-    invalid_output, limit_text, preview, ByteChunks, StepBytes, StreamAttemptFn, INVALID_STREAM_OUTPUT,
-    MAX_INPUT_CHUNK_BYTES, PREVIEW_BYTES, STORED_CHUNK_BYTES,
+    limit_text, preview, refused, ByteChunks, StepBytes, StreamAttemptFn, MAX_INPUT_CHUNK_BYTES, PREVIEW_BYTES,
+    STORED_CHUNK_BYTES, STREAM_DISCONNECTED, STREAM_STORAGE_FULL,
 };
 
 impl Run {
@@ -69,12 +69,10 @@ impl Run {
 async fn persist(inner: Arc<Inner>, key: StreamKey, attempt: u32, mut chunks: ByteChunks) -> Result<Json> {
     let mut writer = AttemptWriter::begin(inner, key, attempt)?;
     while let Some(item) = poll_fn(|cx| chunks.as_mut().poll_next(cx)).await {
-        let bytes = item.map_err(|e| {
-            invalid_output(
-                &writer.key.name,
-                &format!("Failed to read from step ReadableStream output. {}", e.message()),
-            )
-        })?;
+        // The failure itself was logged on its way (see `step_stream::erase`); workerd reports
+        // only that the stream broke off, and so does this engine.
+        let bytes = item
+            .map_err(|_| refused(format!("Failed to read from step ReadableStream output. {STREAM_DISCONNECTED}")))?;
         writer.push(bytes)?;
     }
     writer.finish()
@@ -121,13 +119,10 @@ impl AttemptWriter {
             return Ok(());
         }
         if bytes.len() > MAX_INPUT_CHUNK_BYTES {
-            return Err(invalid_output(
-                &self.key.name,
-                &format!(
-                    "Step returned a ReadableStream chunk larger than the maximum allowed size of \
-                     {MAX_INPUT_CHUNK_BYTES} bytes. Return smaller chunks from step.do()."
-                ),
-            ));
+            return Err(refused(format!(
+                "Step returned a ReadableStream chunk larger than the maximum allowed size of \
+                 {MAX_INPUT_CHUNK_BYTES} bytes. Return smaller chunks from step.do()."
+            )));
         }
         if self.head.len() < PREVIEW_BYTES {
             let take = (PREVIEW_BYTES - self.head.len()).min(bytes.len());
@@ -149,7 +144,7 @@ impl AttemptWriter {
         let limit = self.inner.stream_limit;
         if self.others + self.written + chunk.len() as u64 > limit {
             return Err(Error::named(
-                INVALID_STREAM_OUTPUT,
+                STREAM_STORAGE_FULL,
                 format!("The instance has exceeded the {} storage limit", limit_text(limit)),
             ));
         }
