@@ -671,3 +671,43 @@ async fn kill_nine_mid_stream_then_resume() {
     assert_eq!(slow.attempts, 2);
     assert!(slow.attempt_log[0].error.as_ref().unwrap().message().contains("was interrupted"), "{slow:?}");
 }
+
+/// The workflow of `tests/fixtures/journal-v2.db`, a journal lunora wrote at schema version 2
+/// (commit 08e446a, before stream steps): `old` completed, `held` sleeps in `hold`. This
+/// version adds a stream step after the sleep, which the migrated file must store.
+struct Legacy;
+
+impl Workflow for Legacy {
+    type Params = u32;
+    type Output = Vec<usize>;
+    const NAME: &'static str = "legacy";
+    const EXPORT_NAME: &'static str = "legacy";
+
+    async fn run(ctx: WorkflowContext<u32>) -> Result<Vec<usize>> {
+        let n: u32 = ctx.step.do_("legacy", |_| async { Ok(7u32) }).await?;
+        if ctx.params == 1 {
+            ctx.step.sleep("hold", "365 days").await?;
+        }
+        let after = ctx.step.do_stream("after", |_| async { Ok(ok_chunks(vec![bytes(300 * KIB, 9)])) }).await?;
+        Ok(vec![n as usize, after.to_vec().await?.len()])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_written_by_the_version_2_engine_is_migrated_and_its_sleeper_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journal-v2.db");
+    std::fs::copy(&fixture, &db).unwrap();
+    assert_eq!(sqlite(&db).query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 2);
+    let t = TestEngine::builder().path(&db).start_time(START).register::<Legacy>().open().await.unwrap();
+    let old = t.workflow::<Legacy>().get("old").await.unwrap();
+    let status = old.status_json().await.unwrap();
+    assert_eq!((status.status, status.output), (InstanceStatusKind::Complete, Some(serde_json::json!([7]))));
+    let held = t.workflow::<Legacy>().get("held").await.unwrap();
+    let status = t.run_to_completion(&held).await.unwrap();
+    assert_eq!(status.output, Some(serde_json::json!([7, 300 * KIB])), "{status:?}");
+    assert_eq!(chunk_attempts(&db, "after"), [(1, 2)]);
+    t.engine().clone().close().await;
+    assert_eq!(sqlite(&db).query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 3);
+}
