@@ -30,7 +30,9 @@
 //!    returns).
 //! 3. [`dispatch`]: `ctx.run` over `http`; [`functions`]: the functions `ctx.run` calls and
 //!    the endpoint that serves them (over `dispatch`'s `FunctionRef`).
-//! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
+//! 4. [`step_bytes`]: what stream steps return and the rules their streams are read by; then
+//!    [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive;
+//!    then `step_stream` (`ctx.step.do_stream`).
 //! 5. [`context`]: what a workflow body receives.
 //! 6. [`workflow`](mod@workflow) (the trait, the typed handles, the workflows backend trait),
 //!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`) and
@@ -76,7 +78,8 @@ pub mod secret;
 pub mod server;
 pub mod status;
 pub mod step;
-pub mod step_stream;
+pub mod step_bytes;
+mod step_stream;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 mod validation;
@@ -97,7 +100,7 @@ pub use status::{
     Schedule, StepId, StepKind, Timestamp,
 };
 pub use step::{Rollback, WorkflowStep};
-pub use step_stream::StepBytes;
+pub use step_bytes::StepBytes;
 pub use workflow::{
     unknown_workflow, BatchCreated, InstanceHandle, Untyped, WaitFor, Workflow, WorkflowHandle, WorkflowInfo,
     WorkflowsBackend,

@@ -80,6 +80,13 @@ pub type AttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<Json
 /// One attempt of a step callback, type-erased (`Send` natively; see [`MaybeSend`]).
 #[cfg(target_arch = "wasm32")]
 pub type AttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<Json>> + 'a>;
+/// One attempt of a stream step's callback (`do_stream`), type-erased.
+#[cfg(not(target_arch = "wasm32"))]
+pub type StreamAttemptFn<'a> =
+    Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<crate::step_bytes::ByteChunks>> + Send + 'a>;
+/// One attempt of a stream step's callback (`do_stream`), type-erased.
+#[cfg(target_arch = "wasm32")]
+pub type StreamAttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<crate::step_bytes::ByteChunks>> + 'a>;
 /// A rollback handler, type-erased. Called once per rollback attempt.
 pub type RollbackFn = TypedRollbackFn<Json>;
 
@@ -116,8 +123,8 @@ pub trait StepBackend: MaybeSend + MaybeSync {
         &'a self,
         name: String,
         config: Option<StepConfig>,
-        attempt: crate::step_stream::StreamAttemptFn<'a>,
-    ) -> BoxFuture<'a, Result<crate::step_stream::StepBytes>>;
+        attempt: StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_bytes::StepBytes>>;
 
     fn sleep<'a>(&'a self, name: String, duration: DurationInput) -> BoxFuture<'a, Result<()>>;
 

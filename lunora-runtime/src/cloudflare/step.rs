@@ -222,8 +222,8 @@ impl StepBackend for JsStep {
         &'a self,
         name: String,
         config: Option<StepConfig>,
-        attempt: crate::step_stream::StreamAttemptFn<'a>,
-    ) -> BoxFuture<'a, Result<crate::step_stream::StepBytes>> {
+        attempt: crate::step::StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_bytes::StepBytes>> {
         self.do_stream(name, config, attempt)
     }
 

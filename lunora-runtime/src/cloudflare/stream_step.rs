@@ -12,7 +12,8 @@ use super::step::{ready, JsStep};
 use crate::config::StepConfig;
 use crate::erased::BoxFuture;
 use crate::error::{Error, Result};
-use crate::step_stream::{ByteChunks, StepBytes, StreamAttemptFn};
+use crate::step::StreamAttemptFn;
+use crate::step_bytes::{ByteChunks, StepBytes};
 
 impl JsStep {
     pub(super) fn do_stream<'a>(

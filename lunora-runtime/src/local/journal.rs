@@ -25,10 +25,9 @@ use crate::local::group_commit::{GroupCommit, Pending};
 use crate::local::journal_check::{self, Found};
 use crate::local::journal_lock::{self, JournalLock};
 use crate::local::journal_schema::{APPLICATION_ID, MIGRATE_FROM_1, MIGRATE_FROM_2, SCHEMA, SCHEMA_VERSION};
+use crate::local::journal_streams as streams;
+pub use crate::local::journal_streams::{StreamKey, StreamMeta};
 use crate::status::{InstanceStatusKind, RollbackState, Schedule, StepKind};
-
-mod streams;
-pub use streams::{StreamKey, StreamMeta};
 
 /// How hard commits push data to disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -892,6 +891,48 @@ impl Journal {
     pub fn put_step_grouped(&mut self, workflow: &str, id: &str, row: &StepRow) -> rusqlite::Result<Option<Pending>> {
         self.put_step(workflow, id, row, false)?;
         Ok(self.fsyncs(true).map(GroupCommit::committed))
+    }
+
+    // ----- streamed step outputs (see `journal_streams`) -------------------------------
+
+    /// Forgets a step's streamed output and every chunk any of its attempts wrote.
+    pub fn clear_stream(&mut self, key: &StreamKey) -> rusqlite::Result<()> {
+        streams::clear(self.conn_mut()?, key)
+    }
+
+    /// Removes the chunks one attempt wrote (an attempt that failed or was cut short).
+    pub fn discard_stream_attempt(&mut self, key: &StreamKey, attempt: u32) -> rusqlite::Result<()> {
+        streams::discard_attempt(self.conn()?, key, attempt)
+    }
+
+    /// Appends chunk `idx` of an attempt (not fsynced: the step's completion makes it durable).
+    pub fn put_stream_chunk(&mut self, key: &StreamKey, attempt: u32, idx: u32, chunk: &[u8]) -> rusqlite::Result<()> {
+        streams::put_chunk(self.conn()?, key, attempt, idx, chunk)
+    }
+
+    /// Records which attempt's chunks are the step's output.
+    pub fn put_stream_meta(&mut self, key: &StreamKey, meta: StreamMeta) -> rusqlite::Result<()> {
+        streams::put_meta(self.conn()?, key, meta)
+    }
+
+    /// The step's streamed output, if it has one.
+    pub fn stream_meta(&self, key: &StreamKey) -> rusqlite::Result<Option<StreamMeta>> {
+        streams::meta(self.conn()?, key)
+    }
+
+    /// Chunk `idx` of an attempt, if it is there.
+    pub fn stream_chunk(&self, key: &StreamKey, attempt: u32, idx: u32) -> rusqlite::Result<Option<Vec<u8>>> {
+        streams::chunk(self.conn()?, key, attempt, idx)
+    }
+
+    /// What an attempt's stored chunks add up to, to check them against their record.
+    pub fn stream_summary(&self, key: &StreamKey, attempt: u32) -> rusqlite::Result<streams::ChunkSummary> {
+        streams::summary(self.conn()?, key, attempt)
+    }
+
+    /// The bytes of an instance's completed streamed outputs, other than `except`'s.
+    pub fn instance_stream_bytes(&self, workflow: &str, id: &str, except: &StreamKey) -> rusqlite::Result<u64> {
+        streams::instance_bytes(self.conn()?, workflow, id, except)
     }
 
     // ----- events ----------------------------------------------------------------------

@@ -189,8 +189,8 @@ impl StepBackend for ReplayBackend {
         &'a self,
         name: String,
         _config: Option<StepConfig>,
-        _attempt: crate::step_stream::StreamAttemptFn<'a>,
-    ) -> BoxFuture<'a, Result<crate::step_stream::StepBytes>> {
+        _attempt: crate::step::StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_bytes::StepBytes>> {
         // A history holds a streamed output's preview, not its bytes: a completed stream step
         // ends the replay there; a failed one rethrows its error as recorded.
         let asked = self.allocate(RecordKind::Do, &name);

@@ -53,7 +53,7 @@ impl EngineBuilder {
     /// unless lowered (a larger value is taken as 1 GiB). Streaming past it ends the instance with
     /// `WorkflowFatalError: The instance has exceeded the <limit> storage limit`, as in workerd.
     pub fn stream_storage_limit(mut self, bytes: u64) -> Self {
-        self.stream_limit = bytes.min(crate::step_stream::MAX_INSTANCE_STREAM_BYTES);
+        self.stream_limit = bytes.min(crate::step_bytes::MAX_INSTANCE_STREAM_BYTES);
         self
     }
 
@@ -209,7 +209,7 @@ impl Engine {
             wait_for_journal: None,
             workflows: Vec::new(),
             retention: RetentionDefaults::default(),
-            stream_limit: crate::step_stream::MAX_INSTANCE_STREAM_BYTES,
+            stream_limit: crate::step_bytes::MAX_INSTANCE_STREAM_BYTES,
         }
     }
 }

@@ -12,6 +12,7 @@ use std::task::Poll;
 
 use super::control::{Control, InstanceKey};
 use super::state::Inner;
+use super::stream_output;
 use crate::config::{ResolvedStepConfig, StepConfig};
 use crate::duration::{millis, DurationInput};
 use crate::erased::{BoxFuture, Json};
@@ -23,8 +24,6 @@ use crate::local::validate;
 use crate::log::Logger;
 use crate::status::{Event, RollbackOutcome, RollbackState, StepId, Timestamp};
 use crate::step::{AttemptFn, RollbackContext, RollbackSpec, StepBackend, StepContext, UNSERIALIZABLE};
-
-mod stream;
 
 const MAX_WAIT_MS: i64 = 365 * 24 * 3_600_000;
 const DEFAULT_EVENT_TIMEOUT_MS: i64 = 24 * 3_600_000;
@@ -551,9 +550,9 @@ impl Run {
                 }
                 // A stream step's stream failed, or broke a limit, after it was returned: the
                 // instance ends, as in workerd (the attempt's bytes are already discarded).
-                Err(err) if crate::step_stream::ends_instance(&name, &err).is_some() => {
+                Err(err) if crate::step_bytes::ends_instance(&name, &err).is_some() => {
                     let (step_error, instance_error) =
-                        crate::step_stream::ends_instance(&name, &err).expect("checked by the guard");
+                        crate::step_bytes::ends_instance(&name, &err).expect("checked by the guard");
                     close_attempt(&mut row, now, Some(step_error));
                     row.state = StepState::Failed;
                     row.ended_at = Some(now);
@@ -776,6 +775,31 @@ fn close_interrupted_attempt(row: &mut StepRow, now: i64) -> Option<Error> {
 }
 
 impl Run {
+    /// Runs (or replays) stream step `name`/`count`: a `do` step whose attempts persist the
+    /// callback's stream (see `stream_output`), answered with a reader over the stored bytes.
+    async fn do_stream<'a>(
+        &'a self,
+        name: String,
+        count: u32,
+        config: Option<StepConfig>,
+        attempt: crate::step::StreamAttemptFn<'a>,
+    ) -> Result<crate::step_bytes::StepBytes> {
+        let key = crate::local::journal::StreamKey {
+            workflow: self.key.workflow.to_string(),
+            instance: self.key.id.to_string(),
+            name: name.clone(),
+            count,
+        };
+        let persisting = stream_output::persisting(self.inner.clone(), key.clone(), attempt);
+        match self.do_step_inner(name, count, config, persisting, None).await {
+            Ok(_preview) => stream_output::open(&self.inner, key),
+            Err(err) => {
+                stream_output::discard(&self.inner, &key);
+                Err(err)
+            }
+        }
+    }
+
     /// Gives a `do` step its count (at call time) and checks the step limit and its name.
     fn admit_do(&self, name: &str) -> (u32, Result<()>) {
         let count = self.allocate(RowKind::Do, name);
@@ -813,8 +837,8 @@ impl StepBackend for Run {
         &'a self,
         name: String,
         config: Option<StepConfig>,
-        attempt: crate::step_stream::StreamAttemptFn<'a>,
-    ) -> BoxFuture<'a, Result<crate::step_stream::StepBytes>> {
+        attempt: crate::step::StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_bytes::StepBytes>> {
         let (count, admitted) = self.admit_do(&name);
         Box::pin(async move {
             admitted?;

@@ -1,7 +1,8 @@
-//! Stream steps on the embedded engine: a `do` step whose attempt reads the callback's stream
-//! to the end into the journal (`step_chunks`), re-cut into chunks of `STORED_CHUNK_BYTES`, and
-//! whose output row holds the preview histories show. The step then answers with a reader over
-//! the stored chunks, on the first run as on every replay.
+//! The outputs of stream steps on the embedded engine. `Run::do_stream` runs a stream step as a
+//! `do` step whose attempt ([`persisting`]) reads the callback's stream to the end into the
+//! journal (`step_chunks`), re-cut into chunks of `STORED_CHUNK_BYTES`, and whose output row
+//! holds the preview histories show; the step then answers with a reader over the stored chunks
+//! ([`open`]), on the first run as on every replay.
 //!
 //! Retries, timeouts and the attempt log are the `do` step's own: reading the stream is part of
 //! the attempt, so a stream still running at the timeout fails the attempt. An attempt that ends
@@ -15,61 +16,41 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-use super::super::state::Inner;
-use super::Run;
-use crate::config::StepConfig;
+use super::state::Inner;
 use crate::erased::Json;
 use crate::error::{Error, Result};
 use crate::local::journal::{storage, StreamKey, StreamMeta};
 use crate::local::mutex::lock;
-use crate::step::AttemptFn;
-use crate::step_stream::{
-    limit_text, preview, refused, ByteChunks, StepBytes, StreamAttemptFn, MAX_INPUT_CHUNK_BYTES, PREVIEW_BYTES,
-    STORED_CHUNK_BYTES, STREAM_DISCONNECTED, STREAM_STORAGE_FULL,
+use crate::step::{AttemptFn, StreamAttemptFn};
+use crate::step_bytes::{
+    limit_text, preview, refused, ByteChunks, StepBytes, MAX_INPUT_CHUNK_BYTES, PREVIEW_BYTES, STORED_CHUNK_BYTES,
+    STREAM_DISCONNECTED, STREAM_STORAGE_FULL,
 };
 
-impl Run {
-    /// Runs (or replays) stream step `name`/`count`: see the module docs.
-    pub(super) async fn do_stream<'a>(
-        &'a self,
-        name: String,
-        count: u32,
-        config: Option<StepConfig>,
-        mut attempt: StreamAttemptFn<'a>,
-    ) -> Result<StepBytes> {
-        let key = StreamKey {
-            workflow: self.key.workflow.to_string(),
-            instance: self.key.id.to_string(),
-            name: name.clone(),
-            count,
-        };
-        let (inner, attempt_key) = (self.inner.clone(), key.clone());
-        let persisting: AttemptFn<'a> = Box::new(move |ctx| {
-            let number = ctx.attempt;
-            let started = attempt(ctx);
-            let (inner, key) = (inner.clone(), attempt_key.clone());
-            Box::pin(async move {
-                // A callback that fails before returning its stream is retried like any step.
-                let chunks = started.await?;
-                persist(inner, key, number, chunks).await
-            })
-        });
-        match self.do_step_inner(name, count, config, persisting, None).await {
-            Ok(_preview) => open(&self.inner, key),
-            Err(err) => {
-                // A step that failed for good keeps no bytes; the error is what matters here.
-                let _ = lock(&self.inner.journal).clear_stream(&key);
-                Err(err)
-            }
-        }
-    }
+/// The attempt a stream step runs as: the callback, then its stream read into the journal.
+pub(super) fn persisting<'a>(inner: Arc<Inner>, key: StreamKey, mut attempt: StreamAttemptFn<'a>) -> AttemptFn<'a> {
+    Box::new(move |ctx| {
+        let number = ctx.attempt;
+        let started = attempt(ctx);
+        let (inner, key) = (inner.clone(), key.clone());
+        Box::pin(async move {
+            // A callback that fails before returning its stream is retried like any step.
+            let chunks = started.await?;
+            persist(inner, key, number, chunks).await
+        })
+    })
+}
+
+/// Forgets what a step that failed for good streamed (best effort: the error is what matters).
+pub(super) fn discard(inner: &Inner, key: &StreamKey) {
+    let _ = lock(&inner.journal).clear_stream(key);
 }
 
 /// Reads one attempt's stream to the end into the journal; the output row gets its preview.
 async fn persist(inner: Arc<Inner>, key: StreamKey, attempt: u32, mut chunks: ByteChunks) -> Result<Json> {
     let mut writer = AttemptWriter::begin(inner, key, attempt)?;
     while let Some(item) = poll_fn(|cx| chunks.as_mut().poll_next(cx)).await {
-        // The failure itself was logged on its way (see `step_stream::erase`); workerd reports
+        // The failure itself was logged on its way (see `step_stream`); workerd reports
         // only that the stream broke off, and so does this engine.
         let bytes = item
             .map_err(|_| refused(format!("Failed to read from step ReadableStream output. {STREAM_DISCONNECTED}")))?;
@@ -178,7 +159,7 @@ impl Drop for AttemptWriter {
 }
 
 /// A reader over a completed step's stored chunks, checked against their record first.
-fn open(inner: &Arc<Inner>, key: StreamKey) -> Result<StepBytes> {
+pub(super) fn open(inner: &Arc<Inner>, key: StreamKey) -> Result<StepBytes> {
     let journal = lock(&inner.journal);
     let meta = journal.stream_meta(&key).map_err(storage("stream read"))?.ok_or_else(|| {
         Error::fatal(format!(
