@@ -514,10 +514,11 @@ async fn deleting_or_restarting_an_instance_removes_its_stored_bytes() {
     let records =
         |db: &Path| -> i64 { sqlite(db).query_row("SELECT count(*) FROM step_streams", [], |r| r.get(0)).unwrap() };
     assert_eq!(records(&db), 2, "b's two stream steps");
-    // Restarting from `produce-again` keeps `produce`'s bytes and drops the later step's.
-    b.restart_from(RestartFrom::step("produce-again")).await.unwrap();
-    let after = per_instance(&db);
-    assert_eq!(after, [("b".to_owned(), 2)], "only produce's chunks right after the restart");
+    // Restarting from the nap keeps `produce`'s bytes and drops those of `produce-again`, after it.
+    b.restart_from(RestartFrom::step("nap").kind(StepKind::Sleep)).await.unwrap();
+    t.run_until(&b, "the nap again", |s, _| s.status == InstanceStatusKind::Waiting).await.unwrap();
+    assert_eq!(per_instance(&db), [("b".to_owned(), 2)], "only produce's chunks while it sleeps again");
+    assert_eq!(records(&db), 1);
     t.run_to_completion(&b).await.unwrap();
     assert_eq!(per_instance(&db), [("b".to_owned(), 3)]);
     assert_eq!(fx.count("produce ran"), 2, "one per instance: the restart kept produce");
@@ -710,4 +711,91 @@ async fn a_journal_written_by_the_version_2_engine_is_migrated_and_its_sleeper_s
     assert_eq!(chunk_attempts(&db, "after"), [(1, 2)]);
     t.engine().clone().close().await;
     assert_eq!(sqlite(&db).query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_output_missing_a_chunk_fails_the_step_instead_of_replaying_it_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fx = Effects::default();
+    let t = open_file(&db, &fx, START).await;
+    let inst = t.workflow::<Produce>().create(CreateOptions::default().with_id("p")).await.unwrap();
+    t.run_until(&inst, "the nap", |_, steps| steps.iter().any(|s| s.name == "nap")).await.unwrap();
+    t.engine().clone().close().await;
+    drop(inst);
+    drop(t);
+    // The file loses the second chunk (a hand edit, a bad restore): still a sound SQLite file.
+    assert_eq!(sqlite(&db).execute("DELETE FROM step_chunks WHERE name = 'produce' AND idx = 1", []).unwrap(), 1);
+
+    let t = open_file(&db, &fx, START + 2 * 3_600_000).await;
+    let inst = t.workflow::<Produce>().get("p").await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Errored);
+    let error = status.error.unwrap();
+    assert_eq!(
+        (error.name(), error.message()),
+        (
+            "WorkflowInternalError",
+            "Stored output for produce-1 is corrupt or incomplete. Expected 2 chunks / 378885 bytes, found 1 chunks \
+             / 262144 bytes."
+        )
+    );
+    assert_eq!(fx.count("produce ran"), 1, "the step is not run again over its damaged output");
+}
+
+/// Version 1 of `swap`: `produce` is a plain `do` step.
+struct SwapV1;
+
+impl Workflow for SwapV1 {
+    type Params = ();
+    type Output = usize;
+    const NAME: &'static str = "swap";
+    const EXPORT_NAME: &'static str = "swap";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<usize> {
+        let text: String = ctx.step.do_("produce", |_| async { Ok("plain".to_owned()) }).await?;
+        ctx.step.sleep("nap", "1 hour").await?;
+        Ok(text.len())
+    }
+}
+
+/// Version 2 of `swap`: `produce` became a stream step while an instance slept.
+struct SwapV2;
+
+impl Workflow for SwapV2 {
+    type Params = ();
+    type Output = usize;
+    const NAME: &'static str = "swap";
+    const EXPORT_NAME: &'static str = "swap";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<usize> {
+        let out = ctx.step.do_stream("produce", |_| async { Ok(ok_chunks(vec![b"streamed".to_vec()])) }).await?;
+        ctx.step.sleep("nap", "1 hour").await?;
+        Ok(out.to_vec().await?.len())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_step_read_back_as_a_stream_step_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let t = TestEngine::builder().path(&db).start_time(START).register::<SwapV1>().open().await.unwrap();
+    let inst = t.workflow::<SwapV1>().create(CreateOptions::default().with_id("s")).await.unwrap();
+    t.run_until(&inst, "the nap", |_, steps| steps.iter().any(|s| s.name == "nap")).await.unwrap();
+    t.engine().clone().close().await;
+    drop(inst);
+    drop(t);
+
+    let t =
+        TestEngine::builder().path(&db).start_time(START + 2 * 3_600_000).register::<SwapV2>().open().await.unwrap();
+    let inst = t.workflow::<SwapV2>().get("s").await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.status, InstanceStatusKind::Errored);
+    let error = status.error.unwrap();
+    assert_eq!(error.name(), "WorkflowFatalError");
+    assert_eq!(
+        error.message(),
+        "step \"produce\" (count 1) finished without a stored byte stream: it ran as a plain do_ step (or its \
+         result was mocked) and the code now reads it with do_stream"
+    );
 }
