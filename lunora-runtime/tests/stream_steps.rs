@@ -673,7 +673,7 @@ async fn kill_nine_mid_stream_then_resume() {
     assert!(slow.attempt_log[0].error.as_ref().unwrap().message().contains("was interrupted"), "{slow:?}");
 }
 
-/// The workflow of `tests/fixtures/journal-v2.db`, a journal lunora wrote at schema version 2
+/// The workflow of `tests/fixtures/journal-v2.sqlite`, a journal lunora wrote at schema version 2
 /// (commit 08e446a, before stream steps): `old` completed, `held` sleeps in `hold`. This
 /// version adds a stream step after the sleep, which the migrated file must store.
 struct Legacy;
@@ -698,7 +698,7 @@ impl Workflow for Legacy {
 async fn a_journal_written_by_the_version_2_engine_is_migrated_and_its_sleeper_streams() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journal-v2.db");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journal-v2.sqlite");
     std::fs::copy(&fixture, &db).unwrap();
     assert_eq!(sqlite(&db).query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 2);
     let t = TestEngine::builder().path(&db).start_time(START).register::<Legacy>().open().await.unwrap();
