@@ -20,12 +20,12 @@ use futures_core::Stream;
 use crate::error::{Error, Result};
 
 /// The largest chunk a step's stream may yield (workerd's `MAX_STREAM_OUTPUT_INPUT_CHUNK_BYTES`).
-pub const MAX_INPUT_CHUNK_BYTES: usize = 16 * 1024 * 1024;
-/// The size the engines store (and replay) streamed bytes in: every chunk a [`StepBytes`] yields
-/// has this size, except the last.
-pub const STORED_CHUNK_BYTES: usize = 256 * 1024;
+pub const MAX_INPUT_CHUNK_BYTES: usize = lunora_shared::rules::MAX_STREAM_CHUNK_BYTES;
+/// The size the embedded engine stores (and replays) streamed bytes in: every chunk a
+/// [`StepBytes`] yields there has this size, except the last.
+pub const STORED_CHUNK_BYTES: usize = lunora_shared::rules::STREAM_STORED_CHUNK_BYTES;
 /// Cloudflare's storage limit per instance (1 GiB), which streamed outputs count against.
-pub const MAX_INSTANCE_STREAM_BYTES: u64 = 1 << 30;
+pub const MAX_INSTANCE_STREAM_BYTES: u64 = lunora_shared::rules::MAX_INSTANCE_STORAGE_BYTES;
 /// Characters of a streamed output that histories and timelines show (workerd's preview).
 pub(crate) const PREVIEW_CHARS: usize = 1024;
 /// The names the embedded engine's stream reader gives the errors that end the instance: a
