@@ -1,7 +1,7 @@
 //! Durable workflows for Cloudflare Workers, authored in Rust.
 //!
-//! - [`WorkflowContext`] and [`WorkflowStep`]: the body's view (`do_`, `sleep`, `sleep_until`,
-//!   `wait_for_event`), with [`StepConfig`] and per-step [`Rollback`].
+//! - [`WorkflowContext`] and [`WorkflowStep`]: the body's view (`do_`, `do_stream`, `sleep`,
+//!   `sleep_until`, `wait_for_event`), with [`StepConfig`] and per-step [`Rollback`].
 //! - [`Workflow`]: what a workflow is (the `#[workflow]` macro implements it).
 //! - [`WorkflowHandle`] / [`InstanceHandle`]: create, inspect and steer instances.
 //! - [`local`]: the embedded durable engine (SQLite journal) with Cloudflare's semantics, and

@@ -459,7 +459,12 @@ impl Workflow for Texts {
         let empty = empty.to_vec().await?;
         let short =
             ctx.step.do_stream("short", |_| async { Ok(ok_chunks(vec![b"hello ".to_vec(), b"world".to_vec()])) });
-        let short = short.await?.to_vec().await?;
+        // `StepBytes` is a `Stream`: read it with `StreamExt::next` here.
+        let mut chunks = short.await?;
+        let mut short = Vec::new();
+        while let Some(chunk) = chunks.next().await {
+            short.extend(chunk?);
+        }
         let long = ctx
             .step
             .do_stream("long", |_| async { Ok(stream::iter((0..2000).map(|_| Ok::<_, Error>("a")))) })
