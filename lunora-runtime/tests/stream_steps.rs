@@ -804,3 +804,32 @@ async fn a_plain_step_read_back_as_a_stream_step_is_refused_clearly() {
          result was mocked) and the code now reads it with do_stream"
     );
 }
+
+/// A sensitive stream step: the body gets the bytes, histories show `[REDACTED]` (as workerd,
+/// which then records no preview).
+struct Secret;
+
+impl Workflow for Secret {
+    type Params = ();
+    type Output = String;
+    const NAME: &'static str = "secret";
+    const EXPORT_NAME: &'static str = "secret";
+
+    async fn run(ctx: WorkflowContext<()>) -> Result<String> {
+        let config = StepConfig::new().sensitive_output();
+        let out =
+            ctx.step.do_stream_with("token", config, |_| async { Ok(ok_chunks(vec![b"s3cr3t".to_vec()])) }).await?;
+        Ok(String::from_utf8_lossy(&out.to_vec().await?).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sensitive_stream_step_is_redacted_in_histories() {
+    let t = TestEngine::builder().start_time(START).register::<Secret>().open().await.unwrap();
+    let inst = t.workflow::<Secret>().create(CreateOptions::default().with_id("s")).await.unwrap();
+    let status = t.run_to_completion(&inst).await.unwrap();
+    assert_eq!(status.output, Some(serde_json::json!("s3cr3t")), "the body got the real bytes");
+    let history = t.engine().history("secret", "s").unwrap();
+    assert_eq!(history.steps[0].output, Some(serde_json::json!(lunora_runtime::history::REDACTED_OUTPUT)));
+    assert!(!history.to_pretty_string().contains("s3cr3t"));
+}
