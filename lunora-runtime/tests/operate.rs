@@ -226,7 +226,11 @@ async fn a_version_1_journal_is_migrated_when_opened() {
     engine.close().await;
     let conn = rusqlite::Connection::open(&db).unwrap();
     let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0)).unwrap();
-    assert_eq!((pragma("user_version"), pragma("auto_vacuum")), (2, 2));
+    assert_eq!((pragma("user_version"), pragma("auto_vacuum")), (3, 2), "migrated through version 2 to 3");
+    let stream_tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name IN ('step_chunks', 'step_streams')", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stream_tables, 2);
     let expires: Option<i64> = conn.query_row("SELECT expires_at FROM instances", [], |r| r.get(0)).unwrap();
     assert_eq!(expires, None, "an instance that ended before retention existed is kept");
 }
@@ -239,7 +243,12 @@ fn write_version_1_journal(db: &std::path::Path) {
         .replace("    expires_at  INTEGER,\n", "")
         .replace("    trigger     TEXT,\n", "")
         .split(";\n")
-        .filter(|stmt| !stmt.contains("CREATE INDEX instances_") && !stmt.contains("CREATE TABLE schedules"))
+        .filter(|stmt| {
+            !stmt.contains("CREATE INDEX instances_")
+                && !stmt.contains("CREATE TABLE schedules")
+                && !stmt.contains("CREATE TABLE step_chunks")
+                && !stmt.contains("CREATE TABLE step_streams")
+        })
         .collect::<Vec<_>>()
         .join(";\n")
         .lines()
@@ -271,7 +280,7 @@ fn a_journal_that_reading_would_change_is_refused_and_left_untouched() {
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
     for (db, why) in [
-        (&old, "is a lunora journal of schema version 1, which reading would have to migrate to version 2; open it once with an engine of this lunora (it migrates in place), then read it"),
+        (&old, "is a lunora journal of schema version 1, which reading would have to migrate to version 3; open it once with an engine of this lunora (it migrates in place), then read it"),
         (&empty, "holds no lunora journal yet (it is empty); give the path of a file an engine wrote (its --db)"),
     ] {
         let before = std::fs::read(db).unwrap();

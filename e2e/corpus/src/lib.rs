@@ -17,6 +17,7 @@ pub mod functions;
 pub mod handle_errors;
 mod http_steps;
 pub mod rest_tour;
+mod streams;
 mod surface;
 mod trail;
 #[cfg(target_arch = "wasm32")]

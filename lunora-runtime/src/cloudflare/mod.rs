@@ -17,6 +17,7 @@ mod fetch;
 mod js;
 mod serve_dispatch;
 mod step;
+mod stream_step;
 
 use std::sync::Arc;
 

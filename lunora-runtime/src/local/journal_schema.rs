@@ -1,14 +1,48 @@
 //! What makes a SQLite file a lunora journal: its application id, its schema version and its
 //! tables. The journal creates them; `journal_check` refuses files that do not match.
 
+/// The tables of streamed step outputs (schema version 3). `step_chunks` holds the bytes of
+/// each attempt, cut into chunks of up to 256 KiB (`idx` from 0); a row of `step_streams` says
+/// which attempt's chunks are the step's output, how many there are and how many bytes, and is
+/// written only once that attempt read its stream to the end. Chunks of other attempts are
+/// leftovers of a failed or interrupted attempt, removed before the next one starts.
+macro_rules! stream_tables {
+    () => {
+        "
+CREATE TABLE step_chunks (
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    count       INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    idx         INTEGER NOT NULL,
+    chunk       BLOB NOT NULL,
+    PRIMARY KEY (workflow, instance, name, count, attempt, idx)
+);
+CREATE TABLE step_streams (
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    count       INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    chunks      INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    PRIMARY KEY (workflow, instance, name, count)
+) WITHOUT ROWID;
+"
+    };
+}
+
 /// `PRAGMA application_id` of lunora journals: "LNRA".
 pub const APPLICATION_ID: i64 = 0x4C4E_5241;
 /// Schema version in `PRAGMA user_version`. Version 2 added `instances.expires_at` (retention),
 /// `instances.trigger` (the cron tick that started an instance), the `schedules` table (the last
 /// tick fired per cron) and the listing and expiry indexes, and turned on incremental auto-vacuum so that space freed
 /// by expired and deleted instances goes back to the file system; a version 1 journal is
-/// migrated in place when opened ([`MIGRATE_FROM_1`]), a newer one is refused.
-pub const SCHEMA_VERSION: i64 = 2;
+/// migrated in place when opened ([`MIGRATE_FROM_1`]). Version 3 added the `step_chunks` and
+/// `step_streams` tables (the bytes of steps that return a stream); a version 2 journal is
+/// migrated in place too ([`MIGRATE_FROM_2`]). A newer journal is refused.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// What turns a version 1 journal into a version 2 one, in one transaction. Incremental
 /// auto-vacuum then needs a `VACUUM` outside it (see `Journal::open`).
@@ -26,9 +60,13 @@ CREATE INDEX instances_expiry ON instances (expires_at) WHERE expires_at IS NOT 
 PRAGMA user_version = 2;
 ";
 
+/// What turns a version 2 journal into a version 3 one, in one transaction.
+pub(crate) const MIGRATE_FROM_2: &str = concat!(stream_tables!(), "PRAGMA user_version = 3;");
+
 /// The journal's tables (public for the benchmark's same-schema SQLite baseline).
 #[doc(hidden)]
-pub const SCHEMA: &str = "
+pub const SCHEMA: &str = concat!(
+    "
 CREATE TABLE instances (
     workflow    TEXT NOT NULL,
     id          TEXT NOT NULL,
@@ -84,4 +122,6 @@ CREATE TABLE events (
     consumed    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX events_pending ON events (workflow, instance, type, consumed, seq);
-";
+",
+    stream_tables!()
+);

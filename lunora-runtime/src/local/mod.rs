@@ -8,6 +8,7 @@ pub(crate) mod journal;
 mod journal_check;
 pub(crate) mod journal_lock;
 mod journal_schema;
+mod journal_streams;
 mod modifiers;
 pub(crate) mod mutex;
 pub(crate) mod validate;

@@ -201,6 +201,9 @@ fn conclude(
     if let Some(step) = st.redacted.clone() {
         return Ok(Continuation::Redacted(step));
     }
+    if let Some(step) = st.streamed.clone() {
+        return Ok(Continuation::Streamed(step));
+    }
     let mut waiting = st.waiting.clone();
     waiting.sort_by_key(|w| w.index);
     let unmatched: Vec<usize> =

@@ -15,8 +15,8 @@
 //!
 //! One file per part, each above the ones it uses: `control` (an instance's key and owner),
 //! `registry` (workflows with their types erased), `state` (what all parts share, lookups and
-//! ownership), `run` (one execution of a body: the step backend), `drive` (the drive loop and
-//! the timer scheduler), `lifecycle` (create, pause, resume, terminate, restart, send_event),
+//! ownership), `stream_output` (the stored bytes of stream steps), `run` (one execution of a
+//! body: the step backend), `drive` (the drive loop and the timer scheduler), `lifecycle` (create, pause, resume, terminate, restart, send_event),
 //! `backend` (the engine behind the typed handles), `handle` ([`Engine`]) and `builder`
 //! ([`EngineBuilder`]).
 
@@ -35,6 +35,7 @@ mod retention;
 mod run;
 mod schedule;
 mod state;
+mod stream_output;
 
 pub use builder::{EngineBuilder, Registrar, DEFAULT_IN_MEMORY_WAIT_LIMIT};
 pub use handle::Engine;
