@@ -724,6 +724,8 @@ impl Run {
             None => {
                 let wake_at = target(now)?;
                 let mut row = self.new_row(RowKind::Sleep, &name, count, StepState::Waiting);
+                // The instant the wake time counts from, so a row never shows a shorter sleep.
+                row.started_at = now;
                 row.wake_at = Some(wake_at);
                 row
             }
@@ -791,6 +793,7 @@ impl Run {
         let fresh = existing.is_none();
         let mut row = existing.unwrap_or_else(|| {
             let mut row = self.new_row(RowKind::WaitForEvent, &name, count, StepState::Waiting);
+            row.started_at = now;
             row.wake_at = Some(now + timeout_ms);
             row
         });
