@@ -104,7 +104,7 @@ impl Replayer {
         }
         let now = history.trigger.timestamp.unwrap_or(0);
         let dispatch = Dispatcher::for_body(
-            Arc::new(NoDispatch(backend.clone())),
+            Some(Arc::new(NoDispatch(backend.clone()))),
             Arc::new(Frozen(now)),
             env.clone(),
             export,
