@@ -4,7 +4,7 @@
 // Rust type cannot extend a JS class, so each class below delegates to the runner class that
 // `#[workflow]` exports from the wasm module. The Worker itself is worker-build's output.
 import { WorkflowEntrypoint } from "cloudflare:workers";
-import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, ChildDoubleWorkflowRunner, ChildFailsWorkflowRunner, ChildParentWorkflowRunner, PortedOrderWorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, DynamicDelayWorkflowRunner, DynamicDelayFailsWorkflowRunner, DynamicDelayInvalidWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParallelBranchFailsWorkflowRunner, ParallelStepsWorkflowRunner, ParamsEchoWorkflowRunner, PartialRetriesWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SensitiveOutputWorkflowRunner, ShortEventTimeoutWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StructuredOutputWorkflowRunner, SubscribeEventsWorkflowRunner, TypedEventWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
+import { BasicStepsWorkflowRunner, Bench200WorkflowRunner, ChildDoubleWorkflowRunner, ChildFailsWorkflowRunner, ChildParentWorkflowRunner, PortedOrderWorkflowRunner, DispatchBodyWorkflowRunner, DispatchDeclinedWorkflowRunner, DispatchNotFoundWorkflowRunner, DispatchRollbackWorkflowRunner, DispatchStepRetryWorkflowRunner, DispatchTimeoutCaughtWorkflowRunner, DuplicateNamesWorkflowRunner, DynamicDelayWorkflowRunner, DynamicDelayFailsWorkflowRunner, DynamicDelayInvalidWorkflowRunner, ErrorCaughtWorkflowRunner, EventBeforeWaitWorkflowRunner, EventFifoWorkflowRunner, EventTimeoutCaughtWorkflowRunner, HttpClientWorkflowRunner, NonRetryableCaughtWorkflowRunner, NonRetryableUncaughtWorkflowRunner, ParallelBranchFailsWorkflowRunner, ParallelStepsWorkflowRunner, ParamsEchoWorkflowRunner, PartialRetriesWorkflowRunner, RestartFromWorkflowRunner, RetriesExhaustedWorkflowRunner, RetryThenOkWorkflowRunner, RollbackFailedStepWorkflowRunner, RollbackReverseWorkflowRunner, SensitiveOutputWorkflowRunner, ShortEventTimeoutWorkflowRunner, SleepBetweenWorkflowRunner, SleepUntilStepWorkflowRunner, StepTimeoutWorkflowRunner, StreamFailsWorkflowRunner, StreamRetryWorkflowRunner, StreamStepsWorkflowRunner, StructuredOutputWorkflowRunner, SubscribeEventsWorkflowRunner, TypedEventWorkflowRunner, UnitOutputWorkflowRunner, WorkerApisWorkflowRunner } from "./build/index.js";
 
 export { default } from "./build/index.js";
 
@@ -264,6 +264,27 @@ export class SleepUntilStepWorkflow extends WorkflowEntrypoint {
 export class StepTimeoutWorkflow extends WorkflowEntrypoint {
   async run(event, step) {
     return new StepTimeoutWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `streamFails` workflow, deployed as `stream-fails` (binding WORKFLOW_STREAM_FAILS). */
+export class StreamFailsWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new StreamFailsWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `streamRetry` workflow, deployed as `stream-retry` (binding WORKFLOW_STREAM_RETRY). */
+export class StreamRetryWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new StreamRetryWorkflowRunner(this.ctx, this.env).run(event, step);
+  }
+}
+
+/** The `streamSteps` workflow, deployed as `stream-steps` (binding WORKFLOW_STREAM_STEPS). */
+export class StreamStepsWorkflow extends WorkflowEntrypoint {
+  async run(event, step) {
+    return new StreamStepsWorkflowRunner(this.ctx, this.env).run(event, step);
   }
 }
 

@@ -285,6 +285,27 @@ pub const CASES: &[Case] = &[
         rule: "error: a failed child fails the parent's call",
         dispatch_ids: &[],
     },
+    Case {
+        export: "streamSteps",
+        events: &[],
+        restart_from: None,
+        rule: "step: ReadableStream outputs persisted, read by later steps, previewed in step outputs",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "streamRetry",
+        events: &[],
+        restart_from: None,
+        rule: "step: a stream stalled past the timeout is retried; only the new attempt's bytes remain",
+        dispatch_ids: &[],
+    },
+    Case {
+        export: "streamFails",
+        events: &[],
+        restart_from: None,
+        rule: "error: a stream failing after it was returned ends the instance, no retry",
+        dispatch_ids: &[],
+    },
 ];
 
 /// Differences the suite accepts, by field and corpus workflow, with the rule allowing it.

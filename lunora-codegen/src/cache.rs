@@ -4,13 +4,16 @@
 //!
 //! It can never change an answer:
 //! - an entry is keyed on the fn's exact text (its attributes and signature, as the scanner
-//!   hands them to the parser) and the attribute kinds resolution gave it, compared in full,
-//!   not by hash; the analysis is a function of these alone (the fn's file, place, module and
-//!   cfgs are applied afterwards, to cached and fresh results alike);
+//!   hands them to the parser) and the attribute kinds resolution gave it, compared in full
+//!   (a hash only sorts the index); the analysis is a function of these alone (the fn's file,
+//!   place, module and cfgs are applied afterwards, to cached and fresh results alike), and no
+//!   source file's size or modification time is ever trusted in place of its text;
 //! - the file is only used by the very tool binary that wrote it (its version, path, size
 //!   and modification time), so a rebuilt or upgraded tool starts from nothing;
 //! - only successful analyses are kept: a fn with errors is parsed on every run;
-//! - a file that is missing, unreadable or not understood is an empty cache.
+//! - a file that is missing, unreadable or not understood is an empty cache: it is read through
+//!   (every entry's framing checked, their count matched) before any entry is used, so one cut
+//!   short or damaged anywhere is not used at all.
 //!
 //! `sync` (and nothing else) rewrites it, with exactly the fns of that scan, into
 //! `lunora-codegen/` in the crate's target directory (`$CARGO_TARGET_DIR`, else the `target`
@@ -18,7 +21,6 @@
 //! a crate that was never built gets no directory created for it. It is written to a temporary
 //! file and renamed into place, so a concurrent reader sees the old file or the new one.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::outline::SimplePath;
@@ -45,15 +47,36 @@ pub enum Found {
     },
 }
 
-/// The analyses of one scan, by fn.
+/// The analyses a previous `sync` kept, as read from its file: the file's text, indexed, and an
+/// entry decoded only when a fn asks for it (a check reads a few of a large crate's entries
+/// afresh, and most of them back; decoding them all up front would be most of the reading).
 #[derive(Debug, Default)]
 pub struct Cache {
-    entries: HashMap<String, Vec<Found>>,
+    text: String,
+    /// Every entry, sorted by [`entry_hash`].
+    index: Vec<Indexed>,
 }
 
-/// An entry's key: the attribute kinds, then the fn's text.
-pub fn key(kinds: &[(SimplePath, AttributeKind)], text: &str) -> String {
-    let mut key = String::with_capacity(text.len() + 32);
+#[derive(Debug, Clone, Copy)]
+struct Indexed {
+    hash: u64,
+    kinds: (usize, usize),
+    text: (usize, usize),
+    /// Where its analysis starts in the file.
+    found: usize,
+}
+
+/// What a scan analysed, which `sync` keeps as the next run's [`Cache`].
+#[derive(Debug, Default)]
+pub struct Analyses {
+    /// The attribute kinds (see [`kinds_key`]), the fn's text, and what it holds.
+    entries: Vec<(String, String, Vec<Found>)>,
+}
+
+/// The part of an entry's key that is not the fn's text: the attribute kinds resolution gave
+/// it, one `workflow=path` / `step=path` line each.
+pub fn kinds_key(kinds: &[(SimplePath, AttributeKind)]) -> String {
+    let mut key = String::new();
     for (path, kind) in kinds {
         key.push_str(match kind {
             AttributeKind::Workflow => "workflow=",
@@ -62,23 +85,45 @@ pub fn key(kinds: &[(SimplePath, AttributeKind)], text: &str) -> String {
         key.push_str(&path.to_string());
         key.push('\n');
     }
-    key.push('\n');
-    key.push_str(text);
     key
 }
 
-impl Cache {
-    pub fn get(&self, key: &str) -> Option<&Vec<Found>> {
-        self.entries.get(key)
+/// Where entries sort in the index. Any collision only costs a comparison: an entry is used
+/// when its kinds and text are equal in full.
+fn entry_hash(kinds: &str, text: &str) -> u64 {
+    // Eight bytes a step (FxHash's multiply): the texts are a few hundred bytes each.
+    const MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
+    fn hash(bytes: &[u8]) -> u64 {
+        let mut h = bytes.len() as u64;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            h = (h.rotate_left(5) ^ word).wrapping_mul(MULTIPLIER);
+        }
+        let mut last = [0u8; 8];
+        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(MULTIPLIER)
     }
+    (hash(kinds.as_bytes()).rotate_left(32) ^ hash(text.as_bytes())).wrapping_mul(MULTIPLIER)
+}
 
-    pub fn insert(&mut self, key: String, found: Vec<Found>) {
-        self.entries.insert(key, found);
+impl Cache {
+    /// What the fn with this text held when its attributes had these kinds ([`kinds_key`]).
+    pub fn get(&self, kinds: &str, text: &str) -> Option<Vec<Found>> {
+        let hash = entry_hash(kinds, text);
+        let first = self.index.partition_point(|e| e.hash < hash);
+        let slice = |(start, end): (usize, usize)| &self.text[start..end];
+        let entry = self.index[first..]
+            .iter()
+            .take_while(|e| e.hash == hash)
+            .find(|e| slice(e.kinds) == kinds && slice(e.text) == text)?;
+        // The whole file was read through once when it was indexed, so this cannot fail.
+        found_list(&mut Reader { rest: &self.text[entry.found..] }, true)
     }
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// The cache of the crate whose directory is `crate_dir`, empty when there is none this
@@ -86,7 +131,14 @@ impl Cache {
     pub fn load(crate_dir: &Path) -> Self {
         let (Some(path), Some(tool)) = (file(crate_dir), tool()) else { return Cache::default() };
         let Ok(text) = std::fs::read_to_string(path) else { return Cache::default() };
-        parse(&text, &tool).unwrap_or_default()
+        parse(text, &tool).unwrap_or_default()
+    }
+}
+
+impl Analyses {
+    /// Keeps what the fn with this text held under these kinds ([`kinds_key`]).
+    pub fn insert(&mut self, kinds: String, text: String, found: Vec<Found>) {
+        self.entries.push((kinds, text, found));
     }
 
     /// Replaces the crate's cache file with these entries (see the module docs for where, and
@@ -101,8 +153,9 @@ impl Cache {
         }
     }
 
-    /// The file's text: a header line with the tool, then each entry as length-prefixed
-    /// strings (`<bytes>:<text>`) and numbers (`<n>;`), so reading it is mostly slicing.
+    /// The file's text: a header line with the tool, then each entry (its kinds, its fn's text,
+    /// what it holds) as length-prefixed strings (`<bytes>:<text>`) and numbers (`<n>;`), so
+    /// reading it is mostly slicing. The entries are counted first, sorted, and a fn text met twice is kept once.
     fn encode(&self, tool: &str) -> String {
         let mut out = format!("{HEADER}\n");
         let string = |out: &mut String, s: &str| {
@@ -115,11 +168,14 @@ impl Cache {
             out.push(';');
         };
         string(&mut out, tool);
-        let mut keys: Vec<&String> = self.entries.keys().collect();
-        keys.sort();
-        for key in keys {
-            let found = &self.entries[key];
-            string(&mut out, key);
+        let mut entries: Vec<&(String, String, Vec<Found>)> = self.entries.iter().collect();
+        entries.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        entries.dedup_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1));
+        // The count, so that a file cut at an entry's end is not taken for a shorter cache.
+        number(&mut out, entries.len());
+        for (kinds, text, found) in entries {
+            string(&mut out, kinds);
+            string(&mut out, text);
             number(&mut out, found.len());
             for f in found {
                 match f {
@@ -159,55 +215,83 @@ impl Cache {
     }
 }
 
-const HEADER: &str = "lunora-codegen analyses 1";
+/// Version 2: kinds and text are separate strings (version 1 joined them in one key).
+const HEADER: &str = "lunora-codegen analyses 2";
 
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// Reads what [`Cache::encode`] wrote for `tool`; `None` if it is not that.
-fn parse(text: &str, tool: &str) -> Option<Cache> {
-    let rest = text.strip_prefix(HEADER)?.strip_prefix('\n')?;
-    let mut reader = Reader { rest };
+/// Indexes what [`Analyses::encode`] wrote for `tool`; `None` if it is not that, or if any
+/// part of it does not read (a truncated or damaged file is not used at all).
+fn parse(text: String, tool: &str) -> Option<Cache> {
+    let body = text.strip_prefix(HEADER)?.strip_prefix('\n')?;
+    let mut reader = Reader { rest: body };
     if reader.string()? != tool {
         return None;
     }
-    let mut cache = Cache::default();
-    while !reader.rest.is_empty() {
-        let key = reader.string()?.to_owned();
-        let count = reader.number()?;
-        let mut found = Vec::with_capacity(count.min(16));
-        for _ in 0..count {
-            let (tag, after) = reader.rest.split_at_checked(1)?;
-            reader.rest = after;
-            found.push(match tag {
-                "W" => {
-                    let [export_name, deployed_name, binding, class_name, visibility] =
-                        [(); 5].map(|()| reader.string().map(str::to_owned));
-                    let schedules =
-                        (0..reader.number()?).map(|_| reader.string().map(str::to_owned)).collect::<Option<_>>()?;
-                    let step_limit = match reader.number()? {
-                        0 => None,
-                        n => Some(u32::try_from(n - 1).ok()?),
-                    };
-                    Found::Workflow {
-                        export_name: export_name?,
-                        deployed_name: deployed_name?,
-                        binding: binding?,
-                        class_name: class_name?,
-                        schedules,
-                        step_limit,
-                        visibility: visibility?,
-                        at: (reader.number()?, reader.number()?),
+    let offset = |s: &str| s.as_ptr() as usize - text.as_ptr() as usize;
+    let range = |s: &str| (offset(s), offset(s) + s.len());
+    let count = reader.number()?;
+    let mut index = Vec::with_capacity(count.min(text.len() / 8));
+    for _ in 0..count {
+        let (kinds, fn_text) = (reader.string()?, reader.string()?);
+        let found = offset(reader.rest);
+        found_list(&mut reader, false)?;
+        index.push(Indexed { hash: entry_hash(kinds, fn_text), kinds: range(kinds), text: range(fn_text), found });
+    }
+    if !reader.rest.is_empty() {
+        return None;
+    }
+    index.sort_unstable_by_key(|e| e.hash);
+    Some(Cache { text, index })
+}
+
+/// One entry's analysis: read through (and checked) only, or also `decode`d.
+fn found_list(reader: &mut Reader<'_>, decode: bool) -> Option<Vec<Found>> {
+    let count = reader.number()?;
+    let mut found = Vec::with_capacity(if decode { count.min(16) } else { 0 });
+    for _ in 0..count {
+        let (tag, after) = reader.rest.split_at_checked(1)?;
+        reader.rest = after;
+        let item = match tag {
+            "W" => {
+                let [export_name, deployed_name, binding, class_name, visibility] = [(); 5].map(|()| reader.string());
+                let (export_name, deployed_name, binding, class_name, visibility) =
+                    (export_name?, deployed_name?, binding?, class_name?, visibility?);
+                let mut schedules = Vec::new();
+                for _ in 0..reader.number()? {
+                    let schedule = reader.string()?;
+                    if decode {
+                        schedules.push(schedule.to_owned());
                     }
                 }
-                "S" => Found::Step { name: reader.string()?.to_owned(), at: (reader.number()?, reader.number()?) },
-                _ => return None,
-            });
-        }
-        cache.insert(key, found);
+                let step_limit = match reader.number()? {
+                    0 => None,
+                    n => Some(u32::try_from(n - 1).ok()?),
+                };
+                let at = (reader.number()?, reader.number()?);
+                decode.then(|| Found::Workflow {
+                    export_name: export_name.to_owned(),
+                    deployed_name: deployed_name.to_owned(),
+                    binding: binding.to_owned(),
+                    class_name: class_name.to_owned(),
+                    schedules,
+                    step_limit,
+                    visibility: visibility.to_owned(),
+                    at,
+                })
+            }
+            "S" => {
+                let name = reader.string()?;
+                let at = (reader.number()?, reader.number()?);
+                decode.then(|| Found::Step { name: name.to_owned(), at })
+            }
+            _ => return None,
+        };
+        found.extend(item);
     }
-    Some(cache)
+    Some(found)
 }
 
 struct Reader<'a> {
@@ -256,27 +340,61 @@ fn file(crate_dir: &Path) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_cache_reads_back_what_it_wrote_for_the_same_tool_only() {
-        let mut cache = Cache::default();
+    /// Two fns (one met twice); `schedule` is the workflow's second schedule.
+    fn sample(schedule: &str) -> Analyses {
+        let mut analyses = Analyses::default();
         let workflow = Found::Workflow {
             export_name: "flow".into(),
             deployed_name: "flow".into(),
             binding: "WORKFLOW_FLOW".into(),
             class_name: "FlowWorkflow".into(),
-            schedules: vec!["0 3 * * *".into()],
+            schedules: vec!["0 3 * * *".into(), schedule.into()],
             step_limit: Some(7),
             visibility: "pub (crate)".into(),
             at: (1, 0),
         };
-        cache.insert("workflow=workflow\n\n#[workflow] fn f() {}".into(), vec![workflow.clone()]);
-        cache.insert("step=s\n\nx".into(), vec![Found::Step { name: "s\"\n".into(), at: (2, 4) }]);
-        let json = cache.encode("tool 1");
-        let back = parse(&json, "tool 1").expect("reads back");
-        assert_eq!(back.get("workflow=workflow\n\n#[workflow] fn f() {}"), Some(&vec![workflow]));
-        assert_eq!(back.get("step=s\n\nx"), Some(&vec![Found::Step { name: "s\"\n".into(), at: (2, 4) }]));
-        assert_eq!(back.len(), 2);
-        assert!(parse(&json, "tool 2").is_none(), "another tool's cache is not read");
-        assert!(parse(&json[..json.len() - 1], "tool 1").is_none(), "a truncated file is not read");
+        analyses.insert("workflow=workflow\n".into(), "#[workflow] fn f() {}".into(), vec![workflow]);
+        analyses.insert("step=s\n".into(), "x".into(), vec![Found::Step { name: "s\"\n".into(), at: (2, 4) }]);
+        analyses.insert("step=s\n".into(), "x".into(), vec![Found::Step { name: "s\"\n".into(), at: (2, 4) }]);
+        analyses
+    }
+
+    #[test]
+    fn a_cache_reads_back_what_it_wrote_for_the_same_tool_only() {
+        // Separators in a string are read as its bytes.
+        let analyses = sample("1:2; 3:");
+        let text = analyses.encode("tool 1");
+        let back = parse(text.clone(), "tool 1").expect("reads back");
+        let (workflow, step) = (&analyses.entries[0], &analyses.entries[1]);
+        assert_eq!(back.get(&workflow.0, &workflow.1).as_ref(), Some(&workflow.2));
+        assert_eq!(back.get(&step.0, &step.1).as_ref(), Some(&step.2));
+        assert_eq!(back.len(), 2, "a fn text met twice is kept once");
+        // The kinds and the text are both the key, in full.
+        assert_eq!(back.get("step=s\n", "#[workflow] fn f() {}"), None);
+        assert_eq!(back.get("workflow=workflow\n", "#[workflow] fn f() {} "), None);
+        assert_eq!(back.get("", "x"), None);
+        assert!(parse(text, "tool 2").is_none(), "another tool's cache is not read");
+    }
+
+    /// Cut anywhere (at an entry's end too) or with a byte changed in its framing, the file is
+    /// not used at all: never a shorter cache, never a misread entry.
+    #[test]
+    fn a_truncated_or_damaged_file_is_not_read() {
+        let text = sample("* * * * *").encode("tool 1");
+        assert!(parse(text.clone(), "tool 1").is_some());
+        for end in 0..text.len() {
+            assert!(parse(text[..end].to_owned(), "tool 1").is_none(), "cut at {end}: {:?}", &text[..end]);
+        }
+        assert!(parse(format!("{text}1:x"), "tool 1").is_none(), "trailing bytes");
+        for (i, b) in text.bytes().enumerate() {
+            // Every `:` and `;` is framing here: no string holds one.
+            if b == b':' || b == b';' {
+                let mut damaged = text.clone().into_bytes();
+                damaged[i] = b'?';
+                let damaged = String::from_utf8(damaged).unwrap();
+                assert!(parse(damaged, "tool 1").is_none(), "framing byte {i} changed");
+            }
+        }
+        assert!(parse(text.replacen("analyses 2", "analyses 1", 1), "tool 1").is_none(), "another version");
     }
 }

@@ -8,8 +8,8 @@
 //!   a regular file, so (barring files changing during the scan) its answers are those of
 //!   [`Path::is_file`].
 
-use std::collections::{HashMap, HashSet};
-use std::ffi::OsString;
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -52,8 +52,36 @@ pub struct Listings {
 struct Listing {
     /// Whether the directory could be read.
     read: bool,
-    files: HashSet<OsString>,
-    others: HashSet<OsString>,
+    files: Names,
+    others: Names,
+}
+
+/// A set of names in one buffer, sorted for binary search: a crate's source directory may hold
+/// thousands of files, and a hash set of them was thousands of allocations to make and free.
+#[derive(Default)]
+struct Names {
+    bytes: Vec<u8>,
+    /// Each name's place in `bytes`, in the names' order.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Names {
+    fn push(&mut self, name: &OsStr) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(name.as_encoded_bytes());
+        self.spans.push((start, self.bytes.len()));
+    }
+
+    /// Sorts what was pushed; [`Names::contains`] answers from then on.
+    fn sort(&mut self) {
+        let bytes = &self.bytes;
+        self.spans.sort_unstable_by(|a, b| bytes[a.0..a.1].cmp(&bytes[b.0..b.1]));
+    }
+
+    fn contains(&self, name: &OsStr) -> bool {
+        let name = name.as_encoded_bytes();
+        self.spans.binary_search_by(|&(start, end)| self.bytes[start..end].cmp(name)).is_ok()
+    }
 }
 
 impl Listings {
@@ -98,11 +126,13 @@ impl Listings {
                 listing.read = true;
                 for entry in entries.flatten() {
                     match entry.file_type() {
-                        Ok(t) if t.is_file() => listing.files.insert(entry.file_name()),
+                        Ok(t) if t.is_file() => listing.files.push(&entry.file_name()),
                         // Directories, symlinks, and entries of unknown type.
-                        _ => listing.others.insert(entry.file_name()),
+                        _ => listing.others.push(&entry.file_name()),
                     };
                 }
+                listing.files.sort();
+                listing.others.sort();
             }
             Arc::new(listing)
         });
@@ -134,6 +164,23 @@ mod tests {
         // A file created after its directory was listed.
         std::fs::write(root.join("late.rs"), "").unwrap();
         assert!(listings.is_file(&root.join("late.rs")));
+    }
+
+    #[test]
+    fn names_hold_exactly_what_was_pushed() {
+        let mut names = Names::default();
+        let pushed = ["m10.rs", "m1.rs", "", "é.rs", "m1.r", "a", "mod.rs", "m1.rs.bak"];
+        for name in pushed {
+            names.push(OsStr::new(name));
+        }
+        names.sort();
+        for name in pushed {
+            assert!(names.contains(OsStr::new(name)), "{name:?}");
+        }
+        for name in ["m1.rs ", "M1.rs", "m", "m2.rs", "é", "b", "mod.r"] {
+            assert!(!names.contains(OsStr::new(name)), "{name:?}");
+        }
+        assert!(!Names::default().contains(OsStr::new("")));
     }
 
     #[test]

@@ -285,9 +285,8 @@ impl Cursor<'_> {
         if self.src[start..].starts_with(b"r#") {
             self.pos += 2;
         }
-        while self.src.get(self.pos).is_some_and(|&b| is_word_byte(b)) {
-            self.pos += 1;
-        }
+        // A table look-up a byte: most of a crate's words are in bodies, only skipped over.
+        self.pos += self.src[self.pos..].iter().take_while(|&&b| WORD_BYTE[usize::from(b)]).count();
         &self.src[start..self.pos]
     }
 
@@ -428,9 +427,17 @@ fn is_word_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
 
-fn is_word_byte(b: u8) -> bool {
-    is_word_start(b) || b.is_ascii_digit()
-}
+/// Which bytes continue a word: letters, digits, `_`, and any byte of a non-ASCII character.
+const WORD_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80;
+        b += 1;
+    }
+    table
+};
 
 /// What a byte may start inside a braced item's body (see [`Cursor::skip_to_brace`]).
 #[derive(Clone, Copy)]
@@ -577,6 +584,16 @@ fn path_value(body: &str) -> Option<String> {
     syn::parse_str::<syn::LitStr>(rest).ok().map(|s| s.value())
 }
 
+/// `text`'s words joined by single spaces (`pub(crate)`, `pub (in a)`), allocating only when
+/// there are some.
+fn spaced(text: &str) -> String {
+    let text = text.trim();
+    if !text.contains(char::is_whitespace) {
+        return text.to_owned();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Whether `text` (what comes before an item's keyword) is a visibility or nothing.
 fn is_visibility(text: &str) -> bool {
     let text = text.trim();
@@ -709,7 +726,7 @@ pub fn outline(source: &str) -> Vec<Entry> {
                 let before = &source[start..word_start];
                 match word {
                     Word::Mod => {
-                        let visibility = before.split_whitespace().collect::<Vec<_>>().join(" ");
+                        let visibility = spaced(before);
                         c.skip_whitespace_and_trivia();
                         let (line, column) = c.line_column();
                         let name = std::str::from_utf8(c.word()).unwrap_or("").to_owned();
@@ -895,36 +912,45 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
 fn parse_use(text: &str) -> Vec<Import> {
     let tokens = tokens(text);
     let mut imports = Vec::new();
-    let mut at = 0;
-    use_tree(&tokens, &mut at, SimplePath { leading_colon: false, segments: Vec::new() }, &mut imports);
+    use_tree(&tokens, &mut 0, false, &mut Vec::new(), &mut imports);
     imports
 }
 
-fn use_tree(tokens: &[Token<'_>], at: &mut usize, mut prefix: SimplePath, out: &mut Vec<Import>) {
+/// One use tree at `at`, under `prefix` (the segments of the enclosing trees, borrowed from the
+/// text: most imports are not kept, so only those that are get owned strings).
+fn use_tree<'a>(
+    tokens: &[Token<'a>],
+    at: &mut usize,
+    mut leading_colon: bool,
+    prefix: &mut Vec<&'a str>,
+    out: &mut Vec<Import>,
+) {
+    let depth = prefix.len();
     if tokens.get(*at) == Some(&Token::Colons) {
-        prefix.leading_colon |= prefix.segments.is_empty();
+        leading_colon |= prefix.is_empty();
         *at += 1;
     }
+    let path =
+        |segments: &[&str]| SimplePath { leading_colon, segments: segments.iter().map(|s| (*s).to_owned()).collect() };
     loop {
         match tokens.get(*at) {
             Some(Token::Star) => {
                 *at += 1;
-                out.push(Import::Glob(prefix));
-                return;
+                out.push(Import::Glob(path(prefix)));
             }
             Some(Token::Open) => {
                 *at += 1;
                 loop {
                     match tokens.get(*at) {
-                        None => return,
+                        None => break,
                         Some(Token::Close) => {
                             *at += 1;
-                            return;
+                            break;
                         }
                         Some(Token::Comma) => *at += 1,
                         Some(_) => {
                             let before = *at;
-                            use_tree(tokens, at, prefix.clone(), out);
+                            use_tree(tokens, at, leading_colon, prefix, out);
                             if *at == before {
                                 *at += 1;
                             }
@@ -936,44 +962,42 @@ fn use_tree(tokens: &[Token<'_>], at: &mut usize, mut prefix: SimplePath, out: &
                 *at += 1;
                 if tokens.get(*at) == Some(&Token::Colons) {
                     *at += 1;
-                    prefix.segments.push((*ident).to_owned());
+                    prefix.push(ident);
                     continue;
                 }
                 // `self` in a list names the prefix itself.
-                let target = if *ident == "self" {
-                    prefix
-                } else {
-                    prefix.segments.push((*ident).to_owned());
-                    prefix
-                };
-                let mut name = target.segments.last().cloned().unwrap_or_default();
+                if *ident != "self" {
+                    prefix.push(ident);
+                }
+                let mut name = prefix.last().copied().unwrap_or_default();
                 if tokens.get(*at) == Some(&Token::Ident("as")) {
                     if let Some(Token::Ident(alias)) = tokens.get(*at + 1) {
-                        name = (*alias).to_owned();
+                        name = alias;
                         *at += 2;
                     }
                 }
                 // `as _` brings in no name; and most imports (types, traits, fns) cannot lead
                 // to a lunora attribute, which saves keeping them.
-                if name != "_" && !name.is_empty() && may_lead_to_an_attribute(&name, &target) {
-                    out.push(Import::Named { name, target });
+                if name != "_" && !name.is_empty() && may_lead_to_an_attribute(name, prefix) {
+                    out.push(Import::Named { name: name.to_owned(), target: path(prefix) });
                 }
-                return;
             }
-            _ => return,
+            _ => {}
         }
+        break;
     }
+    prefix.truncate(depth);
 }
 
 /// Whether `use target as name` may take part in resolving an attribute: it names or brings
 /// a `workflow`/`step`, names a crate (`use lunora_runtime as lr;`) or a local path
 /// (`crate::…`, `self::…`, `super::…`), which may re-export one.
-fn may_lead_to_an_attribute(name: &str, target: &SimplePath) -> bool {
+fn may_lead_to_an_attribute(name: &str, target: &[&str]) -> bool {
     let lunora_name = |s: &str| AttributeKind::of(unraw(s)).is_some();
     lunora_name(name)
-        || lunora_name(target.last())
-        || target.segments.len() == 1
-        || target.segments.first().is_some_and(|s| matches!(s.as_str(), "crate" | "self" | "super"))
+        || target.last().is_some_and(|last| lunora_name(last))
+        || target.len() == 1
+        || target.first().is_some_and(|s| matches!(*s, "crate" | "self" | "super"))
 }
 
 /// `extern crate foo as bar` (text after `crate`) → `bar` names `::foo`.

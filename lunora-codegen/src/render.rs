@@ -21,27 +21,54 @@ fn sorted(workflows: &[WorkflowSpec]) -> Vec<&WorkflowSpec> {
 
 /// FNV-1a: a tiny hash that is stable across Rust releases (std's is not guaranteed to be).
 fn fnv1a(parts: &[&str]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    let mut hash = Fnv1a::default();
     for part in parts {
-        for byte in part.bytes().chain([0xff]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        hash.part(part);
+    }
+    hash.0
+}
+
+/// [`fnv1a`] a part at a time, each followed by a 0xff byte (which UTF-8 never holds).
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn part(&mut self, part: &str) {
+        for &byte in part.as_bytes().iter().chain(&[0xff]) {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    hash
 }
 
 /// What the registry is generated from: every spec field it renders, and the generator version.
+/// (Hashed as it is read: on a large crate, collecting the parts first was thousands of
+/// allocations for every check.)
 fn registry_inputs(workflows: &[&WorkflowSpec]) -> u64 {
-    let mut parts = vec![env!("CARGO_PKG_VERSION")];
-    let limits: Vec<String> = workflows.iter().map(|w| format!("{:?}", w.step_limit)).collect();
-    for (w, limit) in workflows.iter().zip(&limits) {
-        parts.extend([&*w.export_name, &w.descriptor_path, &w.deployed_name, &w.binding, &w.class_name, limit]);
-        parts.extend(w.cfg.as_deref());
-        parts.extend(w.schedules.iter().map(String::as_str));
-        parts.push("|");
+    use std::fmt::Write;
+    let mut hash = Fnv1a::default();
+    hash.part(env!("CARGO_PKG_VERSION"));
+    let mut limit = String::new();
+    for w in workflows {
+        limit.clear();
+        write!(limit, "{:?}", w.step_limit).expect("writing to a String");
+        for part in [&*w.export_name, &w.descriptor_path, &w.deployed_name, &w.binding, &w.class_name, &limit] {
+            hash.part(part);
+        }
+        if let Some(cfg) = &w.cfg {
+            hash.part(cfg);
+        }
+        for schedule in &w.schedules {
+            hash.part(schedule);
+        }
+        hash.part("|");
     }
-    fnv1a(&parts)
+    hash.0
 }
 
 const STAMP: &str = "// lunora-codegen stamp: inputs=";

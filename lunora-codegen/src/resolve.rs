@@ -68,7 +68,12 @@ impl Modules {
     pub fn declare(&mut self, module: &[String], visibility: &str, declared_at: Option<Location>) {
         let module = key(module);
         if let Some((name, parent)) = module.split_last() {
-            self.scopes.entry(parent.to_vec()).or_default().children.insert(name.clone());
+            // The parent is nearly always declared already: no key to build for it then.
+            let parent = match self.scopes.get_mut(parent) {
+                Some(scope) => scope,
+                None => self.scopes.entry(parent.to_vec()).or_default(),
+            };
+            parent.children.insert(name.clone());
         }
         let scope = self.scopes.entry(module).or_default();
         if scope.declared_at.is_none() {
@@ -78,7 +83,11 @@ impl Modules {
     }
 
     pub fn import(&mut self, module: &[String], imports: Vec<Import>) {
-        let scope = self.scopes.entry(key(module)).or_default();
+        // The module is nearly always declared already, and then found without a new key.
+        let scope = match self.scopes.get_mut(module).filter(|_| module.iter().all(|s| unraw(s) == s)) {
+            Some(scope) => scope,
+            None => self.scopes.entry(key(module)).or_default(),
+        };
         for import in imports {
             match import {
                 Import::Named { name, target } => scope.named.push((unraw(&name).to_owned(), target)),

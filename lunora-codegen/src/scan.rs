@@ -23,7 +23,7 @@ use lunora_shared::layout::{ENTRY_FILE, REGISTRY_FILE, REGISTRY_MODULE};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 
-use crate::cache::{self, Cache, Found};
+use crate::cache::{self, Analyses, Cache, Found};
 use crate::files::{read_source, FileId, Listings};
 use crate::outline::{outline, unraw, Entry, Import, SimplePath};
 use crate::pool::{self, Queue};
@@ -50,7 +50,7 @@ pub struct Scan {
     /// macros that may hide modules or workflows, workflows a Worker build may not compile.
     pub warnings: Vec<Diagnostic>,
     /// What each annotated fn held, for the next run (see [`crate::cache`]).
-    pub(crate) analyses: Cache,
+    pub(crate) analyses: Analyses,
 }
 
 impl Scan {
@@ -108,7 +108,7 @@ pub(crate) fn scan_crate_with(root: &Path, base: &Path, cache: &Cache) -> Result
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
     let listings = Listings::default();
     let files = AtomicUsize::new(1);
-    let cx = Context { base, listings: &listings, files: &files };
+    let cx = Context { base, listings: &listings, files: &files, cache };
     // Each thread reads every file into one buffer of its own.
     let buffer = || String::with_capacity(64 * 1024);
     let mut results: Vec<Option<Done>> =
@@ -143,7 +143,7 @@ pub(crate) fn scan_crate_with(root: &Path, base: &Path, cache: &Cache) -> Result
             Slot::Done(job, analysis) => (job, analysis),
             Slot::Later(job) => (job, later.next().expect("one analysis per job")),
         };
-        scanner.collect(&job, analysis);
+        scanner.collect(job, analysis);
     }
     scanner.check_reachable();
     scanner.check_duplicates();
@@ -163,8 +163,28 @@ fn by_place(a: &Location, b: &Location) -> std::cmp::Ordering {
     (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column))
 }
 
+/// `file` relative to `base` when it lies under it, as [`Path::strip_prefix`] says. Module files
+/// are found by joining names onto the crate's directory, so their paths nearly always start
+/// with `base` as spelled: that is checked on the bytes first (`strip_prefix` parses both
+/// paths' components, which was a tenth of reading a module file).
 fn shown(file: &Path, base: &Path) -> PathBuf {
+    #[cfg(unix)]
+    if let Some(relative) = plain_relative(file, base) {
+        return PathBuf::from(relative);
+    }
     file.strip_prefix(base).unwrap_or(file).to_path_buf()
+}
+
+/// `file`'s bytes after `base` and a `/`, when they are UTF-8 names joined by single `/`s,
+/// none of them `.`: then they are exactly what `strip_prefix` would give.
+#[cfg(unix)]
+fn plain_relative<'a>(file: &'a Path, base: &Path) -> Option<&'a str> {
+    let (file, base) = (file.as_os_str().as_encoded_bytes(), base.as_os_str().as_encoded_bytes());
+    if base.is_empty() || base.ends_with(b"/") {
+        return None;
+    }
+    let relative = std::str::from_utf8(file.strip_prefix(base)?.strip_prefix(b"/")?).ok()?;
+    relative.split('/').all(|name| !name.is_empty() && name != ".").then_some(relative)
 }
 
 /// A unit of work for the pool.
@@ -234,6 +254,9 @@ enum Part {
     Item(Box<Pending>),
     /// The task analysing such a fn early.
     Analyzed(usize),
+    /// Such a fn whose analysis the cache held: taken while reading its file, as a task of its
+    /// own would cost more than the look-up.
+    Cached(Box<(Job, Analysis)>),
 }
 
 /// A fn with candidate attributes, waiting for resolution and analysis.
@@ -253,6 +276,8 @@ struct Context<'a> {
     listings: &'a Listings,
     /// Module files queued so far.
     files: &'a AtomicUsize,
+    /// Analyses a previous run kept.
+    cache: &'a Cache,
 }
 
 /// An inline module open while outlining a file.
@@ -343,6 +368,8 @@ fn read_module(
                 parts.extend(module_file(declared, explicit, current, &ancestors, cx, queue));
             }
             Entry::ModuleCfg(predicate) => parts.push(Part::ModuleCfg(predicate)),
+            // A `use` of nothing that may lead to an attribute tells the resolution nothing.
+            Entry::Use(imports) if imports.is_empty() => {}
             Entry::Use(imports) => parts.push(Part::Use(imports)),
             Entry::Item { text, line, column, attributes, cfgs } => {
                 let item = Box::new(Pending { file: here.clone(), text, line, column, attributes, cfgs });
@@ -351,7 +378,10 @@ fn read_module(
                     parts.push(Part::Item(item));
                 } else {
                     let job = Job { item, module: current.module.clone(), cfg: None, kinds };
-                    parts.push(Part::Analyzed(queue.push(Task::Analyze(job))));
+                    parts.push(match cx.cache.get(&cache::kinds_key(&job.kinds), &job.item.text) {
+                        Some(found) => Part::Cached(Box::new((job, Ok(found)))),
+                        None => Part::Analyzed(queue.push(Task::Analyze(job))),
+                    });
                 }
             }
             Entry::Macro { name, line, column } => {
@@ -416,12 +446,13 @@ fn module_file(
         }
         None => {
             let base = current.dir.join(current.relative.as_deref().unwrap_or(""));
-            let (plain, mod_rs) = (base.join(format!("{name}.rs")), base.join(&name).join("mod.rs"));
+            let (plain, directory) = (base.join(format!("{name}.rs")), base.join(&name));
             // `name/mod.rs` is only looked for beside `name.rs` if `name/` may exist: most
             // modules have no directory, and the probe would cost system calls.
             let plain_exists = cx.listings.is_file(&plain);
-            let mod_rs_exists =
-                (!plain_exists || cx.listings.may_be_dir(&base.join(&name))) && cx.listings.is_file(&mod_rs);
+            let mod_rs_wanted = !plain_exists || cx.listings.may_be_dir(&directory);
+            let mod_rs = directory.join("mod.rs");
+            let mod_rs_exists = mod_rs_wanted && cx.listings.is_file(&mod_rs);
             match (plain_exists, mod_rs_exists) {
                 (true, false) => (plain, base, Some(name.clone())),
                 (false, true) => (mod_rs, base.join(&name), None),
@@ -567,13 +598,22 @@ impl Scanner {
                     let Some(Done::Analyzed(job, analysis)) = results[task].take() else {
                         unreachable!("an analysis task yields one analysis")
                     };
-                    let Job { item, module, kinds, .. } = job;
-                    let cfgs = self.cfgs_of(&item);
-                    self.candidates.push(Candidate { item, module, cfgs, early: Some((kinds, analysis)) });
+                    self.analyzed_early(job, analysis);
+                }
+                Part::Cached(cached) => {
+                    let (job, analysis) = *cached;
+                    self.analyzed_early(job, analysis);
                 }
             }
         }
         self.frames.truncate(depth);
+    }
+
+    /// A fn analysed for the kinds its attributes' names suggest, before resolution.
+    fn analyzed_early(&mut self, job: Job, analysis: Analysis) {
+        let Job { item, module, kinds, .. } = job;
+        let cfgs = self.cfgs_of(&item);
+        self.candidates.push(Candidate { item, module, cfgs, early: Some((kinds, analysis)) });
     }
 
     /// The cfgs of the open modules, outermost first, then the item's.
@@ -588,12 +628,12 @@ impl Scanner {
         for Candidate { item, module, cfgs, early } in std::mem::take(&mut self.candidates) {
             let mut kinds = Vec::new();
             for path in &item.attributes {
-                let at = Location { file: item.file.clone(), line: item.line, column: item.column };
+                let at = || Location { file: item.file.clone(), line: item.line, column: item.column };
                 match self.modules.attribute(&module, path) {
                     Resolution::Lunora(kind) => kinds.push((path.clone(), kind)),
                     Resolution::NotLunora => {}
                     Resolution::Unknown(why) => self.scan.warnings.push(Diagnostic {
-                        location: at,
+                        location: at(),
                         message: format!(
                             "`#[{path}]` is left out: it cannot be told to be lunora's ({why}). If it is, import it \
                              explicitly (`use {RUNTIME_CRATE}::{name};`) or write `#[{RUNTIME_CRATE}::{name}]`",
@@ -602,7 +642,7 @@ impl Scanner {
                     }),
                     Resolution::Unimported(kind) => {
                         self.scan.warnings.push(Diagnostic {
-                            location: at,
+                            location: at(),
                             message: format!(
                                 "no import in module `{}` provides `#[{path}]`; it is taken for lunora's. \
                                  Add `use {RUNTIME_CRATE}::{};` to that module (rustc needs it too)",
@@ -627,7 +667,7 @@ impl Scanner {
     }
 
     /// Takes one fn's analysis (in source order).
-    fn collect(&mut self, job: &Job, result: Analysis) {
+    fn collect(&mut self, job: Job, result: Analysis) {
         let found = match result {
             Ok(found) => found,
             Err(diagnostics) => return self.errors.extend(diagnostics),
@@ -662,7 +702,7 @@ impl Scanner {
                 Found::Step { name, at } => self.scan.steps.push((name.clone(), place(&job.item, *at))),
             }
         }
-        self.scan.analyses.insert(cache::key(&job.kinds, &job.item.text), found);
+        self.scan.analyses.insert(cache::kinds_key(&job.kinds), job.item.text, found);
     }
 
     /// The registry names each workflow's descriptor by its path from the crate root: every
@@ -817,8 +857,8 @@ fn place(item: &Pending, (line, column): (usize, usize)) -> Location {
 /// Analyses one annotated fn through the macros' own parser, unless `cache` holds its analysis.
 fn analyze(job: &Job, cache: &Cache) -> Analysis {
     let item = &job.item;
-    if let Some(found) = cache.get(&cache::key(&job.kinds, &item.text)) {
-        return Ok(found.clone());
+    if let Some(found) = cache.get(&cache::kinds_key(&job.kinds), &item.text) {
+        return Ok(found);
     }
     let start = |span: proc_macro2::Span| {
         let start = span.start();
@@ -874,5 +914,40 @@ fn analyze(job: &Job, cache: &Cache) -> Analysis {
         Ok(found)
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte check gives what `strip_prefix` gives, or leaves the path to it.
+    #[test]
+    fn shown_agrees_with_strip_prefix() {
+        let bases = ["/w/crate", "/w/crate/", "crate", ".", "./crate", "/", "", "/w/cr"];
+        let files = [
+            "/w/crate/src/lib.rs",
+            "/w/crate//src/lib.rs",
+            "/w/crate/./src/lib.rs",
+            "/w/crate/src/./a.rs",
+            "/w/crate/src/../a.rs",
+            "/w/crate/src/",
+            "/w/crate",
+            "/w/crate/",
+            "/w/crates/src/lib.rs",
+            "crate/src/lib.rs",
+            "./crate/src/a.rs",
+            "./src/a.rs",
+            "src/a.rs",
+            "/src/a.rs",
+            "/w/crate/src/r#async.rs",
+            "/w/crate/src/é/a b.rs",
+        ];
+        for base in bases {
+            for file in files {
+                let (file, base) = (Path::new(file), Path::new(base));
+                assert_eq!(shown(file, base), file.strip_prefix(base).unwrap_or(file), "{file:?} under {base:?}");
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::Cache;
+use crate::cache::{Analyses, Cache};
 use lunora_shared::layout::{ENTRY_FILE, REGISTRY_DECLARATION, REGISTRY_MODULE, REGISTRY_PATH};
 
 use crate::output::{self, Expected, FileWrite};
@@ -53,7 +53,7 @@ pub struct Plan {
     /// Advice on the crate that does not stop the sync (printed on stderr).
     pub warnings: Vec<Warning>,
     /// What the scan read from each annotated fn, which [`apply`] keeps for the next run.
-    analyses: Cache,
+    analyses: Analyses,
     crate_dir: PathBuf,
 }
 
@@ -233,7 +233,12 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     warnings.extend(scan.warnings.iter().cloned().map(Warning::Source));
     // The JS entry and the wrangler config cannot be conditional: they declare the workflows a
     // Worker build may compile (not `#[cfg(test)]` ones); the registry has all, under their cfgs.
-    let deployed = scan.deployed_workflows();
+    // Nearly always all of them: then not copied.
+    let deployed: std::borrow::Cow<'_, [WorkflowSpec]> = if scan.workflows.iter().all(WorkflowSpec::deployed) {
+        std::borrow::Cow::Borrowed(&scan.workflows)
+    } else {
+        std::borrow::Cow::Owned(scan.deployed_workflows())
+    };
 
     let (registry, entry, reconciled) = std::thread::scope(|scope| {
         // About even halves: the reconciliation (with the parsed config's drop), and the rest.

@@ -79,6 +79,26 @@ fn a_cached_analysis_never_outlives_the_text_it_was_read_from() {
     );
 }
 
+/// The cache is keyed on text, never on a file's size or modification time: an edit that keeps
+/// both (same length, clock set back) is seen.
+#[test]
+fn an_edit_keeping_the_size_and_modification_time_is_seen() {
+    let (dir, manifest) = built_crate();
+    let root = dir.path();
+    sync::apply(&plan(&manifest).unwrap()).unwrap();
+    let file = root.join("src/a.rs");
+    let modified = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let edited = FLOW.replace("steps = 10", "steps = 12");
+    assert_eq!(edited.len(), FLOW.len());
+    std::fs::write(&file, &edited).unwrap();
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(modified).unwrap();
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!((meta.len(), meta.modified().unwrap()), (FLOW.len() as u64, modified));
+    let checked = plan(&manifest).unwrap();
+    assert_eq!(summary(&checked), ["[\"0 3 * * *\"] Some(12) a::FlowWorkflow src/a.rs:3:1"]);
+    assert!(checked.files.iter().any(|f| f.drifts()), "the check sees the new limit");
+}
+
 #[test]
 fn only_sync_writes_the_cache_and_never_creates_a_target_directory() {
     let (dir, manifest) = built_crate();

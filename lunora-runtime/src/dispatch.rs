@@ -76,7 +76,9 @@ impl<A, R> fmt::Debug for FunctionRef<A, R> {
 
 /// What every runner of one workflow execution shares.
 pub(crate) struct Shared {
-    pub transport: Arc<dyn HttpTransport>,
+    /// `None`: the platform's, made at the first `ctx.run`, so a Worker that never calls one
+    /// does not link the `fetch` transport.
+    pub transport: Option<Arc<dyn HttpTransport>>,
     pub clock: Arc<dyn Clock>,
     pub env: Env,
     pub export_name: String,
@@ -104,7 +106,7 @@ impl fmt::Debug for Dispatcher {
 impl Dispatcher {
     /// The body's dispatcher for one execution of the workflow.
     pub(crate) fn for_body(
-        transport: Arc<dyn HttpTransport>,
+        transport: Option<Arc<dyn HttpTransport>>,
         clock: Arc<dyn Clock>,
         env: Env,
         export_name: &str,
@@ -237,9 +239,10 @@ impl Dispatcher {
         if let Some(deadline) = self.deadline.or_else(enclosing_step_deadline) {
             limit = limit.min(deadline - STEP_TIMEOUT_MARGIN_MS);
         }
+        let transport = self.shared.transport.clone().unwrap_or_else(crate::http::platform_transport);
         let mut wait = FIRST_DECLINE_WAIT_MS;
         loop {
-            let response = self.shared.transport.send(request.clone()).await.map_err(|e| {
+            let response = transport.send(request.clone()).await.map_err(|e| {
                 let message = redactor.redact(&e.message);
                 Error::named(DISPATCH_ERROR, format!("function dispatch of {path} failed: {message}"))
             })?;

@@ -1,7 +1,7 @@
 //! Durable workflows for Cloudflare Workers, authored in Rust.
 //!
-//! - [`WorkflowContext`] and [`WorkflowStep`]: the body's view (`do_`, `sleep`, `sleep_until`,
-//!   `wait_for_event`), with [`StepConfig`] and per-step [`Rollback`].
+//! - [`WorkflowContext`] and [`WorkflowStep`]: the body's view (`do_`, `do_stream`, `sleep`,
+//!   `sleep_until`, `wait_for_event`), with [`StepConfig`] and per-step [`Rollback`].
 //! - [`Workflow`]: what a workflow is (the `#[workflow]` macro implements it).
 //! - [`WorkflowHandle`] / [`InstanceHandle`]: create, inspect and steer instances.
 //! - [`local`]: the embedded durable engine (SQLite journal) with Cloudflare's semantics, and
@@ -30,7 +30,9 @@
 //!    returns), [`subscription`] (the events `instance.subscribe` yields).
 //! 3. [`dispatch`]: `ctx.run` over `http`; [`functions`]: the functions `ctx.run` calls and
 //!    the endpoint that serves them (over `dispatch`'s `FunctionRef`).
-//! 4. [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive.
+//! 4. [`step_bytes`]: what stream steps return and the rules their streams are read by; then
+//!    [`step`](mod@step): `ctx.step`, the step backend trait and what step callbacks receive;
+//!    then `step_stream` (`ctx.step.do_stream`).
 //! 5. [`context`]: what a workflow body receives.
 //! 6. [`workflow`](mod@workflow) (the trait, the typed handles, the workflows backend trait),
 //!    [`reusable`] (`#[step]`, `run_step`), then `validation` (garde checks for `#[step]`) and
@@ -82,6 +84,8 @@ pub mod secret;
 pub mod server;
 pub mod status;
 pub mod step;
+pub mod step_bytes;
+mod step_stream;
 pub mod subscription;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -103,6 +107,7 @@ pub use status::{
     Schedule, StepId, StepKind, Timestamp,
 };
 pub use step::{Rollback, WorkflowStep};
+pub use step_bytes::StepBytes;
 pub use subscription::{InstanceEvent, InstanceEventKind, SubscribeOptions, Subscription};
 pub use workflow::{
     unknown_workflow, BatchCreated, InstanceHandle, Untyped, WaitFor, Workflow, WorkflowHandle, WorkflowInfo,

@@ -80,6 +80,13 @@ pub type AttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<Json
 /// One attempt of a step callback, type-erased (`Send` natively; see [`MaybeSend`]).
 #[cfg(target_arch = "wasm32")]
 pub type AttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<Json>> + 'a>;
+/// One attempt of a stream step's callback (`do_stream`), type-erased.
+#[cfg(not(target_arch = "wasm32"))]
+pub type StreamAttemptFn<'a> =
+    Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<crate::step_bytes::ByteChunks>> + Send + 'a>;
+/// One attempt of a stream step's callback (`do_stream`), type-erased.
+#[cfg(target_arch = "wasm32")]
+pub type StreamAttemptFn<'a> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<crate::step_bytes::ByteChunks>> + 'a>;
 /// A rollback handler, type-erased. Called once per rollback attempt.
 pub type RollbackFn = TypedRollbackFn<Json>;
 
@@ -109,6 +116,15 @@ pub trait StepBackend: MaybeSend + MaybeSync {
         attempt: AttemptFn<'a>,
         rollback: Option<RollbackSpec>,
     ) -> BoxFuture<'a, Result<Json>>;
+
+    /// A step whose callback returns a byte stream (`ctx.step.do_stream`): the backend reads
+    /// and persists the stream and answers with a reader over the persisted bytes.
+    fn do_stream_step<'a>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        attempt: StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_bytes::StepBytes>>;
 
     fn sleep<'a>(&'a self, name: String, duration: DurationInput) -> BoxFuture<'a, Result<()>>;
 
@@ -192,6 +208,10 @@ pub struct WorkflowStep {
 impl WorkflowStep {
     pub fn new(backend: Arc<dyn StepBackend>) -> Self {
         Self { backend, clock: None }
+    }
+
+    pub(crate) fn backend(&self) -> &dyn StepBackend {
+        &*self.backend
     }
 
     /// The engine's clock, so `ctx.run` inside a step callback ends its decline waits 2 s

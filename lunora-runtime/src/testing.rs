@@ -96,6 +96,13 @@ impl TestEngineBuilder {
         self
     }
 
+    /// Lowers the bytes one instance's stream steps may store (see
+    /// [`EngineBuilder::stream_storage_limit`]), so the limit can be reached in a test.
+    pub fn stream_storage_limit(mut self, bytes: u64) -> Self {
+        self.inner = self.inner.stream_storage_limit(bytes);
+        self
+    }
+
     /// Waits up to `timeout` for another engine to let go of the journal file (see
     /// [`EngineBuilder::wait_for_journal`]): a restart test reopens a file whose dropped engine
     /// may still be closing it.

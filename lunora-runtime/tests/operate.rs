@@ -226,7 +226,11 @@ async fn a_version_1_journal_is_migrated_when_opened() {
     engine.close().await;
     let conn = rusqlite::Connection::open(&db).unwrap();
     let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0)).unwrap();
-    assert_eq!((pragma("user_version"), pragma("auto_vacuum")), (3, 2));
+    assert_eq!((pragma("user_version"), pragma("auto_vacuum")), (4, 2), "migrated through versions 2 and 3 to 4");
+    let stream_tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name IN ('step_chunks', 'step_streams')", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stream_tables, 2);
     let expires: Option<i64> = conn.query_row("SELECT expires_at FROM instances", [], |r| r.get(0)).unwrap();
     assert_eq!(expires, None, "an instance that ended before retention existed is kept");
 }
@@ -243,6 +247,8 @@ fn write_version_1_journal(db: &std::path::Path) {
             !stmt.contains("CREATE INDEX instances_")
                 && !stmt.contains("CREATE TABLE schedules")
                 && !stmt.contains("instance_events")
+                && !stmt.contains("CREATE TABLE step_chunks")
+                && !stmt.contains("CREATE TABLE step_streams")
         })
         .collect::<Vec<_>>()
         .join(";\n")

@@ -405,7 +405,7 @@ async fn a_restart_starts_a_new_history_that_subscribers_see_to_its_new_end() {
 }
 
 #[tokio::test]
-async fn a_version_2_journal_is_migrated_with_the_history_of_its_instances_reconstructed() {
+async fn a_version_3_journal_is_migrated_with_the_history_of_its_instances_reconstructed() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
     let (t, _) = open(&db).await;
@@ -417,10 +417,10 @@ async fn a_version_2_journal_is_migrated_with_the_history_of_its_instances_recon
     let engine = t.engine().clone();
     drop(t);
     engine.close().await;
-    // Version 2 is version 3 without the event log: make the file exactly that.
+    // Version 3 is version 4 without the event log: make the file exactly that.
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("DROP TABLE instance_events; PRAGMA user_version = 2;").unwrap();
+        conn.execute_batch("DROP TABLE instance_events; PRAGMA user_version = 3;").unwrap();
     }
     let (t, _) = open(&db).await;
     let done = t.workflow::<Pipeline>().get("done").await.unwrap();
@@ -473,7 +473,7 @@ async fn a_version_2_journal_is_migrated_with_the_history_of_its_instances_recon
     engine.close().await;
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 #[tokio::test]
@@ -494,4 +494,59 @@ async fn a_short_sleep_waited_in_memory_still_reports_waiting_then_running() {
         "{seen:#?}"
     );
     assert_eq!(seen.last().unwrap(), "workflow_completed");
+}
+
+/// The workflow of `tests/fixtures/journal-v2.sqlite` (a journal lunora wrote at schema version
+/// 2, see `stream_steps.rs`), as far as its two instances got: `old` completed, `held` sleeps.
+struct Legacy;
+
+impl Workflow for Legacy {
+    type Params = u32;
+    type Output = Vec<usize>;
+    const NAME: &'static str = "legacy";
+    const EXPORT_NAME: &'static str = "legacy";
+
+    async fn run(ctx: WorkflowContext<u32>) -> Result<Vec<usize>> {
+        let n: u32 = ctx.step.do_("legacy", |_| async { Ok(7u32) }).await?;
+        if ctx.params == 1 {
+            ctx.step.sleep("hold", "365 days").await?;
+        }
+        Ok(vec![n as usize])
+    }
+}
+
+#[tokio::test]
+async fn a_journal_the_version_2_engine_wrote_gets_the_history_of_its_instances() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journal-v2.sqlite");
+    std::fs::copy(&fixture, &db).unwrap();
+    let t = TestEngine::builder().path(&db).start_time(START).register::<Legacy>().open().await.unwrap();
+    let old = t.workflow::<Legacy>().get("old").await.unwrap();
+    let history = drain(old.subscribe(SubscribeOptions::new()).await.unwrap()).await;
+    assert_increasing(&history);
+    assert_eq!(
+        types(&history),
+        [
+            "workflow_queued",
+            "workflow_started",
+            "workflow_running",
+            "step_started legacy-1",
+            "attempt_started legacy-1",
+            "attempt_completed legacy-1",
+            "step_completed legacy-1",
+            "workflow_completed",
+        ]
+    );
+    let held = t.workflow::<Legacy>().get("held").await.unwrap();
+    let mut sub = held.subscribe(SubscribeOptions::new()).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..9 {
+        seen.push(next(&mut sub).await.unwrap());
+    }
+    assert_eq!(types(&seen)[7..], ["sleep_started hold-1", "workflow_waiting"], "{:#?}", types(&seen));
+    t.run_to_completion(&held).await.unwrap();
+    let rest = drain(sub).await;
+    assert!(rest.first().unwrap().event_id > seen.last().unwrap().event_id);
+    assert_eq!(rest.last().unwrap().kind.type_name(), "workflow_completed");
 }

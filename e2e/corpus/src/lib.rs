@@ -17,6 +17,7 @@ pub mod functions;
 pub mod handle_errors;
 mod http_steps;
 pub mod rest_tour;
+mod streams;
 pub mod subscriptions;
 mod surface;
 mod trail;

@@ -38,15 +38,28 @@ pub async fn record(env: &Env, order_id: &str, line: String) -> Result<()> {
     // The KV handle is a JS object held across the awaits: fine on wasm32, where steps take
     // any future.
     let store = kv(env)?;
-    let mut lines: Vec<String> = store.get(&key).json().await.map_err(kv_error)?.unwrap_or_default();
+    let mut lines = read_lines(&store, &key).await?;
     lines.push(line);
-    store.put(&key, &lines).map_err(kv_error)?.execute().await.map_err(kv_error)
+    let text = serde_json::to_string(&lines).map_err(|e| lunora_runtime::Error::new(format!("audit trail: {e}")))?;
+    // As bytes: `put` with a serialisable value goes through serde_wasm_bindgen and formats
+    // floats, code the Worker would download for this one call.
+    store.put_bytes(&key, text.as_bytes()).map_err(kv_error)?.execute().await.map_err(kv_error)
 }
 
 #[cfg(target_arch = "wasm32")]
 pub async fn audit_trail(env: &Env, order_id: &str) -> Result<Vec<String>> {
-    let store = kv(env)?;
-    Ok(store.get(&format!("audit:{order_id}")).json().await.map_err(kv_error)?.unwrap_or_default())
+    read_lines(&kv(env)?, &format!("audit:{order_id}")).await
+}
+
+/// The JSON array stored under `key`, empty when there is none; parsed with serde_json, the
+/// decoder the rest of the Worker uses.
+#[cfg(target_arch = "wasm32")]
+async fn read_lines(store: &worker::KvStore, key: &str) -> Result<Vec<String>> {
+    match store.get(key).text().await.map_err(kv_error)? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| lunora_runtime::Error::new(format!("audit trail: {key} is not a JSON array of strings: {e}"))),
+        None => Ok(Vec::new()),
+    }
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -3,6 +3,12 @@
 
 /// Outputs, params and event payloads: 1 MiB.
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
+/// The largest chunk a stream step's stream may yield (workerd's): 16 MiB.
+pub const MAX_STREAM_CHUNK_BYTES: usize = 16 << 20;
+/// The chunks streamed step outputs are stored and replayed in (workerd's): 256 KiB.
+pub const STREAM_STORED_CHUNK_BYTES: usize = 256 << 10;
+/// What one instance may store, streamed step outputs included: 1 GiB.
+pub const MAX_INSTANCE_STORAGE_BYTES: u64 = 1 << 30;
 pub const MAX_STEP_NAME_CHARS: usize = 256;
 pub const MAX_INSTANCE_ID_CHARS: usize = 100;
 pub const MAX_EVENT_TYPE_CHARS: usize = 100;

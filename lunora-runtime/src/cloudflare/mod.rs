@@ -17,6 +17,7 @@ mod fetch;
 mod js;
 mod serve_dispatch;
 mod step;
+mod stream_step;
 mod subscription;
 
 use std::sync::Arc;
@@ -155,13 +156,8 @@ pub fn run_workflow<W: Workflow>(env: JsValue, event: JsValue, step: JsValue) ->
             workflow_name,
             schedule: schedule_of(&event),
         };
-        let dispatch = Dispatcher::for_body(
-            Arc::new(FetchTransport),
-            Arc::new(WorkerClock),
-            env.clone(),
-            W::EXPORT_NAME,
-            &instance_id,
-        );
+        // No transport yet: the first `ctx.run` makes the Worker's `fetch` one.
+        let dispatch = Dispatcher::for_body(None, Arc::new(WorkerClock), env.clone(), W::EXPORT_NAME, &instance_id);
         let step = WorkflowStep::new(Arc::new(step::JsStep::new(step, env.clone(), log.clone())))
             .with_clock(Arc::new(WorkerClock));
         let ctx = WorkflowContext::new(step, params, event, env, log, dispatch);

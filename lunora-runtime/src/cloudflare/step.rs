@@ -24,7 +24,7 @@ use crate::status::{Event, Timestamp};
 use crate::step::{AttemptFn, RollbackContext, RollbackSpec, StepBackend, StepContext};
 
 /// A JS callback that answers with a promise (an attempt or a rollback handler workerd calls).
-type PromiseCallback = Closure<dyn FnMut(JsValue) -> Promise>;
+pub(super) type PromiseCallback = Closure<dyn FnMut(JsValue) -> Promise>;
 
 /// The JS `step` object of one `run(event, step)` call.
 pub(crate) struct JsStep {
@@ -60,35 +60,42 @@ fn step_context(ctx: &JsValue, config: &ResolvedStepConfig, env: &Env, log: &Log
     }
 }
 
-fn ready<'a, T: 'a>(value: T) -> BoxFuture<'a, T> {
+pub(super) fn ready<'a, T: 'a>(value: T) -> BoxFuture<'a, T> {
     Box::pin(std::future::ready(value))
 }
 
-type Pending = Rc<RefCell<Option<BoxFuture<'static, Result<Json>>>>>;
+/// A step callback, type-erased over what one attempt returns: a value ([`AttemptFn`] is
+/// `Callback<'a, Json>`) or the chunks of a stream step.
+pub(super) type Callback<'a, O> = Box<dyn FnMut(StepContext) -> BoxFuture<'a, Result<O>> + 'a>;
+
+type Pending<O> = Rc<RefCell<Option<BoxFuture<'static, Result<O>>>>>;
+
+/// How an attempt's result crosses to JS (a rejection value on failure).
+pub(super) type ToJs<O> = fn(O) -> std::result::Result<JsValue, JsValue>;
 
 /// The step callback as JS sees it. The Rust callback and its attempts borrow from the step's
 /// caller (lifetime `'a`), but JS needs `'static` closures and promises, so both are held here
 /// with the lifetime erased and dropped by [`Attempts::drop`] before `'a` ends: a JS call or poll
 /// after that (a timed-out attempt still running, a dropped step future) finds nothing and
 /// rejects, and never touches freed borrows. Sound because wasm32 Workers are single-threaded.
-#[derive(Default)]
-struct AttemptState {
-    callback: RefCell<Option<AttemptFn<'static>>>,
-    running: RefCell<Vec<Pending>>,
+struct AttemptState<O> {
+    callback: RefCell<Option<Callback<'static, O>>>,
+    running: RefCell<Vec<Pending<O>>>,
+    to_js: ToJs<O>,
 }
 
 /// Owns the [`AttemptState`] for the step's lifetime and clears it when dropped.
-struct Attempts(Rc<AttemptState>);
+pub(super) struct Attempts<O: 'static>(Rc<AttemptState<O>>);
 
-impl Attempts {
-    fn new(attempt: AttemptFn<'_>) -> Self {
+impl<O: 'static> Attempts<O> {
+    fn new(attempt: Callback<'_, O>, to_js: ToJs<O>) -> Self {
         // SAFETY: only the lifetime changes; `Drop` below ends every use before `'a` does.
-        let attempt: AttemptFn<'static> = unsafe { std::mem::transmute(attempt) };
-        Self(Rc::new(AttemptState { callback: RefCell::new(Some(attempt)), running: RefCell::default() }))
+        let attempt: Callback<'static, O> = unsafe { std::mem::transmute(attempt) };
+        Self(Rc::new(AttemptState { callback: RefCell::new(Some(attempt)), running: RefCell::default(), to_js }))
     }
 }
 
-impl Drop for Attempts {
+impl<O: 'static> Drop for Attempts<O> {
     fn drop(&mut self) {
         self.0.callback.borrow_mut().take();
         for pending in self.0.running.borrow_mut().drain(..) {
@@ -97,15 +104,16 @@ impl Drop for Attempts {
     }
 }
 
-impl AttemptState {
+impl<O: 'static> AttemptState<O> {
     /// Starts one attempt and returns the promise the engine awaits.
     fn start(&self, ctx: StepContext) -> Promise {
         let future = match self.callback.borrow_mut().as_mut() {
             Some(callback) => callback(ctx),
             None => return Promise::reject(&js::error_to_js(&cancelled())),
         };
-        let pending: Pending = Rc::new(RefCell::new(Some(future)));
+        let pending: Pending<O> = Rc::new(RefCell::new(Some(future)));
         self.running.borrow_mut().push(pending.clone());
+        let to_js = self.to_js;
         future_to_promise(async move {
             let result = std::future::poll_fn(|cx| {
                 let mut slot = pending.borrow_mut();
@@ -118,11 +126,16 @@ impl AttemptState {
             })
             .await;
             match result {
-                Ok(json) => js::to_js(&json).map_err(|e| js::error_to_js(&e)),
+                Ok(output) => to_js(output),
                 Err(error) => Err(js::error_to_js(&error)),
             }
         })
     }
+}
+
+/// A step's output as the engine persists it.
+fn json_to_js(json: Json) -> std::result::Result<JsValue, JsValue> {
+    js::to_js(&json).map_err(|e| js::error_to_js(&e))
 }
 
 fn cancelled() -> Error {
@@ -152,18 +165,20 @@ impl JsStep {
         Ok(options.into())
     }
 
-    fn start_do<'a>(
+    /// Calls `step.do(name, config?, callback, options?)` now, with `attempt` as the callback.
+    pub(super) fn start_do<'a, O: 'static>(
         &'a self,
         name: String,
         config: Option<StepConfig>,
-        attempt: AttemptFn<'a>,
+        attempt: Callback<'a, O>,
+        to_js: ToJs<O>,
         rollback: Option<RollbackSpec>,
-    ) -> Result<(Promise, Attempts, PromiseCallback)> {
+    ) -> Result<(Promise, Attempts<O>, PromiseCallback)> {
         let resolved = match &config {
             Some(c) => c.resolve(&self.defaults, &name)?,
             None => self.defaults.clone(),
         };
-        let attempts = Attempts::new(attempt);
+        let attempts = Attempts::new(attempt, to_js);
         let state = attempts.0.clone();
         let (env, log, step_resolved) = (self.env.clone(), self.log.clone(), resolved.clone());
         let callback = Closure::<dyn FnMut(JsValue) -> Promise>::new(move |ctx: JsValue| {
@@ -191,7 +206,7 @@ impl StepBackend for JsStep {
         attempt: AttemptFn<'a>,
         rollback: Option<RollbackSpec>,
     ) -> BoxFuture<'a, Result<Json>> {
-        match self.start_do(name, config, attempt, rollback) {
+        match self.start_do(name, config, attempt, json_to_js, rollback) {
             Err(e) => ready(Err(e)),
             Ok((promise, attempts, callback)) => boxed(async move {
                 let result = settle(promise).await;
@@ -201,6 +216,15 @@ impl StepBackend for JsStep {
                 js::from_js(&result?)
             }),
         }
+    }
+
+    fn do_stream_step<'a>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        attempt: crate::step::StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_bytes::StepBytes>> {
+        self.do_stream(name, config, attempt)
     }
 
     fn sleep<'a>(&'a self, name: String, duration: DurationInput) -> BoxFuture<'a, Result<()>> {

@@ -40,7 +40,9 @@ const BODY_EXCERPT_CHARS: usize = 300;
 /// server echoed them.
 #[derive(Clone)]
 pub struct Client {
-    transport: Arc<dyn HttpTransport>,
+    /// `None`: the platform's ([`platform_transport`]), made when a request is sent, so a
+    /// Worker whose steps never send one does not link the `fetch` transport.
+    transport: Option<Arc<dyn HttpTransport>>,
     headers: Vec<(String, String)>,
     timeout: Duration,
 }
@@ -61,12 +63,12 @@ impl Default for Client {
 impl Client {
     /// A client over the target's transport with a 30 s timeout and no default headers.
     pub fn new() -> Self {
-        Self::with_transport(platform_transport())
+        Self { transport: None, headers: Vec::new(), timeout: DEFAULT_TIMEOUT }
     }
 
     /// A client over another transport (a recording or scripted one in tests).
     pub fn with_transport(transport: Arc<dyn HttpTransport>) -> Self {
-        Self { transport, headers: Vec::new(), timeout: DEFAULT_TIMEOUT }
+        Self { transport: Some(transport), headers: Vec::new(), timeout: DEFAULT_TIMEOUT }
     }
 
     /// A header sent with every request (an API key, `accept`…). A credential header's value
@@ -116,7 +118,8 @@ impl Client {
         let request =
             HttpRequest { method: method.to_owned(), url: url.to_owned(), headers, body, timeout: self.timeout };
         let redactor = redactor_for(&request);
-        let response = self.transport.send(request).await.map_err(|e| {
+        let transport = self.transport.clone().unwrap_or_else(platform_transport);
+        let response = transport.send(request).await.map_err(|e| {
             // The transport's message already shows the URL without its userinfo.
             Error::named(HTTP_ERROR, format!("{method} {}", redactor.redact_to_string(&e.message)))
         })?;
@@ -125,7 +128,7 @@ impl Client {
 }
 
 /// ureq natively, the Worker's `fetch` on wasm32.
-fn platform_transport() -> Arc<dyn HttpTransport> {
+pub(crate) fn platform_transport() -> Arc<dyn HttpTransport> {
     #[cfg(not(target_arch = "wasm32"))]
     return Arc::new(super::transport::NativeTransport);
     #[cfg(target_arch = "wasm32")]

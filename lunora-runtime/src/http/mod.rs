@@ -12,6 +12,7 @@ mod client;
 mod fetch;
 mod transport;
 
+pub(crate) use client::platform_transport;
 pub use client::{is_retryable_status, Client, DEFAULT_TIMEOUT, HTTP_ERROR};
 #[cfg(target_arch = "wasm32")]
 pub use fetch::FetchTransport;

@@ -26,7 +26,11 @@ use crate::local::group_commit::{GroupCommit, Pending};
 use crate::local::journal_check::{self, Found};
 use crate::local::journal_lock::{self, JournalLock};
 pub use crate::local::journal_rows::{AttemptRecord, RowKind, StepRow, StepState};
-use crate::local::journal_schema::{APPLICATION_ID, MIGRATE_FROM_1, MIGRATE_FROM_2, SCHEMA, SCHEMA_VERSION};
+use crate::local::journal_schema::{
+    APPLICATION_ID, MIGRATE_FROM_1, MIGRATE_FROM_2, MIGRATE_FROM_3, SCHEMA, SCHEMA_VERSION,
+};
+use crate::local::journal_streams as streams;
+pub use crate::local::journal_streams::{StreamKey, StreamMeta};
 use crate::status::{InstanceStatusKind, RollbackState, Schedule};
 
 /// How hard commits push data to disk.
@@ -147,30 +151,29 @@ fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch("COMMIT")
 }
 
-/// Brings a version 1 journal to version 2: the schema change in one transaction (a kill
-/// leaves version 1, which is migrated again next time), then a `VACUUM` that turns on
-/// incremental auto-vacuum (a kill during it leaves the old file, as SQLite guarantees).
-fn migrate_from_1(conn: &Connection) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.execute_batch(&format!("BEGIN IMMEDIATE; {MIGRATE_FROM_1} COMMIT;"))?;
-    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
-    conn.execute_batch("VACUUM")?;
-    migrate_from_2(conn)
-}
-
-/// Brings a version 2 journal to version 3: the event log table and the reconstructed events
-/// of the instances already there, in one transaction (a kill leaves version 2).
-fn migrate_from_2(conn: &Connection) -> rusqlite::Result<()> {
+/// Brings an older journal to this version: every schema change from its version on, in one
+/// transaction (a kill leaves the old version, which is migrated again next time); from version
+/// 1, then a `VACUUM` that turns on incremental auto-vacuum (a kill during it leaves the old
+/// file, as SQLite guarantees).
+fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let migrated = conn.execute_batch(MIGRATE_FROM_2).and_then(|()| backfill_events(conn));
+    let steps = [MIGRATE_FROM_1, MIGRATE_FROM_2, MIGRATE_FROM_3];
+    let changes: String = steps.iter().skip((from - 1).max(0) as usize).copied().collect();
+    // Version 4's event log starts with the events of the instances already there.
+    let migrated = conn.execute_batch(&changes).and_then(|()| backfill_events(conn));
     match migrated {
-        Ok(()) => conn.execute_batch("COMMIT"),
+        Ok(()) => conn.execute_batch("COMMIT")?,
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
+            return Err(e);
         }
     }
+    if from == 1 {
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        conn.execute_batch("VACUUM")?;
+    }
+    Ok(())
 }
 
 /// Storage failures surface as `WorkflowInternalError`s naming the operation.
@@ -255,8 +258,7 @@ impl Journal {
                         "{shown} holds no lunora journal yet (it is empty); give the path of a file an engine wrote (its --db)"
                     )))
                 }
-                Found::Version1 | Found::Version2 => {
-                    let version = if found == Found::Version1 { 1 } else { 2 };
+                Found::Older(version) => {
                     return Err(Error::internal(format!(
                         "{shown} is a lunora journal of schema version {version}, which reading would have to migrate to version \
                          {SCHEMA_VERSION}; open it once with an engine of this lunora (it migrates in place), then read it"
@@ -275,8 +277,7 @@ impl Journal {
         match found {
             Found::Fresh => create_schema(&conn).map_err(cannot_open(&shown))?,
             Found::Journal => conn.pragma_update(None, "journal_mode", "WAL").map_err(cannot_open(&shown))?,
-            Found::Version1 => migrate_from_1(&conn).map_err(cannot_open(&shown))?,
-            Found::Version2 => migrate_from_2(&conn).map_err(cannot_open(&shown))?,
+            Found::Older(version) => migrate(&conn, version).map_err(cannot_open(&shown))?,
         }
         Self::ready(conn, &shown, durability, Some(journal_check::sibling(path, "-wal")), Some(lock))
     }
@@ -665,7 +666,7 @@ impl Journal {
         rows.collect()
     }
 
-    /// Removes these instances with their steps and events, in one transaction. Returns how
+    /// Removes these instances with their steps, streamed outputs and events, in one transaction. Returns how
     /// many existed.
     pub fn delete_instances(&mut self, keys: &[(String, String)]) -> rusqlite::Result<usize> {
         self.write(true, |conn| {
@@ -679,6 +680,7 @@ impl Journal {
                     steps.execute(params![workflow, id])?;
                     events.execute(params![workflow, id])?;
                     event_log::forget(&tx, workflow, id)?;
+                    streams::delete_instance_streams(&tx, workflow, id)?;
                     removed += instances.execute(params![workflow, id])?;
                 }
             }
@@ -743,6 +745,7 @@ impl Journal {
                 "DELETE FROM steps WHERE workflow = ?1 AND instance = ?2 AND (seq >= ?3 OR kind = 'rollback')",
                 params![workflow, id, keep],
             )?;
+            streams::delete_orphan_streams(&tx, workflow, id)?;
             tx.execute(
                 "DELETE FROM events WHERE workflow = ?1 AND instance = ?2 AND consumed = 1",
                 params![workflow, id],
@@ -927,6 +930,48 @@ impl Journal {
     pub fn put_step_grouped(&mut self, workflow: &str, id: &str, row: &StepRow) -> rusqlite::Result<Option<Pending>> {
         self.put_step(workflow, id, row, false)?;
         Ok(self.fsyncs(true).map(GroupCommit::committed))
+    }
+
+    // ----- streamed step outputs (see `journal_streams`) -------------------------------
+
+    /// Forgets a step's streamed output and every chunk any of its attempts wrote.
+    pub fn clear_stream(&mut self, key: &StreamKey) -> rusqlite::Result<()> {
+        streams::clear(self.conn_mut()?, key)
+    }
+
+    /// Removes the chunks one attempt wrote (an attempt that failed or was cut short).
+    pub fn discard_stream_attempt(&mut self, key: &StreamKey, attempt: u32) -> rusqlite::Result<()> {
+        streams::discard_attempt(self.conn()?, key, attempt)
+    }
+
+    /// Appends chunk `idx` of an attempt (not fsynced: the step's completion makes it durable).
+    pub fn put_stream_chunk(&mut self, key: &StreamKey, attempt: u32, idx: u32, chunk: &[u8]) -> rusqlite::Result<()> {
+        streams::put_chunk(self.conn()?, key, attempt, idx, chunk)
+    }
+
+    /// Records which attempt's chunks are the step's output.
+    pub fn put_stream_meta(&mut self, key: &StreamKey, meta: StreamMeta) -> rusqlite::Result<()> {
+        streams::put_meta(self.conn()?, key, meta)
+    }
+
+    /// The step's streamed output, if it has one.
+    pub fn stream_meta(&self, key: &StreamKey) -> rusqlite::Result<Option<StreamMeta>> {
+        streams::meta(self.conn()?, key)
+    }
+
+    /// Chunk `idx` of an attempt, if it is there.
+    pub fn stream_chunk(&self, key: &StreamKey, attempt: u32, idx: u32) -> rusqlite::Result<Option<Vec<u8>>> {
+        streams::chunk(self.conn()?, key, attempt, idx)
+    }
+
+    /// What an attempt's stored chunks add up to, to check them against their record.
+    pub fn stream_summary(&self, key: &StreamKey, attempt: u32) -> rusqlite::Result<streams::ChunkSummary> {
+        streams::summary(self.conn()?, key, attempt)
+    }
+
+    /// The bytes of an instance's completed streamed outputs, other than `except`'s.
+    pub fn instance_stream_bytes(&self, workflow: &str, id: &str, except: &StreamKey) -> rusqlite::Result<u64> {
+        streams::instance_bytes(self.conn()?, workflow, id, except)
     }
 
     // ----- events ----------------------------------------------------------------------

@@ -29,10 +29,9 @@ pub enum Found {
     Fresh,
     /// A sound lunora journal of this schema version.
     Journal,
-    /// A sound lunora journal of schema version 1, which the journal migrates when it opens it.
-    Version1,
-    /// A sound lunora journal of schema version 2 (no event log yet), migrated the same way.
-    Version2,
+    /// A sound lunora journal of an older schema version (1 or 2), which the journal migrates
+    /// when it opens it.
+    Older(i64),
 }
 
 /// Refuses a journal the engine could not (or, by its mode, should not) write: a file with no
@@ -112,7 +111,7 @@ pub fn check(path: &Path, clean: bool) -> Result<Found, Error> {
         let conn = Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
             .map_err(unreadable(&shown))?;
         let found = identify(&conn, &shown)?;
-        if matches!(found, Found::Journal | Found::Version1 | Found::Version2) {
+        if matches!(found, Found::Journal | Found::Older(_)) {
             structure(&conn, &shown, if clean { "quick_check" } else { "integrity_check" })?;
             size_matches(&conn, &shown, len)?;
         }
@@ -127,7 +126,7 @@ pub fn check(path: &Path, clean: bool) -> Result<Found, Error> {
     let conn = Connection::open_with_flags(&copy.db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI)
         .map_err(unreadable(&shown))?;
     let found = identify(&conn, &shown)?;
-    if matches!(found, Found::Journal | Found::Version1 | Found::Version2) {
+    if matches!(found, Found::Journal | Found::Older(_)) {
         let page_size = pragma(&conn, &shown, "page_size")?;
         if page_size > 0 && len % page_size as u64 != 0 {
             return Err(damaged(
@@ -158,10 +157,8 @@ fn identify(conn: &Connection, shown: &str) -> Result<Found, Error> {
              (application_id {app_id:#x}, {tables} schema objects). lunora left it untouched; \
              point the engine at a new or lunora-created file."
         )))
-    } else if version == 1 {
-        Ok(Found::Version1)
-    } else if version == 2 {
-        Ok(Found::Version2)
+    } else if (1..SCHEMA_VERSION).contains(&version) {
+        Ok(Found::Older(version))
     } else if version != SCHEMA_VERSION {
         Err(Error::internal(format!(
             "{shown} is a lunora journal of schema version {version}, this lunora reads \

@@ -1,16 +1,72 @@
 //! What makes a SQLite file a lunora journal: its application id, its schema version and its
 //! tables. The journal creates them; `journal_check` refuses files that do not match.
 
+/// The tables of streamed step outputs (schema version 3). `step_chunks` holds the bytes of
+/// each attempt, cut into chunks of up to 256 KiB (`idx` from 0); a row of `step_streams` says
+/// which attempt's chunks are the step's output, how many there are and how many bytes, and is
+/// written only once that attempt read its stream to the end. Chunks of other attempts are
+/// leftovers of a failed or interrupted attempt, removed before the next one starts.
+macro_rules! stream_tables {
+    () => {
+        "
+CREATE TABLE step_chunks (
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    count       INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    idx         INTEGER NOT NULL,
+    chunk       BLOB NOT NULL,
+    PRIMARY KEY (workflow, instance, name, count, attempt, idx)
+);
+CREATE TABLE step_streams (
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    count       INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    chunks      INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    PRIMARY KEY (workflow, instance, name, count)
+) WITHOUT ROWID;
+"
+    };
+}
+
+/// The instance event log (schema version 4): one row per event of an instance's history, in
+/// the order they happened (`id`, never reused, is the event's `eventId`), written in the
+/// transaction of the change it describes; what `instance.subscribe` reads (`event_log`).
+macro_rules! event_tables {
+    () => {
+        "
+CREATE TABLE instance_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    timestamp   INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    step_kind   TEXT,
+    step_name   TEXT,
+    step_count  INTEGER,
+    detail      TEXT
+);
+CREATE INDEX instance_events_by_instance ON instance_events (workflow, instance, id);
+"
+    };
+}
+
 /// `PRAGMA application_id` of lunora journals: "LNRA".
 pub const APPLICATION_ID: i64 = 0x4C4E_5241;
 /// Schema version in `PRAGMA user_version`. Version 2 added `instances.expires_at` (retention),
 /// `instances.trigger` (the cron tick that started an instance), the `schedules` table (the last
 /// tick fired per cron) and the listing and expiry indexes, and turned on incremental auto-vacuum so that space freed
 /// by expired and deleted instances goes back to the file system; a version 1 journal is
-/// migrated in place when opened ([`MIGRATE_FROM_1`]), a newer one is refused. Version 3 added
-/// the `instance_events` log that subscriptions read ([`MIGRATE_FROM_2`]; the events of the
-/// instances already in a version 2 journal are reconstructed from their rows).
-pub const SCHEMA_VERSION: i64 = 3;
+/// migrated in place when opened ([`MIGRATE_FROM_1`]). Version 3 added the `step_chunks` and
+/// `step_streams` tables (the bytes of steps that return a stream); a version 2 journal is
+/// migrated in place too ([`MIGRATE_FROM_2`]). Version 4 added the `instance_events` log that
+/// subscriptions read ([`MIGRATE_FROM_3`]; the events of the instances already in an older
+/// journal are reconstructed from their rows when it is migrated). A newer journal is refused.
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// What turns a version 1 journal into a version 2 one, in one transaction. Incremental
 /// auto-vacuum then needs a `VACUUM` outside it (see `Journal::open`).
@@ -28,27 +84,17 @@ CREATE INDEX instances_expiry ON instances (expires_at) WHERE expires_at IS NOT 
 PRAGMA user_version = 2;
 ";
 
-/// What turns a version 2 journal into a version 3 one (the reconstructed events of existing
-/// instances are written in the same transaction, see `event_log::backfill`).
-pub(crate) const MIGRATE_FROM_2: &str = "
-CREATE TABLE instance_events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    workflow    TEXT NOT NULL,
-    instance    TEXT NOT NULL,
-    timestamp   INTEGER NOT NULL,
-    type        TEXT NOT NULL,
-    step_kind   TEXT,
-    step_name   TEXT,
-    step_count  INTEGER,
-    detail      TEXT
-);
-CREATE INDEX instance_events_by_instance ON instance_events (workflow, instance, id);
-PRAGMA user_version = 3;
-";
+/// What turns a version 2 journal into a version 3 one, in one transaction.
+pub(crate) const MIGRATE_FROM_2: &str = concat!(stream_tables!(), "PRAGMA user_version = 3;");
+
+/// What turns a version 3 journal into a version 4 one (the journal then writes the
+/// reconstructed events of the instances already there, in the same transaction).
+pub(crate) const MIGRATE_FROM_3: &str = concat!(event_tables!(), "PRAGMA user_version = 4;");
 
 /// The journal's tables (public for the benchmark's same-schema SQLite baseline).
 #[doc(hidden)]
-pub const SCHEMA: &str = "
+pub const SCHEMA: &str = concat!(
+    "
 CREATE TABLE instances (
     workflow    TEXT NOT NULL,
     id          TEXT NOT NULL,
@@ -104,16 +150,7 @@ CREATE TABLE events (
     consumed    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX events_pending ON events (workflow, instance, type, consumed, seq);
-CREATE TABLE instance_events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    workflow    TEXT NOT NULL,
-    instance    TEXT NOT NULL,
-    timestamp   INTEGER NOT NULL,
-    type        TEXT NOT NULL,
-    step_kind   TEXT,
-    step_name   TEXT,
-    step_count  INTEGER,
-    detail      TEXT
+",
+    stream_tables!(),
+    event_tables!()
 );
-CREATE INDEX instance_events_by_instance ON instance_events (workflow, instance, id);
-";

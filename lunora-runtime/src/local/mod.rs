@@ -10,6 +10,7 @@ mod journal_check;
 pub(crate) mod journal_lock;
 mod journal_rows;
 mod journal_schema;
+mod journal_streams;
 mod modifiers;
 pub(crate) mod mutex;
 pub(crate) mod validate;

@@ -41,6 +41,9 @@ pub(super) struct ReplayState {
     pub dispatches: Vec<String>,
     /// The first step whose recorded output is redacted: the body cannot go past it.
     pub redacted: Option<NextStep>,
+    /// The first stream step that completed: its bytes are not in the history, so the body
+    /// cannot go past it.
+    pub streamed: Option<NextStep>,
 }
 
 pub(super) struct ReplayBackend {
@@ -75,7 +78,7 @@ impl ReplayBackend {
 
     /// Matches the call against the next forward record (at first poll, which is when the
     /// engines give a step its place in the timeline).
-    fn answer(&self, asked: StepCall, rollback: Option<RollbackSpec>) -> Answer {
+    fn answer(&self, asked: StepCall, rollback: Option<RollbackSpec>, stream: bool) -> Answer {
         let mut st = self.state();
         if st.divergence.is_some() {
             return Answer::Park;
@@ -110,6 +113,14 @@ impl ReplayBackend {
             });
             return Answer::Park;
         }
+        if stream && record.state == RecordState::Done {
+            if st.streamed.is_none() {
+                let attempts = record.attempts.len();
+                st.streamed =
+                    Some(NextStep { index, step: asked, recorded: Some(record.state), wake_at: None, attempts });
+            }
+            return Answer::Park;
+        }
         if record.state == RecordState::Done && record.kind == RecordKind::Do && is_redacted(record) {
             if st.redacted.is_none() {
                 let attempts = record.attempts.len();
@@ -136,7 +147,7 @@ impl ReplayBackend {
     }
 
     async fn serve(&self, asked: StepCall, rollback: Option<RollbackSpec>) -> Result<Json> {
-        match self.answer(asked, rollback) {
+        match self.answer(asked, rollback, false) {
             Answer::Output(json) => Ok(json),
             Answer::Failure(error) => Err(error),
             Answer::Park => std::future::pending().await,
@@ -172,6 +183,23 @@ impl StepBackend for ReplayBackend {
         // The attempt (the step's body) is dropped unused: a replay never runs it.
         let asked = self.allocate(RecordKind::Do, &name);
         Box::pin(self.serve(asked, rollback))
+    }
+
+    fn do_stream_step<'a>(
+        &'a self,
+        name: String,
+        _config: Option<StepConfig>,
+        _attempt: crate::step::StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_bytes::StepBytes>> {
+        // A history holds a streamed output's preview, not its bytes: a completed stream step
+        // ends the replay there; a failed one rethrows its error as recorded.
+        let asked = self.allocate(RecordKind::Do, &name);
+        Box::pin(async move {
+            match self.answer(asked, None, true) {
+                Answer::Failure(error) => Err(error),
+                Answer::Output(_) | Answer::Park => std::future::pending().await,
+            }
+        })
     }
 
     fn sleep<'a>(&'a self, name: String, _duration: DurationInput) -> BoxFuture<'a, Result<()>> {

@@ -104,7 +104,7 @@ impl Replayer {
         }
         let now = history.trigger.timestamp.unwrap_or(0);
         let dispatch = Dispatcher::for_body(
-            Arc::new(NoDispatch(backend.clone())),
+            Some(Arc::new(NoDispatch(backend.clone()))),
             Arc::new(Frozen(now)),
             env.clone(),
             export,
@@ -200,6 +200,9 @@ fn conclude(
     }
     if let Some(step) = st.redacted.clone() {
         return Ok(Continuation::Redacted(step));
+    }
+    if let Some(step) = st.streamed.clone() {
+        return Ok(Continuation::Streamed(step));
     }
     let mut waiting = st.waiting.clone();
     waiting.sort_by_key(|w| w.index);

@@ -72,6 +72,9 @@ pub enum Continuation {
     /// The output of this step is redacted (a sensitive step), so the history cannot say what
     /// the body got from it; the steps before it replayed as recorded.
     Redacted(NextStep),
+    /// This step returned a byte stream (`do_stream`), whose bytes a history does not hold, so
+    /// the history cannot say what the body got from it; the steps before it replayed as recorded.
+    Streamed(NextStep),
 }
 
 impl fmt::Display for Continuation {
@@ -95,6 +98,12 @@ impl fmt::Display for Continuation {
             Continuation::Redacted(step) => write!(
                 f,
                 "replayed up to step #{} {}, whose output is redacted (sensitive), so replay cannot go past it",
+                step.index, step.step
+            ),
+            Continuation::Streamed(step) => write!(
+                f,
+                "replayed up to step #{} {}, which returned a byte stream whose bytes the history does not hold, \
+                 so replay cannot go past it",
                 step.index, step.step
             ),
         }

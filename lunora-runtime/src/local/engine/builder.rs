@@ -40,6 +40,7 @@ pub struct EngineBuilder {
     workflows: Vec<(&'static str, Arc<dyn ErasedWorkflow>)>,
     retention: RetentionDefaults,
     in_memory_wait_limit: Duration,
+    stream_limit: u64,
 }
 
 /// The longest wait (sleep, `sleep_until`, retry delay) the engine spends with the instance
@@ -50,6 +51,14 @@ impl EngineBuilder {
     /// Journal in this SQLite file (created if absent). Without it the journal is in memory.
     pub fn path(mut self, path: impl Into<PathBuf>) -> Self {
         self.path = Some(path.into());
+        self
+    }
+
+    /// The most bytes one instance's stream steps (`do_stream`) may store: Cloudflare's 1 GiB
+    /// unless lowered (a larger value is taken as 1 GiB). Streaming past it ends the instance with
+    /// `WorkflowFatalError: The instance has exceeded the <limit> storage limit`, as in workerd.
+    pub fn stream_storage_limit(mut self, bytes: u64) -> Self {
+        self.stream_limit = bytes.min(crate::step_bytes::MAX_INSTANCE_STREAM_BYTES);
         self
     }
 
@@ -199,6 +208,7 @@ impl EngineBuilder {
             schedules,
             next_expiry: std::sync::atomic::AtomicI64::new(i64::MIN),
             unreclaimed: std::sync::atomic::AtomicUsize::new(0),
+            stream_limit: self.stream_limit,
         });
         inner.recover()?;
         tokio::spawn(scheduler(inner.clone()));
@@ -220,6 +230,7 @@ impl Engine {
             workflows: Vec::new(),
             retention: RetentionDefaults::default(),
             in_memory_wait_limit: DEFAULT_IN_MEMORY_WAIT_LIMIT,
+            stream_limit: crate::step_bytes::MAX_INSTANCE_STREAM_BYTES,
         }
     }
 }

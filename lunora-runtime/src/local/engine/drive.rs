@@ -223,7 +223,7 @@ impl Inner {
             schedule: row.trigger.clone(),
         };
         let dispatch = Dispatcher::for_body(
-            self.transport.clone(),
+            Some(self.transport.clone()),
             self.clock.clone(),
             self.env.clone(),
             wf.export_name(),

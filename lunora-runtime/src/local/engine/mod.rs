@@ -15,9 +15,9 @@
 //!
 //! One file per part, each above the ones it uses: `control` (an instance's key and owner),
 //! `registry` (workflows with their types erased), `state` (what all parts share, lookups and
-//! ownership), `run` (one execution of a body: the step backend), `drive` (the drive loop and
-//! the timer scheduler), `lifecycle` (create, pause, resume, terminate, restart, send_event), `subscribe` (an
-//! instance's events as a stream),
+//! ownership), `stream_output` (the stored bytes of stream steps), `run` (one execution of a
+//! body: the step backend), `drive` (the drive loop and the timer scheduler), `lifecycle` (create, pause, resume, terminate, restart, send_event),
+//! `subscribe` (an instance's events as a stream),
 //! `backend` (the engine behind the typed handles), `handle` ([`Engine`]) and `builder`
 //! ([`EngineBuilder`]).
 
@@ -36,6 +36,7 @@ mod retention;
 mod run;
 mod schedule;
 mod state;
+mod stream_output;
 mod subscribe;
 
 pub use builder::{EngineBuilder, Registrar, DEFAULT_IN_MEMORY_WAIT_LIMIT};

@@ -19,6 +19,7 @@ use std::task::Poll;
 
 use super::control::{Control, InstanceKey};
 use super::state::Inner;
+use super::stream_output;
 use crate::config::{ResolvedStepConfig, StepConfig};
 use crate::duration::{millis, DurationInput};
 use crate::erased::{BoxFuture, Json};
@@ -644,6 +645,17 @@ impl Run {
                     self.register_rollback(&rollback, &row);
                     return Ok(output);
                 }
+                // A stream step's stream failed, or broke a limit, after it was returned: the
+                // instance ends, as in workerd (the attempt's bytes are already discarded).
+                Err(err) if crate::step_bytes::ends_instance(&name, &err).is_some() => {
+                    let (step_error, instance_error) =
+                        crate::step_bytes::ends_instance(&name, &err).expect("checked by the guard");
+                    close_attempt(&mut row, now, Some(step_error));
+                    row.state = StepState::Failed;
+                    row.ended_at = Some(now);
+                    self.save(&row, true)?;
+                    return self.fail_fatally(instance_error).await;
+                }
                 Err(err) if err.name() == UNSERIALIZABLE => {
                     let err = Error::fatal(format!(
                         "Step {name}-{count} returned a value that cannot be serialised: {}",
@@ -722,6 +734,8 @@ impl Run {
             None => {
                 let wake_at = target(now)?;
                 let mut row = self.new_row(RowKind::Sleep, &name, count, StepState::Waiting);
+                // The instant the wake time counts from, so a row never shows a shorter sleep.
+                row.started_at = now;
                 row.wake_at = Some(wake_at);
                 row
             }
@@ -789,6 +803,7 @@ impl Run {
         let fresh = existing.is_none();
         let mut row = existing.unwrap_or_else(|| {
             let mut row = self.new_row(RowKind::WaitForEvent, &name, count, StepState::Waiting);
+            row.started_at = now;
             row.wake_at = Some(now + timeout_ms);
             row
         });
@@ -879,6 +894,50 @@ fn close_interrupted_attempt(row: &mut StepRow, now: i64) -> Option<Error> {
     Some(err)
 }
 
+impl Run {
+    /// Runs (or replays) stream step `name`/`count`: a `do` step whose attempts persist the
+    /// callback's stream (see `stream_output`), answered with a reader over the stored bytes.
+    async fn do_stream<'a>(
+        &'a self,
+        name: String,
+        count: u32,
+        config: Option<StepConfig>,
+        attempt: crate::step::StreamAttemptFn<'a>,
+    ) -> Result<crate::step_bytes::StepBytes> {
+        let key = crate::local::journal::StreamKey {
+            workflow: self.key.workflow.to_string(),
+            instance: self.key.id.to_string(),
+            name: name.clone(),
+            count,
+        };
+        let persisting = stream_output::persisting(self.inner.clone(), key.clone(), attempt);
+        match self.do_step_inner(name, count, config, persisting, None).await {
+            Ok(_preview) => stream_output::open(&self.inner, key),
+            Err(err) => {
+                stream_output::discard(&self.inner, &key);
+                Err(err)
+            }
+        }
+    }
+
+    /// Gives a `do` step its count (at call time) and checks the step limit and its name.
+    fn admit_do(&self, name: &str) -> (u32, Result<()>) {
+        let count = self.allocate(RowKind::Do, name);
+        let mut st = self.st();
+        st.do_calls += 1;
+        let admitted = if st.do_calls > self.step_limit {
+            Err(Error::fatal(format!(
+                "The limit of {} steps has been reached. Raise limits.steps (at most {}) or split the work across instances.",
+                self.step_limit,
+                validate::MAX_STEP_LIMIT
+            )))
+        } else {
+            validate::step_name(name)
+        };
+        (count, admitted)
+    }
+}
+
 impl StepBackend for Run {
     fn do_step<'a>(
         &'a self,
@@ -887,23 +946,23 @@ impl StepBackend for Run {
         attempt: AttemptFn<'a>,
         rollback: Option<RollbackSpec>,
     ) -> BoxFuture<'a, Result<Json>> {
-        let count = self.allocate(RowKind::Do, &name);
-        let admitted = {
-            let mut st = self.st();
-            st.do_calls += 1;
-            if st.do_calls > self.step_limit {
-                Err(Error::fatal(format!(
-                    "The limit of {} steps has been reached. Raise limits.steps (at most {}) or split the work across instances.",
-                    self.step_limit,
-                    validate::MAX_STEP_LIMIT
-                )))
-            } else {
-                validate::step_name(&name)
-            }
-        };
+        let (count, admitted) = self.admit_do(&name);
         Box::pin(async move {
             admitted?;
             self.do_step_inner(name, count, config, attempt, rollback).await
+        })
+    }
+
+    fn do_stream_step<'a>(
+        &'a self,
+        name: String,
+        config: Option<StepConfig>,
+        attempt: crate::step::StreamAttemptFn<'a>,
+    ) -> BoxFuture<'a, Result<crate::step_bytes::StepBytes>> {
+        let (count, admitted) = self.admit_do(&name);
+        Box::pin(async move {
+            admitted?;
+            self.do_stream(name, count, config, attempt).await
         })
     }
 

@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub(super) next_expiry: std::sync::atomic::AtomicI64,
     /// Instances removed since their pages were last given back.
     pub(super) unreclaimed: std::sync::atomic::AtomicUsize,
+    /// The most bytes an instance's stream steps may store (Cloudflare's 1 GiB by default).
+    pub(super) stream_limit: u64,
 }
 
 impl Inner {
