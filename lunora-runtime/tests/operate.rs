@@ -281,7 +281,7 @@ fn a_journal_that_reading_would_change_is_refused_and_left_untouched() {
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
     for (db, why) in [
-        (&old, "is a lunora journal of schema version 1, which reading would have to migrate to version 3; open it once with an engine of this lunora (it migrates in place), then read it"),
+        (&old, "is a lunora journal of schema version 1, which reading would have to migrate to version 4; open it once with an engine of this lunora (it migrates in place), then read it"),
         (&empty, "holds no lunora journal yet (it is empty); give the path of a file an engine wrote (its --db)"),
     ] {
         let before = std::fs::read(db).unwrap();

@@ -535,7 +535,11 @@ fn write_version_2_journal(db: &Path) {
     let conn = sqlite(db);
     let v2: Vec<&str> = lunora_runtime::local::SCHEMA
         .split(";\n")
-        .filter(|stmt| !stmt.contains("CREATE TABLE step_chunks") && !stmt.contains("CREATE TABLE step_streams"))
+        .filter(|stmt| {
+            !stmt.contains("CREATE TABLE step_chunks")
+                && !stmt.contains("CREATE TABLE step_streams")
+                && !stmt.contains("instance_events")
+        })
         .collect();
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").unwrap();
     conn.execute_batch(&v2.join(";\n")).unwrap();
@@ -574,7 +578,7 @@ async fn a_version_2_journal_is_migrated_in_place_and_runs_stream_steps() {
     drop(t);
     let conn = sqlite(&db);
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 const SLOW_CHUNKS: u32 = 24;
