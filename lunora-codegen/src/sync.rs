@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::{Analyses, Cache};
+use crate::cache::{Analyses, Cache, Reconciliation};
 use lunora_shared::layout::{ENTRY_FILE, REGISTRY_DECLARATION, REGISTRY_MODULE, REGISTRY_PATH};
 
 use crate::output::{self, Expected, FileWrite};
@@ -15,7 +15,7 @@ use crate::project::Project;
 use crate::render;
 use crate::scan::{self, Diagnostic, ModuleDeclaration};
 use crate::spec::{Location, WorkflowSpec};
-use crate::wrangler::{ConfigError, ConfigFormat, Prepared, ReconcileOptions, Reconciled};
+use crate::wrangler::{self, ConfigError, ConfigFormat, Prepared, ReconcileOptions};
 
 /// The compatibility date of a wrangler.toml created from scratch (Workflows need ≥ 2024-10-22;
 /// this one keeps NonRetryableError messages).
@@ -54,7 +54,42 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     /// What the scan read from each annotated fn, which [`apply`] keeps for the next run.
     analyses: Analyses,
+    /// How the config was reconciled, which [`apply`] keeps with them.
+    reconciliation: Option<ConfigReconciliation>,
     crate_dir: PathBuf,
+}
+
+/// A successful reconciliation of the wrangler config: what it read besides the text, and
+/// what it reported.
+#[derive(Debug)]
+struct ConfigReconciliation {
+    path: PathBuf,
+    format: ConfigFormat,
+    entry_relative: String,
+    /// [`wrangler::reconciliation_inputs`].
+    inputs: String,
+    report: Vec<String>,
+}
+
+impl ConfigReconciliation {
+    /// What a check of the config as `plan` leaves it would reconcile, when that changes
+    /// nothing: this reconciliation when the config is not rewritten; else that of the new text,
+    /// worked out now (once per sync that rewrites it, rather than on every check after).
+    fn to_keep(&self, plan: &Plan) -> Option<Reconciliation> {
+        let file = plan.files.iter().find(|f| f.path == self.path)?;
+        if !file.drifts() {
+            let config = file.current.clone()?;
+            return Some(Reconciliation { inputs: self.inputs.clone(), config, report: self.report.clone() });
+        }
+        let deployed: Vec<WorkflowSpec> = plan.workflows.iter().filter(|w| w.deployed()).cloned().collect();
+        let options = ReconcileOptions { entry_module: Some(&self.entry_relative) };
+        let again = self.format.reconcile(&file.wanted, &deployed, &options).ok().filter(|r| !r.changed)?;
+        Some(Reconciliation {
+            inputs: wrangler::reconciliation_inputs(self.format, &deployed, &options),
+            config: file.wanted.clone(),
+            report: again.report.iter().map(ToString::to_string).collect(),
+        })
+    }
 }
 
 /// Advice on how the crate declares the registry. A registry that `cargo fmt` may reach gets
@@ -203,17 +238,22 @@ fn registry_warnings(
 /// (sources, registry, entry module, config): the config is parsed while the crate is scanned
 /// (parsing is most of a reconciliation, and does not depend on the workflows); then the
 /// three files, which depend on the scan but not on each other, are computed side by side.
+/// A config that the last sync reconciled without a change, byte for byte, is not parsed at
+/// all when the workflows it was reconciled with are the same (see the `cache` module).
 pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     let project = Project::load(&options.manifest_path).map_err(SyncError::Other)?;
     let registry_path = options.registry_out.clone().unwrap_or_else(|| project.dir.join(REGISTRY_PATH));
     let entry_path = options.entry_out.clone().unwrap_or_else(|| project.dir.join(ENTRY_FILE));
     let config = Config::find(options, &project, &entry_path);
+    // What a previous `sync` kept (see the `cache` module); never a different answer.
+    let cache = Cache::load(&project.dir);
+    let kept = config.as_ref().ok().and_then(|c| c.current.as_deref()).and_then(|text| cache.reconciliation(text));
 
     let (scan, prepared) = std::thread::scope(|scope| {
-        let prepared = scope.spawn(|| config.as_ref().ok().map(|c| c.format.prepare(c.source())));
-        // Analyses a previous `sync` kept (see the `cache` module); never a different answer.
-        let scan = scan::scan_crate_with(&project.root, &project.dir, &Cache::load(&project.dir));
-        (scan, join(prepared))
+        let prepared =
+            kept.is_none().then(|| scope.spawn(|| config.as_ref().ok().map(|c| c.format.prepare(c.source()))));
+        let scan = scan::scan_crate_with(&project.root, &project.dir, &cache);
+        (scan, prepared.map(join))
     });
     let mut scan = scan.map_err(SyncError::Sources)?;
     let mut warnings = Vec::new();
@@ -242,25 +282,40 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
 
     let (registry, entry, reconciled) = std::thread::scope(|scope| {
         // About even halves: the reconciliation (with the parsed config's drop), and the rest.
-        let reconciled = scope.spawn(|| match (&config, prepared) {
-            (Ok(config), Some(prepared)) => Some(config.reconcile(prepared, &deployed)),
-            _ => None,
+        let reconciled = scope.spawn(|| {
+            let config = config.as_ref().ok()?;
+            let inputs = config.reconciliation_inputs(&deployed);
+            Some(match kept.filter(|kept| kept.inputs == inputs) {
+                // The same text and inputs as the kept reconciliation: the same outcome.
+                Some(kept) => Ok((
+                    config.source().to_owned(),
+                    kept.report.iter().map(|line| (*line).to_owned()).collect::<Vec<_>>(),
+                    inputs,
+                )),
+                None => config
+                    .reconcile(prepared.flatten().unwrap_or_else(|| config.format.prepare(config.source())), &deployed)
+                    .map(|reconciled| {
+                        (reconciled.text, reconciled.report.iter().map(ToString::to_string).collect(), inputs)
+                    }),
+            })
         });
         let registry = registry_file(registry_path, &scan.workflows);
         let entry = entry_file(entry_path.clone(), &deployed);
         (registry, entry, join(reconciled))
     });
     let (registry, entry) = (registry?, entry?);
-    let Config { path, current, mut findings, .. } = config?;
-    let reconciled = reconciled.expect("a config that was found was prepared")?;
-    findings.extend(reconciled.report.iter().map(|f| f.to_string()));
-    let config = PlannedFile { path, current, wanted: reconciled.text };
+    let Config { path, current, mut findings, format, entry_relative, .. } = config?;
+    let (wanted, report, inputs) = reconciled.expect("a config that was found was reconciled")?;
+    findings.extend(report.iter().cloned());
+    let reconciliation = ConfigReconciliation { path: path.clone(), format, entry_relative, inputs, report };
+    let config = PlannedFile { path, current, wanted };
     Ok(Plan {
         workflows: scan.workflows,
         files: vec![registry, entry, config],
         findings,
         warnings,
         analyses: std::mem::take(&mut scan.analyses),
+        reconciliation: Some(reconciliation),
         crate_dir: project.dir,
     })
 }
@@ -341,12 +396,21 @@ impl Config {
         self.current.as_deref().or(self.created.as_deref()).unwrap_or_default()
     }
 
+    fn options(&self) -> ReconcileOptions<'_> {
+        ReconcileOptions { entry_module: Some(&self.entry_relative) }
+    }
+
+    /// [`wrangler::reconciliation_inputs`] of this config with `workflows`.
+    fn reconciliation_inputs(&self, workflows: &[WorkflowSpec]) -> String {
+        wrangler::reconciliation_inputs(self.format, workflows, &self.options())
+    }
+
     fn reconcile(
         &self,
         prepared: Result<Prepared<'_>, ConfigError>,
         workflows: &[WorkflowSpec],
-    ) -> Result<Reconciled, SyncError> {
-        let options = ReconcileOptions { entry_module: Some(&self.entry_relative) };
+    ) -> Result<wrangler::Reconciled, SyncError> {
+        let options = self.options();
         prepared
             .and_then(|prepared| prepared.reconcile(workflows, &options))
             .map_err(|e| SyncError::Other(format!("{}:{e}; the file was left untouched", self.path.display())))
@@ -369,6 +433,7 @@ pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, SyncError> {
         })
         .collect();
     let written = output::write_all(&writes).map_err(|e| SyncError::Other(e.to_string()))?;
-    plan.analyses.store(&plan.crate_dir);
+    let reconciliation = plan.reconciliation.as_ref().and_then(|r| r.to_keep(plan));
+    plan.analyses.store(&plan.crate_dir, reconciliation.as_ref());
     Ok(written)
 }
