@@ -7,6 +7,7 @@
 //! explicit imports shadow glob imports; a glob import of a lunora crate (`lunora_runtime::*`,
 //! `lunora_macros::*`: [`lunora_shared::attributes`]) provides `workflow` and `step`; a path's first segment is an import, a child module or a crate.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use lunora_shared::attributes::{is_lunora_crate, AttributeKind};
@@ -59,8 +60,14 @@ pub struct Modules {
     scopes: HashMap<Vec<String>, Scope>,
 }
 
-fn key(module: &[String]) -> Vec<String> {
-    module.iter().map(|s| unraw(s).to_owned()).collect()
+/// `module` as a key: borrowed when no segment is a raw ident, as nearly none is (a key built
+/// per module and per attribute was thousands of allocations per check of a large crate).
+fn key(module: &[String]) -> Cow<'_, [String]> {
+    if module.iter().all(|s| unraw(s) == s) {
+        Cow::Borrowed(module)
+    } else {
+        Cow::Owned(module.iter().map(|s| unraw(s).to_owned()).collect())
+    }
 }
 
 impl Modules {
@@ -73,9 +80,14 @@ impl Modules {
                 Some(scope) => scope,
                 None => self.scopes.entry(parent.to_vec()).or_default(),
             };
-            parent.children.insert(name.clone());
+            if !parent.children.contains(name) {
+                parent.children.insert(name.clone());
+            }
         }
-        let scope = self.scopes.entry(module).or_default();
+        let scope = match self.scopes.get_mut(&*module) {
+            Some(scope) => scope,
+            None => self.scopes.entry(module.into_owned()).or_default(),
+        };
         if scope.declared_at.is_none() {
             scope.visibility = visibility.to_owned();
             scope.declared_at = declared_at;
@@ -84,9 +96,10 @@ impl Modules {
 
     pub fn import(&mut self, module: &[String], imports: Vec<Import>) {
         // The module is nearly always declared already, and then found without a new key.
-        let scope = match self.scopes.get_mut(module).filter(|_| module.iter().all(|s| unraw(s) == s)) {
+        let module = key(module);
+        let scope = match self.scopes.get_mut(&*module) {
             Some(scope) => scope,
-            None => self.scopes.entry(key(module)).or_default(),
+            None => self.scopes.entry(module.into_owned()).or_default(),
         };
         for import in imports {
             match import {
@@ -200,12 +213,12 @@ impl Modules {
         stack: &mut Vec<(Vec<String>, String)>,
         budget: &mut usize,
     ) -> Meaning {
-        let segments: Vec<&str> = path.segments.iter().map(|s| unraw(s)).collect();
-        let Some((first, rest)) = segments.split_first() else { return Meaning::Other };
+        let mut segments = path.segments.iter().map(|s| unraw(s));
+        let Some(first) = segments.next() else { return Meaning::Other };
         let mut meaning = if path.leading_colon {
-            Meaning::Crate((*first).to_owned())
+            Meaning::Crate(first.to_owned())
         } else {
-            match *first {
+            match first {
                 "crate" => Meaning::Module(Vec::new()),
                 "self" => Meaning::Module(module.to_vec()),
                 "super" => Meaning::Module(module[..module.len().saturating_sub(1)].to_vec()),
@@ -216,12 +229,12 @@ impl Modules {
                 },
             }
         };
-        for segment in rest {
+        for segment in segments {
             meaning = match meaning {
                 Meaning::Crate(krate) if is_lunora_crate(&krate) => {
                     AttributeKind::of(segment).map_or(Meaning::Other, Meaning::Lunora)
                 }
-                Meaning::Module(m) if *segment == "super" => Meaning::Module(m[..m.len().saturating_sub(1)].to_vec()),
+                Meaning::Module(m) if segment == "super" => Meaning::Module(m[..m.len().saturating_sub(1)].to_vec()),
                 Meaning::Module(m) => self.lookup(&m, segment, stack, budget),
                 Meaning::Unknown(why) => Meaning::Unknown(why),
                 Meaning::NotFound => Meaning::NotFound,
@@ -268,11 +281,15 @@ pub fn shown(module: &[String]) -> String {
 
 /// Whether an item declared in `parent` with `visibility` can be named from module `from`.
 fn visible(visibility: &str, parent: &[String], from: &[String]) -> bool {
-    let compact: String = visibility.chars().filter(|c| !c.is_whitespace()).collect();
-    let scope: Vec<String> = match compact.as_str() {
+    let compact: Cow<'_, str> = if visibility.contains(char::is_whitespace) {
+        Cow::Owned(visibility.chars().filter(|c| !c.is_whitespace()).collect())
+    } else {
+        Cow::Borrowed(visibility)
+    };
+    let scope: Vec<String> = match &*compact {
         "pub" | "pub(crate)" | "crate" => return true,
-        "" | "pub(self)" => parent.to_vec(),
-        "pub(super)" => parent[..parent.len().saturating_sub(1)].to_vec(),
+        "" | "pub(self)" => return from.starts_with(parent),
+        "pub(super)" => return from.starts_with(&parent[..parent.len().saturating_sub(1)]),
         restricted => match restricted.strip_prefix("pub(in").and_then(|r| r.strip_suffix(')')) {
             Some(path) => {
                 let mut scope = Vec::new();

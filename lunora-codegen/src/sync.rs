@@ -280,28 +280,37 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
         std::borrow::Cow::Owned(scan.deployed_workflows())
     };
 
+    // The same config text and inputs as the kept reconciliation: the same outcome, unparsed.
+    let inputs = config.as_ref().ok().map(|config| config.reconciliation_inputs(&deployed));
+    let kept = kept.filter(|kept| Some(kept.inputs) == inputs.as_deref());
+    let reconcile = || {
+        let config = config.as_ref().ok()?;
+        let inputs = inputs.clone().unwrap_or_default();
+        Some(match &kept {
+            Some(kept) => {
+                Ok((config.source().to_owned(), kept.report.iter().map(|line| (*line).to_owned()).collect(), inputs))
+            }
+            None => config
+                .reconcile(prepared.flatten().unwrap_or_else(|| config.format.prepare(config.source())), &deployed)
+                .map(|reconciled| {
+                    (reconciled.text, reconciled.report.iter().map(ToString::to_string).collect(), inputs)
+                }),
+        })
+    };
     let (registry, entry, reconciled) = std::thread::scope(|scope| {
-        // About even halves: the reconciliation (with the parsed config's drop), and the rest.
-        let reconciled = scope.spawn(|| {
-            let config = config.as_ref().ok()?;
-            let inputs = config.reconciliation_inputs(&deployed);
-            Some(match kept.filter(|kept| kept.inputs == inputs) {
-                // The same text and inputs as the kept reconciliation: the same outcome.
-                Some(kept) => Ok((
-                    config.source().to_owned(),
-                    kept.report.iter().map(|line| (*line).to_owned()).collect::<Vec<_>>(),
-                    inputs,
-                )),
-                None => config
-                    .reconcile(prepared.flatten().unwrap_or_else(|| config.format.prepare(config.source())), &deployed)
-                    .map(|reconciled| {
-                        (reconciled.text, reconciled.report.iter().map(ToString::to_string).collect(), inputs)
-                    }),
-            })
-        });
-        let registry = registry_file(registry_path, &scan.workflows);
-        let entry = entry_file(entry_path.clone(), &deployed);
-        (registry, entry, join(reconciled))
+        // About even halves: a reconciliation (with the parsed config's drop), and the rest;
+        // without one, the registry and the entry module.
+        if kept.is_some() {
+            let registry = scope.spawn(|| registry_file(registry_path, &scan.workflows));
+            let entry = entry_file(entry_path.clone(), &deployed);
+            let reconciled: Option<Result<(String, Vec<String>, String), SyncError>> = reconcile();
+            (join(registry), entry, reconciled)
+        } else {
+            let reconciled = scope.spawn(reconcile);
+            let registry = registry_file(registry_path, &scan.workflows);
+            let entry = entry_file(entry_path.clone(), &deployed);
+            (registry, entry, join(reconciled))
+        }
     });
     let (registry, entry) = (registry?, entry?);
     let Config { path, current, mut findings, format, entry_relative, .. } = config?;
@@ -436,4 +445,65 @@ pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, SyncError> {
     let reconciliation = plan.reconciliation.as_ref().and_then(|r| r.to_keep(plan));
     plan.analyses.store(&plan.crate_dir, reconciliation.as_ref());
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crate with one workflow, built (a Cargo.lock and a target directory next to it).
+    fn built_crate() -> (tempfile::TempDir, SyncOptions) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[package]\nname = \"kept\"\nversion = \"0.0.0\"\nedition = \"2021\"\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("Cargo.lock"), "").unwrap();
+        std::fs::create_dir_all(root.join("target")).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(
+            root.join("src/lib.rs"),
+            "#[rustfmt::skip] pub mod lunora_workflows;\nuse lunora_runtime::{workflow, Result, WorkflowContext};\n\n\
+             #[workflow(limits(steps = 10))]\npub async fn flow(ctx: WorkflowContext<()>) -> Result<()> {\n    Ok(())\n}\n",
+        )
+        .unwrap();
+        let options = SyncOptions {
+            manifest_path: root.join("Cargo.toml"),
+            wrangler_config: None,
+            registry_out: None,
+            entry_out: None,
+        };
+        (dir, options)
+    }
+
+    /// A check takes the config's reconciliation from the cache exactly when the config's text
+    /// and the other inputs are the kept ones: a report line put into the cache comes back then
+    /// (no reconciliation of the file gives it), and never for a config one byte longer or for
+    /// other inputs.
+    #[test]
+    fn a_kept_reconciliation_is_used_for_its_config_and_inputs_only() {
+        let (dir, options) = built_crate();
+        let config_path = dir.path().join("wrangler.toml");
+        apply(&plan(&options).unwrap()).unwrap();
+        let config = std::fs::read_to_string(&config_path).unwrap();
+        let synced = plan(&options).unwrap();
+        assert!(synced.findings.is_empty() && !synced.files.iter().any(PlannedFile::drifts));
+        let inputs = synced.reconciliation.as_ref().unwrap().inputs.clone();
+        assert!(inputs.contains("FlowWorkflow") && inputs.contains("10;"), "{inputs}");
+
+        let forged = Reconciliation { inputs: inputs.clone(), config: config.clone(), report: vec!["kept".into()] };
+        Analyses::default().store(dir.path(), Some(&forged));
+        assert_eq!(plan(&options).unwrap().findings, ["kept"]);
+
+        let other_inputs = Reconciliation { inputs: inputs.replace("10;", "11;"), ..forged.clone() };
+        Analyses::default().store(dir.path(), Some(&other_inputs));
+        assert!(plan(&options).unwrap().findings.is_empty());
+
+        Analyses::default().store(dir.path(), Some(&forged));
+        std::fs::write(&config_path, format!("{config}\n")).unwrap();
+        let edited = plan(&options).unwrap();
+        assert!(edited.findings.is_empty() && !edited.files.iter().any(PlannedFile::drifts));
+    }
 }
