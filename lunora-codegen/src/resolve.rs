@@ -72,7 +72,7 @@ fn key(module: &[String]) -> Cow<'_, [String]> {
 
 impl Modules {
     /// Records the module at `module` (a child of the one before it), as declared.
-    pub fn declare(&mut self, module: &[String], visibility: &str, declared_at: Option<Location>) {
+    pub fn declare(&mut self, module: &[String], visibility: String, declared_at: Option<Location>) {
         let module = key(module);
         if let Some((name, parent)) = module.split_last() {
             // The parent is nearly always declared already: no key to build for it then.
@@ -89,7 +89,7 @@ impl Modules {
             None => self.scopes.entry(module.into_owned()).or_default(),
         };
         if scope.declared_at.is_none() {
-            scope.visibility = visibility.to_owned();
+            scope.visibility = visibility;
             scope.declared_at = declared_at;
         }
     }
@@ -103,6 +103,8 @@ impl Modules {
         };
         for import in imports {
             match import {
+                // The name itself, unless it is a raw ident.
+                Import::Named { name, target } if unraw(&name) == name => scope.named.push((name, target)),
                 Import::Named { name, target } => scope.named.push((unraw(&name).to_owned(), target)),
                 Import::Glob(path) => scope.globs.push(path),
             }
@@ -346,9 +348,9 @@ mod tests {
     #[test]
     fn globs_and_aliases_resolve_and_cycles_end() {
         let mut modules = Modules::default();
-        modules.declare(&[], "", None);
-        modules.declare(&m(&["a"]), "pub", None);
-        modules.declare(&m(&["b"]), "pub", None);
+        modules.declare(&[], String::new(), None);
+        modules.declare(&m(&["a"]), "pub".into(), None);
+        modules.declare(&m(&["b"]), "pub".into(), None);
         modules.import(&[], vec![Import::Named { name: "wf".into(), target: path("lunora_runtime::workflow") }]);
         modules.import(&m(&["a"]), vec![Import::Glob(path("super")), Import::Glob(path("crate::b"))]);
         modules.import(&m(&["b"]), vec![Import::Glob(path("crate::a")), Import::Glob(path("cucumber"))]);

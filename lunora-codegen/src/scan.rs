@@ -561,7 +561,7 @@ impl Scanner {
             Some(d) => (d.visibility, d.cfgs, Some(d.location)),
             None => (String::new(), Vec::new(), None),
         };
-        self.modules.declare(&file.module, &visibility, location);
+        self.modules.declare(&file.module, visibility, location);
         let depth = self.frames.len();
         self.frames.push(Frame { module: file.module, cfgs });
         for part in file.parts {
@@ -582,7 +582,7 @@ impl Scanner {
                 Part::Enter(declared) => {
                     let mut module = current.clone();
                     module.push(declared.name);
-                    self.modules.declare(&module, &declared.visibility, Some(declared.location));
+                    self.modules.declare(&module, declared.visibility, Some(declared.location));
                     self.frames.push(Frame { module, cfgs: declared.cfgs });
                 }
                 Part::Leave => {
