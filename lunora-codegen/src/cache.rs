@@ -20,11 +20,12 @@
 //!   (every entry's framing checked, their count matched) before any entry is used, so one cut
 //!   short or damaged anywhere is not used at all.
 //!
-//! `sync` (and nothing else) rewrites it, with exactly the fns of that scan, into
-//! `lunora-codegen/` in the crate's target directory (`$CARGO_TARGET_DIR`, else the `target`
-//! directory next to the nearest `Cargo.lock` above the crate), only if that directory exists:
-//! a crate that was never built gets no directory created for it. It is written to a temporary
-//! file and renamed into place, so a concurrent reader sees the old file or the new one.
+//! `sync` (and nothing else) rewrites it, with exactly the fns of that scan and its config's
+//! reconciliation, into `lunora-codegen/` in the crate's target directory
+//! (`$CARGO_TARGET_DIR`, else the `target` directory next to the nearest `Cargo.lock` above the
+//! crate), only if that directory exists: a crate that was never built gets no directory
+//! created for it. It is written to a temporary file and renamed into place, so a concurrent
+//! reader sees the old file or the new one.
 
 use std::path::{Path, PathBuf};
 

@@ -287,9 +287,11 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
         let config = config.as_ref().ok()?;
         let inputs = inputs.clone().unwrap_or_default();
         Some(match &kept {
-            Some(kept) => {
-                Ok((config.source().to_owned(), kept.report.iter().map(|line| (*line).to_owned()).collect(), inputs))
-            }
+            Some(kept) => Ok((
+                config.source().to_owned(),
+                kept.report.iter().map(|line| (*line).to_owned()).collect::<Vec<String>>(),
+                inputs,
+            )),
             None => config
                 .reconcile(prepared.flatten().unwrap_or_else(|| config.format.prepare(config.source())), &deployed)
                 .map(|reconciled| {
@@ -303,7 +305,7 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
         if kept.is_some() {
             let registry = scope.spawn(|| registry_file(registry_path, &scan.workflows));
             let entry = entry_file(entry_path.clone(), &deployed);
-            let reconciled: Option<Result<(String, Vec<String>, String), SyncError>> = reconcile();
+            let reconciled = reconcile();
             (join(registry), entry, reconciled)
         } else {
             let reconciled = scope.spawn(reconcile);
