@@ -11,15 +11,21 @@
 //! - the file is only used by the very tool binary that wrote it (its version, path, size
 //!   and modification time), so a rebuilt or upgraded tool starts from nothing;
 //! - only successful analyses are kept: a fn with errors is parsed on every run;
+//! - beside the analyses, the wrangler config's last reconciliation, when it changed nothing:
+//!   the config's whole text, everything else the reconciliation read (see
+//!   [`crate::wrangler::reconciliation_inputs`]), and its report. A run whose config text and
+//!   inputs are both equal to these, in full, takes the report without parsing the config;
+//!   any other run (a config edited by hand, by one byte) reconciles it afresh;
 //! - a file that is missing, unreadable or not understood is an empty cache: it is read through
 //!   (every entry's framing checked, their count matched) before any entry is used, so one cut
 //!   short or damaged anywhere is not used at all.
 //!
-//! `sync` (and nothing else) rewrites it, with exactly the fns of that scan, into
-//! `lunora-codegen/` in the crate's target directory (`$CARGO_TARGET_DIR`, else the `target`
-//! directory next to the nearest `Cargo.lock` above the crate), only if that directory exists:
-//! a crate that was never built gets no directory created for it. It is written to a temporary
-//! file and renamed into place, so a concurrent reader sees the old file or the new one.
+//! `sync` (and nothing else) rewrites it, with exactly the fns of that scan and its config's
+//! reconciliation, into `lunora-codegen/` in the crate's target directory
+//! (`$CARGO_TARGET_DIR`, else the `target` directory next to the nearest `Cargo.lock` above the
+//! crate), only if that directory exists: a crate that was never built gets no directory
+//! created for it. It is written to a temporary file and renamed into place, so a concurrent
+//! reader sees the old file or the new one.
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +61,31 @@ pub struct Cache {
     text: String,
     /// Every entry, sorted by [`entry_hash`].
     index: Vec<Indexed>,
+    /// Where the kept reconciliation is in `text`.
+    reconciliation: Option<KeptRanges>,
+}
+
+#[derive(Debug, Clone)]
+struct KeptRanges {
+    inputs: (usize, usize),
+    config: (usize, usize),
+    report: Vec<(usize, usize)>,
+}
+
+/// A reconciliation of the wrangler config that changed nothing: the config's text, what else
+/// it read ([`crate::wrangler::reconciliation_inputs`]), and its report, one line a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciliation {
+    pub inputs: String,
+    pub config: String,
+    pub report: Vec<String>,
+}
+
+/// A [`Reconciliation`] as read back from the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptReconciliation<'a> {
+    pub inputs: &'a str,
+    pub report: Vec<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +152,17 @@ impl Cache {
         found_list(&mut Reader { rest: &self.text[entry.found..] }, true)
     }
 
+    /// The kept reconciliation of a config holding exactly `config` (compared in full); its
+    /// inputs are the caller's to compare with the run's.
+    pub fn reconciliation(&self, config: &str) -> Option<KeptReconciliation<'_>> {
+        let kept = self.reconciliation.as_ref()?;
+        let slice = |(start, end): (usize, usize)| &self.text[start..end];
+        (slice(kept.config) == config).then(|| KeptReconciliation {
+            inputs: slice(kept.inputs),
+            report: kept.report.iter().map(|&r| slice(r)).collect(),
+        })
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.index.len()
@@ -141,22 +183,26 @@ impl Analyses {
         self.entries.push((kinds, text, found));
     }
 
-    /// Replaces the crate's cache file with these entries (see the module docs for where, and
-    /// when not). Failing to write is not an error: the cache only saves time.
-    pub fn store(&self, crate_dir: &Path) {
+    /// Replaces the crate's cache file with these entries and `reconciliation` (see the module
+    /// docs for where, and when not). Failing to write is not an error: the cache only saves time.
+    pub fn store(&self, crate_dir: &Path, reconciliation: Option<&Reconciliation>) {
         let (Some(path), Some(tool)) = (file(crate_dir), tool()) else { return };
         let Some(dir) = path.parent().filter(|d| d.parent().is_some_and(Path::is_dir)) else { return };
         let _ = std::fs::create_dir_all(dir);
         let temporary = dir.join(format!(".{}.{}.tmp", file_name(&path), std::process::id()));
-        if std::fs::write(&temporary, self.encode(&tool)).is_err() || std::fs::rename(&temporary, &path).is_err() {
+        if std::fs::write(&temporary, self.encode(&tool, reconciliation)).is_err()
+            || std::fs::rename(&temporary, &path).is_err()
+        {
             let _ = std::fs::remove_file(&temporary);
         }
     }
 
     /// The file's text: a header line with the tool, then each entry (its kinds, its fn's text,
     /// what it holds) as length-prefixed strings (`<bytes>:<text>`) and numbers (`<n>;`), so
-    /// reading it is mostly slicing. The entries are counted first, sorted, and a fn text met twice is kept once.
-    fn encode(&self, tool: &str) -> String {
+    /// reading it is mostly slicing. The entries are counted first, sorted, and a fn text met
+    /// twice is kept once. Then the reconciliation: `0;` for none, else `1;`, its inputs, the
+    /// config's text, and its report lines, counted.
+    fn encode(&self, tool: &str, reconciliation: Option<&Reconciliation>) -> String {
         let mut out = format!("{HEADER}\n");
         let string = |out: &mut String, s: &str| {
             out.push_str(&s.len().to_string());
@@ -211,12 +257,25 @@ impl Analyses {
                 }
             }
         }
+        match reconciliation {
+            None => number(&mut out, 0),
+            Some(Reconciliation { inputs, config, report }) => {
+                number(&mut out, 1);
+                string(&mut out, inputs);
+                string(&mut out, config);
+                number(&mut out, report.len());
+                for line in report {
+                    string(&mut out, line);
+                }
+            }
+        }
         out
     }
 }
 
-/// Version 2: kinds and text are separate strings (version 1 joined them in one key).
-const HEADER: &str = "lunora-codegen analyses 2";
+/// Version 3: the entries, then the config's reconciliation (version 2 had no reconciliation;
+/// version 1 joined an entry's kinds and text in one key).
+const HEADER: &str = "lunora-codegen analyses 3";
 
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
@@ -240,11 +299,24 @@ fn parse(text: String, tool: &str) -> Option<Cache> {
         found_list(&mut reader, false)?;
         index.push(Indexed { hash: entry_hash(kinds, fn_text), kinds: range(kinds), text: range(fn_text), found });
     }
+    let reconciliation = match reader.number()? {
+        0 => None,
+        1 => {
+            let (inputs, config) = (range(reader.string()?), range(reader.string()?));
+            let lines = reader.number()?;
+            let mut report = Vec::with_capacity(lines.min(text.len() / 2));
+            for _ in 0..lines {
+                report.push(range(reader.string()?));
+            }
+            Some(KeptRanges { inputs, config, report })
+        }
+        _ => return None,
+    };
     if !reader.rest.is_empty() {
         return None;
     }
     index.sort_unstable_by_key(|e| e.hash);
-    Some(Cache { text, index })
+    Some(Cache { text, index, reconciliation })
 }
 
 /// One entry's analysis: read through (and checked) only, or also `decode`d.
@@ -363,7 +435,7 @@ mod tests {
     fn a_cache_reads_back_what_it_wrote_for_the_same_tool_only() {
         // Separators in a string are read as its bytes.
         let analyses = sample("1:2; 3:");
-        let text = analyses.encode("tool 1");
+        let text = analyses.encode("tool 1", None);
         let back = parse(text.clone(), "tool 1").expect("reads back");
         let (workflow, step) = (&analyses.entries[0], &analyses.entries[1]);
         assert_eq!(back.get(&workflow.0, &workflow.1).as_ref(), Some(&workflow.2));
@@ -374,27 +446,59 @@ mod tests {
         assert_eq!(back.get("workflow=workflow\n", "#[workflow] fn f() {} "), None);
         assert_eq!(back.get("", "x"), None);
         assert!(parse(text, "tool 2").is_none(), "another tool's cache is not read");
+        assert_eq!(back.reconciliation(""), None, "no reconciliation was kept");
+    }
+
+    fn kept_reconciliation() -> Reconciliation {
+        Reconciliation {
+            inputs: "toml\nA a A_B\n".into(),
+            config: "[[workflows]]\nname = \"a\"\n".into(),
+            report: vec!["kept x of workflows entry A".into(), "1:2;".into()],
+        }
+    }
+
+    #[test]
+    fn a_kept_reconciliation_is_given_for_its_exact_config_text_only() {
+        let kept = kept_reconciliation();
+        let back = parse(sample("x").encode("tool 1", Some(&kept)), "tool 1").expect("reads back");
+        assert_eq!(back.len(), 2);
+        assert_eq!(
+            back.reconciliation(&kept.config),
+            Some(KeptReconciliation { inputs: &kept.inputs, report: vec![&kept.report[0], &kept.report[1]] })
+        );
+        // One byte more, less or changed: not this config.
+        assert_eq!(back.reconciliation(&format!("{} ", kept.config)), None);
+        assert_eq!(back.reconciliation(&kept.config[1..]), None);
+        assert_eq!(back.reconciliation(&kept.config.replace("\"a\"", "\"b\"")), None);
+        let empty = Reconciliation { inputs: String::new(), config: String::new(), report: Vec::new() };
+        let back = parse(Analyses::default().encode("tool 1", Some(&empty)), "tool 1").expect("reads back");
+        assert_eq!(back.reconciliation(""), Some(KeptReconciliation { inputs: "", report: Vec::new() }));
     }
 
     /// Cut anywhere (at an entry's end too) or with a byte changed in its framing, the file is
     /// not used at all: never a shorter cache, never a misread entry.
     #[test]
     fn a_truncated_or_damaged_file_is_not_read() {
-        let text = sample("* * * * *").encode("tool 1");
+        let text = sample("* * * * *").encode("tool 1", Some(&kept_reconciliation()));
         assert!(parse(text.clone(), "tool 1").is_some());
         for end in 0..text.len() {
             assert!(parse(text[..end].to_owned(), "tool 1").is_none(), "cut at {end}: {:?}", &text[..end]);
         }
         assert!(parse(format!("{text}1:x"), "tool 1").is_none(), "trailing bytes");
         for (i, b) in text.bytes().enumerate() {
-            // Every `:` and `;` is framing here: no string holds one.
-            if b == b':' || b == b';' {
+            // Every `:` and `;` is framing here, but those of the last report line, `1:2;`.
+            if (b == b':' || b == b';') && i < text.len() - 4 {
                 let mut damaged = text.clone().into_bytes();
                 damaged[i] = b'?';
                 let damaged = String::from_utf8(damaged).unwrap();
                 assert!(parse(damaged, "tool 1").is_none(), "framing byte {i} changed");
             }
         }
-        assert!(parse(text.replacen("analyses 2", "analyses 1", 1), "tool 1").is_none(), "another version");
+        assert!(parse(text.replacen("analyses 3", "analyses 2", 1), "tool 1").is_none(), "another version");
+        assert!(text.contains("\n2;27:kept"), "{text:?}");
+        assert!(parse(text.replacen("\n2;27:", "\n3;27:", 1), "tool 1").is_none(), "more report lines than written");
+        // Version 2 (no reconciliation after the entries) is another version, not a cut file.
+        let version2 = sample("x").encode("tool 1", None).replacen("analyses 3", "analyses 2", 1);
+        assert!(parse(version2[..version2.len() - 2].to_owned(), "tool 1").is_none());
     }
 }

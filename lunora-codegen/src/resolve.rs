@@ -7,6 +7,7 @@
 //! explicit imports shadow glob imports; a glob import of a lunora crate (`lunora_runtime::*`,
 //! `lunora_macros::*`: [`lunora_shared::attributes`]) provides `workflow` and `step`; a path's first segment is an import, a child module or a crate.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use lunora_shared::attributes::{is_lunora_crate, AttributeKind};
@@ -59,13 +60,19 @@ pub struct Modules {
     scopes: HashMap<Vec<String>, Scope>,
 }
 
-fn key(module: &[String]) -> Vec<String> {
-    module.iter().map(|s| unraw(s).to_owned()).collect()
+/// `module` as a key: borrowed when no segment is a raw ident, as nearly none is (a key built
+/// per module and per attribute was thousands of allocations per check of a large crate).
+fn key(module: &[String]) -> Cow<'_, [String]> {
+    if module.iter().all(|s| unraw(s) == s) {
+        Cow::Borrowed(module)
+    } else {
+        Cow::Owned(module.iter().map(|s| unraw(s).to_owned()).collect())
+    }
 }
 
 impl Modules {
     /// Records the module at `module` (a child of the one before it), as declared.
-    pub fn declare(&mut self, module: &[String], visibility: &str, declared_at: Option<Location>) {
+    pub fn declare(&mut self, module: &[String], visibility: String, declared_at: Option<Location>) {
         let module = key(module);
         if let Some((name, parent)) = module.split_last() {
             // The parent is nearly always declared already: no key to build for it then.
@@ -73,23 +80,31 @@ impl Modules {
                 Some(scope) => scope,
                 None => self.scopes.entry(parent.to_vec()).or_default(),
             };
-            parent.children.insert(name.clone());
+            if !parent.children.contains(name) {
+                parent.children.insert(name.clone());
+            }
         }
-        let scope = self.scopes.entry(module).or_default();
+        let scope = match self.scopes.get_mut(&*module) {
+            Some(scope) => scope,
+            None => self.scopes.entry(module.into_owned()).or_default(),
+        };
         if scope.declared_at.is_none() {
-            scope.visibility = visibility.to_owned();
+            scope.visibility = visibility;
             scope.declared_at = declared_at;
         }
     }
 
     pub fn import(&mut self, module: &[String], imports: Vec<Import>) {
         // The module is nearly always declared already, and then found without a new key.
-        let scope = match self.scopes.get_mut(module).filter(|_| module.iter().all(|s| unraw(s) == s)) {
+        let module = key(module);
+        let scope = match self.scopes.get_mut(&*module) {
             Some(scope) => scope,
-            None => self.scopes.entry(key(module)).or_default(),
+            None => self.scopes.entry(module.into_owned()).or_default(),
         };
         for import in imports {
             match import {
+                // The name itself, unless it is a raw ident.
+                Import::Named { name, target } if unraw(&name) == name => scope.named.push((name, target)),
                 Import::Named { name, target } => scope.named.push((unraw(&name).to_owned(), target)),
                 Import::Glob(path) => scope.globs.push(path),
             }
@@ -200,12 +215,12 @@ impl Modules {
         stack: &mut Vec<(Vec<String>, String)>,
         budget: &mut usize,
     ) -> Meaning {
-        let segments: Vec<&str> = path.segments.iter().map(|s| unraw(s)).collect();
-        let Some((first, rest)) = segments.split_first() else { return Meaning::Other };
+        let mut segments = path.segments.iter().map(|s| unraw(s));
+        let Some(first) = segments.next() else { return Meaning::Other };
         let mut meaning = if path.leading_colon {
-            Meaning::Crate((*first).to_owned())
+            Meaning::Crate(first.to_owned())
         } else {
-            match *first {
+            match first {
                 "crate" => Meaning::Module(Vec::new()),
                 "self" => Meaning::Module(module.to_vec()),
                 "super" => Meaning::Module(module[..module.len().saturating_sub(1)].to_vec()),
@@ -216,12 +231,12 @@ impl Modules {
                 },
             }
         };
-        for segment in rest {
+        for segment in segments {
             meaning = match meaning {
                 Meaning::Crate(krate) if is_lunora_crate(&krate) => {
                     AttributeKind::of(segment).map_or(Meaning::Other, Meaning::Lunora)
                 }
-                Meaning::Module(m) if *segment == "super" => Meaning::Module(m[..m.len().saturating_sub(1)].to_vec()),
+                Meaning::Module(m) if segment == "super" => Meaning::Module(m[..m.len().saturating_sub(1)].to_vec()),
                 Meaning::Module(m) => self.lookup(&m, segment, stack, budget),
                 Meaning::Unknown(why) => Meaning::Unknown(why),
                 Meaning::NotFound => Meaning::NotFound,
@@ -268,11 +283,15 @@ pub fn shown(module: &[String]) -> String {
 
 /// Whether an item declared in `parent` with `visibility` can be named from module `from`.
 fn visible(visibility: &str, parent: &[String], from: &[String]) -> bool {
-    let compact: String = visibility.chars().filter(|c| !c.is_whitespace()).collect();
-    let scope: Vec<String> = match compact.as_str() {
+    let compact: Cow<'_, str> = if visibility.contains(char::is_whitespace) {
+        Cow::Owned(visibility.chars().filter(|c| !c.is_whitespace()).collect())
+    } else {
+        Cow::Borrowed(visibility)
+    };
+    let scope: Vec<String> = match &*compact {
         "pub" | "pub(crate)" | "crate" => return true,
-        "" | "pub(self)" => parent.to_vec(),
-        "pub(super)" => parent[..parent.len().saturating_sub(1)].to_vec(),
+        "" | "pub(self)" => return from.starts_with(parent),
+        "pub(super)" => return from.starts_with(&parent[..parent.len().saturating_sub(1)]),
         restricted => match restricted.strip_prefix("pub(in").and_then(|r| r.strip_suffix(')')) {
             Some(path) => {
                 let mut scope = Vec::new();
@@ -329,9 +348,9 @@ mod tests {
     #[test]
     fn globs_and_aliases_resolve_and_cycles_end() {
         let mut modules = Modules::default();
-        modules.declare(&[], "", None);
-        modules.declare(&m(&["a"]), "pub", None);
-        modules.declare(&m(&["b"]), "pub", None);
+        modules.declare(&[], String::new(), None);
+        modules.declare(&m(&["a"]), "pub".into(), None);
+        modules.declare(&m(&["b"]), "pub".into(), None);
         modules.import(&[], vec![Import::Named { name: "wf".into(), target: path("lunora_runtime::workflow") }]);
         modules.import(&m(&["a"]), vec![Import::Glob(path("super")), Import::Glob(path("crate::b"))]);
         modules.import(&m(&["b"]), vec![Import::Glob(path("crate::a")), Import::Glob(path("cucumber"))]);

@@ -451,12 +451,16 @@ fn module_file(
             // modules have no directory, and the probe would cost system calls.
             let plain_exists = cx.listings.is_file(&plain);
             let mod_rs_wanted = !plain_exists || cx.listings.may_be_dir(&directory);
+            let mod_rs_exists = mod_rs_wanted && cx.listings.is_file(&directory.join("mod.rs"));
+            if plain_exists && !mod_rs_exists {
+                // Nearly every module: no `mod.rs` path to build.
+                return queue_module_file(declared, (plain, base, Some(name)), current, ancestors, cx, queue);
+            }
             let mod_rs = directory.join("mod.rs");
-            let mod_rs_exists = mod_rs_wanted && cx.listings.is_file(&mod_rs);
             match (plain_exists, mod_rs_exists) {
-                (true, false) => (plain, base, Some(name.clone())),
                 (false, true) => (mod_rs, base.join(&name), None),
-                (true, true) => {
+                // (With no `mod.rs`, `name.rs` was queued above.)
+                (true, _) => {
                     return problem(format!(
                         "module `{}` has two files, {} and {}; rustc refuses this: delete or rename one",
                         declared.name,
@@ -485,6 +489,19 @@ fn module_file(
             }
         }
     };
+    queue_module_file(declared, (file, dir, relative), current, ancestors, cx, queue)
+}
+
+/// Queues the module file found for `declared`: its path, module directory and name (see
+/// [`ModuleFile`]).
+fn queue_module_file(
+    declared: Declared,
+    (file, dir, relative): (PathBuf, PathBuf, Option<String>),
+    current: &Open,
+    ancestors: &[FileId],
+    cx: &Context<'_>,
+    queue: &Queue<Task>,
+) -> Option<Part> {
     if cx.files.fetch_add(1, Ordering::Relaxed) >= MAX_FILES {
         return Some(Part::TooMany);
     }
@@ -561,7 +578,7 @@ impl Scanner {
             Some(d) => (d.visibility, d.cfgs, Some(d.location)),
             None => (String::new(), Vec::new(), None),
         };
-        self.modules.declare(&file.module, &visibility, location);
+        self.modules.declare(&file.module, visibility, location);
         let depth = self.frames.len();
         self.frames.push(Frame { module: file.module, cfgs });
         for part in file.parts {
@@ -582,7 +599,7 @@ impl Scanner {
                 Part::Enter(declared) => {
                     let mut module = current.clone();
                     module.push(declared.name);
-                    self.modules.declare(&module, &declared.visibility, Some(declared.location));
+                    self.modules.declare(&module, declared.visibility, Some(declared.location));
                     self.frames.push(Frame { module, cfgs: declared.cfgs });
                 }
                 Part::Leave => {

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::{Analyses, Cache};
+use crate::cache::{Analyses, Cache, Reconciliation};
 use lunora_shared::layout::{ENTRY_FILE, REGISTRY_DECLARATION, REGISTRY_MODULE, REGISTRY_PATH};
 
 use crate::output::{self, Expected, FileWrite};
@@ -15,7 +15,7 @@ use crate::project::Project;
 use crate::render;
 use crate::scan::{self, Diagnostic, ModuleDeclaration};
 use crate::spec::{Location, WorkflowSpec};
-use crate::wrangler::{ConfigError, ConfigFormat, Prepared, ReconcileOptions, Reconciled};
+use crate::wrangler::{self, ConfigError, ConfigFormat, Prepared, ReconcileOptions};
 
 /// The compatibility date of a wrangler.toml created from scratch (Workflows need ≥ 2024-10-22;
 /// this one keeps NonRetryableError messages).
@@ -54,7 +54,42 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     /// What the scan read from each annotated fn, which [`apply`] keeps for the next run.
     analyses: Analyses,
+    /// How the config was reconciled, which [`apply`] keeps with them.
+    reconciliation: Option<ConfigReconciliation>,
     crate_dir: PathBuf,
+}
+
+/// A successful reconciliation of the wrangler config: what it read besides the text, and
+/// what it reported.
+#[derive(Debug)]
+struct ConfigReconciliation {
+    path: PathBuf,
+    format: ConfigFormat,
+    entry_relative: String,
+    /// [`wrangler::reconciliation_inputs`].
+    inputs: String,
+    report: Vec<String>,
+}
+
+impl ConfigReconciliation {
+    /// What a check of the config as `plan` leaves it would reconcile, when that changes
+    /// nothing: this reconciliation when the config is not rewritten; else that of the new text,
+    /// worked out now (once per sync that rewrites it, rather than on every check after).
+    fn to_keep(&self, plan: &Plan) -> Option<Reconciliation> {
+        let file = plan.files.iter().find(|f| f.path == self.path)?;
+        if !file.drifts() {
+            let config = file.current.clone()?;
+            return Some(Reconciliation { inputs: self.inputs.clone(), config, report: self.report.clone() });
+        }
+        let deployed: Vec<WorkflowSpec> = plan.workflows.iter().filter(|w| w.deployed()).cloned().collect();
+        let options = ReconcileOptions { entry_module: Some(&self.entry_relative) };
+        let again = self.format.reconcile(&file.wanted, &deployed, &options).ok().filter(|r| !r.changed)?;
+        Some(Reconciliation {
+            inputs: wrangler::reconciliation_inputs(self.format, &deployed, &options),
+            config: file.wanted.clone(),
+            report: again.report.iter().map(ToString::to_string).collect(),
+        })
+    }
 }
 
 /// Advice on how the crate declares the registry. A registry that `cargo fmt` may reach gets
@@ -203,17 +238,22 @@ fn registry_warnings(
 /// (sources, registry, entry module, config): the config is parsed while the crate is scanned
 /// (parsing is most of a reconciliation, and does not depend on the workflows); then the
 /// three files, which depend on the scan but not on each other, are computed side by side.
+/// A config that the last sync reconciled without a change, byte for byte, is not parsed at
+/// all when the workflows it was reconciled with are the same (see the `cache` module).
 pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
     let project = Project::load(&options.manifest_path).map_err(SyncError::Other)?;
     let registry_path = options.registry_out.clone().unwrap_or_else(|| project.dir.join(REGISTRY_PATH));
     let entry_path = options.entry_out.clone().unwrap_or_else(|| project.dir.join(ENTRY_FILE));
     let config = Config::find(options, &project, &entry_path);
+    // What a previous `sync` kept (see the `cache` module); never a different answer.
+    let cache = Cache::load(&project.dir);
+    let kept = config.as_ref().ok().and_then(|c| c.current.as_deref()).and_then(|text| cache.reconciliation(text));
 
     let (scan, prepared) = std::thread::scope(|scope| {
-        let prepared = scope.spawn(|| config.as_ref().ok().map(|c| c.format.prepare(c.source())));
-        // Analyses a previous `sync` kept (see the `cache` module); never a different answer.
-        let scan = scan::scan_crate_with(&project.root, &project.dir, &Cache::load(&project.dir));
-        (scan, join(prepared))
+        let prepared =
+            kept.is_none().then(|| scope.spawn(|| config.as_ref().ok().map(|c| c.format.prepare(c.source()))));
+        let scan = scan::scan_crate_with(&project.root, &project.dir, &cache);
+        (scan, prepared.map(join))
     });
     let mut scan = scan.map_err(SyncError::Sources)?;
     let mut warnings = Vec::new();
@@ -240,27 +280,53 @@ pub fn plan(options: &SyncOptions) -> Result<Plan, SyncError> {
         std::borrow::Cow::Owned(scan.deployed_workflows())
     };
 
+    // The same config text and inputs as the kept reconciliation: the same outcome, unparsed.
+    let inputs = config.as_ref().ok().map(|config| config.reconciliation_inputs(&deployed));
+    let kept = kept.filter(|kept| Some(kept.inputs) == inputs.as_deref());
+    let reconcile = || {
+        let config = config.as_ref().ok()?;
+        let inputs = inputs.clone().unwrap_or_default();
+        Some(match &kept {
+            Some(kept) => Ok((
+                config.source().to_owned(),
+                kept.report.iter().map(|line| (*line).to_owned()).collect::<Vec<String>>(),
+                inputs,
+            )),
+            None => config
+                .reconcile(prepared.flatten().unwrap_or_else(|| config.format.prepare(config.source())), &deployed)
+                .map(|reconciled| {
+                    (reconciled.text, reconciled.report.iter().map(ToString::to_string).collect(), inputs)
+                }),
+        })
+    };
     let (registry, entry, reconciled) = std::thread::scope(|scope| {
-        // About even halves: the reconciliation (with the parsed config's drop), and the rest.
-        let reconciled = scope.spawn(|| match (&config, prepared) {
-            (Ok(config), Some(prepared)) => Some(config.reconcile(prepared, &deployed)),
-            _ => None,
-        });
-        let registry = registry_file(registry_path, &scan.workflows);
-        let entry = entry_file(entry_path.clone(), &deployed);
-        (registry, entry, join(reconciled))
+        // About even halves: a reconciliation (with the parsed config's drop), and the rest;
+        // without one, the registry and the entry module.
+        if kept.is_some() {
+            let registry = scope.spawn(|| registry_file(registry_path, &scan.workflows));
+            let entry = entry_file(entry_path.clone(), &deployed);
+            let reconciled = reconcile();
+            (join(registry), entry, reconciled)
+        } else {
+            let reconciled = scope.spawn(reconcile);
+            let registry = registry_file(registry_path, &scan.workflows);
+            let entry = entry_file(entry_path.clone(), &deployed);
+            (registry, entry, join(reconciled))
+        }
     });
     let (registry, entry) = (registry?, entry?);
-    let Config { path, current, mut findings, .. } = config?;
-    let reconciled = reconciled.expect("a config that was found was prepared")?;
-    findings.extend(reconciled.report.iter().map(|f| f.to_string()));
-    let config = PlannedFile { path, current, wanted: reconciled.text };
+    let Config { path, current, mut findings, format, entry_relative, .. } = config?;
+    let (wanted, report, inputs) = reconciled.expect("a config that was found was reconciled")?;
+    findings.extend(report.iter().cloned());
+    let reconciliation = ConfigReconciliation { path: path.clone(), format, entry_relative, inputs, report };
+    let config = PlannedFile { path, current, wanted };
     Ok(Plan {
         workflows: scan.workflows,
         files: vec![registry, entry, config],
         findings,
         warnings,
         analyses: std::mem::take(&mut scan.analyses),
+        reconciliation: Some(reconciliation),
         crate_dir: project.dir,
     })
 }
@@ -341,12 +407,21 @@ impl Config {
         self.current.as_deref().or(self.created.as_deref()).unwrap_or_default()
     }
 
+    fn options(&self) -> ReconcileOptions<'_> {
+        ReconcileOptions { entry_module: Some(&self.entry_relative) }
+    }
+
+    /// [`wrangler::reconciliation_inputs`] of this config with `workflows`.
+    fn reconciliation_inputs(&self, workflows: &[WorkflowSpec]) -> String {
+        wrangler::reconciliation_inputs(self.format, workflows, &self.options())
+    }
+
     fn reconcile(
         &self,
         prepared: Result<Prepared<'_>, ConfigError>,
         workflows: &[WorkflowSpec],
-    ) -> Result<Reconciled, SyncError> {
-        let options = ReconcileOptions { entry_module: Some(&self.entry_relative) };
+    ) -> Result<wrangler::Reconciled, SyncError> {
+        let options = self.options();
         prepared
             .and_then(|prepared| prepared.reconcile(workflows, &options))
             .map_err(|e| SyncError::Other(format!("{}:{e}; the file was left untouched", self.path.display())))
@@ -369,6 +444,68 @@ pub fn apply(plan: &Plan) -> Result<Vec<PathBuf>, SyncError> {
         })
         .collect();
     let written = output::write_all(&writes).map_err(|e| SyncError::Other(e.to_string()))?;
-    plan.analyses.store(&plan.crate_dir);
+    let reconciliation = plan.reconciliation.as_ref().and_then(|r| r.to_keep(plan));
+    plan.analyses.store(&plan.crate_dir, reconciliation.as_ref());
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crate with one workflow, built (a Cargo.lock and a target directory next to it).
+    fn built_crate() -> (tempfile::TempDir, SyncOptions) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[package]\nname = \"kept\"\nversion = \"0.0.0\"\nedition = \"2021\"\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("Cargo.lock"), "").unwrap();
+        std::fs::create_dir_all(root.join("target")).unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(
+            root.join("src/lib.rs"),
+            "#[rustfmt::skip] pub mod lunora_workflows;\nuse lunora_runtime::{workflow, Result, WorkflowContext};\n\n\
+             #[workflow(limits(steps = 10))]\npub async fn flow(ctx: WorkflowContext<()>) -> Result<()> {\n    Ok(())\n}\n",
+        )
+        .unwrap();
+        let options = SyncOptions {
+            manifest_path: root.join("Cargo.toml"),
+            wrangler_config: None,
+            registry_out: None,
+            entry_out: None,
+        };
+        (dir, options)
+    }
+
+    /// A check takes the config's reconciliation from the cache exactly when the config's text
+    /// and the other inputs are the kept ones: a report line put into the cache comes back then
+    /// (no reconciliation of the file gives it), and never for a config one byte longer or for
+    /// other inputs.
+    #[test]
+    fn a_kept_reconciliation_is_used_for_its_config_and_inputs_only() {
+        let (dir, options) = built_crate();
+        let config_path = dir.path().join("wrangler.toml");
+        apply(&plan(&options).unwrap()).unwrap();
+        let config = std::fs::read_to_string(&config_path).unwrap();
+        let synced = plan(&options).unwrap();
+        assert!(synced.findings.is_empty() && !synced.files.iter().any(PlannedFile::drifts));
+        let inputs = synced.reconciliation.as_ref().unwrap().inputs.clone();
+        assert!(inputs.contains("FlowWorkflow") && inputs.contains("10;"), "{inputs}");
+
+        let forged = Reconciliation { inputs: inputs.clone(), config: config.clone(), report: vec!["kept".into()] };
+        Analyses::default().store(dir.path(), Some(&forged));
+        assert_eq!(plan(&options).unwrap().findings, ["kept"]);
+
+        let other_inputs = Reconciliation { inputs: inputs.replace("10;", "11;"), ..forged.clone() };
+        Analyses::default().store(dir.path(), Some(&other_inputs));
+        assert!(plan(&options).unwrap().findings.is_empty());
+
+        Analyses::default().store(dir.path(), Some(&forged));
+        std::fs::write(&config_path, format!("{config}\n")).unwrap();
+        let edited = plan(&options).unwrap();
+        assert!(edited.findings.is_empty() && !edited.files.iter().any(PlannedFile::drifts));
+    }
 }

@@ -161,3 +161,48 @@ fn declared_names_come_back_from_the_cache_as_declared() {
     let err = plan(&manifest).unwrap_err().to_string();
     assert!(err.contains("reaches it through the binding \"LEGACY_V2\""), "{err}");
 }
+
+/// The wrangler config's last reconciliation is kept for its exact text and the same workflows
+/// only: a binding edited by hand (one byte) is refused as it is without a cache, and an entry
+/// no workflow declares is still reported.
+#[test]
+fn a_hand_edited_config_is_reconciled_afresh() {
+    let (dir, manifest) = built_crate();
+    let root = dir.path();
+    let config = root.join("wrangler.toml");
+    sync::apply(&plan(&manifest).unwrap()).unwrap();
+    let synced = std::fs::read_to_string(&config).unwrap();
+    assert!(synced.contains("binding = \"WORKFLOW_FLOW\""), "{synced}");
+    let cache = cache_files(root).pop().unwrap();
+    assert!(std::fs::read_to_string(&cache).unwrap().contains(&synced), "the sync keeps the config it wrote");
+    assert!(!plan(&manifest).unwrap().files.iter().any(|f| f.drifts()));
+
+    let edited = synced.replace("WORKFLOW_FLOW", "WORKFLOW_FLOX");
+    assert_eq!(edited.len(), synced.len());
+    std::fs::write(&config, &edited).unwrap();
+    let cached = plan(&manifest).unwrap_err().to_string();
+    let kept = std::fs::read(&cache).unwrap();
+    std::fs::remove_file(&cache).unwrap();
+    assert_eq!(plan(&manifest).unwrap_err().to_string(), cached, "as without a cache");
+    assert!(cached.contains("binds workflow `flow` (src/a.rs:3:1) as \"WORKFLOW_FLOX\""), "{cached}");
+    assert!(cached.ends_with("the file was left untouched"), "{cached}");
+
+    // An entry of another class, kept and reported by the sync, and by each check after it.
+    std::fs::write(&cache, kept).unwrap();
+    let orphan = format!("{synced}\n[[workflows]]\nname = \"old\"\nbinding = \"OLD\"\nclass_name = \"Old\"\n");
+    std::fs::write(&config, &orphan).unwrap();
+    let synced_again = plan(&manifest).unwrap();
+    let findings = synced_again.findings.clone();
+    assert_eq!(findings, ["workflows entry Old (name \"old\") matches no workflow in the crate; left in place"]);
+    sync::apply(&synced_again).unwrap();
+    assert!(std::fs::read_to_string(&cache).unwrap().contains(&orphan));
+    let checked = plan(&manifest).unwrap();
+    assert_eq!(checked.findings, findings);
+    assert!(!checked.files.iter().any(|f| f.drifts()));
+
+    // Another workflow setting with the same config text: reconciled afresh, so it drifts.
+    std::fs::write(root.join("src/a.rs"), FLOW.replace("steps = 10", "steps = 20")).unwrap();
+    let changed = plan(&manifest).unwrap();
+    assert!(changed.findings.contains(&"set limits.steps of workflows entry FlowWorkflow to 20".to_owned()));
+    assert!(changed.files.iter().any(|f| f.drifts() && f.path == config));
+}

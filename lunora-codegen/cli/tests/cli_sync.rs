@@ -356,3 +356,33 @@ fn a_module_file_that_is_not_utf8_is_an_error_and_nothing_is_written() {
     assert!(!dir.path().join("src/lunora_workflows.rs").exists(), "nothing written");
     assert!(!dir.path().join("lunora-entry.mjs").exists(), "nothing written");
 }
+
+/// A wrangler.toml edited by hand after a sync (one byte of a binding) fails `sync --check`
+/// exactly as it does without the analysis cache, which holds the config as synced; the file
+/// is left as it is.
+#[test]
+fn check_refuses_a_binding_edited_after_a_sync_whatever_the_cache_holds() {
+    let (dir, manifest) = shop_copy();
+    std::fs::create_dir(dir.path().join("target")).unwrap();
+    assert!(codegen(&["sync"], &manifest).status.success());
+    let cache = dir.path().join("target/lunora-codegen");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1, "the sync keeps its cache");
+    assert!(codegen(&["sync", "--check"], &manifest).status.success());
+
+    let config = dir.path().join("wrangler.toml");
+    let synced = std::fs::read_to_string(&config).unwrap();
+    let edited = synced.replacen("\"WORKFLOW_ORDER_PIPELINE\"", "\"WORKFLOW_ORDER_PIPELINF\"", 1);
+    assert_ne!(edited, synced);
+    std::fs::write(&config, &edited).unwrap();
+    let cached = codegen(&["sync", "--check"], &manifest);
+    std::fs::remove_dir_all(&cache).unwrap();
+    let fresh = codegen(&["sync", "--check"], &manifest);
+    let stderr = text(&cached.stderr);
+    assert_eq!((cached.status.code(), stderr.clone()), (fresh.status.code(), text(&fresh.stderr)));
+    assert_eq!(cached.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("binds workflow `orderPipeline`") && stderr.contains("\"WORKFLOW_ORDER_PIPELINF\""),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
+}

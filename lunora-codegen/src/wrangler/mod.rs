@@ -170,6 +170,49 @@ impl ConfigFormat {
     }
 }
 
+/// Everything a reconciliation reads besides the config's text, in one string: the format, the
+/// entry module, and each workflow's class, name, binding, schedules and step limit, in order.
+/// A reconciliation's outcome, when it succeeds, is a function of the text and these alone
+/// (its errors also name a workflow's fn and place), which is what lets `sync --check` reuse
+/// the last sync's reconciliation of an unchanged config (see the `cache` module): keep this
+/// in step with what [`plan`] and the syntaxes read of a [`WorkflowSpec`].
+pub fn reconciliation_inputs(format: ConfigFormat, workflows: &[WorkflowSpec], opts: &ReconcileOptions<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(64 + workflows.len() * 96);
+    // Every string is length-prefixed, so no two different inputs read the same.
+    let string = |out: &mut String, s: &str| {
+        let _ = write!(out, "{}:{s}", s.len());
+    };
+    out.push_str(match format {
+        ConfigFormat::Toml => "toml\n",
+        ConfigFormat::Jsonc => "jsonc\n",
+    });
+    match opts.entry_module {
+        Some(entry) => {
+            out.push('+');
+            string(&mut out, entry);
+        }
+        None => out.push('-'),
+    }
+    for spec in workflows {
+        out.push('\n');
+        for s in [&spec.class_name, &spec.deployed_name, &spec.binding] {
+            string(&mut out, s);
+        }
+        let _ = write!(out, "{};", spec.schedules.len());
+        for s in &spec.schedules {
+            string(&mut out, s);
+        }
+        match spec.step_limit {
+            Some(steps) => {
+                let _ = write!(out, "{steps};");
+            }
+            None => out.push('-'),
+        }
+    }
+    out
+}
+
 /// A config ready for reconciliation, prepared while the crate is scanned: a TOML one parsed
 /// (most of the work), a JSONC one kept as text (`jsonc-parser`'s tree cannot cross threads,
 /// so it is parsed when reconciled).
