@@ -175,7 +175,7 @@ impl ConfigFormat {
 /// A reconciliation's outcome, when it succeeds, is a function of the text and these alone
 /// (its errors also name a workflow's fn and place), which is what lets `sync --check` reuse
 /// the last sync's reconciliation of an unchanged config (see the `cache` module): keep this
-/// in step with what [`plan`] and the syntaxes read of a [`WorkflowSpec`].
+/// in step with what `plan` and the syntaxes read of a [`WorkflowSpec`].
 pub fn reconciliation_inputs(format: ConfigFormat, workflows: &[WorkflowSpec], opts: &ReconcileOptions<'_>) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(64 + workflows.len() * 96);
