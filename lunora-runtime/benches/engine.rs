@@ -5,6 +5,9 @@
 //! Run with `cargo bench -p lunora-runtime --bench engine`. Prints one line per figure; the
 //! throughput lines read `instances=N engine_steps_per_s=X raw_txns_per_s=Y ratio=Z`, where the
 //! baseline is one fsynced single-row transaction per step, measured in the same run.
+//!
+//! Arguments narrow the run: numbers pick the concurrencies (`-- 4 16`), `steps` skips the
+//! memory figures and `memory` the throughput ones.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -65,18 +68,57 @@ impl Workflow for BenchNap {
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let args = Args::parse();
     rt.block_on(async {
         println!(
             "lunora-runtime engine bench ({} cores)",
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         );
-        for instances in CONCURRENCY {
-            step_throughput(instances).await;
+        if args.steps {
+            for instances in &args.concurrency {
+                step_throughput(*instances).await;
+            }
         }
-
-        sleeping_memory(true).await;
-        sleeping_memory(false).await;
+        if args.memory {
+            sleeping_memory(true).await;
+            sleeping_memory(false).await;
+        }
     });
+}
+
+/// Which figures to take (every one without arguments).
+struct Args {
+    concurrency: Vec<u32>,
+    steps: bool,
+    memory: bool,
+}
+
+impl Args {
+    fn parse() -> Self {
+        let (mut concurrency, mut steps, mut memory) = (Vec::new(), false, false);
+        // `cargo bench` adds `--bench`; other flags are the harness's, not ours.
+        for arg in std::env::args().skip(1).filter(|a| !a.starts_with("--")) {
+            match arg.as_str() {
+                "steps" => steps = true,
+                "memory" => memory = true,
+                n => match n.parse::<u32>() {
+                    Ok(n) if n > 0 && n <= STEPS_PER_ROUND => concurrency.push(n),
+                    _ => panic!(
+                        "engine bench: unknown argument {n:?} (expected a number of instances, `steps` or `memory`)"
+                    ),
+                },
+            }
+        }
+        if concurrency.is_empty() {
+            concurrency = CONCURRENCY.to_vec();
+        } else {
+            steps = true;
+        }
+        if !steps && !memory {
+            (steps, memory) = (true, true);
+        }
+        Self { concurrency, steps, memory }
+    }
 }
 
 /// Durable steps per second with `instances` running at once, against as many raw single-row

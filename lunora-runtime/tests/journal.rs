@@ -115,10 +115,10 @@ async fn a_journal_of_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
     Engine::builder().path(&db).register::<Sleeper>().open().await.unwrap().close().await;
-    rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 5).unwrap();
+    rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 6).unwrap();
     let before = std::fs::read(&db).unwrap();
     let err = open_err(&db).await;
-    assert!(err.message().contains("schema version 5, this lunora reads version 4"), "{err}");
+    assert!(err.message().contains("schema version 6, this lunora reads version 5"), "{err}");
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
 

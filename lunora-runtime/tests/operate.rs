@@ -226,7 +226,7 @@ async fn a_version_1_journal_is_migrated_when_opened() {
     engine.close().await;
     let conn = rusqlite::Connection::open(&db).unwrap();
     let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0)).unwrap();
-    assert_eq!((pragma("user_version"), pragma("auto_vacuum")), (4, 2), "migrated through versions 2 and 3 to 4");
+    assert_eq!((pragma("user_version"), pragma("auto_vacuum")), (5, 2), "migrated through versions 2, 3 and 4 to 5");
     let stream_tables: i64 = conn
         .query_row("SELECT count(*) FROM sqlite_schema WHERE name IN ('step_chunks', 'step_streams')", [], |r| r.get(0))
         .unwrap();
@@ -247,6 +247,7 @@ fn write_version_1_journal(db: &std::path::Path) {
             !stmt.contains("CREATE INDEX instances_")
                 && !stmt.contains("CREATE TABLE schedules")
                 && !stmt.contains("instance_events")
+                && !stmt.contains("CREATE TABLE event_floors")
                 && !stmt.contains("CREATE TABLE step_chunks")
                 && !stmt.contains("CREATE TABLE step_streams")
         })
@@ -281,7 +282,7 @@ fn a_journal_that_reading_would_change_is_refused_and_left_untouched() {
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
     for (db, why) in [
-        (&old, "is a lunora journal of schema version 1, which reading would have to migrate to version 4; open it once with an engine of this lunora (it migrates in place), then read it"),
+        (&old, "is a lunora journal of schema version 1, which reading would have to migrate to version 5; open it once with an engine of this lunora (it migrates in place), then read it"),
         (&empty, "holds no lunora journal yet (it is empty); give the path of a file an engine wrote (its --db)"),
     ] {
         let before = std::fs::read(db).unwrap();

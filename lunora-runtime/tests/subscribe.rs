@@ -405,6 +405,104 @@ async fn a_restart_starts_a_new_history_that_subscribers_see_to_its_new_end() {
 }
 
 #[tokio::test]
+async fn a_restart_from_a_step_never_hands_out_an_erased_id_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let (t, _) = open(&db).await;
+    let inst = run_pipeline(&t, "partly").await;
+    let first = drain(inst.subscribe(SubscribeOptions::new()).await.unwrap()).await;
+    let last_id = first.last().unwrap().event_id;
+    inst.restart_from(RestartFrom::step("charge")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    let engine = t.engine().clone();
+    drop((inst, t));
+    engine.close().await;
+
+    // The newest events (charge, the wait, the end) were erased; what replaces them is newer.
+    let (t, _) = open(&db).await;
+    let inst = t.workflow::<Pipeline>().get("partly").await.unwrap();
+    let history = {
+        let mut sub = inst.subscribe(SubscribeOptions::new()).await.unwrap();
+        let mut seen = Vec::new();
+        while seen.len() < 20 {
+            match tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
+                Ok(Some(event)) => seen.push(event.unwrap()),
+                _ => break,
+            }
+        }
+        seen
+    };
+    assert_increasing(&history);
+    // An event of the first run that stayed is the same event: same id, same everything.
+    let (kept, new): (Vec<_>, Vec<_>) = history.iter().partition(|e| first.contains(e));
+    assert!(kept.iter().any(|e| e.kind.type_name() == "step_completed"), "load's events stay: {:#?}", types(&history));
+    assert!(
+        new.iter().any(|e| e.kind.type_name() == "step_completed"),
+        "charge ran again under a new id: {:#?}",
+        types(&history)
+    );
+    assert!(!new.is_empty(), "{:#?}", types(&history));
+    assert!(new.iter().all(|e| e.event_id > last_id), "erased ids came back: {:#?} after {last_id}", types(&history));
+    let mut sub = inst.subscribe(SubscribeOptions::new().cursor(last_id)).await.unwrap();
+    let resumed = next(&mut sub).await.unwrap();
+    assert_eq!(resumed.event_id, new[0].event_id, "a cursor from before the restart misses nothing of the new run");
+}
+
+/// What `tests/fixtures/journal-v4.sqlite` holds (written by lunora at schema version 4, whose
+/// event ids were global): `held` (created first) sleeps in `hold`, `old` completed.
+const V4_HELD_IDS: [u64; 9] = [1, 3, 4, 5, 6, 7, 8, 9, 10];
+const V4_OLD_IDS: [u64; 8] = [2, 11, 12, 13, 14, 15, 16, 17];
+
+#[tokio::test]
+async fn a_version_4_journal_keeps_every_event_and_its_id_when_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/journal-v4.sqlite");
+    std::fs::copy(&fixture, &db).unwrap();
+    let t = TestEngine::builder().path(&db).start_time(START).register::<Legacy>().open().await.unwrap();
+    let old = t.workflow::<Legacy>().get("old").await.unwrap();
+    let history = drain(old.subscribe(SubscribeOptions::new()).await.unwrap()).await;
+    assert_eq!(history.iter().map(|e| e.event_id).collect::<Vec<_>>(), V4_OLD_IDS);
+    assert_eq!(
+        types(&history)[3..],
+        [
+            "step_started legacy-1",
+            "attempt_started legacy-1",
+            "attempt_completed legacy-1",
+            "step_completed legacy-1",
+            "workflow_completed"
+        ]
+    );
+    let resumed = drain(old.subscribe(SubscribeOptions::new().cursor(14)).await.unwrap()).await;
+    assert_eq!(resumed.iter().map(|e| e.event_id).collect::<Vec<_>>(), [15, 16, 17], "a v4 cursor still resumes");
+
+    let held = t.workflow::<Legacy>().get("held").await.unwrap();
+    let mut sub = held.subscribe(SubscribeOptions::new()).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..9 {
+        seen.push(next(&mut sub).await.unwrap());
+    }
+    assert_eq!(seen.iter().map(|e| e.event_id).collect::<Vec<_>>(), V4_HELD_IDS);
+    t.run_to_completion(&held).await.unwrap();
+    let rest = drain(sub).await;
+    assert_eq!(rest.first().unwrap().event_id, 11, "counts on from the instance's own last id");
+    assert_increasing(&rest);
+    assert_eq!(rest.last().unwrap().kind.type_name(), "workflow_completed");
+    t.engine().clone().close().await;
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let leftovers: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name IN ('instance_events_v4', 'instance_events_by_instance')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!((version, leftovers), (5, 0));
+}
+
+#[tokio::test]
 async fn a_version_3_journal_is_migrated_with_the_history_of_its_instances_reconstructed() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("journal.db");
@@ -417,10 +515,10 @@ async fn a_version_3_journal_is_migrated_with_the_history_of_its_instances_recon
     let engine = t.engine().clone();
     drop(t);
     engine.close().await;
-    // Version 3 is version 4 without the event log: make the file exactly that.
+    // Version 3 is version 5 without the event log: make the file exactly that.
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("DROP TABLE instance_events; PRAGMA user_version = 3;").unwrap();
+        conn.execute_batch("DROP TABLE instance_events; DROP TABLE event_floors; PRAGMA user_version = 3;").unwrap();
     }
     let (t, _) = open(&db).await;
     let done = t.workflow::<Pipeline>().get("done").await.unwrap();
@@ -473,7 +571,7 @@ async fn a_version_3_journal_is_migrated_with_the_history_of_its_instances_recon
     engine.close().await;
     let conn = rusqlite::Connection::open(&db).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 #[tokio::test]

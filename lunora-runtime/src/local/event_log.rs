@@ -46,11 +46,24 @@ pub(crate) fn append(conn: &Connection, workflow: &str, id: &str, events: &[NewE
     if events.is_empty() {
         return Ok(());
     }
+    // Seeks on pages the insert below writes anyway. Two plain statements: one query with
+    // both as subqueries was re-planned by SQLite on every run.
+    let newest: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM instance_events WHERE workflow = ?1 AND instance = ?2 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![workflow, id], |r| r.get(0))
+        .optional()?;
+    let floor: Option<i64> = conn
+        .prepare_cached("SELECT floor FROM event_floors WHERE workflow = ?1 AND instance = ?2")?
+        .query_row(params![workflow, id], |r| r.get(0))
+        .optional()?;
+    let last = newest.unwrap_or(0).max(floor.unwrap_or(0));
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO instance_events (workflow, instance, timestamp, type, step_kind, step_name, step_count, detail)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO instance_events (workflow, instance, id, timestamp, type, step_kind, step_name, step_count, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
-    for e in events {
+    for (e, event_id) in events.iter().zip(last + 1..) {
         let (kind, name, count) = match e.step {
             Some((kind, name, count)) => (Some(kind.as_str()), Some(name), Some(count)),
             None => (None, None, None),
@@ -58,6 +71,7 @@ pub(crate) fn append(conn: &Connection, workflow: &str, id: &str, events: &[NewE
         stmt.execute(params![
             workflow,
             id,
+            event_id,
             e.timestamp,
             e.kind,
             kind,
@@ -307,6 +321,12 @@ pub(crate) fn forget_for_restart(
     id: &str,
     keep_before_seq: Option<i64>,
 ) -> rusqlite::Result<()> {
+    // The ids about to go stay taken: a subscriber may hold one as its cursor.
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO event_floors (workflow, instance, floor)
+         SELECT ?1, ?2, max(id) FROM instance_events WHERE workflow = ?1 AND instance = ?2 HAVING max(id) IS NOT NULL",
+    )?
+    .execute(params![workflow, id])?;
     match keep_before_seq {
         None => {
             conn.execute("DELETE FROM instance_events WHERE workflow = ?1 AND instance = ?2", params![workflow, id])
@@ -323,8 +343,12 @@ pub(crate) fn forget_for_restart(
     .map(drop)
 }
 
+/// Forgets an instance's whole log, with the instance (deleted or expired): an instance created
+/// later under the same id counts its events from 1 again, as a new workerd instance does.
 pub(crate) fn forget(conn: &Connection, workflow: &str, id: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM instance_events WHERE workflow = ?1 AND instance = ?2")?
+        .execute(params![workflow, id])?;
+    conn.prepare_cached("DELETE FROM event_floors WHERE workflow = ?1 AND instance = ?2")?
         .execute(params![workflow, id])
         .map(drop)
 }

@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,7 @@ use crate::local::journal_check::{self, Found};
 use crate::local::journal_lock::{self, JournalLock};
 pub use crate::local::journal_rows::{AttemptRecord, RowKind, StepRow, StepState};
 use crate::local::journal_schema::{
-    APPLICATION_ID, MIGRATE_FROM_1, MIGRATE_FROM_2, MIGRATE_FROM_3, SCHEMA, SCHEMA_VERSION,
+    APPLICATION_ID, MIGRATE_FROM_1, MIGRATE_FROM_2, MIGRATE_FROM_3, MIGRATE_FROM_4, SCHEMA, SCHEMA_VERSION,
 };
 use crate::local::journal_streams as streams;
 pub use crate::local::journal_streams::{StreamKey, StreamMeta};
@@ -158,10 +159,15 @@ fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
 fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let steps = [MIGRATE_FROM_1, MIGRATE_FROM_2, MIGRATE_FROM_3];
-    let changes: String = steps.iter().skip((from - 1).max(0) as usize).copied().collect();
-    // Version 4's event log starts with the events of the instances already there.
-    let migrated = conn.execute_batch(&changes).and_then(|()| backfill_events(conn));
+    // Versions 1 to 3 go through each change; the last one creates the current event log,
+    // which starts with the events of the instances already there. Version 4 has its events.
+    let migrated = if from >= 4 {
+        conn.execute_batch(MIGRATE_FROM_4)
+    } else {
+        let steps = [MIGRATE_FROM_1, MIGRATE_FROM_2, MIGRATE_FROM_3];
+        let changes: String = steps.iter().skip((from - 1).max(0) as usize).copied().collect();
+        conn.execute_batch(&changes).and_then(|()| backfill_events(conn))
+    };
     match migrated {
         Ok(()) => conn.execute_batch("COMMIT")?,
         Err(e) => {
@@ -293,6 +299,11 @@ impl Journal {
         // must survive power loss. Checkpoints still sync.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(cannot_open(shown))?;
         conn.pragma_update(None, "foreign_keys", "OFF").map_err(cannot_open(shown))?;
+        // Plans never depend on bound values: SQLite (built with STAT4) otherwise marks a
+        // statement whose parameters meet an index as stale when its bindings are cleared,
+        // which rusqlite's statement cache does on every return, so each cached statement was
+        // parsed and planned again on every use (a third of a durable step's CPU).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(cannot_open(shown))?;
         conn.set_prepared_statement_cache_capacity(64);
         let wal = wal_path.map(|path| Arc::new(GroupCommit::new(path)));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);

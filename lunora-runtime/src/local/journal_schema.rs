@@ -33,24 +33,37 @@ CREATE TABLE step_streams (
     };
 }
 
-/// The instance event log (schema version 4): one row per event of an instance's history, in
-/// the order they happened (`id`, never reused, is the event's `eventId`), written in the
-/// transaction of the change it describes; what `instance.subscribe` reads (`event_log`).
+/// The instance event log (schema version 5): one row per event of an instance's history, in
+/// the order they happened (`id` is the event's `eventId`), written in the transaction of the
+/// change it describes; what `instance.subscribe` reads (`event_log`).
+///
+/// Ids count per instance, as each workerd instance numbers its own events, and the table is
+/// keyed by them: an append then touches one b-tree page, where version 4's global
+/// AUTOINCREMENT id with a per-instance index touched three (table, index, `sqlite_sequence`)
+/// and cost durable steps half their throughput. An id is never handed out twice for the same
+/// instance: a restart that erases the newest events leaves their last id in `event_floors`,
+/// and later ids start above it.
 macro_rules! event_tables {
     () => {
         "
 CREATE TABLE instance_events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     workflow    TEXT NOT NULL,
     instance    TEXT NOT NULL,
+    id          INTEGER NOT NULL,
     timestamp   INTEGER NOT NULL,
     type        TEXT NOT NULL,
     step_kind   TEXT,
     step_name   TEXT,
     step_count  INTEGER,
-    detail      TEXT
-);
-CREATE INDEX instance_events_by_instance ON instance_events (workflow, instance, id);
+    detail      TEXT,
+    PRIMARY KEY (workflow, instance, id)
+) WITHOUT ROWID;
+CREATE TABLE event_floors (
+    workflow    TEXT NOT NULL,
+    instance    TEXT NOT NULL,
+    floor       INTEGER NOT NULL,
+    PRIMARY KEY (workflow, instance)
+) WITHOUT ROWID;
 "
     };
 }
@@ -65,8 +78,10 @@ pub const APPLICATION_ID: i64 = 0x4C4E_5241;
 /// `step_streams` tables (the bytes of steps that return a stream); a version 2 journal is
 /// migrated in place too ([`MIGRATE_FROM_2`]). Version 4 added the `instance_events` log that
 /// subscriptions read ([`MIGRATE_FROM_3`]; the events of the instances already in an older
-/// journal are reconstructed from their rows when it is migrated). A newer journal is refused.
-pub const SCHEMA_VERSION: i64 = 4;
+/// journal are reconstructed from their rows when it is migrated). Version 5 keys that log by
+/// instance with per-instance ids ([`MIGRATE_FROM_4`] keeps every event and its id). A newer
+/// journal is refused.
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// What turns a version 1 journal into a version 2 one, in one transaction. Incremental
 /// auto-vacuum then needs a `VACUUM` outside it (see `Journal::open`).
@@ -87,9 +102,23 @@ PRAGMA user_version = 2;
 /// What turns a version 2 journal into a version 3 one, in one transaction.
 pub(crate) const MIGRATE_FROM_2: &str = concat!(stream_tables!(), "PRAGMA user_version = 3;");
 
-/// What turns a version 3 journal into a version 4 one (the journal then writes the
-/// reconstructed events of the instances already there, in the same transaction).
-pub(crate) const MIGRATE_FROM_3: &str = concat!(event_tables!(), "PRAGMA user_version = 4;");
+/// What turns a version 3 journal into a current one: the event log in its version 5 layout
+/// straight away (the journal then writes the reconstructed events of the instances already
+/// there, in the same transaction).
+pub(crate) const MIGRATE_FROM_3: &str = concat!(event_tables!(), "PRAGMA user_version = 5;");
+
+/// What turns a version 4 journal into a version 5 one, in one transaction: the events move to
+/// the per-instance table with the ids they had (increasing along each instance's history, so
+/// they are valid per-instance ids and cursors held by subscribers stay good).
+pub(crate) const MIGRATE_FROM_4: &str = concat!(
+    "ALTER TABLE instance_events RENAME TO instance_events_v4;
+DROP INDEX instance_events_by_instance;",
+    event_tables!(),
+    "INSERT INTO instance_events (workflow, instance, id, timestamp, type, step_kind, step_name, step_count, detail)
+    SELECT workflow, instance, id, timestamp, type, step_kind, step_name, step_count, detail FROM instance_events_v4;
+DROP TABLE instance_events_v4;
+PRAGMA user_version = 5;"
+);
 
 /// The journal's tables (public for the benchmark's same-schema SQLite baseline).
 #[doc(hidden)]
