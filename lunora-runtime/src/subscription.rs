@@ -364,12 +364,28 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<InstanceEvent>> + Send>>
 #[cfg(target_arch = "wasm32")]
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<InstanceEvent>>>>;
 
+/// A backend's stream of events as JSON, decoded by the [`Subscription`] as they are read.
+#[cfg(not(target_arch = "wasm32"))]
+pub type JsonEventStream = Pin<Box<dyn Stream<Item = Result<Json>> + Send>>;
+/// A backend's stream of events as JSON, decoded by the [`Subscription`] as they are read.
+#[cfg(target_arch = "wasm32")]
+pub type JsonEventStream = Pin<Box<dyn Stream<Item = Result<Json>>>>;
+
 /// An instance's events: a [`Stream`] of `Result<InstanceEvent>` that ends after the terminal
 /// event (or at the first error). Dropping it ends the subscription (and releases what the
 /// backend holds for it).
 pub struct Subscription {
     /// `None` once ended: the backend's stream is dropped as soon as the end is known.
-    inner: Option<EventStream>,
+    inner: Option<Source>,
+}
+
+/// Where a subscription's events come from.
+enum Source {
+    Events(EventStream),
+    /// Decoded here, when read: a backend reached through a trait object (the Worker's
+    /// binding) is linked whole into every Worker, and decoding workerd's 29 event types is
+    /// ~24 KiB of gzipped wasm that only a Worker that reads a subscription should carry.
+    Json(JsonEventStream),
 }
 
 impl std::fmt::Debug for Subscription {
@@ -382,7 +398,13 @@ impl Subscription {
     /// Wraps a backend's stream: the subscription ends after a terminal event or an error,
     /// whatever the backend's stream would do next.
     pub fn new(inner: impl Stream<Item = Result<InstanceEvent>> + MaybeSend + 'static) -> Self {
-        Self { inner: Some(Box::pin(inner)) }
+        Self { inner: Some(Source::Events(Box::pin(inner))) }
+    }
+
+    /// Wraps a backend's stream of events as JSON (workerd's shape), decoded as they are read;
+    /// one that does not decode is an error that ends the subscription.
+    pub fn from_json(inner: impl Stream<Item = Result<Json>> + MaybeSend + 'static) -> Self {
+        Self { inner: Some(Source::Json(Box::pin(inner))) }
     }
 
     /// The next event, `None` once the subscription has ended (an `async` shorthand for
@@ -396,8 +418,16 @@ impl Stream for Subscription {
     type Item = Result<InstanceEvent>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let Some(inner) = self.inner.as_mut() else { return Poll::Ready(None) };
-        let polled = inner.as_mut().poll_next(cx);
+        let polled = match self.inner.as_mut() {
+            None => return Poll::Ready(None),
+            Some(Source::Events(inner)) => inner.as_mut().poll_next(cx),
+            Some(Source::Json(inner)) => match inner.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(json))) => Poll::Ready(Some(decode_event(json))),
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
+        };
         let ends = match &polled {
             Poll::Ready(Some(Ok(event))) => event.is_terminal(),
             Poll::Ready(Some(Err(_)) | None) => true,
@@ -415,6 +445,14 @@ impl Stream for Subscription {
             None => (0, Some(0)),
         }
     }
+}
+
+/// One event as workerd's JSON, or why lunora cannot read it (the start of it shown).
+fn decode_event(json: Json) -> Result<InstanceEvent> {
+    serde_json::from_value(json.clone()).map_err(|e| {
+        let shown: String = json.to_string().chars().take(200).collect();
+        Error::internal(format!("the subscription gave an event lunora cannot read ({e}): {shown}"))
+    })
 }
 
 #[cfg(test)]
@@ -453,6 +491,30 @@ mod tests {
         assert!(unknown.message().contains("Invalid Workflow subscription options"), "{unknown}");
         assert!(unknown.message().contains("\"step_done\""), "{unknown}");
         SubscribeOptions::new().filter(EVENT_TYPES.iter().copied()).validate().unwrap();
+    }
+
+    #[tokio::test]
+    async fn json_events_are_decoded_when_read_and_one_that_does_not_decode_ends_the_stream() {
+        let items = vec![
+            Ok(json!({"instanceId": "i", "eventId": 1, "timestamp": 5, "type": "workflow_queued"})),
+            Ok(json!({"instanceId": "i", "eventId": 2, "timestamp": 5, "type": "step_done"})),
+            Ok(json!({"instanceId": "i", "eventId": 3, "timestamp": 5, "type": "workflow_running"})),
+        ];
+        let mut sub = Subscription::from_json(futures_util::stream::iter(items));
+        let first = sub.next().await.unwrap().unwrap();
+        assert_eq!((first.event_id, first.kind.type_name()), (1, "workflow_queued"));
+        let err = sub.next().await.unwrap().unwrap_err();
+        assert!(err.message().contains("the subscription gave an event lunora cannot read"), "{err}");
+        assert!(err.message().contains("step_done"), "shows the event: {err}");
+        assert!(sub.next().await.is_none(), "nothing after the error");
+
+        let ending = vec![
+            Ok(json!({"instanceId": "i", "eventId": 7, "timestamp": 5, "type": "workflow_terminated"})),
+            Ok(json!({"instanceId": "i", "eventId": 8, "timestamp": 5, "type": "workflow_queued"})),
+        ];
+        let mut sub = Subscription::from_json(futures_util::stream::iter(ending));
+        assert_eq!(sub.next().await.unwrap().unwrap().event_id, 7);
+        assert!(sub.next().await.is_none(), "a terminal event ends it");
     }
 
     #[test]

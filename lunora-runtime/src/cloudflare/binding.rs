@@ -315,7 +315,7 @@ impl WorkflowsBackend for BindingBackend {
         boxed(async move {
             let args = Array::of1(&super::subscription::options(&options));
             let target = self.on_instance(workflow, id, "subscribe", &args).await?;
-            Ok(Subscription::new(super::subscription::JsEvents::new(target)))
+            Ok(Subscription::from_json(super::subscription::JsEvents::new(target)))
         })
     }
 

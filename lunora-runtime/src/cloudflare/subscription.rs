@@ -12,8 +12,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::js;
-use crate::error::{Error, Result};
-use crate::subscription::{InstanceEvent, SubscribeOptions};
+use crate::erased::Json;
+use crate::error::Result;
+use crate::subscription::SubscribeOptions;
 
 /// `{cursor?, filter?}` as the binding takes it.
 pub(super) fn options(options: &SubscribeOptions) -> JsValue {
@@ -49,8 +50,10 @@ impl JsEvents {
     }
 }
 
+/// Yields the events as JSON: `Subscription::from_json` decodes them when they are read, so a
+/// Worker that never subscribes does not carry the decoder (see `Subscription`).
 impl futures_core::Stream for JsEvents {
-    type Item = Result<InstanceEvent>;
+    type Item = Result<Json>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.done {
@@ -80,7 +83,7 @@ impl futures_core::Stream for JsEvents {
                 self.finish();
                 return Poll::Ready(None);
             }
-            Ok(step) => decode(&js::get(&step, "value")),
+            Ok(step) => js::from_js(&js::get(&step, "value")),
         };
         if item.is_err() {
             self.finish();
@@ -93,14 +96,6 @@ impl Drop for JsEvents {
     fn drop(&mut self) {
         self.finish();
     }
-}
-
-fn decode(value: &JsValue) -> Result<InstanceEvent> {
-    let json = js::from_js(value)?;
-    serde_json::from_value(json.clone()).map_err(|e| {
-        let shown: String = json.to_string().chars().take(200).collect();
-        Error::internal(format!("the binding's subscription gave an event lunora cannot read ({e}): {shown}"))
-    })
 }
 
 /// `target[Symbol.dispose]()`, if the runtime has `Symbol.dispose` and the target the method.
