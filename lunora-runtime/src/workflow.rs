@@ -146,18 +146,18 @@ pub trait WorkflowsBackend: MaybeSend + MaybeSync {
     /// The Worker's binding, when this backend is one: `delete_batch` and
     /// `create_batch_report` call its own methods, not the trait's, because every method in
     /// a trait object's vtable is linked into every Worker, used or not. A backend that wraps a
-    /// `BindingBackend` forwards this too (the binding's trait `delete` and
+    /// `BindingBackend` forwards `as_binding` too (the binding's trait `delete` and
     /// `create_batch_report` only say to go through it).
     #[cfg(target_arch = "wasm32")]
-    fn binding(&self) -> Option<&crate::cloudflare::BindingBackend> {
+    fn as_binding(&self) -> Option<&crate::cloudflare::BindingBackend> {
         None
     }
 }
 
-/// `backend.delete`, linked into a Worker only when called (see `WorkflowsBackend::binding`).
+/// `backend.delete`, linked into a Worker only when called (see `WorkflowsBackend::as_binding`).
 async fn delete_batch(backend: &dyn WorkflowsBackend, workflow: &str, ids: Vec<String>) -> Result<()> {
     #[cfg(target_arch = "wasm32")]
-    if let Some(binding) = backend.binding() {
+    if let Some(binding) = backend.as_binding() {
         return binding.delete_batch(workflow, ids).await;
     }
     backend.delete(workflow, ids).await
@@ -170,7 +170,7 @@ async fn create_batch_report(
     batch: BatchRequest,
 ) -> Result<BatchReport> {
     #[cfg(target_arch = "wasm32")]
-    if let Some(binding) = backend.binding() {
+    if let Some(binding) = backend.as_binding() {
         return binding.batch_report(workflow, batch).await;
     }
     backend.create_batch_report(workflow, batch).await

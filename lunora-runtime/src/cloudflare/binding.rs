@@ -248,7 +248,7 @@ impl WorkflowsBackend for BindingBackend {
         boxed(async { Err(Error::internal("deleteBatch goes through the binding directly")) })
     }
 
-    fn binding(&self) -> Option<&BindingBackend> {
+    fn as_binding(&self) -> Option<&BindingBackend> {
         Some(self)
     }
 
