@@ -1192,3 +1192,48 @@ fn backfill_events(conn: &Connection) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, state: StepState) -> StepRow {
+        StepRow {
+            kind: RowKind::Do,
+            name: name.to_owned(),
+            count: 1,
+            seq: 0,
+            state,
+            attempts: 1,
+            output: None,
+            error: None,
+            config: None,
+            started_at: 1,
+            ended_at: None,
+            wake_at: None,
+            attempt_log: Vec::new(),
+        }
+    }
+
+    /// A step write runs cached statements only: none is parsed and planned again, whatever the
+    /// values bound (see QPSG in `ready`; without it every use re-prepared).
+    #[test]
+    fn step_writes_reuse_their_prepared_statements() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(Some(&dir.path().join("j.db")), Durability::Normal, None).unwrap();
+        for i in 0..20 {
+            let instance = format!("i{}", i % 3);
+            journal.put_step("wf", &instance, &row(&format!("s{i}"), StepState::Running), false).unwrap();
+            journal.put_step("wf", &instance, &row(&format!("s{i}"), StepState::Done), false).unwrap();
+        }
+        let conn = journal.conn().unwrap();
+        for sql in [
+            "SELECT id FROM instance_events WHERE workflow = ?1 AND instance = ?2 ORDER BY id DESC LIMIT 1",
+            "SELECT floor FROM event_floors WHERE workflow = ?1 AND instance = ?2",
+        ] {
+            let stmt = conn.prepare_cached(sql).unwrap();
+            assert!(stmt.get_status(rusqlite::StatementStatus::Run) >= 40, "{sql} ran from the cache");
+            assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0, "{sql} was prepared again");
+        }
+    }
+}
