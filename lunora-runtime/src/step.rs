@@ -140,16 +140,6 @@ pub trait StepBackend: MaybeSend + MaybeSync {
     /// Told when a value this backend returned for step `name` does not decode into the type
     /// the code expects (replay reports it as a divergence; the engines need not care).
     fn value_rejected(&self, _name: &str, _error: &serde_json::Error) {}
-
-    /// workerd's step, when this backend is one: `do_stream` calls its own method rather than
-    /// `do_stream_step`, so a Worker links the stream plumbing only when it has stream steps
-    /// (every method in a trait object's vtable is linked into every Worker).
-    /// (`Any` so the trait names no type of the Cloudflare backend.)
-    #[cfg(target_arch = "wasm32")]
-    #[doc(hidden)]
-    fn js_step(&self) -> Option<&dyn std::any::Any> {
-        None
-    }
 }
 
 /// A typed rollback handler for a step whose output is `T`.

@@ -93,10 +93,6 @@ impl WorkflowStep {
             Box::pin(async move { fut.await.map(|stream| erase(stream, log, step)) })
         });
         // Called now, not in the async block: the backend allocates the step's count here.
-        #[cfg(target_arch = "wasm32")]
-        if let Some(js) = self.backend().js_step().and_then(|s| s.downcast_ref::<crate::cloudflare::JsStep>()) {
-            return js.do_stream(name, config, attempt);
-        }
         self.backend().do_stream_step(name, config, attempt)
     }
 }

@@ -143,37 +143,6 @@ pub trait WorkflowsBackend: MaybeSend + MaybeSync {
         let _ = (workflow, ids);
         Box::pin(async { Err(unsupported("deleting instances")) })
     }
-    /// The Worker's binding, when this backend is one: `delete_batch` and
-    /// `create_batch_report` call its own methods, not the trait's, because every method in
-    /// a trait object's vtable is linked into every Worker, used or not. A backend that wraps a
-    /// `BindingBackend` forwards `as_binding` too (the binding's trait `delete` and
-    /// `create_batch_report` only say to go through it).
-    #[cfg(target_arch = "wasm32")]
-    fn as_binding(&self) -> Option<&crate::cloudflare::BindingBackend> {
-        None
-    }
-}
-
-/// `backend.delete`, linked into a Worker only when called (see `WorkflowsBackend::as_binding`).
-async fn delete_batch(backend: &dyn WorkflowsBackend, workflow: &str, ids: Vec<String>) -> Result<()> {
-    #[cfg(target_arch = "wasm32")]
-    if let Some(binding) = backend.as_binding() {
-        return binding.delete_batch(workflow, ids).await;
-    }
-    backend.delete(workflow, ids).await
-}
-
-/// `backend.create_batch_report`, linked into a Worker only when called.
-async fn create_batch_report(
-    backend: &dyn WorkflowsBackend,
-    workflow: &str,
-    batch: BatchRequest,
-) -> Result<BatchReport> {
-    #[cfg(target_arch = "wasm32")]
-    if let Some(binding) = backend.as_binding() {
-        return binding.batch_report(workflow, batch).await;
-    }
-    backend.create_batch_report(workflow, batch).await
 }
 
 /// Absent params are `{}` on Cloudflare; a unit params type reads them as `null`.
@@ -231,7 +200,7 @@ impl<W> WorkflowHandle<W> {
 
     /// Deletes these instances with their state (`deleteBatch`: 1 to 100 ids).
     pub async fn delete_batch(&self, ids: &[&str]) -> Result<()> {
-        delete_batch(&*self.backend, &self.name, ids.iter().map(|id| (*id).to_owned()).collect()).await
+        self.backend.delete(&self.name, ids.iter().map(|id| (*id).to_owned()).collect()).await
     }
 
     /// An instance handle by id; fails with `instance.not_found` when there is none.
@@ -325,7 +294,7 @@ impl WorkflowHandle<Untyped> {
 
 impl<W> WorkflowHandle<W> {
     async fn batch(&self, batch: BatchRequest) -> Result<BatchCreated<W>> {
-        let report = create_batch_report(&*self.backend, &self.name, batch).await?;
+        let report = self.backend.create_batch_report(&self.name, batch).await?;
         Ok(BatchCreated {
             created: report.created.into_iter().map(|id| self.instance(id)).collect(),
             errors: report.errors,
@@ -441,7 +410,7 @@ impl<W> InstanceHandle<W> {
     /// created again.
     pub async fn delete(&self) -> Result<()> {
         let (b, w, id) = self.parts();
-        delete_batch(b, w, vec![id.to_owned()]).await
+        b.delete(w, vec![id.to_owned()]).await
     }
 
     /// Sends an event; it satisfies the next `wait_for_event` of its type (FIFO per type).

@@ -174,15 +174,42 @@ impl WorkflowsBackend for BindingBackend {
         })
     }
 
-    // Stubs: `WorkflowHandle` reaches the binding's own methods (`batch_report`,
-    // `delete_batch`) directly, so a Worker links them only when it calls them; these are the
-    // trait's entries, never used for a binding.
-    fn create_batch_report<'a>(
-        &'a self,
-        _workflow: &'a str,
-        _batch: BatchRequest,
-    ) -> BoxFuture<'a, Result<BatchReport>> {
-        boxed(async { Err(Error::internal("createBatch reports go through the binding directly")) })
+    fn create_batch_report<'a>(&'a self, workflow: &'a str, batch: BatchRequest) -> BoxFuture<'a, Result<BatchReport>> {
+        boxed(async move {
+            let binding = self.binding(workflow)?;
+            // workerd checks the batch itself; its refusals are the embedded engine's wording.
+            let options = Object::new();
+            match &batch {
+                BatchRequest::Count { count, params, retention } => {
+                    let one = create_options(&CreateRequest {
+                        id: None,
+                        params: params.clone(),
+                        retention: retention.clone(),
+                    })?;
+                    js::set(&options, "count", &JsValue::from_f64(*count as f64));
+                    for key in ["params", "retention"] {
+                        let value = js::get(&one, key);
+                        if !value.is_undefined() {
+                            js::set(&options, key, &value);
+                        }
+                    }
+                }
+                BatchRequest::Instances(requests) => {
+                    let instances = Array::new();
+                    for request in requests {
+                        instances.push(&create_options(request)?);
+                    }
+                    js::set(&options, "instances", &instances);
+                }
+            }
+            let result = call(&binding, "createBatch", &Array::of1(&options)).await?;
+            let created =
+                Array::from(&js::get(&result, "created")).iter().map(|i| instance_id(&i)).collect::<Result<_>>()?;
+            let errors = js::from_js(&js::get(&result, "errors"))?;
+            let errors = serde_json::from_value(errors)
+                .map_err(|e| Error::internal(format!("createBatch reported errors lunora cannot read: {e}")))?;
+            Ok(BatchReport { created, errors })
+        })
     }
 
     fn exists<'a>(&'a self, workflow: &'a str, id: &'a str) -> BoxFuture<'a, Result<()>> {
@@ -244,90 +271,7 @@ impl WorkflowsBackend for BindingBackend {
         })
     }
 
-    fn delete<'a>(&'a self, _workflow: &'a str, _ids: Vec<String>) -> BoxFuture<'a, Result<()>> {
-        boxed(async { Err(Error::internal("deleteBatch goes through the binding directly")) })
-    }
-
-    fn as_binding(&self) -> Option<&BindingBackend> {
-        Some(self)
-    }
-
-    fn subscribe<'a>(
-        &'a self,
-        workflow: &'a str,
-        id: &'a str,
-        options: SubscribeOptions,
-    ) -> BoxFuture<'a, Result<Subscription>> {
-        boxed(async move {
-            let args = Array::of1(&super::subscription::options(&options));
-            let target = self.on_instance(workflow, id, "subscribe", &args).await?;
-            Ok(Subscription::from_json(super::subscription::JsEvents::new(target)))
-        })
-    }
-
-    fn send_event<'a>(
-        &'a self,
-        workflow: &'a str,
-        id: &'a str,
-        event_type: &'a str,
-        payload: Json,
-    ) -> BoxFuture<'a, Result<()>> {
-        boxed(async move {
-            let event = Object::new();
-            js::set(&event, "type", &JsValue::from_str(event_type));
-            js::set(&event, "payload", &js::to_js(&payload)?);
-            self.on_instance(workflow, id, "sendEvent", &Array::of1(&event)).await.map(drop)
-        })
-    }
-}
-
-/// The operations `WorkflowHandle` calls on the binding directly rather than through the
-/// `WorkflowsBackend` trait object: a method in the vtable is linked into every Worker, these
-/// only into the Workers that call them.
-impl BindingBackend {
-    pub(crate) fn batch_report<'a>(
-        &'a self,
-        workflow: &'a str,
-        batch: BatchRequest,
-    ) -> BoxFuture<'a, Result<BatchReport>> {
-        boxed(async move {
-            let binding = self.binding(workflow)?;
-            // workerd checks the batch itself; its refusals are the embedded engine's wording.
-            let options = Object::new();
-            match &batch {
-                BatchRequest::Count { count, params, retention } => {
-                    let one = create_options(&CreateRequest {
-                        id: None,
-                        params: params.clone(),
-                        retention: retention.clone(),
-                    })?;
-                    js::set(&options, "count", &JsValue::from_f64(*count as f64));
-                    for key in ["params", "retention"] {
-                        let value = js::get(&one, key);
-                        if !value.is_undefined() {
-                            js::set(&options, key, &value);
-                        }
-                    }
-                }
-                BatchRequest::Instances(requests) => {
-                    let instances = Array::new();
-                    for request in requests {
-                        instances.push(&create_options(request)?);
-                    }
-                    js::set(&options, "instances", &instances);
-                }
-            }
-            let result = call(&binding, "createBatch", &Array::of1(&options)).await?;
-            let created =
-                Array::from(&js::get(&result, "created")).iter().map(|i| instance_id(&i)).collect::<Result<_>>()?;
-            let errors = js::from_js(&js::get(&result, "errors"))?;
-            let errors = serde_json::from_value(errors)
-                .map_err(|e| Error::internal(format!("createBatch reported errors lunora cannot read: {e}")))?;
-            Ok(BatchReport { created, errors })
-        })
-    }
-
-    pub(crate) fn delete_batch<'a>(&'a self, workflow: &'a str, ids: Vec<String>) -> BoxFuture<'a, Result<()>> {
+    fn delete<'a>(&'a self, workflow: &'a str, ids: Vec<String>) -> BoxFuture<'a, Result<()>> {
         boxed(async move {
             handle_errors::check_delete_batch(ids.len())?;
             // workerd deletes the ids it knows and reports the others per item; the embedded
@@ -359,6 +303,34 @@ impl BindingBackend {
                     first.code
                 ))),
             }
+        })
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        options: SubscribeOptions,
+    ) -> BoxFuture<'a, Result<Subscription>> {
+        boxed(async move {
+            let args = Array::of1(&super::subscription::options(&options));
+            let target = self.on_instance(workflow, id, "subscribe", &args).await?;
+            Ok(Subscription::from_json(super::subscription::JsEvents::new(target)))
+        })
+    }
+
+    fn send_event<'a>(
+        &'a self,
+        workflow: &'a str,
+        id: &'a str,
+        event_type: &'a str,
+        payload: Json,
+    ) -> BoxFuture<'a, Result<()>> {
+        boxed(async move {
+            let event = Object::new();
+            js::set(&event, "type", &JsValue::from_str(event_type));
+            js::set(&event, "payload", &js::to_js(&payload)?);
+            self.on_instance(workflow, id, "sendEvent", &Array::of1(&event)).await.map(drop)
         })
     }
 }

@@ -28,7 +28,6 @@ use wasm_bindgen::JsCast;
 
 pub use binding::{raw_status, BindingBackend};
 pub use fetch::{FetchTransport, WorkerClock};
-pub(crate) use step::JsStep;
 /// The `worker` crate this backend is built on, for generated code and user Workers.
 pub use worker;
 

@@ -224,13 +224,7 @@ impl StepBackend for JsStep {
         config: Option<StepConfig>,
         attempt: crate::step::StreamAttemptFn<'a>,
     ) -> BoxFuture<'a, Result<crate::step_bytes::StepBytes>> {
-        // Never reached: `do_stream` calls `JsStep::do_stream` itself (see `js_step`).
-        let _ = (name, config, attempt);
-        ready(Err(Error::internal("stream steps go through workerd's step directly")))
-    }
-
-    fn js_step(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
+        self.do_stream(name, config, attempt)
     }
 
     fn sleep<'a>(&'a self, name: String, duration: DurationInput) -> BoxFuture<'a, Result<()>> {

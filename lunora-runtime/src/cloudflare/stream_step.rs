@@ -16,7 +16,7 @@ use crate::step::StreamAttemptFn;
 use crate::step_bytes::{ByteChunks, StepBytes};
 
 impl JsStep {
-    pub(crate) fn do_stream<'a>(
+    pub(super) fn do_stream<'a>(
         &'a self,
         name: String,
         config: Option<StepConfig>,
