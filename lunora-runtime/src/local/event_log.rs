@@ -46,8 +46,7 @@ pub(crate) fn append(conn: &Connection, workflow: &str, id: &str, events: &[NewE
     if events.is_empty() {
         return Ok(());
     }
-    // Seeks on pages the insert below writes anyway. Two plain statements: one query with
-    // both as subqueries was re-planned by SQLite on every run.
+    // Primary-key seeks, on pages the insert below writes anyway.
     let newest: Option<i64> = conn
         .prepare_cached(
             "SELECT id FROM instance_events WHERE workflow = ?1 AND instance = ?2 ORDER BY id DESC LIMIT 1",
