@@ -648,3 +648,51 @@ async fn a_journal_the_version_2_engine_wrote_gets_the_history_of_its_instances(
     assert!(rest.first().unwrap().event_id > seen.last().unwrap().event_id);
     assert_eq!(rest.last().unwrap().kind.type_name(), "workflow_completed");
 }
+
+/// The ids an instance's log holds, read from the file.
+fn stored_event_ids(db: &Path, instance: &str) -> Vec<i64> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM instance_events WHERE instance = ?1 ORDER BY id").unwrap();
+    stmt.query_map([instance], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+}
+
+#[tokio::test]
+async fn event_ids_at_the_top_of_their_range_are_refused_not_wrapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("journal.db");
+    let (t, fx) = open(&db).await;
+    let inst =
+        t.workflow::<Sleeper>().create(CreateOptions::params("1 hour".to_owned()).with_id("edge")).await.unwrap();
+    t.wait_for_status(&inst, InstanceStatusKind::Waiting).await.unwrap();
+    let engine = t.engine().clone();
+    drop((inst, t));
+    engine.close().await;
+    // What only a hand edit makes: the newest erased id at the top of i64.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT OR REPLACE INTO event_floors (workflow, instance, floor) VALUES ('sleeper', 'edge', ?1)",
+            [i64::MAX],
+        )
+        .unwrap();
+    let before = stored_event_ids(&db, "edge");
+
+    let (t, _) = open(&db).await;
+    let inst = t.workflow::<Sleeper>().get("edge").await.unwrap();
+    t.advance(Duration::from_secs(3_600)).await;
+    let woke = tokio::time::timeout(Duration::from_millis(500), t.run_to_completion(&inst)).await;
+    assert!(!matches!(woke, Ok(Ok(_))), "the instance cannot go on without its events: {woke:?}");
+    let logs = t.logs();
+    assert!(
+        logs.iter().any(|(_, line)| line.contains(
+            "event ids of instance edge of workflow sleeper are exhausted (the newest is 9223372036854775807); \
+             the journal was edited by hand: restore it from a backup or delete the instance"
+        )),
+        "{logs:#?}"
+    );
+    assert_eq!(fx.count("after"), 0, "no step runs that its journal could not record");
+    let engine = t.engine().clone();
+    drop((inst, t));
+    engine.close().await;
+    assert_eq!(stored_event_ids(&db, "edge"), before, "nothing was appended, wrapped or otherwise");
+}

@@ -4,9 +4,9 @@
 //! change itself: a step row written whole is compared with the row it replaces (a new attempt
 //! is `attempt_started`, an attempt that got its end is `attempt_completed`/`attempt_errored`,
 //! a row that became done is `step_completed`…), an instance's status change is its
-//! `workflow_*` event. So the log is exactly as durable as the state, and the ids (SQLite's
-//! AUTOINCREMENT, never reused) strictly increase along an instance's history and survive
-//! reopening the journal, which is what cursors need.
+//! `workflow_*` event. So the log is exactly as durable as the state. Ids count per instance
+//! from 1 and strictly increase along its history, also across reopening the journal and across
+//! restarts (`event_floors` keeps the newest erased id), which is what cursors need.
 //!
 //! Bulky values are not copied into the log: a `step_completed` event reads its output from the
 //! step's row, `workflow_started` its params and `workflow_completed` its output from the
@@ -17,7 +17,7 @@ use serde_json::{json, Map};
 
 use crate::erased::Json;
 use crate::error::Error;
-use crate::local::journal_rows::{RowKind, StepRow, StepState};
+use crate::local::journal_rows::{corrupt, RowKind, StepRow, StepState};
 use crate::status::{InstanceStatusKind, RollbackOutcome, RollbackState};
 use crate::subscription::{EventError, EventStepConfig, InstanceEvent};
 
@@ -58,6 +58,14 @@ pub(crate) fn append(conn: &Connection, workflow: &str, id: &str, events: &[NewE
         .query_row(params![workflow, id], |r| r.get(0))
         .optional()?;
     let last = newest.unwrap_or(0).max(floor.unwrap_or(0));
+    // Ids near the top of i64 only come from a hand-edited file: refuse rather than wrap.
+    let room = i64::try_from(events.len()).ok().and_then(|n| last.checked_add(n));
+    if room.is_none() {
+        return Err(corrupt(format!(
+            "event ids of instance {id} of workflow {workflow} are exhausted (the newest is {last}); \
+             the journal was edited by hand: restore it from a backup or delete the instance"
+        )));
+    }
     let mut stmt = conn.prepare_cached(
         "INSERT INTO instance_events (workflow, instance, id, timestamp, type, step_kind, step_name, step_count, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -360,8 +368,4 @@ fn params_and_output(conn: &Connection, workflow: &str, id: &str) -> rusqlite::R
     let Some((params, output)) = found else { return Ok((Json::Null, None)) };
     let parse = |s: &str| serde_json::from_str::<Json>(s).map_err(|e| corrupt(format!("bad JSON in journal: {e}")));
     Ok((parse(&params)?, output.as_deref().map(parse).transpose()?))
-}
-
-fn corrupt(msg: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
 }

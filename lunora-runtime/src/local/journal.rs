@@ -26,6 +26,7 @@ use crate::local::event_log::{self, NewEvent};
 use crate::local::group_commit::{GroupCommit, Pending};
 use crate::local::journal_check::{self, Found};
 use crate::local::journal_lock::{self, JournalLock};
+use crate::local::journal_rows::corrupt;
 pub use crate::local::journal_rows::{AttemptRecord, RowKind, StepRow, StepState};
 use crate::local::journal_schema::{
     APPLICATION_ID, MIGRATE_FROM_1, MIGRATE_FROM_2, MIGRATE_FROM_3, MIGRATE_FROM_4, SCHEMA, SCHEMA_VERSION,
@@ -113,10 +114,6 @@ pub struct NewInstance<'a> {
 
 fn io_error(e: std::io::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
-}
-
-fn corrupt(msg: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
 }
 
 fn json_col<T: for<'de> Deserialize<'de>>(s: Option<String>) -> rusqlite::Result<Option<T>> {

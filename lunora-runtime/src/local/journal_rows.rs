@@ -8,8 +8,10 @@ use crate::erased::Json;
 use crate::error::Error;
 use crate::status::StepKind;
 
-fn corrupt(msg: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
+/// The error for a journal value that cannot be what lunora wrote.
+pub(crate) fn corrupt(msg: String) -> rusqlite::Error {
+    // This variant displays just the message.
+    rusqlite::Error::ToSqlConversionFailure(msg.into())
 }
 
 /// A persisted step: `do`, `sleep`, `waitForEvent` or a rollback of a `do`.
