@@ -6,6 +6,10 @@
 //! throughput lines read `instances=N engine_steps_per_s=X raw_txns_per_s=Y ratio=Z`, where the
 //! baseline is one fsynced single-row transaction per step, measured in the same run.
 //!
+//! For more than one instance a second line gives the ceiling the disk allows:
+//! `instances=N bare_group_commit_txns_per_s=X ratio=Y txns_per_fsync=Z engine_share_of_it=W`,
+//! the same rows written by N threads with shared fsyncs and no engine around them.
+//!
 //! Arguments narrow the run: numbers pick the concurrencies (`-- 4 16`), `steps` skips the
 //! memory figures and `memory` the throughput ones.
 
@@ -147,6 +151,101 @@ async fn step_throughput(instances: u32) {
         "instances={instances} engine_steps_per_s={engine_rate:.0} raw_txns_per_s={raw_rate:.0} ratio={:.2}",
         engine_rate / raw_rate
     );
+    if instances > 1 {
+        // The ceiling of group commit on this disk: the same rows, written by as many threads
+        // as instances, one transaction each, fsyncs shared, nothing else.
+        let sample = sample.as_ref().expect("round 0 sampled a row");
+        let (mut grouped_time, mut fsyncs) = (Duration::ZERO, 0);
+        for round in 0..ROUNDS {
+            let (t, n) = grouped_sqlite(&dir.path().join(format!("grouped-{round}.db")), instances, steps, sample);
+            grouped_time += t;
+            fsyncs += n;
+        }
+        let grouped_rate = total / grouped_time.as_secs_f64();
+        println!(
+            "instances={instances} bare_group_commit_txns_per_s={grouped_rate:.0} ratio={:.2} txns_per_fsync={:.1} \
+             engine_share_of_it={:.2}",
+            grouped_rate / raw_rate,
+            total / fsyncs as f64,
+            engine_rate / grouped_rate
+        );
+    }
+}
+
+/// Group commit with nothing around it: `writers` threads each commit `steps` rows of the
+/// sample, one autocommit INSERT each without fsync (`synchronous = OFF`), then wait until an
+/// fsync of the WAL that started after their commit has ended; the first waiter to find none
+/// running starts it for everyone. Returns the time taken and the number of fsyncs.
+fn grouped_sqlite(path: &Path, writers: u32, steps: u32, sample: &SampleRow) -> (Duration, u64) {
+    use std::sync::{Condvar, Mutex};
+
+    #[derive(Default)]
+    struct Sync {
+        committed: u64,
+        synced: u64,
+        syncing: bool,
+        fsyncs: u64,
+    }
+
+    let conn = rusqlite::Connection::open(path).expect("grouped db opens");
+    conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
+    conn.pragma_update(None, "synchronous", "OFF").expect("synchronous=OFF");
+    conn.execute_batch(lunora_runtime::local::SCHEMA).expect("schema");
+    let wal = std::fs::File::open(path.with_extension("db-wal")).expect("the WAL exists once the schema is written");
+    let conn = Mutex::new(conn);
+    let (sync, synced) = (Mutex::new(Sync::default()), Condvar::new());
+    let now = 1_700_000_000_000i64;
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for w in 0..writers {
+            let (conn, sync, synced, wal) = (&conn, &sync, &synced, &wal);
+            scope.spawn(move || {
+                let instance = format!("steps-{w}");
+                for s in 0..steps {
+                    let ticket = {
+                        let conn = conn.lock().unwrap();
+                        conn.prepare_cached(
+                            "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
+                                attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
+                             VALUES (?1, ?2, 'do', ?3, 1, ?4, 'done', 1, ?5, NULL, ?6, ?7, ?7, NULL, ?8)",
+                        )
+                        .expect("prepare")
+                        .execute(rusqlite::params![
+                            BenchSteps::NAME,
+                            instance,
+                            format!("s{s}"),
+                            s,
+                            sample.output,
+                            sample.config,
+                            now,
+                            sample.attempt_log,
+                        ])
+                        .expect("insert");
+                        let mut state = sync.lock().unwrap();
+                        state.committed += 1;
+                        state.committed
+                    };
+                    let mut state = sync.lock().unwrap();
+                    while state.synced < ticket {
+                        if state.syncing {
+                            state = synced.wait(state).unwrap();
+                            continue;
+                        }
+                        state.syncing = true;
+                        let target = state.committed;
+                        drop(state);
+                        wal.sync_data().expect("fsync");
+                        state = sync.lock().unwrap();
+                        (state.synced, state.syncing) = (target, false);
+                        state.fsyncs += 1;
+                        synced.notify_all();
+                    }
+                }
+            });
+        }
+    });
+    let fsyncs = sync.lock().unwrap().fsyncs;
+    (start.elapsed(), fsyncs)
 }
 
 /// What a completed step row of the engine holds, so the raw baseline writes the same bytes.
