@@ -9,17 +9,21 @@ use std::fmt;
 use std::time::Duration;
 
 /// Milliseconds per unit, longest names first so the error message reads well.
-const UNITS: &[(&str, f64)] = &[
-    ("millisecond", 1.0),
-    ("ms", 1.0),
-    ("second", 1_000.0),
-    ("minute", 60_000.0),
-    ("hour", 3_600_000.0),
-    ("day", 86_400_000.0),
-    ("week", 604_800_000.0),
-    ("month", 2_592_000_000.0),
-    ("year", 31_557_600_000.0),
+const UNITS: &[(&str, u64)] = &[
+    ("millisecond", 1),
+    ("ms", 1),
+    ("second", 1_000),
+    ("minute", 60_000),
+    ("hour", 3_600_000),
+    ("day", 86_400_000),
+    ("week", 604_800_000),
+    ("month", 2_592_000_000),
+    ("year", 31_557_600_000),
 ];
+
+/// Fraction digits that count: past 18 a digit moves a year by less than 10⁻⁴ µs, which the
+/// rounding to whole microseconds cannot show.
+const FRACTION_DIGITS: usize = 18;
 
 /// Why a duration string was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,17 +57,33 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Err(DurationError::new(input, format!("\"{number}\" is not a non-negative number")));
     }
-    let value: f64 = number.parse().map_err(|_| DurationError::new(input, format!("\"{number}\" is not a number")))?;
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return Err(DurationError::new(input, format!("\"{number}\" is not a number")));
+    }
     let singular = unit.strip_suffix('s').filter(|s| *s != "m").unwrap_or(unit);
     let per_unit =
         UNITS.iter().find(|(name, _)| *name == singular || *name == unit).map(|(_, ms)| *ms).ok_or_else(|| {
             DurationError::new(input, format!("unknown unit \"{unit}\"; expected one of {UNIT_LIST}"))
         })?;
-    let millis = value * per_unit;
-    if !millis.is_finite() || millis > u64::MAX as f64 / 2.0 {
-        return Err(DurationError::new(input, "is too large"));
+    // Exact decimal arithmetic in microseconds (no float parsing: a Worker need not link it).
+    let too_large = || DurationError::new(input, "is too large");
+    let unit_micros = u128::from(per_unit) * 1_000;
+    let whole_micros = whole
+        .bytes()
+        .try_fold(0u128, |n, d| n.checked_mul(10)?.checked_add(u128::from(d - b'0')))
+        .and_then(|n| n.checked_mul(unit_micros))
+        .ok_or_else(too_large)?;
+    let fraction = &fraction[..fraction.len().min(FRACTION_DIGITS)];
+    let scale = 10u128.pow(fraction.len() as u32);
+    let numerator = fraction.bytes().fold(0u128, |n, d| n * 10 + u128::from(d - b'0'));
+    // Half a microsecond and up rounds up.
+    let fraction_micros = (numerator * unit_micros * 2 + scale) / (scale * 2);
+    let micros = whole_micros.checked_add(fraction_micros).ok_or_else(too_large)?;
+    if micros / 1_000 > u128::from(u64::MAX / 2) {
+        return Err(too_large());
     }
-    Ok(Duration::from_micros((millis * 1_000.0).round() as u64))
+    Ok(Duration::new((micros / 1_000_000) as u64, (micros % 1_000_000) as u32 * 1_000))
 }
 
 /// A duration in whole milliseconds, saturating.
@@ -110,5 +130,46 @@ mod tests {
         for bad in ["", "10", "10seconds", "-1 second", "1e3 ms", "ten seconds", "1  second", " 1 second"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
         }
+        for bad in [". ms", "1.2.3 ms", "1..2 ms"] {
+            assert_eq!(
+                parse_duration(bad).unwrap_err().to_string(),
+                format!("invalid duration \"{bad}\": \"{}\" is not a number", bad.split(' ').next().unwrap())
+            );
+        }
+    }
+
+    #[test]
+    fn decimals_are_exact_to_the_microsecond() {
+        let cases = [
+            ("0.5 ms", 500),
+            (".5 seconds", 500_000),
+            ("2. seconds", 2_000_000),
+            ("0.1 ms", 100),
+            ("0.0005 ms", 1),
+            ("0.0004999 ms", 0),
+            ("1.000001 seconds", 1_000_001),
+            ("0.333333333333333333333333 hours", 1_200_000_000),
+            ("1.5 years", 47_336_400_000_000),
+            ("00012 ms", 12_000),
+        ];
+        for (input, micros) in cases {
+            assert_eq!(parse_duration(input).unwrap(), Duration::from_micros(micros), "{input}");
+        }
+    }
+
+    #[test]
+    fn huge_numbers_are_too_large_not_wrapped() {
+        let limit_ms = u64::MAX / 2;
+        assert_eq!(parse_duration(&format!("{limit_ms} ms")).unwrap(), Duration::from_millis(limit_ms));
+        for huge in [
+            format!("{} ms", limit_ms + 1),
+            "300000000 years".to_owned(),
+            format!("{} ms", "9".repeat(60)),
+            format!("1{} years", "0".repeat(40)),
+        ] {
+            assert_eq!(parse_duration(&huge).unwrap_err().to_string(), format!("invalid duration \"{huge}\": is too large"));
+        }
+        let long_fraction = format!("1.{} seconds", "9".repeat(5_000));
+        assert_eq!(parse_duration(&long_fraction).unwrap(), Duration::from_secs(2));
     }
 }
