@@ -11,7 +11,8 @@
 //! the same rows written by N threads with shared fsyncs and no engine around them.
 //!
 //! Arguments narrow the run: numbers pick the concurrencies (`-- 4 16`), `steps` skips the
-//! memory figures and `memory` the throughput ones.
+//! memory figures and `memory` the throughput ones; `current-thread` runs the engine on a
+//! current-thread tokio runtime instead of a multi-thread one.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -71,12 +72,19 @@ impl Workflow for BenchNap {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
     let args = Args::parse();
+    let rt = match args.current_thread {
+        true => tokio::runtime::Builder::new_current_thread(),
+        false => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()
+    .expect("a tokio runtime");
     rt.block_on(async {
         println!(
-            "lunora-runtime engine bench ({} cores)",
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            "lunora-runtime engine bench ({} cores, {} tokio runtime)",
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            if args.current_thread { "current-thread" } else { "multi-thread" }
         );
         if args.steps {
             for instances in &args.concurrency {
@@ -95,20 +103,25 @@ struct Args {
     concurrency: Vec<u32>,
     steps: bool,
     memory: bool,
+    /// The engine on a current-thread runtime (`#[tokio::main(flavor = "current_thread")]`,
+    /// `#[tokio::test]`) instead of a multi-thread one.
+    current_thread: bool,
 }
 
 impl Args {
     fn parse() -> Self {
-        let (mut concurrency, mut steps, mut memory) = (Vec::new(), false, false);
+        let (mut concurrency, mut steps, mut memory, mut current_thread) = (Vec::new(), false, false, false);
         // `cargo bench` adds `--bench`; other flags are the harness's, not ours.
         for arg in std::env::args().skip(1).filter(|a| !a.starts_with("--")) {
             match arg.as_str() {
                 "steps" => steps = true,
                 "memory" => memory = true,
+                "current-thread" => current_thread = true,
                 n => match n.parse::<u32>() {
                     Ok(n) if n > 0 && n <= STEPS_PER_ROUND => concurrency.push(n),
                     _ => panic!(
-                        "engine bench: unknown argument {n:?} (expected a number of instances, `steps` or `memory`)"
+                        "engine bench: unknown argument {n:?} (expected a number of instances, `steps`, `memory` \
+                         or `current-thread`)"
                     ),
                 },
             }
@@ -121,7 +134,7 @@ impl Args {
         if !steps && !memory {
             (steps, memory) = (true, true);
         }
-        Self { concurrency, steps, memory }
+        Self { concurrency, steps, memory, current_thread }
     }
 }
 
