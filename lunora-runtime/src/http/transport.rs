@@ -10,6 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::duration::millis;
 use crate::erased::BoxFuture;
 use crate::secret::{url_for_display, REDACTED};
 
@@ -86,7 +87,8 @@ pub trait HttpTransport: Send + Sync {
 /// The one wording of a timeout, whichever transport hit it.
 pub(crate) fn timed_out(request: &HttpRequest) -> TransportError {
     TransportError {
-        message: format!("request to {} timed out after {} ms", request.url_for_display(), request.timeout.as_millis()),
+        // In i64: formatting the u128 of `as_millis` would link u128 formatting into a Worker.
+        message: format!("request to {} timed out after {} ms", request.url_for_display(), millis(request.timeout)),
         timed_out: true,
     }
 }
