@@ -301,7 +301,7 @@ async fn engine_steps(path: &Path, instances: u32, steps: u32) -> (Duration, Sam
 
     let rows = engine.steps(BenchSteps::NAME, instances[0].id()).expect("steps");
     assert_eq!(rows.len(), steps as usize, "journal rows of one instance");
-    drop(engine);
+    engine.close().await;
 
     // The exact text the engine stored for one completed step.
     let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
