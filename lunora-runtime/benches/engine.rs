@@ -200,14 +200,10 @@ fn grouped_sqlite(path: &Path, writers: u32, steps: u32, sample: &SampleRow) -> 
         fsyncs: u64,
     }
 
-    let conn = rusqlite::Connection::open(path).expect("grouped db opens");
-    conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
-    conn.pragma_update(None, "synchronous", "OFF").expect("synchronous=OFF");
-    conn.execute_batch(lunora_runtime::local::SCHEMA).expect("schema");
+    let conn = baseline_db(path, "OFF");
     let wal = std::fs::File::open(path.with_extension("db-wal")).expect("the WAL exists once the schema is written");
     let conn = Mutex::new(conn);
     let (sync, synced) = (Mutex::new(Sync::default()), Condvar::new());
-    let now = 1_700_000_000_000i64;
     let start = Instant::now();
     std::thread::scope(|scope| {
         for w in 0..writers {
@@ -217,23 +213,7 @@ fn grouped_sqlite(path: &Path, writers: u32, steps: u32, sample: &SampleRow) -> 
                 for s in 0..steps {
                     let ticket = {
                         let conn = conn.lock().unwrap();
-                        conn.prepare_cached(
-                            "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
-                                attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
-                             VALUES (?1, ?2, 'do', ?3, 1, ?4, 'done', 1, ?5, NULL, ?6, ?7, ?7, NULL, ?8)",
-                        )
-                        .expect("prepare")
-                        .execute(rusqlite::params![
-                            BenchSteps::NAME,
-                            instance,
-                            format!("s{s}"),
-                            s,
-                            sample.output,
-                            sample.config,
-                            now,
-                            sample.attempt_log,
-                        ])
-                        .expect("insert");
+                        insert_sample(&conn, &instance, s, sample);
                         let mut state = sync.lock().unwrap();
                         state.committed += 1;
                         state.committed
@@ -318,40 +298,51 @@ async fn engine_steps(path: &Path, instances: u32, steps: u32) -> (Duration, Sam
 /// file with the engine's own schema, WAL + synchronous=FULL. Returns the
 /// time the inserts took.
 fn raw_sqlite(path: &Path, instances: u32, steps: u32, sample: &SampleRow) -> Duration {
-    let conn = rusqlite::Connection::open(path).expect("raw db opens");
-    conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
-    conn.pragma_update(None, "synchronous", "FULL").expect("synchronous=FULL");
-    conn.execute_batch(lunora_runtime::local::SCHEMA).expect("schema");
-    let now = 1_700_000_000_000i64;
-    let mut stmt = conn
-        .prepare(
-            "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
-                attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
-             VALUES (?1, ?2, 'do', ?3, 1, ?4, 'done', 1, ?5, NULL, ?6, ?7, ?7, NULL, ?8)",
-        )
-        .expect("prepare");
+    let conn = baseline_db(path, "FULL");
     let start = Instant::now();
     let deadline = start + STEPS_DEADLINE;
     let mut rows = 0u64;
     for i in 0..instances {
         let instance = format!("steps-{i}");
         for s in 0..steps {
-            stmt.execute(rusqlite::params![
-                BenchSteps::NAME,
-                instance,
-                format!("s{s}"),
-                s,
-                sample.output,
-                sample.config,
-                now,
-                sample.attempt_log,
-            ])
-            .expect("insert");
+            insert_sample(&conn, &instance, s, sample);
             rows += 1;
             assert!(Instant::now() < deadline, "raw bench: only {rows} rows after {STEPS_DEADLINE:?}");
         }
     }
     start.elapsed()
+}
+
+/// A fresh baseline file with the engine's schema, in WAL mode with `synchronous` as given.
+fn baseline_db(path: &Path, synchronous: &str) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("baseline db opens");
+    conn.pragma_update(None, "journal_mode", "WAL").expect("WAL");
+    conn.pragma_update(None, "synchronous", synchronous).expect("synchronous");
+    // As on the journal's connection: cached statements are not planned again on each use.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).expect("QPSG");
+    conn.execute_batch(lunora_runtime::local::SCHEMA).expect("schema");
+    conn
+}
+
+/// One autocommit INSERT of the engine's completed row for step `s` of `instance`.
+fn insert_sample(conn: &rusqlite::Connection, instance: &str, s: u32, sample: &SampleRow) {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO steps (workflow, instance, kind, name, count, seq, state,
+            attempts, output, error, config, started_at, ended_at, wake_at, attempt_log)
+         VALUES (?1, ?2, 'do', ?3, 1, ?4, 'done', 1, ?5, NULL, ?6, ?7, ?7, NULL, ?8)",
+    )
+    .expect("prepare")
+    .execute(rusqlite::params![
+        BenchSteps::NAME,
+        instance,
+        format!("s{s}"),
+        s,
+        sample.output,
+        sample.config,
+        1_700_000_000_000i64,
+        sample.attempt_log,
+    ])
+    .expect("insert");
 }
 
 /// Resident set size in bytes (second field of /proc/self/statm × 4 KiB pages).
