@@ -138,30 +138,29 @@ impl Pending {
                 refuse_if_failed(&state)?;
                 !std::mem::replace(&mut state.syncing, true)
             };
-            match leads {
-                true => {
-                    // From here until the fsync ends, no one else starts one; the guard hands
-                    // the lead on if this future is dropped before that.
-                    let lead = Leading(self.group.clone());
-                    let multi_thread = tokio::runtime::Handle::try_current()
-                        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-                    if !multi_thread {
-                        // On one thread the other instances reach their commits only if this
-                        // task lets them run: yield once, so every instance ready now joins
-                        // this fsync. At 4 instances that took a current-thread runtime from
-                        // 0.74x to 1.57x the raw transaction rate.
-                        tokio::task::yield_now().await;
-                        return lead.sync();
-                    }
-                    // In place, with the worker's other tasks handed to another thread, so the
-                    // other instances keep committing (and join the next group) while this
-                    // fsync runs. Handing the fsync itself to a blocking thread cost two thread
-                    // switches per group: 10–20% of the throughput at 1–4 instances. (Yielding
-                    // first, as on one thread, gained nothing here.)
-                    return tokio::task::block_in_place(move || lead.sync());
-                }
-                false => woken.await,
+            if !leads {
+                woken.await;
+                continue;
             }
+            // From here until the fsync ends, no one else starts one; the guard hands
+            // the lead on if this future is dropped before that.
+            let lead = Leading(self.group.clone());
+            let multi_thread = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            if !multi_thread {
+                // On one thread the other instances reach their commits only if this
+                // task lets them run: yield once, so every instance ready now joins
+                // this fsync. At 4 instances that took a current-thread runtime from
+                // 0.74x to 1.57x the raw transaction rate.
+                tokio::task::yield_now().await;
+                return lead.sync();
+            }
+            // In place, with the worker's other tasks handed to another thread, so the
+            // other instances keep committing (and join the next group) while this
+            // fsync runs. Handing the fsync itself to a blocking thread cost two thread
+            // switches per group: 10–20% of the throughput at 1–4 instances. (Yielding
+            // first, as on one thread, gained nothing here.)
+            return tokio::task::block_in_place(move || lead.sync());
         }
     }
 }
