@@ -282,10 +282,23 @@ fn file_len(path: &Path) -> usize {
     std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0)
 }
 
-/// The child of the group-commit test: create the instances unless accepted, then wait.
+/// The child of the group-commit test on a multi-thread runtime.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "child process of kill_nine_in_the_middle_of_group_commits_loses_no_acknowledged_step"]
 async fn burst_child() {
+    burst().await;
+}
+
+/// The child of the group-commit test on a current-thread runtime, where the fsync's leader
+/// yields to the other instances before it syncs.
+#[tokio::test]
+#[ignore = "child process of kill_nine_mid_group_on_a_current_thread_runtime_loses_no_acknowledged_step"]
+async fn burst_child_on_one_thread() {
+    burst().await;
+}
+
+/// Creates the instances unless accepted, then waits for all of them to complete.
+async fn burst() {
     let dir = PathBuf::from(std::env::var("LUNORA_CRASH_DIR").expect("run by the parent test"));
     let engine = Engine::builder()
         .path(dir.join("journal.db"))
@@ -325,6 +338,18 @@ async fn burst_child() {
 /// completion the body received is never lost or run again, and every instance completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_in_the_middle_of_group_commits_loses_no_acknowledged_step() {
+    kill_nine_mid_group("burst_child").await;
+}
+
+/// The same with the child's engine on a current-thread runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_mid_group_on_a_current_thread_runtime_loses_no_acknowledged_step() {
+    kill_nine_mid_group("burst_child_on_one_thread").await;
+}
+
+/// Runs the child test `child` until it finishes, killing it at random moments, then checks
+/// that no acknowledged completion was lost and none ran again.
+async fn kill_nine_mid_group(child_test: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (effects_log, acks_log) = (dir.path().join("effects.log"), dir.path().join("acks.log"));
     let exe = std::env::current_exe().unwrap();
@@ -334,7 +359,7 @@ async fn kill_nine_in_the_middle_of_group_commits_loses_no_acknowledged_step() {
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     for run in 0..MAX_CHILD_RUNS {
         let mut child = Command::new(&exe)
-            .args(["--ignored", "--exact", "burst_child", "--nocapture", "--test-threads=1"])
+            .args(["--ignored", "--exact", child_test, "--nocapture", "--test-threads=1"])
             .env("LUNORA_CRASH_DIR", dir.path())
             .envs(accepted.then_some(("LUNORA_ACCEPTED", "1")))
             .stdout(Stdio::piped())
