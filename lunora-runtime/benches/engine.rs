@@ -73,13 +73,12 @@ impl Workflow for BenchNap {
 
 fn main() {
     let args = Args::parse();
-    let rt = match args.current_thread {
-        true => tokio::runtime::Builder::new_current_thread(),
-        false => tokio::runtime::Builder::new_multi_thread(),
-    }
-    .enable_all()
-    .build()
-    .expect("a tokio runtime");
+    let mut builder = if args.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let rt = builder.enable_all().build().expect("a tokio runtime");
     rt.block_on(async {
         println!(
             "lunora-runtime engine bench ({} cores, {} tokio runtime)",

@@ -421,12 +421,9 @@ impl Stream for Subscription {
         let polled = match self.inner.as_mut() {
             None => return Poll::Ready(None),
             Some(Source::Events(inner)) => inner.as_mut().poll_next(cx),
-            Some(Source::Json(inner)) => match inner.as_mut().poll_next(cx) {
-                Poll::Ready(Some(Ok(json))) => Poll::Ready(Some(decode_event(json))),
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            },
+            Some(Source::Json(inner)) => {
+                inner.as_mut().poll_next(cx).map(|item| item.map(|r| r.and_then(decode_event)))
+            }
         };
         let ends = match &polled {
             Poll::Ready(Some(Ok(event))) => event.is_terminal(),

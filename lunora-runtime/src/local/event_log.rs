@@ -59,8 +59,7 @@ pub(crate) fn append(conn: &Connection, workflow: &str, id: &str, events: &[NewE
         .optional()?;
     let last = newest.unwrap_or(0).max(floor.unwrap_or(0));
     // Ids near the top of i64 only come from a hand-edited file: refuse rather than wrap.
-    let room = i64::try_from(events.len()).ok().and_then(|n| last.checked_add(n));
-    if room.is_none() {
+    if i64::try_from(events.len()).ok().and_then(|n| last.checked_add(n)).is_none() {
         return Err(corrupt(format!(
             "event ids of instance {id} of workflow {workflow} are exhausted (the newest is {last}); \
              the journal was edited by hand: restore it from a backup or delete the instance"
