@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::Error;
+use crate::local::journal_lock::process_may_be_alive;
 use crate::local::journal_schema::{APPLICATION_ID, SCHEMA_VERSION};
 
 /// What an existing path holds.
@@ -243,6 +244,10 @@ fn uri_path(path: &Path) -> String {
     out
 }
 
+/// What a scratch copy's directory is named: this prefix, the checking process's pid, a
+/// timestamp.
+const SCRATCH_PREFIX: &str = "lunora-journal-check-";
+
 /// A private copy of a journal (and its -wal) in the temporary directory, removed on drop.
 struct Scratch {
     dir: PathBuf,
@@ -251,8 +256,10 @@ struct Scratch {
 
 impl Scratch {
     fn copy(path: &Path) -> std::io::Result<Self> {
+        let temp = std::env::temp_dir();
+        sweep_abandoned(&temp);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let dir = std::env::temp_dir().join(format!("lunora-journal-check-{}-{nanos}", std::process::id()));
+        let dir = temp.join(format!("{SCRATCH_PREFIX}{}-{nanos}", std::process::id()));
         fs::create_dir(&dir)?;
         let scratch = Scratch { db: dir.join("journal.db"), dir };
         fs::copy(path, &scratch.db)?;
@@ -264,5 +271,56 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes the copies of checks whose process died before dropping them (a process killed
+/// while it checked a journal): a copy is a whole journal, which may hold secrets and
+/// megabytes, so none outlives its process for long. Copies of live processes are left alone.
+fn sweep_abandoned(temp: &Path) {
+    let Ok(entries) = fs::read_dir(temp) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(SCRATCH_PREFIX)) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if !process_may_be_alive(pid) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_left_by_a_dead_process_is_removed_by_the_next_check_and_a_live_ones_kept() {
+        let temp = std::env::temp_dir();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = gone.id();
+        gone.wait().unwrap();
+        let abandoned = temp.join(format!("{SCRATCH_PREFIX}{dead_pid}-1"));
+        let live = temp.join(format!("{SCRATCH_PREFIX}{}-kept-by-a-test", std::process::id()));
+        let unrelated = temp.join(format!("{SCRATCH_PREFIX}not-a-pid"));
+        for dir in [&abandoned, &live, &unrelated] {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join("journal.db"), b"a copy").unwrap();
+        }
+
+        let journal = tempfile::tempdir().unwrap();
+        let db = journal.path().join("journal.db");
+        fs::write(&db, b"db").unwrap();
+        fs::write(sibling(&db, "-wal"), b"wal").unwrap();
+        let scratch = Scratch::copy(&db).unwrap();
+        assert_eq!(fs::read(sibling(&scratch.db, "-wal")).unwrap(), b"wal");
+
+        let left = (abandoned.exists(), live.exists(), unrelated.exists());
+        for dir in [&live, &unrelated] {
+            let _ = fs::remove_dir_all(dir);
+        }
+        assert_eq!(left, (false, true, true), "(dead process's copy, live one's, not named by a pid)");
+        let scratch_dir = scratch.dir.clone();
+        drop(scratch);
+        assert!(!scratch_dir.exists(), "a check removes its own copy");
     }
 }

@@ -141,7 +141,7 @@ fn in_use(journal: &Path, file: &mut File, waited: Option<Duration>) -> Error {
 
 /// Whether a process with this pid may be running: false only where `/proc` says it is not
 /// (elsewhere the name in the lock file is taken as it is).
-fn process_may_be_alive(pid: u32) -> bool {
+pub(crate) fn process_may_be_alive(pid: u32) -> bool {
     let proc = Path::new("/proc");
     !proc.join("self").exists() || proc.join(pid.to_string()).exists()
 }
